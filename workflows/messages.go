@@ -153,14 +153,19 @@ type State struct {
 	// StatusSince is when Status last changed (zero while unknown).
 	StatusSince time.Time `json:"statusSince"`
 	// ConsecutiveFailures counts failed checks since the last success.
-	ConsecutiveFailures int    `json:"consecutiveFailures"`
-	LastError           string `json:"lastError,omitempty"`
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+	// LastError is the error of the last failed check; a successful check
+	// clears it.
+	LastError string `json:"lastError,omitempty"`
 	// LastCycle is the summary of the last successful collection.
 	LastCycle *MetricsSummary `json:"lastCycle,omitempty"`
 	// LastCycleAt is when the last check ran (successful or not).
 	LastCycleAt time.Time `json:"lastCycleAt"`
 	// Cycles counts checks over the whole life of the workflow, across runs.
 	Cycles int64 `json:"cycles"`
+	// NextCycleAt is when the next check is due (zero while paused). It is
+	// carried across continue-as-new so that the cadence does not skip a beat.
+	NextCycleAt time.Time `json:"nextCycleAt"`
 }
 
 // CollectMetricsInput is the input of the CollectMetrics activity.

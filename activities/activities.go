@@ -1,0 +1,76 @@
+// Package activities holds the Temporal activities of Windflow: every I/O
+// step of the environment workflow (reading Docker engines, writing Postgres)
+// lives here. Activities load an environment's connection details from
+// Postgres by ID, so that no endpoint secret ever travels through workflow
+// inputs, results or history.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/moby/moby/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/store"
+)
+
+// Store is what the activities need from Postgres.
+type Store interface {
+	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
+	LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (map[string]store.CPUCounters, error)
+	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)
+	RecordStatus(ctx context.Context, c store.StatusChange) (bool, error)
+}
+
+// Activities holds the dependencies of every activity. Register it with
+// worker.Register.
+type Activities struct {
+	Store     Store
+	Collector engine.Collector
+	// Connect opens a client for an engine endpoint; engine.Connect when nil.
+	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
+}
+
+// errNotFound is the type of the non-retryable error returned when an
+// environment does not exist (any more).
+const errNotFound = "EnvironmentNotFound"
+
+// environment loads an environment by ID; an unknown or malformed ID is a
+// non-retryable error.
+func (a *Activities) environment(ctx context.Context, id string) (store.Environment, error) {
+	envID, err := uuid.Parse(id)
+	if err != nil {
+		return store.Environment{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("bad environment id %q", id), errNotFound, err)
+	}
+	env, err := a.Store.GetEnvironment(ctx, envID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Environment{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("environment %s does not exist", id), errNotFound, err)
+	}
+	if err != nil {
+		return store.Environment{}, fmt.Errorf("load environment %s: %w", id, err)
+	}
+	return env, nil
+}
+
+// connect opens the environment's engine.
+func (a *Activities) connect(ctx context.Context, env store.Environment) (*client.Client, error) {
+	connect := a.Connect
+	if connect == nil {
+		connect = engine.Connect
+	}
+	cli, err := connect(ctx, env.Endpoint)
+	if errors.Is(err, engine.ErrBadEndpoint) {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadEndpoint", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to environment %s: %w", env.Name, err)
+	}
+	return cli, nil
+}

@@ -1,0 +1,104 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// countersMaxAge bounds how old a container's previous CPU counters may be to
+// serve as the base of a one-shot CPU reading; older ones are ignored and the
+// container is read with stream=false instead.
+const countersMaxAge = 15 * time.Minute
+
+// CollectMetrics reads the stats of every running container of an
+// environment, computes per-container and per-environment CPU and memory, and
+// stores the cycle in one transaction keyed by (environment, CycleAt), so a
+// retried attempt stores nothing twice.
+func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMetricsInput) (workflows.MetricsSummary, error) {
+	env, err := a.environment(ctx, in.EnvironmentID)
+	if err != nil {
+		return workflows.MetricsSummary{}, err
+	}
+	cli, err := a.connect(ctx, env)
+	if err != nil {
+		return workflows.MetricsSummary{}, err
+	}
+	defer cli.Close()
+
+	stored, err := a.Store.LatestCPUCounters(ctx, env.ID, countersMaxAge)
+	if err != nil {
+		return workflows.MetricsSummary{}, fmt.Errorf("load previous counters: %w", err)
+	}
+	prev := make(map[string]engine.CPUCounters, len(stored))
+	for id, c := range stored {
+		prev[id] = engine.CPUCounters{
+			TotalUsage:  uint64(c.TotalUsage),
+			SystemUsage: uint64(c.SystemUsage),
+			OnlineCPUs:  uint32(c.OnlineCPUs),
+			ReadAt:      c.CollectedAt,
+		}
+	}
+
+	host, samples, err := a.Collector.Collect(ctx, cli, prev)
+	if err != nil {
+		return workflows.MetricsSummary{}, fmt.Errorf("collect from %s: %w", env.Name, err)
+	}
+	collectedAt := time.Now().UTC()
+	hostRow := store.HostMetric{
+		EnvironmentID:     env.ID,
+		CycleAt:           in.CycleAt,
+		CollectedAt:       collectedAt,
+		CPUPercent:        host.CPUPercent,
+		MemoryPercent:     host.MemoryPercent,
+		MemoryUsed:        clampInt64(host.MemoryUsed),
+		MemoryTotal:       clampInt64(host.MemoryTotal),
+		ContainersRunning: host.ContainersRunning,
+	}
+	rows := make([]store.ContainerMetric, 0, len(samples))
+	for _, s := range samples {
+		rows = append(rows, store.ContainerMetric{
+			EnvironmentID:  env.ID,
+			CycleAt:        in.CycleAt,
+			CollectedAt:    collectedAt,
+			ContainerID:    s.ID,
+			ContainerName:  s.Name,
+			CPUPercent:     s.CPUPercent,
+			MemoryUsed:     clampInt64(s.MemoryUsed),
+			MemoryLimit:    clampInt64(s.MemoryLimit),
+			NetRx:          clampInt64(s.NetRx),
+			NetTx:          clampInt64(s.NetTx),
+			BlockRead:      clampInt64(s.BlockRead),
+			BlockWrite:     clampInt64(s.BlockWrite),
+			CPUTotalUsage:  clampInt64(s.Counters.TotalUsage),
+			SystemCPUUsage: clampInt64(s.Counters.SystemUsage),
+			OnlineCPUs:     int(s.Counters.OnlineCPUs),
+		})
+	}
+	inserted, err := a.Store.InsertMetrics(ctx, hostRow, rows)
+	if err != nil {
+		return workflows.MetricsSummary{}, fmt.Errorf("store metrics of %s: %w", env.Name, err)
+	}
+	return workflows.MetricsSummary{
+		CollectedAt:       collectedAt,
+		ContainersRunning: host.ContainersRunning,
+		CPUPercent:        round2(host.CPUPercent),
+		MemoryPercent:     round2(host.MemoryPercent),
+		Stored:            inserted,
+	}, nil
+}
+
+// clampInt64 converts an engine counter to Postgres' bigint.
+func clampInt64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }

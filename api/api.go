@@ -1,0 +1,115 @@
+// Package api is Windflow's HTTP API (chi, JSON, under /api/v1): environments
+// and their settings, collected metrics and status. Creating an environment
+// starts its Temporal workflow; settings changes go to the workflow as a
+// validated Update and are answered synchronously.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/windflow/monitor/internal/store"
+)
+
+// Store is what the API needs from Postgres.
+type Store interface {
+	Ping(ctx context.Context) error
+	CreateEnvironment(ctx context.Context, e store.Environment) (store.Environment, error)
+	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
+	GetEnvironmentByName(ctx context.Context, name string) (store.Environment, error)
+	ListEnvironments(ctx context.Context) ([]store.Environment, error)
+	UpdateEnvironment(ctx context.Context, e store.Environment) (store.Environment, error)
+	DeleteEnvironment(ctx context.Context, id uuid.UUID) error
+	HostSeries(ctx context.Context, envID uuid.UUID, from, to time.Time, step time.Duration) ([]store.HostPoint, error)
+	LatestContainerMetrics(ctx context.Context, envID uuid.UUID) ([]store.ContainerMetric, error)
+	LatestStatus(ctx context.Context, envID uuid.UUID) (store.StatusChange, error)
+}
+
+// Temporal is the part of the Temporal client the API uses.
+type Temporal interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
+	CancelWorkflow(ctx context.Context, workflowID, runID string) error
+	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+// Server serves the API.
+type Server struct {
+	Store     Store
+	Temporal  Temporal
+	TaskQueue string
+	// Namespace and UIURL build links to workflows in the Temporal Web UI.
+	Namespace string
+	UIURL     string
+	Logger    *slog.Logger
+}
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 1 << 20
+
+// Routes returns the whole HTTP handler.
+func (s *Server) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.RealIP, s.logRequests, middleware.Recoverer)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Mount("/environments", s.environmentRoutes())
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method %s not allowed on %s", r.Method, r.URL.Path))
+	})
+	return r
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// logRequests logs one line per request, without bodies or query strings.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		next.ServeHTTP(ww, r)
+		s.logger().Debug("http request", "method", r.Method, "path", r.URL.Path,
+			"status", ww.Status(), "duration", time.Since(start), "request_id", middleware.GetReqID(r.Context()))
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when Postgres and Temporal both answer.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
+	status := http.StatusOK
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["postgres"] = err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"] = err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, checks)
+}

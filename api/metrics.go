@@ -1,0 +1,145 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/windflow/monitor/internal/store"
+)
+
+// Bounds of a metrics query.
+const (
+	maxRange   = 90 * 24 * time.Hour
+	maxBuckets = 5000
+	minStep    = time.Second
+)
+
+// getHostMetrics answers the host series of an environment over [from, to),
+// averaged in SQL into step buckets. from/to: RFC 3339 or Unix seconds
+// (default: the last hour); step: a Go duration ("30s", "5m") or seconds
+// (default: about 200 points).
+func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
+	env, err := s.environment(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	now := time.Now().UTC()
+	to, err := parseTime(q.Get("to"), now)
+	if err != nil {
+		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "to: %s", err.Error()))
+		return
+	}
+	from, err := parseTime(q.Get("from"), to.Add(-time.Hour))
+	if err != nil {
+		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "from: %s", err.Error()))
+		return
+	}
+	if !from.Before(to) {
+		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "from must be before to"))
+		return
+	}
+	if to.Sub(from) > maxRange {
+		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "range over %s", maxRange))
+		return
+	}
+	step := to.Sub(from) / 200
+	if step < 10*time.Second {
+		step = 10 * time.Second
+	}
+	step = step.Truncate(time.Second)
+	if raw := q.Get("step"); raw != "" {
+		if step, err = parseStep(raw); err != nil {
+			writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "step: %s", err.Error()))
+			return
+		}
+	}
+	if to.Sub(from)/step > maxBuckets {
+		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "more than %d buckets: widen step", maxBuckets))
+		return
+	}
+	points, err := s.Store.HostSeries(r.Context(), env.ID, from, to, step)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if points == nil {
+		points = []store.HostPoint{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"environmentId": env.ID,
+		"from":          from,
+		"to":            to,
+		"stepSeconds":   step.Seconds(),
+		"points":        points,
+	})
+}
+
+func parseTime(raw string, def time.Time) (time.Time, error) {
+	if raw == "" {
+		return def, nil
+	}
+	if secs, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		if secs < 0 || secs > 1<<40 {
+			return time.Time{}, errorf(http.StatusBadRequest, "invalid_query", "%d out of range", secs)
+		}
+		return time.Unix(secs, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, "invalid_query", "%q is neither RFC 3339 nor Unix seconds", raw)
+	}
+	return t.UTC(), nil
+}
+
+func parseStep(raw string) (time.Duration, error) {
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		secs, ierr := strconv.Atoi(raw)
+		if ierr != nil {
+			return 0, errorf(http.StatusBadRequest, "invalid_query", "%q is neither a duration nor seconds", raw)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d < minStep {
+		return 0, errorf(http.StatusBadRequest, "invalid_query", "step must be at least %s", minStep)
+	}
+	return d, nil
+}
+
+// getContainerMetrics answers the container rows of the latest cycle.
+func (s *Server) getContainerMetrics(w http.ResponseWriter, r *http.Request) {
+	env, err := s.environment(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rows, err := s.Store.LatestContainerMetrics(r.Context(), env.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	type containerJSON struct {
+		ContainerID   string    `json:"containerId"`
+		ContainerName string    `json:"containerName"`
+		CollectedAt   time.Time `json:"collectedAt"`
+		CPUPercent    float64   `json:"cpuPercent"`
+		MemoryUsed    int64     `json:"memoryUsed"`
+		MemoryLimit   int64     `json:"memoryLimit"`
+		NetRx         int64     `json:"netRx"`
+		NetTx         int64     `json:"netTx"`
+		BlockRead     int64     `json:"blockRead"`
+		BlockWrite    int64     `json:"blockWrite"`
+	}
+	out := make([]containerJSON, 0, len(rows))
+	for _, c := range rows {
+		out = append(out, containerJSON{
+			ContainerID: c.ContainerID, ContainerName: c.ContainerName, CollectedAt: c.CollectedAt,
+			CPUPercent: c.CPUPercent, MemoryUsed: c.MemoryUsed, MemoryLimit: c.MemoryLimit,
+			NetRx: c.NetRx, NetTx: c.NetTx, BlockRead: c.BlockRead, BlockWrite: c.BlockWrite,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"environmentId": env.ID, "containers": out})
+}

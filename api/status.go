@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// workflowURL links to an environment's workflow in the Temporal Web UI.
+func (s *Server) workflowURL(id uuid.UUID) string {
+	if s.UIURL == "" {
+		return ""
+	}
+	ns := s.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return strings.TrimRight(s.UIURL, "/") + "/namespaces/" + url.PathEscape(ns) +
+		"/workflows/" + url.PathEscape(workflows.WorkflowID(id.String()))
+}
+
+// getStatus answers the stored status (last recorded transition), the
+// workflow's live state from the state query and a link to the workflow.
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	env, err := s.environment(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	type storedJSON struct {
+		Online    bool      `json:"online"`
+		Error     string    `json:"error,omitempty"`
+		ChangedAt time.Time `json:"changedAt"`
+	}
+	out := map[string]any{
+		"environmentId": env.ID,
+		"workflow": map[string]string{
+			"id":  workflows.WorkflowID(env.ID.String()),
+			"url": s.workflowURL(env.ID),
+		},
+	}
+	last, err := s.Store.LatestStatus(r.Context(), env.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		out["stored"] = nil
+	case err != nil:
+		writeError(w, r, err)
+		return
+	default:
+		out["stored"] = storedJSON{Online: last.Online, Error: last.Error, ChangedAt: last.ChangedAt}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	var state workflows.State
+	val, err := s.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(env.ID.String()), "", workflows.QueryState)
+	if err == nil {
+		err = val.Get(&state)
+	}
+	if err != nil {
+		out["live"] = nil
+		out["liveError"] = err.Error()
+	} else {
+		out["live"] = state
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"strconv"
+
+	"github.com/windflow/monitor/workflows"
+)
+
+// config is the whole configuration; every field has an environment
+// variable and a flag (the flag wins), and a default that works with
+// `make dev`.
+type config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	HTTPAddr          string
+	TemporalUIURL     string
+	DockerHost        string
+	StatsParallelism  int
+	LogLevel          string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func loadConfig(fs *flag.FlagSet) config {
+	var c config
+	fs.StringVar(&c.DatabaseURL, "database-url",
+		env("DATABASE_URL", "postgres://postgres@127.0.0.1:55432/windflow?sslmode=disable"), "PostgreSQL URL ($DATABASE_URL)")
+	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port ($TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace ($TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", workflows.DefaultTaskQueue), "Temporal task queue ($WINDFLOW_TASK_QUEUE)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
+	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
+	fs.StringVar(&c.DockerHost, "docker-host", env("DOCKER_HOST", "unix:///var/run/docker.sock"), "engine registered as \"local\" by dev ($DOCKER_HOST)")
+	fs.IntVar(&c.StatsParallelism, "stats-parallelism", envInt("WINDFLOW_STATS_PARALLELISM", 8), "container stats read at once per environment ($WINDFLOW_STATS_PARALLELISM)")
+	fs.StringVar(&c.LogLevel, "log-level", env("WINDFLOW_LOG_LEVEL", "info"), "debug, info, warn or error ($WINDFLOW_LOG_LEVEL)")
+	return c
+}

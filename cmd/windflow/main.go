@@ -1,0 +1,83 @@
+// Command windflow watches Docker engines with Temporal workflows and serves
+// what it collects over HTTP.
+//
+//	windflow worker    Temporal worker: the environment workflow and its activities
+//	windflow api       the HTTP API
+//	windflow migrate   apply the embedded Postgres migrations, then exit
+//	windflow dev       api + worker in one process; registers the local engine as "local"
+//	windflow version   print the version
+//
+// Configuration comes from environment variables, overridden by flags; run
+// `windflow <command> -h` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	run, ok := map[string]func(context.Context, config) error{
+		"worker":  runWorker,
+		"api":     runAPI,
+		"migrate": runMigrate,
+		"dev":     runDev,
+	}[cmd]
+	switch {
+	case cmd == "version" || cmd == "--version":
+		fmt.Println("windflow", version)
+		return
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		usage()
+		return
+	case !ok:
+		fmt.Fprintf(os.Stderr, "windflow: unknown command %q\n", cmd)
+		usage()
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("windflow "+cmd, flag.ExitOnError)
+	cfg := loadConfig(fs)
+	_ = fs.Parse(args)
+	slog.SetDefault(newLogger(cfg.LogLevel))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil && !errors.Is(err, context.Canceled) {
+		slog.Error("windflow "+cmd+" failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: windflow <command> [flags]
+
+commands:
+  worker    run a Temporal worker (start several to scale out)
+  api       serve the HTTP API
+  migrate   apply the Postgres migrations and exit
+  dev       api + worker in one process, registering the local Docker engine as "local"
+  version   print the version
+`)
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

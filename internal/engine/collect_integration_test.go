@@ -1,0 +1,134 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/engine/enginetest"
+)
+
+// TestCollectRealEngine runs a busy and an idle container and collects
+// twice: first with no previous counters (stream=false reads), then with the
+// counters of the first cycle (one-shot reads).
+func TestCollectRealEngine(t *testing.T) {
+	cli := enginetest.Client(t)
+	busy := enginetest.RunContainer(t, cli, "wf-engine-busy", "sh", "-c", "while :; do :; done")
+	idle := enginetest.RunContainer(t, cli, "wf-engine-idle", "sleep", "3600")
+	ctx := t.Context()
+	var c engine.Collector
+
+	host, first, err := c.Collect(ctx, cli, nil)
+	if err != nil {
+		t.Fatalf("first Collect: %v", err)
+	}
+	checkCycle(t, "stream=false", host, first, busy, idle)
+
+	time.Sleep(300 * time.Millisecond) // let the busy loop burn CPU between the two reads
+	prev := make(map[string]engine.CPUCounters, len(first))
+	for _, s := range first {
+		prev[s.ID] = s.Counters
+	}
+	host, second, err := c.Collect(ctx, cli, prev)
+	if err != nil {
+		t.Fatalf("second Collect: %v", err)
+	}
+	checkCycle(t, "one-shot", host, second, busy, idle)
+}
+
+// checkCycle asserts what every cycle of TestCollectRealEngine must show.
+func checkCycle(t *testing.T, mode string, host engine.HostSample, samples []engine.ContainerSample, busy, idle string) {
+	t.Helper()
+	byID := make(map[string]engine.ContainerSample, len(samples))
+	for _, s := range samples {
+		byID[s.ID] = s
+		if math.IsNaN(s.CPUPercent) || math.IsInf(s.CPUPercent, 0) || s.CPUPercent < 0 {
+			t.Errorf("%s: %s CPU %% = %v", mode, s.Name, s.CPUPercent)
+		}
+	}
+	b, ok := byID[busy]
+	if !ok {
+		t.Fatalf("%s: busy container %s missing from %d samples", mode, busy, len(samples))
+	}
+	if !b.CPUKnown || b.CPUPercent <= 0 {
+		t.Errorf("%s: busy container CPU = %v (known %v), want > 0", mode, b.CPUPercent, b.CPUKnown)
+	}
+	i, ok := byID[idle]
+	if !ok {
+		t.Fatalf("%s: idle container %s missing", mode, idle)
+	}
+	if i.MemoryUsed == 0 || i.MemoryLimit == 0 {
+		t.Errorf("%s: idle container memory used %d limit %d, want > 0", mode, i.MemoryUsed, i.MemoryLimit)
+	}
+	if i.Name == "" {
+		t.Errorf("%s: idle container has no name", mode)
+	}
+	if host.ContainersRunning != len(samples) || host.ContainersRunning < 2 {
+		t.Errorf("%s: ContainersRunning = %d with %d samples, want >= 2", mode, host.ContainersRunning, len(samples))
+	}
+	if host.NCPU <= 0 || host.MemoryTotal == 0 {
+		t.Errorf("%s: NCPU %d MemoryTotal %d, want > 0", mode, host.NCPU, host.MemoryTotal)
+	}
+	if host.CPUPercent <= 0 || host.CPUPercent > 100 || host.MemoryPercent <= 0 || host.MemoryPercent > 100 {
+		t.Errorf("%s: host CPU %v %% memory %v %%, want in (0, 100]", mode, host.CPUPercent, host.MemoryPercent)
+	}
+}
+
+// TestReadStatsVanished checks that a container that stopped, or that is
+// gone, is skipped rather than reported as an error, in both read modes.
+func TestReadStatsVanished(t *testing.T) {
+	cli := enginetest.Client(t)
+	ctx := t.Context()
+	id := enginetest.RunContainer(t, cli, "wf-engine-exits", "true")
+	wait := cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-wait.Result:
+	case err := <-wait.Error:
+		t.Fatalf("wait: %v", err)
+	}
+	prev := &engine.CPUCounters{TotalUsage: 1, SystemUsage: 1}
+
+	tests := []struct {
+		name   string
+		remove bool
+		prev   *engine.CPUCounters
+	}{
+		{"stopped, stream=false", false, nil},
+		{"stopped, one-shot", false, prev},
+		{"removed, stream=false", true, nil},
+		{"removed, one-shot", true, prev},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.remove {
+				_, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+				if err != nil && !cerrdefs.IsNotFound(err) { // an earlier case removed it
+					t.Fatalf("remove: %v", err)
+				}
+			}
+			_, ok, err := engine.ReadStats(ctx, cli, id, tc.prev)
+			if err != nil || ok {
+				t.Errorf("ReadStats = ok %v, err %v; want skipped without error", ok, err)
+			}
+		})
+	}
+}
+
+// TestCollectCanceled checks that a done context stops Collect with an error
+// that still says why.
+func TestCollectCanceled(t *testing.T) {
+	cli := enginetest.Client(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _, err := engine.Collector{}.Collect(ctx, cli, nil)
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Collect with canceled ctx = %v, want context.Canceled", err)
+	}
+}

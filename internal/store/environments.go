@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Environment is a watched Docker engine and its collection settings.
+type Environment struct {
+	// ID identifies the environment; CreateEnvironment generates it when zero.
+	ID uuid.UUID
+	// Name is unique, 1 to 100 characters.
+	Name string
+	// Endpoint is the Docker host URL, e.g. unix:///var/run/docker.sock or
+	// tcp://host:2376.
+	Endpoint string
+	// MetricsInterval is the time between two collection cycles, a whole
+	// number of seconds from 10s to 5m.
+	MetricsInterval time.Duration
+	// CollectMetrics turns metric collection on; when off the engine is only
+	// checked for reachability.
+	CollectMetrics bool
+	// Paused stops both collection and checks.
+	Paused bool
+	// OfflineAfter is the number of consecutive failed checks, 1 to 20, that
+	// turn the environment offline.
+	OfflineAfter int
+	// CreatedAt and UpdatedAt are set by the database.
+	CreatedAt, UpdatedAt time.Time
+}
+
+const environmentColumns = `id, name, endpoint, metrics_interval_seconds, collect_metrics,
+	paused, offline_after, created_at, updated_at`
+
+// CreateEnvironment stores a new environment and returns it as stored. A zero
+// ID is replaced by a generated one; CreatedAt and UpdatedAt are set to now.
+// It returns ErrNameTaken when the name is used, ErrInvalid when a setting is
+// out of range.
+func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environment, error) {
+	seconds, err := intervalSeconds(e.MetricsInterval)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: create environment: %w", err)
+	}
+	if e.ID == uuid.Nil {
+		e.ID = uuid.New()
+	}
+	rows, _ := s.pool.Query(ctx, `
+		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds,
+			collect_metrics, paused, offline_after)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		RETURNING `+environmentColumns,
+		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter)
+	created, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
+	if err != nil {
+		return Environment{}, wrapEnvironmentError("create environment", err)
+	}
+	return created, nil
+}
+
+// GetEnvironment returns the environment with the given ID, or ErrNotFound.
+func (s *Store) GetEnvironment(ctx context.Context, id uuid.UUID) (Environment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+environmentColumns+` FROM environments WHERE id = $1`, id)
+	e, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
+	if err != nil {
+		return Environment{}, wrapEnvironmentError(fmt.Sprintf("get environment %s", id), err)
+	}
+	return e, nil
+}
+
+// GetEnvironmentByName returns the environment with the given name, or
+// ErrNotFound.
+func (s *Store) GetEnvironmentByName(ctx context.Context, name string) (Environment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+environmentColumns+` FROM environments WHERE name = $1`, name)
+	e, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
+	if err != nil {
+		return Environment{}, wrapEnvironmentError(fmt.Sprintf("get environment %q", name), err)
+	}
+	return e, nil
+}
+
+// ListEnvironments returns every environment ordered by name.
+func (s *Store) ListEnvironments(ctx context.Context) ([]Environment, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+environmentColumns+` FROM environments ORDER BY name, id`)
+	envs, err := pgx.CollectRows(rows, scanEnvironment)
+	if err != nil {
+		return nil, fmt.Errorf("store: list environments: %w", err)
+	}
+	return envs, nil
+}
+
+// UpdateEnvironment replaces the name, endpoint and settings of the
+// environment e.ID, sets UpdatedAt to now and returns the environment as
+// stored. It returns ErrNotFound, ErrNameTaken or ErrInvalid.
+func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environment, error) {
+	seconds, err := intervalSeconds(e.MetricsInterval)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: update environment: %w", err)
+	}
+	rows, _ := s.pool.Query(ctx, `
+		UPDATE environments SET
+			name = $2,
+			endpoint = $3,
+			metrics_interval_seconds = $4,
+			collect_metrics = $5,
+			paused = $6,
+			offline_after = $7,
+			updated_at = now()
+		WHERE id = $1
+		RETURNING `+environmentColumns,
+		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter)
+	updated, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
+	if err != nil {
+		return Environment{}, wrapEnvironmentError(fmt.Sprintf("update environment %s", e.ID), err)
+	}
+	return updated, nil
+}
+
+// DeleteEnvironment deletes the environment and, by cascade, its metrics and
+// status history. It returns ErrNotFound when there is no such environment.
+func (s *Store) DeleteEnvironment(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM environments WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("store: delete environment: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: delete environment %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// scanEnvironment reads one row selected with environmentColumns.
+func scanEnvironment(row pgx.CollectableRow) (Environment, error) {
+	var (
+		e       Environment
+		seconds int32
+	)
+	err := row.Scan(&e.ID, &e.Name, &e.Endpoint, &seconds, &e.CollectMetrics,
+		&e.Paused, &e.OfflineAfter, &e.CreatedAt, &e.UpdatedAt)
+	if err != nil {
+		return Environment{}, err
+	}
+	e.MetricsInterval = time.Duration(seconds) * time.Second
+	e.CreatedAt = e.CreatedAt.UTC()
+	e.UpdatedAt = e.UpdatedAt.UTC()
+	return e, nil
+}
+
+// intervalSeconds converts a metrics interval to the whole seconds stored in
+// the database. The range itself is checked by the database.
+func intervalSeconds(d time.Duration) (int32, error) {
+	if d%time.Second != 0 {
+		return 0, fmt.Errorf("%w: metrics interval %s is not a whole number of seconds", ErrInvalid, d)
+	}
+	if d < math.MinInt32*time.Second || d > math.MaxInt32*time.Second {
+		return 0, fmt.Errorf("%w: metrics interval %s is out of range", ErrInvalid, d)
+	}
+	return int32(d / time.Second), nil
+}
+
+// wrapEnvironmentError maps the errors of a statement on environments.
+func wrapEnvironmentError(op string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	}
+	if code, constraint := pgErrorCode(err); code == codeUniqueViolation && constraint == "environments_name_key" {
+		return fmt.Errorf("store: %s: %w: %w", op, ErrNameTaken, err)
+	}
+	return wrapWriteError(op, err)
+}

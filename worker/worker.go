@@ -1,0 +1,36 @@
+// Package worker builds the Temporal worker of Windflow: the one place that
+// registers the environment workflow and its activities. Start more workers on
+// the same task queue to scale out; Temporal hands each activity to one of them.
+package worker
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/windflow/monitor/activities"
+	"github.com/windflow/monitor/workflows"
+)
+
+// StopTimeout is how long a stopping worker lets running activities finish.
+const StopTimeout = 10 * time.Second
+
+// New returns a worker on taskQueue with the environment workflow and every
+// activity registered. The caller starts and stops it.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: StopTimeout})
+	Register(w, acts)
+	return w
+}
+
+// Register registers the environment workflow and every activity on r under
+// the names the workflow calls them by.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.EnvironmentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterActivityWithOptions(acts.CollectMetrics, activity.RegisterOptions{Name: workflows.ActivityCollectMetrics})
+	r.RegisterActivityWithOptions(acts.CheckEngine, activity.RegisterOptions{Name: workflows.ActivityCheckEngine})
+	r.RegisterActivityWithOptions(acts.RecordStatus, activity.RegisterOptions{Name: workflows.ActivityRecordStatus})
+}

@@ -1,0 +1,161 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// cycleActivityOptions are the options of CollectMetrics and CheckEngine: a
+// short retry, because the next cycle is the real retry.
+func cycleActivityOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: CycleTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumAttempts:    2,
+		},
+		Summary: summary,
+	}
+}
+
+// recordStatusActivityOptions are the options of RecordStatus: a transition
+// must eventually land, so it retries without limit, backing off to a minute.
+func recordStatusActivityOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: RecordStatusTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    0, // unlimited
+		},
+		Summary: summary,
+	}
+}
+
+// runCycle runs one check and turns its outcome into the reachability state.
+func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
+	w.stopTimer()
+	w.timerFired = false
+	now := workflow.Now(ctx)
+	// Fixed rate from the start of this check; a settings change during the
+	// check re-arms from the moment of the change instead.
+	w.state.NextCycleAt = now.Add(w.state.Settings.MetricsInterval)
+	w.state.LastCycleAt = now
+	w.state.Cycles++
+	w.runCycles++
+
+	var (
+		summary *MetricsSummary
+		err     error
+	)
+	if w.state.Settings.CollectMetrics {
+		actx := workflow.WithActivityOptions(ctx, cycleActivityOptions("collect metrics"))
+		var out MetricsSummary
+		err = workflow.ExecuteActivity(actx, ActivityCollectMetrics, CollectMetricsInput{
+			EnvironmentID: w.state.EnvironmentID,
+			CycleAt:       now,
+		}).Get(actx, &out)
+		if err == nil {
+			summary = &out
+		}
+	} else {
+		actx := workflow.WithActivityOptions(ctx, cycleActivityOptions("check engine"))
+		err = workflow.ExecuteActivity(actx, ActivityCheckEngine, CheckEngineInput{
+			EnvironmentID: w.state.EnvironmentID,
+		}).Get(actx, nil)
+	}
+	if ctx.Err() != nil {
+		return // cancelled: says nothing about the engine
+	}
+	if err != nil {
+		w.checkFailed(ctx, err)
+	} else {
+		w.checkSucceeded(ctx, summary)
+	}
+	w.publishDetails(ctx)
+}
+
+// checkSucceeded records a successful check; summary is nil for CheckEngine.
+func (w *environmentWorkflow) checkSucceeded(ctx workflow.Context, summary *MetricsSummary) {
+	w.state.ConsecutiveFailures = 0
+	w.state.LastError = ""
+	if summary != nil {
+		w.state.LastCycle = summary
+	}
+	if w.state.Status != StatusOnline {
+		w.transition(ctx, StatusOnline)
+	}
+}
+
+// checkFailed records a failed check; OfflineAfter of them in a row make the
+// environment offline.
+func (w *environmentWorkflow) checkFailed(ctx workflow.Context, err error) {
+	w.state.ConsecutiveFailures++
+	w.state.LastError = errorText(err)
+	w.logger.Warn("Check failed", "ConsecutiveFailures", w.state.ConsecutiveFailures, "Error", w.state.LastError)
+	if w.state.ConsecutiveFailures >= w.state.Settings.OfflineAfter && w.state.Status != StatusOffline {
+		w.transition(ctx, StatusOffline)
+	}
+}
+
+// transition changes the status and queues the change for recording.
+func (w *environmentWorkflow) transition(ctx workflow.Context, to Status) {
+	now := workflow.Now(ctx)
+	w.logger.Info("Status changed", "From", w.state.Status, "To", to)
+	w.state.Status = to
+	w.state.StatusSince = now
+	change := RecordStatusInput{
+		EnvironmentID: w.state.EnvironmentID,
+		Online:        to == StatusOnline,
+		ChangedAt:     now,
+	}
+	if to == StatusOffline {
+		change.Error = w.state.LastError
+	}
+	w.pendingStatus = append(w.pendingStatus, change)
+}
+
+// recordStatusChanges runs as a workflow goroutine for the whole run: it
+// records the queued transitions one at a time, in order, so that the checks
+// never wait for the database and two transitions never race.
+func (w *environmentWorkflow) recordStatusChanges(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return len(w.pendingStatus) > 0 }); err != nil {
+			return // cancelled
+		}
+		change := w.pendingStatus[0]
+		actx := workflow.WithActivityOptions(ctx, recordStatusActivityOptions(statusSummary(change)))
+		err := workflow.ExecuteActivity(actx, ActivityRecordStatus, change).Get(actx, nil)
+		if ctx.Err() != nil {
+			return // cancelled: the environment is being deleted
+		}
+		if err != nil {
+			// Only a non-retryable error gets here; retrying cannot help.
+			w.logger.Error("Status change not recorded", "Online", change.Online, "Error", err)
+		}
+		w.pendingStatus = w.pendingStatus[1:]
+		if len(w.pendingStatus) == 0 {
+			// The main loop may be waiting for this to continue as new.
+			w.wake.SendAsync(struct{}{})
+		}
+	}
+}
+
+// errorText is the readable part of a check's error: the activity's own
+// message rather than the activity-error wrapper with event IDs.
+func errorText(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return timeoutErr.Error()
+	}
+	return err.Error()
+}

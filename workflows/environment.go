@@ -1,0 +1,320 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Tuning of the environment workflow.
+const (
+	// MaxCyclesPerRun bounds the history of one run: after this many checks
+	// the workflow continues as new even if the server has not suggested it.
+	MaxCyclesPerRun = 500
+	// CycleTimeout is the StartToClose timeout of one attempt of
+	// CollectMetrics or CheckEngine (the seed's per-environment timeout).
+	CycleTimeout = 15 * time.Second
+	// RecordStatusTimeout is the StartToClose timeout of one attempt of
+	// RecordStatus.
+	RecordStatusTimeout = 10 * time.Second
+)
+
+// EnvironmentWorkflow watches one environment for its whole life; it is
+// registered under WorkflowName and runs with the ID WorkflowID(id).
+//
+// Every MetricsInterval it runs one check: CollectMetrics, or CheckEngine when
+// collection is off, nothing while paused (no timer is armed then). The first
+// check of a new environment runs at once. Checks are paced at a fixed rate
+// from the start of the previous check; a settings change that touches the
+// cadence (interval, paused, collection) re-arms the timer counted from the
+// moment of the change.
+//
+// Reachability: a successful check makes the environment online, OfflineAfter
+// consecutive failed checks make it offline. Only transitions are recorded
+// (RecordStatus), once each, in order, by a separate workflow goroutine so
+// that a slow database never delays the checks. The check activities retry
+// only once: the next cycle is the real retry.
+//
+// Configuration arrives through the UpdateConfigure update (validated; a
+// rejected update changes nothing and leaves no trace in the history) or the
+// SignalConfigure signal (an invalid value is logged and ignored). QueryState
+// returns the State.
+//
+// Cancelling the workflow (deleting the environment) stops it at once: the
+// running check is cancelled, transitions not yet recorded are dropped, and
+// the workflow returns the canceled error so that it closes as Canceled.
+//
+// The workflow continues as new when the server suggests it or after
+// MaxCyclesPerRun checks, once every handler has finished and every status
+// transition has been recorded; pending configure signals are applied first
+// and the State travels in Input.State.
+func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
+	w := newEnvironmentWorkflow(ctx, in)
+	if err := w.registerHandlers(ctx); err != nil {
+		return err
+	}
+	workflow.Go(ctx, w.recordStatusChanges)
+	return w.run(ctx)
+}
+
+// environmentWorkflow is the state of one run of EnvironmentWorkflow.
+type environmentWorkflow struct {
+	state  State
+	logger log.Logger
+
+	// signals receives SignalConfigure.
+	signals workflow.ReceiveChannel
+	// wake interrupts the main loop's wait when a handler or the status
+	// recorder changed something it must look at. Buffered (1): one pending
+	// wake-up is enough.
+	wake workflow.Channel
+
+	// timer is the armed metrics timer (nil if none), due at timerAt.
+	timer       workflow.Future
+	timerAt     time.Time
+	cancelTimer workflow.CancelFunc
+	// timerFired is set when the timer fired and the check has not run yet.
+	timerFired bool
+
+	// runCycles counts the checks of this run.
+	runCycles int
+
+	// pendingStatus holds the transitions not yet recorded, oldest first; the
+	// first one is being recorded.
+	pendingStatus []RecordStatusInput
+}
+
+func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow {
+	logger := workflow.GetLogger(ctx)
+	now := workflow.Now(ctx)
+	var state State
+	if in.State != nil {
+		state = *in.State
+		if state.EnvironmentID == "" {
+			state.EnvironmentID = in.EnvironmentID
+		}
+		if state.Name == "" {
+			state.Name = in.Name
+		}
+		if state.Status == "" {
+			state.Status = StatusUnknown
+		}
+		state.Settings = initialSettings(logger, state.Settings)
+		if !state.Settings.Paused && state.NextCycleAt.IsZero() {
+			state.NextCycleAt = now
+		}
+	} else {
+		state = State{
+			EnvironmentID: in.EnvironmentID,
+			Name:          in.Name,
+			Settings:      initialSettings(logger, in.Settings),
+			Status:        StatusUnknown,
+		}
+		if !state.Settings.Paused {
+			state.NextCycleAt = now // the first check runs at once
+		}
+	}
+	return &environmentWorkflow{
+		state:   state,
+		logger:  logger,
+		signals: workflow.GetSignalChannel(ctx, SignalConfigure),
+		wake:    workflow.NewBufferedChannel(ctx, 1),
+	}
+}
+
+// initialSettings returns s, or the defaults when s is unset or invalid.
+func initialSettings(logger log.Logger, s Settings) Settings {
+	if s == (Settings{}) {
+		return DefaultSettings()
+	}
+	if err := s.Validate(); err != nil {
+		logger.Warn("Invalid settings in the workflow input, using the defaults", "Error", err)
+		return DefaultSettings()
+	}
+	return s
+}
+
+func (w *environmentWorkflow) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryState, func() (State, error) {
+		return w.snapshot(), nil
+	}, workflow.QueryHandlerOptions{Description: "The live state: settings, status, last check"}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfigure,
+		func(ctx workflow.Context, patch SettingsPatch) (State, error) {
+			if err := w.configure(ctx, patch); err != nil {
+				return State{}, err
+			}
+			return w.snapshot(), nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(patch SettingsPatch) error {
+				_, err := patch.Apply(w.state.Settings)
+				return err
+			},
+			Description: "Change the settings (SettingsPatch); returns the new state",
+		})
+}
+
+// snapshot returns a copy of the state that shares nothing with it.
+func (w *environmentWorkflow) snapshot() State {
+	s := w.state
+	if s.LastCycle != nil {
+		c := *s.LastCycle
+		s.LastCycle = &c
+	}
+	return s
+}
+
+// configure applies a settings patch. A change of the cadence re-arms the
+// timer counted from now.
+func (w *environmentWorkflow) configure(ctx workflow.Context, patch SettingsPatch) error {
+	next, err := patch.Apply(w.state.Settings)
+	if err != nil {
+		return err
+	}
+	prev := w.state.Settings
+	w.state.Settings = next
+	if next.MetricsInterval != prev.MetricsInterval || next.Paused != prev.Paused ||
+		next.CollectMetrics != prev.CollectMetrics {
+		w.timerFired = false
+		if next.Paused {
+			w.state.NextCycleAt = time.Time{}
+		} else {
+			w.state.NextCycleAt = workflow.Now(ctx).Add(next.MetricsInterval)
+		}
+		w.wake.SendAsync(struct{}{})
+	}
+	w.logger.Info("Settings changed", "Settings", next)
+	w.publishDetails(ctx)
+	return nil
+}
+
+// run is the main loop: checks on the timer, configure signals, and the
+// decision to stop or continue as new.
+func (w *environmentWorkflow) run(ctx workflow.Context) error {
+	w.publishDetails(ctx)
+	for {
+		if err := ctx.Err(); err != nil {
+			w.logger.Info("Environment workflow cancelled, stopping")
+			return err
+		}
+		if w.continueAsNewDue(ctx) && len(w.pendingStatus) == 0 {
+			return w.continueAsNew(ctx)
+		}
+		if w.cycleDue(ctx) {
+			w.runCycle(ctx)
+			continue
+		}
+		w.waitForEvent(ctx)
+	}
+}
+
+func (w *environmentWorkflow) cycleDue(ctx workflow.Context) bool {
+	if w.state.Settings.Paused {
+		return false
+	}
+	return w.timerFired || !workflow.Now(ctx).Before(w.state.NextCycleAt)
+}
+
+// waitForEvent blocks until the timer fires, a signal arrives, a handler or
+// the status recorder wakes the loop, or the workflow is cancelled.
+func (w *environmentWorkflow) waitForEvent(ctx workflow.Context) {
+	// A pending wake-up is stale: the loop has just looked at everything.
+	for w.wake.ReceiveAsync(nil) {
+	}
+	selector := workflow.NewSelector(ctx)
+	if w.state.Settings.Paused {
+		w.stopTimer()
+	} else {
+		w.armTimer(ctx)
+		selector.AddFuture(w.timer, func(f workflow.Future) {
+			w.timer, w.cancelTimer = nil, nil
+			if f.Get(ctx, nil) == nil {
+				w.timerFired = true
+			}
+		})
+	}
+	selector.AddReceive(w.signals, func(c workflow.ReceiveChannel, _ bool) {
+		w.receiveSignal(ctx, c)
+	})
+	selector.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) {
+		c.ReceiveAsync(nil)
+	})
+	selector.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	selector.Select(ctx)
+}
+
+// armTimer makes sure a timer is armed for NextCycleAt, replacing (and
+// cancelling) a timer armed for another time.
+func (w *environmentWorkflow) armTimer(ctx workflow.Context) {
+	if w.timer != nil && w.timerAt.Equal(w.state.NextCycleAt) {
+		return
+	}
+	w.stopTimer()
+	timerCtx, cancel := workflow.WithCancel(ctx)
+	d := w.state.NextCycleAt.Sub(workflow.Now(ctx))
+	w.timer = workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{
+		Summary: timerSummary(w.state.Settings),
+	})
+	w.timerAt = w.state.NextCycleAt
+	w.cancelTimer = cancel
+}
+
+func (w *environmentWorkflow) stopTimer() {
+	if w.cancelTimer != nil {
+		w.cancelTimer()
+	}
+	w.timer, w.cancelTimer = nil, nil
+}
+
+// receiveSignal applies one configure signal; an invalid one is logged and
+// ignored.
+func (w *environmentWorkflow) receiveSignal(ctx workflow.Context, c workflow.ReceiveChannel) {
+	var patch SettingsPatch
+	// ReceiveAsync, not Receive: Receive drops an undecodable payload and
+	// then blocks until the next signal.
+	if !c.ReceiveAsync(&patch) {
+		w.logger.Warn("Configure signal ignored: undecodable payload")
+		return
+	}
+	if err := w.configure(ctx, patch); err != nil {
+		w.logger.Warn("Configure signal ignored", "Error", err)
+	}
+}
+
+// drainSignals applies the configure signals that have arrived but not been
+// read; they would be lost by continue-as-new otherwise.
+func (w *environmentWorkflow) drainSignals(ctx workflow.Context) {
+	for {
+		var patch SettingsPatch
+		// ReceiveAsync skips undecodable payloads by itself.
+		if !w.signals.ReceiveAsync(&patch) {
+			return
+		}
+		if err := w.configure(ctx, patch); err != nil {
+			w.logger.Warn("Configure signal ignored", "Error", err)
+		}
+	}
+}
+
+func (w *environmentWorkflow) continueAsNewDue(ctx workflow.Context) bool {
+	return w.runCycles >= MaxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}
+
+func (w *environmentWorkflow) continueAsNew(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	w.drainSignals(ctx)
+	w.stopTimer()
+	state := w.snapshot()
+	w.logger.Info("Continuing as new", "Cycles", state.Cycles, "RunCycles", w.runCycles)
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{
+		EnvironmentID: state.EnvironmentID,
+		Name:          state.Name,
+		Settings:      state.Settings,
+		State:         &state,
+	})
+}

@@ -1,0 +1,566 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// t0 is the workflow start time of every test.
+var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+
+// fakeEngine stands in for the activities, registered under their names. The
+// test environment runs activities on other goroutines, hence the mutex.
+type fakeEngine struct {
+	mu sync.Mutex
+	// failAt decides whether the check of the cycle at this workflow time fails.
+	failAt func(cycleAt time.Time) bool
+	// collects holds the CycleAt of every CollectMetrics attempt.
+	collects []time.Time
+	// checks holds the workflow time of every CheckEngine attempt.
+	checks []time.Time
+	// now is the test environment's clock (CheckEngineInput has no time).
+	now func() time.Time
+	// records holds every RecordStatus attempt.
+	records []RecordStatusInput
+}
+
+func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.collects = append(f.collects, in.CycleAt)
+	if f.failAt != nil && f.failAt(in.CycleAt) {
+		return MetricsSummary{}, errors.New("engine unreachable")
+	}
+	return MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 12.5, MemoryPercent: 40, Stored: true}, nil
+}
+
+func (f *fakeEngine) checkEngine(_ context.Context, _ CheckEngineInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks = append(f.checks, f.now())
+	return nil
+}
+
+func (f *fakeEngine) recordStatus(_ context.Context, in RecordStatusInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records = append(f.records, in)
+	return nil
+}
+
+func (f *fakeEngine) collectTimes() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return offsets(f.collects)
+}
+
+func (f *fakeEngine) checkTimes() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return offsets(f.checks)
+}
+
+func (f *fakeEngine) statusRecords() []RecordStatusInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]RecordStatusInput(nil), f.records...)
+}
+
+// offsets turns workflow times into durations since t0, easier to read in
+// assertions.
+func offsets(ts []time.Time) []time.Duration {
+	out := make([]time.Duration, len(ts))
+	for i, t := range ts {
+		out[i] = t.Sub(t0)
+	}
+	return out
+}
+
+// newEnv returns a test environment with the workflow and the fake activities
+// registered by name, the way the worker registers them.
+func newEnv(t *testing.T, f *fakeEngine) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	f.now = env.Now
+	env.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	env.RegisterActivityWithOptions(f.collect, activity.RegisterOptions{Name: ActivityCollectMetrics})
+	env.RegisterActivityWithOptions(f.checkEngine, activity.RegisterOptions{Name: ActivityCheckEngine})
+	env.RegisterActivityWithOptions(f.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
+	return env
+}
+
+func input(s Settings) Input {
+	return Input{EnvironmentID: "0b7f6c1e-env", Name: "local", Settings: s}
+}
+
+func settings(interval time.Duration) Settings {
+	s := DefaultSettings()
+	s.MetricsInterval = interval
+	return s
+}
+
+// cancelAt deletes the environment at the given workflow time.
+func cancelAt(env *testsuite.TestWorkflowEnvironment, d time.Duration) {
+	env.RegisterDelayedCallback(env.CancelWorkflow, d)
+}
+
+func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryState)
+	require.NoError(t, err)
+	var s State
+	require.NoError(t, v.Get(&s))
+	return s
+}
+
+// requireCanceled checks that the workflow stopped because it was cancelled.
+func requireCanceled(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	t.Helper()
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	var canceled *temporal.CanceledError
+	require.True(t, errors.As(err, &canceled), "want a canceled error, got %v", err)
+}
+
+// update sends a configure update at the given workflow time and stores its
+// outcome.
+type updateOutcome struct {
+	accepted bool
+	rejected error
+	result   State
+	err      error
+}
+
+func updateAt(t *testing.T, env *testsuite.TestWorkflowEnvironment, d time.Duration, patch SettingsPatch) *updateOutcome {
+	t.Helper()
+	out := &updateOutcome{}
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateConfigure, "update-"+d.String(), &testsuite.TestUpdateCallback{
+			OnAccept: func() { out.accepted = true },
+			OnReject: func(err error) { out.rejected = err },
+			OnComplete: func(v any, err error) {
+				out.err = err
+				if s, ok := v.(State); ok {
+					out.result = s
+				}
+			},
+		}, patch)
+	}, d)
+	return out
+}
+
+func seconds(n ...int) []time.Duration {
+	out := make([]time.Duration, len(n))
+	for i, s := range n {
+		out[i] = time.Duration(s) * time.Second
+	}
+	return out
+}
+
+func intp(v int) *int    { return &v }
+func boolp(v bool) *bool { return &v }
+
+func TestCadence(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	cancelAt(env, 10*time.Minute+15*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	// The first check runs at once, then one every 30 s: 0 s, 30 s, … 600 s.
+	got := f.collectTimes()
+	require.Len(t, got, 21)
+	for i, at := range got {
+		require.Equal(t, time.Duration(i)*30*time.Second, at)
+	}
+	require.Empty(t, f.checkTimes())
+
+	// Unknown → online on the first success, recorded once.
+	require.Equal(t, []RecordStatusInput{{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0}}, f.statusRecords())
+
+	s := queryState(t, env)
+	require.Equal(t, StatusOnline, s.Status)
+	require.Equal(t, t0, s.StatusSince)
+	require.EqualValues(t, 21, s.Cycles)
+	require.Equal(t, t0.Add(600*time.Second), s.LastCycleAt)
+	require.NotNil(t, s.LastCycle)
+	require.Equal(t, 3, s.LastCycle.ContainersRunning)
+}
+
+func TestStartSettings(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in   Settings
+		want Settings
+	}{
+		"zero settings get the defaults":    {in: Settings{}, want: DefaultSettings()},
+		"invalid settings get the defaults": {in: Settings{MetricsInterval: time.Second, OfflineAfter: 2}, want: DefaultSettings()},
+		"valid settings are kept":           {in: Settings{MetricsInterval: time.Minute, OfflineAfter: 4}, want: Settings{MetricsInterval: time.Minute, OfflineAfter: 4}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := newEnv(t, &fakeEngine{})
+			var s State
+			env.RegisterDelayedCallback(func() { s = queryState(t, env) }, time.Second)
+			cancelAt(env, 2*time.Second)
+			env.ExecuteWorkflow(WorkflowName, input(tc.in))
+			requireCanceled(t, env)
+			require.Equal(t, tc.want, s.Settings)
+			require.Equal(t, "0b7f6c1e-env", s.EnvironmentID)
+			require.Equal(t, "local", s.Name)
+		})
+	}
+}
+
+func TestUpdateAccepted(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	out := updateAt(t, env, 10*time.Second, SettingsPatch{OfflineAfter: intp(5), MetricsIntervalSeconds: intp(60)})
+	var during State
+	env.RegisterDelayedCallback(func() { during = queryState(t, env) }, 11*time.Second)
+	cancelAt(env, 2*time.Minute)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	require.True(t, out.accepted)
+	require.NoError(t, out.rejected)
+	require.NoError(t, out.err)
+	want := Settings{MetricsInterval: time.Minute, CollectMetrics: true, OfflineAfter: 5}
+	require.Equal(t, want, out.result.Settings, "the update returns the new state")
+	require.Equal(t, want, during.Settings, "the query shows it")
+	require.Equal(t, t0.Add(70*time.Second), during.NextCycleAt, "re-armed from the update")
+	// 0 s, then the new interval counted from the update (10 s): 70 s.
+	require.Equal(t, seconds(0, 70), f.collectTimes())
+}
+
+func TestUpdateRejected(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	out := updateAt(t, env, 10*time.Second, SettingsPatch{MetricsIntervalSeconds: intp(5), OfflineAfter: intp(3)})
+	cancelAt(env, 75*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	require.False(t, out.accepted)
+	require.Error(t, out.rejected)
+	require.Contains(t, out.rejected.Error(), "metricsInterval must be between 10s and 5m0s, got 5s")
+	s := queryState(t, env)
+	require.Equal(t, settings(30*time.Second), s.Settings, "nothing changed, not even the valid field")
+	// The timer was not touched.
+	require.Equal(t, seconds(0, 30, 60), f.collectTimes())
+}
+
+func TestNewIntervalTakesEffectAtOnce(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	out := updateAt(t, env, 5*time.Second, SettingsPatch{MetricsIntervalSeconds: intp(10)})
+	cancelAt(env, 40*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(5*time.Minute)))
+	requireCanceled(t, env)
+
+	require.True(t, out.accepted)
+	// 0 s, then 10 s after the update (15 s), not 5 min after the start.
+	require.Equal(t, seconds(0, 15, 25, 35), f.collectTimes())
+}
+
+func TestPaused(t *testing.T) {
+	t.Run("started paused: no checks at all", func(t *testing.T) {
+		f := &fakeEngine{}
+		env := newEnv(t, f)
+		s := settings(30 * time.Second)
+		s.Paused = true
+		cancelAt(env, 5*time.Minute)
+		env.ExecuteWorkflow(WorkflowName, input(s))
+		requireCanceled(t, env)
+
+		require.Empty(t, f.collectTimes())
+		require.Empty(t, f.checkTimes())
+		require.Empty(t, f.statusRecords())
+		st := queryState(t, env)
+		require.Equal(t, StatusUnknown, st.Status)
+		require.True(t, st.NextCycleAt.IsZero())
+	})
+	t.Run("paused and resumed", func(t *testing.T) {
+		f := &fakeEngine{}
+		env := newEnv(t, f)
+		updateAt(t, env, 45*time.Second, SettingsPatch{Paused: boolp(true)})
+		updateAt(t, env, 3*time.Minute, SettingsPatch{Paused: boolp(false)})
+		cancelAt(env, 235*time.Second)
+		env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+		requireCanceled(t, env)
+
+		// Nothing between 45 s and 180 s; resumed one interval after the update.
+		require.Equal(t, seconds(0, 30, 210), f.collectTimes())
+	})
+}
+
+func TestCollectionOff(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	s := settings(30 * time.Second)
+	s.CollectMetrics = false
+	cancelAt(env, 75*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(s))
+	requireCanceled(t, env)
+
+	require.Empty(t, f.collectTimes())
+	require.Equal(t, seconds(0, 30, 60), f.checkTimes())
+	// Reachability is still tracked.
+	require.Len(t, f.statusRecords(), 1)
+	st := queryState(t, env)
+	require.Equal(t, StatusOnline, st.Status)
+	require.Nil(t, st.LastCycle, "CheckEngine has no metrics")
+	require.EqualValues(t, 3, st.Cycles)
+}
+
+func TestOfflineAndOnline(t *testing.T) {
+	f := &fakeEngine{failAt: func(at time.Time) bool {
+		// Cycles at 30 s, 60 s and 90 s fail.
+		d := at.Sub(t0)
+		return d >= 30*time.Second && d <= 90*time.Second
+	}}
+	env := newEnv(t, f)
+	var offline State
+	env.RegisterDelayedCallback(func() { offline = queryState(t, env) }, 100*time.Second)
+	cancelAt(env, 165*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second))) // OfflineAfter 2
+	requireCanceled(t, env)
+
+	// Each failed cycle has two attempts (the retry 1 s later); the cadence
+	// is unaffected.
+	require.Equal(t, seconds(0, 30, 30, 60, 60, 90, 90, 120, 150), f.collectTimes())
+
+	// Each transition recorded exactly once: online, offline at the second
+	// failed cycle (after its retry), online again on recovery.
+	require.Equal(t, []RecordStatusInput{
+		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0},
+		{EnvironmentID: "0b7f6c1e-env", Online: false, Error: "engine unreachable", ChangedAt: t0.Add(61 * time.Second)},
+		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0.Add(120 * time.Second)},
+	}, f.statusRecords())
+
+	require.Equal(t, StatusOffline, offline.Status)
+	require.Equal(t, t0.Add(61*time.Second), offline.StatusSince)
+	require.Equal(t, 3, offline.ConsecutiveFailures)
+	require.Equal(t, "engine unreachable", offline.LastError)
+	require.Equal(t, t0, offline.LastCycle.CollectedAt, "the last successful collection")
+
+	s := queryState(t, env)
+	require.Equal(t, StatusOnline, s.Status)
+	require.Equal(t, t0.Add(120*time.Second), s.StatusSince)
+	require.Zero(t, s.ConsecutiveFailures)
+	require.Empty(t, s.LastError)
+}
+
+func TestSettingsChangeDoesNotRepeatTransition(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	updateAt(t, env, 10*time.Second, SettingsPatch{CollectMetrics: boolp(false)})
+	updateAt(t, env, 50*time.Second, SettingsPatch{CollectMetrics: boolp(true), OfflineAfter: intp(1)})
+	cancelAt(env, 2*time.Minute)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	require.Equal(t, seconds(0, 80, 110), f.collectTimes())
+	require.Equal(t, seconds(40), f.checkTimes())
+	require.Len(t, f.statusRecords(), 1, "online recorded once, never re-sent by a settings change")
+}
+
+func decodeContinueAsNew(t *testing.T, err error) Input {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
+	require.Equal(t, WorkflowName, can.WorkflowType.Name)
+	var in Input
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+	require.NotNil(t, in.State)
+	return in
+}
+
+func TestContinueAsNewCarriesState(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	// Each collection takes 5 s, so that a signal can arrive while the loop
+	// is busy and is still unread when the workflow continues as new.
+	env.OnActivity(ActivityCollectMetrics, mock.Anything, mock.Anything).After(5 * time.Second).Return(f.collect)
+	env.RegisterDelayedCallback(func() {
+		env.SetContinueAsNewSuggested(true)
+		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(7)})
+	}, 62*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+
+	require.True(t, env.IsWorkflowCompleted())
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.Equal(t, seconds(0, 30, 60), f.collectTimes())
+
+	s := *in.State
+	require.Equal(t, "0b7f6c1e-env", in.EnvironmentID)
+	require.Equal(t, StatusOnline, s.Status)
+	require.Equal(t, t0.Add(5*time.Second), s.StatusSince)
+	require.EqualValues(t, 3, s.Cycles)
+	require.Equal(t, t0.Add(60*time.Second), s.LastCycleAt)
+	require.Equal(t, t0.Add(90*time.Second), s.NextCycleAt, "the cadence continues")
+	require.Equal(t, 7, s.Settings.OfflineAfter, "the pending signal was drained and applied")
+	require.Equal(t, s.Settings, in.Settings)
+	require.Len(t, f.statusRecords(), 1)
+}
+
+func TestContinueAsNewWaitsForStatusRecord(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	// Recording takes 15 s (a slow database); the checks do not wait for it,
+	// continue-as-new does.
+	env.OnActivity(ActivityRecordStatus, mock.Anything, mock.Anything).After(15 * time.Second).Return(f.recordStatus)
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(10*time.Second)))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	// Checks at 0 s and 10 s ran while the record was in flight; the run
+	// continued as new as soon as it landed (15 s), before the 20 s check.
+	require.Equal(t, seconds(0, 10), f.collectTimes())
+	require.Len(t, f.statusRecords(), 1)
+	require.Equal(t, StatusOnline, in.State.Status)
+	require.Equal(t, t0.Add(20*time.Second), in.State.NextCycleAt)
+}
+
+func TestContinueAsNewAfterMaxCycles(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.ExecuteWorkflow(WorkflowName, input(settings(10*time.Second)))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.Len(t, f.collectTimes(), MaxCyclesPerRun)
+	require.EqualValues(t, MaxCyclesPerRun, in.State.Cycles)
+}
+
+func TestResumeFromContinuedState(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	prev := State{
+		EnvironmentID: "0b7f6c1e-env",
+		Name:          "local",
+		Settings:      settings(30 * time.Second),
+		Status:        StatusOnline,
+		StatusSince:   t0.Add(-time.Hour),
+		LastCycleAt:   t0.Add(-10 * time.Second),
+		NextCycleAt:   t0.Add(20 * time.Second),
+		Cycles:        10,
+	}
+	cancelAt(env, time.Minute)
+	env.ExecuteWorkflow(WorkflowName, Input{EnvironmentID: prev.EnvironmentID, Name: prev.Name, Settings: prev.Settings, State: &prev})
+	requireCanceled(t, env)
+
+	require.Equal(t, seconds(20, 50), f.collectTimes(), "the carried cadence, no extra check at start")
+	require.Empty(t, f.statusRecords(), "online already recorded by the previous run")
+	s := queryState(t, env)
+	require.EqualValues(t, 12, s.Cycles)
+	require.Equal(t, t0.Add(-time.Hour), s.StatusSince)
+}
+
+func TestSignal(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	var afterInvalid State
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalConfigure, SettingsPatch{MetricsIntervalSeconds: intp(5)})
+	}, 10*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalConfigure, "not a settings patch")
+	}, 15*time.Second)
+	env.RegisterDelayedCallback(func() { afterInvalid = queryState(t, env) }, 20*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalConfigure, SettingsPatch{CollectMetrics: boolp(false)})
+	}, 40*time.Second)
+	cancelAt(env, 110*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	require.Equal(t, settings(30*time.Second), afterInvalid.Settings, "invalid signals are ignored")
+	// Collections at 0 s and 30 s: the invalid signals did not touch the
+	// timer. The valid one switched to engine checks, re-armed from 40 s.
+	require.Equal(t, seconds(0, 30), f.collectTimes())
+	require.Equal(t, seconds(70, 100), f.checkTimes())
+	s := queryState(t, env)
+	require.False(t, s.Settings.CollectMetrics)
+	require.Equal(t, 30*time.Second, s.Settings.MetricsInterval)
+}
+
+func TestCancelDuringCheck(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.OnActivity(ActivityCollectMetrics, mock.Anything, mock.Anything).After(10 * time.Second).Return(f.collect)
+	cancelAt(env, 35*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	s := queryState(t, env)
+	require.Zero(t, s.ConsecutiveFailures, "a cancelled check is not a failure")
+	require.Equal(t, StatusOnline, s.Status)
+}
+
+func TestDetailsMarkdown(t *testing.T) {
+	s := State{
+		EnvironmentID: "0b7f6c1e-env",
+		Name:          "local",
+		Settings:      settings(5 * time.Minute),
+		Status:        StatusOffline,
+		StatusSince:   t0,
+		LastCycleAt:   t0.Add(time.Minute),
+		NextCycleAt:   t0.Add(6 * time.Minute),
+		LastError:     "engine unreachable",
+		LastCycle:     &MetricsSummary{ContainersRunning: 4, CPUPercent: 3.25, MemoryPercent: 51},
+	}
+	s.ConsecutiveFailures = 3
+	md := s.DetailsMarkdown()
+	for _, want := range []string{
+		"**Environment** local",
+		"**Status** offline since 2026-01-05 09:00:00 UTC",
+		"**Settings** metrics every 5m · offline after 2 failed checks",
+		"**Last check** 2026-01-05 09:01:00 UTC, failed (3 in a row): engine unreachable",
+		"4 containers running · CPU 3.2 % · memory 51.0 %",
+		"**Next check** 2026-01-05 09:06:00 UTC",
+	} {
+		require.Contains(t, md, want)
+	}
+
+	s.Settings.Paused = true
+	require.Contains(t, s.DetailsMarkdown(), "**Settings** paused")
+	require.NotContains(t, s.DetailsMarkdown(), "Next check")
+}
+
+func TestSummaries(t *testing.T) {
+	require.Equal(t, "metrics every 30s", timerSummary(settings(30*time.Second)))
+	require.Equal(t, "metrics every 1m30s", timerSummary(settings(90*time.Second)))
+	off := settings(5 * time.Minute)
+	off.CollectMetrics = false
+	require.Equal(t, "engine check every 5m", timerSummary(off))
+	require.Equal(t, "record status: offline", statusSummary(RecordStatusInput{}))
+}
+
+// TestReplay replays a history recorded from a real run against a dev server
+// (see internal/recordhistory): any change that makes the workflow code
+// non-deterministic for running workflows fails here.
+func TestReplay(t *testing.T) {
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/environment_history.json"))
+}
+
+func TestErrorText(t *testing.T) {
+	err := temporal.NewApplicationError("engine unreachable", "EngineError")
+	require.Equal(t, "engine unreachable", errorText(err))
+	require.True(t, strings.HasPrefix(errorText(errors.New("plain")), "plain"))
+}
