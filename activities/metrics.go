@@ -2,9 +2,12 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/store"
@@ -81,6 +84,11 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 		})
 	}
 	inserted, err := a.Store.InsertMetrics(ctx, hostRow, rows)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		// Deleted meanwhile, or values Postgres refuses: retrying cannot help.
+		return workflows.MetricsSummary{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("store metrics of %s: %v", env.Name, err), "StoreRejected", err)
+	}
 	if err != nil {
 		return workflows.MetricsSummary{}, fmt.Errorf("store metrics of %s: %w", env.Name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -144,17 +145,25 @@ func (w *environmentWorkflow) registerHandlers(ctx workflow.Context) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfigure,
 		func(ctx workflow.Context, patch SettingsPatch) (State, error) {
 			if err := w.configure(ctx, patch); err != nil {
-				return State{}, err
+				return State{}, invalidSettingsError(err)
 			}
 			return w.snapshot(), nil
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(patch SettingsPatch) error {
-				_, err := patch.Apply(w.state.Settings)
-				return err
+				if _, err := patch.Apply(w.state.Settings); err != nil {
+					return invalidSettingsError(err)
+				}
+				return nil
 			},
 			Description: "Change the settings (SettingsPatch); returns the new state",
 		})
+}
+
+// invalidSettingsError is the error a rejected configure update returns: an
+// application error of type ErrTypeInvalidSettings whose message is the reason.
+func invalidSettingsError(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidSettings, nil)
 }
 
 // snapshot returns a copy of the state that shares nothing with it.

@@ -257,7 +257,10 @@ func TestUpdateRejected(t *testing.T) {
 
 	require.False(t, out.accepted)
 	require.Error(t, out.rejected)
-	require.Contains(t, out.rejected.Error(), "metricsInterval must be between 10s and 5m0s, got 5s")
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(out.rejected, &appErr), "got %T", out.rejected)
+	require.Equal(t, ErrTypeInvalidSettings, appErr.Type())
+	require.Equal(t, "invalid settings: metricsInterval must be between 10s and 5m0s, got 5s", appErr.Message())
 	s := queryState(t, env)
 	require.Equal(t, settings(30*time.Second), s.Settings, "nothing changed, not even the valid field")
 	// The timer was not touched.

@@ -89,6 +89,12 @@ func (s Settings) Validate() error {
 // ErrInvalidSettings marks a rejected settings change.
 var ErrInvalidSettings = errors.New("invalid settings")
 
+// ErrTypeInvalidSettings is the type of the temporal.ApplicationError that a
+// rejected configure update returns to its caller: errors.Is does not survive
+// the trip through the server, the type does. Its Message() is the reason,
+// e.g. "invalid settings: metricsInterval must be between 10s and 5m0s, got 5s".
+const ErrTypeInvalidSettings = "InvalidSettings"
+
 // SettingsPatch is the payload of the configure Update and Signal: only the
 // fields that are set change.
 type SettingsPatch struct {
