@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/windflow/monitor/internal/store"
 )
 
 // Bounds of a metrics query.
@@ -65,15 +63,25 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if points == nil {
-		points = []store.HostPoint{}
+	type pointJSON struct {
+		Time              time.Time `json:"time"`
+		CPUPercent        float64   `json:"cpuPercent"`
+		MemoryPercent     float64   `json:"memoryPercent"`
+		MemoryUsed        int64     `json:"memoryUsed"`
+		MemoryTotal       int64     `json:"memoryTotal"`
+		ContainersRunning float64   `json:"containersRunning"`
+		Samples           int       `json:"samples"`
+	}
+	out := make([]pointJSON, 0, len(points))
+	for _, p := range points {
+		out = append(out, pointJSON(p))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"environmentId": env.ID,
 		"from":          from,
 		"to":            to,
 		"stepSeconds":   step.Seconds(),
-		"points":        points,
+		"points":        out,
 	})
 }
 

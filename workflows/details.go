@@ -43,11 +43,11 @@ func formatTime(t time.Time) string {
 // details in the Web UI: settings, status and last check.
 func (s State) DetailsMarkdown() string {
 	var b strings.Builder
-	name := s.Name
-	if name == "" {
-		name = s.EnvironmentID
+	if s.Name != "" {
+		fmt.Fprintf(&b, "**Environment** %s (`%s`)\n\n", s.Name, s.EnvironmentID)
+	} else {
+		fmt.Fprintf(&b, "**Environment** `%s`\n\n", s.EnvironmentID)
 	}
-	fmt.Fprintf(&b, "**Environment** %s\n\n", name)
 
 	if s.StatusSince.IsZero() {
 		fmt.Fprintf(&b, "**Status** %s\n\n", s.Status)

@@ -529,7 +529,7 @@ func TestDetailsMarkdown(t *testing.T) {
 	s.ConsecutiveFailures = 3
 	md := s.DetailsMarkdown()
 	for _, want := range []string{
-		"**Environment** local",
+		"**Environment** local (`0b7f6c1e-env`)",
 		"**Status** offline since 2026-01-05 09:00:00 UTC",
 		"**Settings** metrics every 5m · offline after 2 failed checks",
 		"**Last check** 2026-01-05 09:01:00 UTC, failed (3 in a row): engine unreachable",
