@@ -60,18 +60,21 @@ type environmentJSON struct {
 }
 
 func (s *Server) environmentJSON(e store.Environment) environmentJSON {
-	set := settingsOf(e)
 	return environmentJSON{
 		ID: e.ID, Name: e.Name, Endpoint: e.Endpoint,
-		Settings: settingsJSON{
-			MetricsIntervalSeconds: int(set.MetricsInterval / time.Second),
-			CollectMetrics:         set.CollectMetrics,
-			Paused:                 set.Paused,
-			OfflineAfter:           set.OfflineAfter,
-		},
+		Settings:    settingsView(settingsOf(e)),
 		WorkflowID:  workflows.WorkflowID(e.ID.String()),
 		WorkflowURL: s.workflowURL(e.ID),
 		CreatedAt:   e.CreatedAt, UpdatedAt: e.UpdatedAt,
+	}
+}
+
+func settingsView(s workflows.Settings) settingsJSON {
+	return settingsJSON{
+		MetricsIntervalSeconds: int(s.MetricsInterval / time.Second),
+		CollectMetrics:         s.CollectMetrics,
+		Paused:                 s.Paused,
+		OfflineAfter:           s.OfflineAfter,
 	}
 }
 

@@ -49,7 +49,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	var appErr *temporal.ApplicationError
 	switch {
-	case errors.As(err, &appErr):
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidSettings:
 		writeError(w, r, errorf(http.StatusBadRequest, "invalid_settings", "%s", appErr.Message()))
 		return
 	case err != nil:
@@ -63,7 +63,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"environment": s.environmentJSON(env),
-		"state":       state,
+		"state":       stateView(state),
 	})
 }
 

@@ -68,7 +68,18 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 		out["live"] = nil
 		out["liveError"] = err.Error()
 	} else {
-		out["live"] = state
+		out["live"] = stateView(state)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// stateJSON is the workflow's live state as the API shows it: the same
+// fields, with the interval in seconds like everywhere else in the API.
+type stateJSON struct {
+	workflows.State
+	Settings settingsJSON `json:"settings"`
+}
+
+func stateView(s workflows.State) stateJSON {
+	return stateJSON{State: s, Settings: settingsView(s.Settings)}
 }

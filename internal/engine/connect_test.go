@@ -86,6 +86,7 @@ func TestConnectErrors(t *testing.T) {
 		{"bad endpoint", "http://localhost:2375", ErrBadEndpoint},
 		{"empty endpoint", "", ErrBadEndpoint},
 		{"socket missing", missing, ErrUnreachable},
+		{"port closed", "tcp://127.0.0.1:1", ErrUnreachable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

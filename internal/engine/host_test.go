@@ -24,16 +24,16 @@ func TestHostTotals(t *testing.T) {
 			want: HostSample{CPUPercent: 50, MemoryPercent: 25, MemoryUsed: 250, MemoryTotal: 1000, NCPU: 4, ContainersRunning: 2},
 		},
 		{
-			name:    "ncpu 0 counts as 1",
-			samples: []ContainerSample{{CPUPercent: 30}},
+			name:     "ncpu 0 counts as 1",
+			samples:  []ContainerSample{{CPUPercent: 30}},
 			memTotal: 1000,
-			want:    HostSample{CPUPercent: 30, MemoryTotal: 1000, ContainersRunning: 1},
+			want:     HostSample{CPUPercent: 30, MemoryTotal: 1000, ContainersRunning: 1},
 		},
 		{
 			name:    "negative ncpu counts as 1",
 			samples: []ContainerSample{{CPUPercent: 30}},
 			ncpu:    -2, memTotal: 1000,
-			want:    HostSample{CPUPercent: 30, MemoryTotal: 1000, NCPU: -2, ContainersRunning: 1},
+			want: HostSample{CPUPercent: 30, MemoryTotal: 1000, NCPU: -2, ContainersRunning: 1},
 		},
 		{
 			name:    "memTotal 0 gives memory 0 %",
@@ -45,19 +45,19 @@ func TestHostTotals(t *testing.T) {
 			name:    "overshoot from separate windows is capped at 100",
 			samples: []ContainerSample{{CPUPercent: 101}, {CPUPercent: 100}},
 			ncpu:    2, memTotal: 1000,
-			want:    HostSample{CPUPercent: 100, MemoryTotal: 1000, NCPU: 2, ContainersRunning: 2},
+			want: HostSample{CPUPercent: 100, MemoryTotal: 1000, NCPU: 2, ContainersRunning: 2},
 		},
 		{
 			name:    "NaN, Inf and negative container values are ignored",
 			samples: []ContainerSample{{CPUPercent: math.NaN()}, {CPUPercent: math.Inf(1)}, {CPUPercent: -5}, {CPUPercent: 20}},
 			ncpu:    2, memTotal: 1000,
-			want:    HostSample{CPUPercent: 10, MemoryTotal: 1000, NCPU: 2, ContainersRunning: 4},
+			want: HostSample{CPUPercent: 10, MemoryTotal: 1000, NCPU: 2, ContainersRunning: 4},
 		},
 		{
 			name:    "huge values stay finite",
 			samples: []ContainerSample{{CPUPercent: math.MaxFloat64}, {CPUPercent: math.MaxFloat64, MemoryUsed: math.MaxUint64}},
 			ncpu:    1, memTotal: 1,
-			want:    HostSample{CPUPercent: 100, MemoryPercent: float64(uint64(math.MaxUint64)) * 100, MemoryUsed: math.MaxUint64, MemoryTotal: 1, NCPU: 1, ContainersRunning: 2},
+			want: HostSample{CPUPercent: 100, MemoryPercent: float64(uint64(math.MaxUint64)) * 100, MemoryUsed: math.MaxUint64, MemoryTotal: 1, NCPU: 1, ContainersRunning: 2},
 		},
 	}
 	for _, tc := range tests {
