@@ -25,6 +25,9 @@ type Store interface {
 	LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (map[string]store.CPUCounters, error)
 	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)
 	RecordStatus(ctx context.Context, c store.StatusChange) (bool, error)
+	InsertEvents(ctx context.Context, envID uuid.UUID, events []store.ContainerEvent, cursor int64) (int, error)
+	EventCursor(ctx context.Context, envID uuid.UUID) (int64, error)
+	RecordGap(ctx context.Context, g store.EventGap) (bool, error)
 }
 
 // Activities holds the dependencies of every activity. Register it with
@@ -32,6 +35,8 @@ type Store interface {
 type Activities struct {
 	Store     Store
 	Collector engine.Collector
+	// Events tunes StreamEvents and PollEvents.
+	Events EventOptions
 	// Connect opens a client for an engine endpoint; engine.Connect when nil.
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
 }

@@ -30,6 +30,10 @@ const (
 	ActivityCheckEngine = "CheckEngine"
 	// ActivityRecordStatus stores one online/offline transition.
 	ActivityRecordStatus = "RecordStatus"
+	// ActivityStreamEvents follows an engine's event stream until cancelled.
+	ActivityStreamEvents = "StreamEvents"
+	// ActivityPollEvents reads the events since the cursor once.
+	ActivityPollEvents = "PollEvents"
 
 	// DefaultTaskQueue is the task queue used when none is configured.
 	DefaultTaskQueue = "windflow"
@@ -62,6 +66,47 @@ type Settings struct {
 	// OfflineAfter is the number of consecutive failed checks before the
 	// environment is declared offline.
 	OfflineAfter int `json:"offlineAfter"`
+	// EventsEnabled turns container-event collection on or off. Inputs that
+	// predate events lack it and therefore run without events.
+	EventsEnabled bool `json:"eventsEnabled,omitempty"`
+	// EventMode is how events are collected: a long-running stream or polls.
+	// Empty means EventModeStream (see WithEventDefaults).
+	EventMode EventMode `json:"eventMode,omitempty"`
+	// PollInterval is the time between two polls in poll mode. Zero means
+	// DefaultPollInterval (see WithEventDefaults).
+	PollInterval time.Duration `json:"pollInterval,omitempty"`
+}
+
+// EventMode is how container events are collected.
+type EventMode string
+
+// Event modes.
+const (
+	// EventModeStream follows the engine's /events stream with a
+	// long-running, heartbeating activity: events arrive within a second.
+	EventModeStream EventMode = "stream"
+	// EventModePoll reads the events since the cursor on a timer: no
+	// long-lived connection, events arrive within one poll interval.
+	EventModePoll EventMode = "poll"
+)
+
+// Limits and defaults of the event settings.
+const (
+	DefaultPollInterval = 60 * time.Second
+	MinPollInterval     = 30 * time.Second
+	MaxPollInterval     = 5 * time.Minute
+)
+
+// WithEventDefaults returns s with unset event fields (from inputs recorded
+// before events existed) filled with their defaults; EventsEnabled is left alone.
+func (s Settings) WithEventDefaults() Settings {
+	if s.EventMode == "" {
+		s.EventMode = EventModeStream
+	}
+	if s.PollInterval == 0 {
+		s.PollInterval = DefaultPollInterval
+	}
+	return s
 }
 
 // DefaultSettings returns the settings of a new environment.
@@ -70,6 +115,9 @@ func DefaultSettings() Settings {
 		MetricsInterval: DefaultMetricsInterval,
 		CollectMetrics:  true,
 		OfflineAfter:    DefaultOfflineAfter,
+		EventsEnabled:   true,
+		EventMode:       EventModeStream,
+		PollInterval:    DefaultPollInterval,
 	}
 }
 
@@ -82,6 +130,15 @@ func (s Settings) Validate() error {
 	if s.OfflineAfter < 1 || s.OfflineAfter > MaxOfflineAfter {
 		return fmt.Errorf("%w: offlineAfter must be between 1 and %d, got %d",
 			ErrInvalidSettings, MaxOfflineAfter, s.OfflineAfter)
+	}
+	s = s.WithEventDefaults()
+	if s.EventMode != EventModeStream && s.EventMode != EventModePoll {
+		return fmt.Errorf("%w: eventMode must be %q or %q, got %q",
+			ErrInvalidSettings, EventModeStream, EventModePoll, s.EventMode)
+	}
+	if s.PollInterval < MinPollInterval || s.PollInterval > MaxPollInterval {
+		return fmt.Errorf("%w: pollInterval must be between %s and %s, got %s",
+			ErrInvalidSettings, MinPollInterval, MaxPollInterval, s.PollInterval)
 	}
 	return nil
 }
@@ -106,6 +163,12 @@ type SettingsPatch struct {
 	Paused *bool `json:"paused,omitempty"`
 	// OfflineAfter sets Settings.OfflineAfter.
 	OfflineAfter *int `json:"offlineAfter,omitempty"`
+	// EventsEnabled sets Settings.EventsEnabled.
+	EventsEnabled *bool `json:"eventsEnabled,omitempty"`
+	// EventMode sets Settings.EventMode ("stream" or "poll").
+	EventMode *EventMode `json:"eventMode,omitempty"`
+	// PollIntervalSeconds sets Settings.PollInterval.
+	PollIntervalSeconds *int `json:"pollIntervalSeconds,omitempty"`
 }
 
 // Apply returns s with the patch applied, or an error if the result is out of
@@ -122,6 +185,15 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 	}
 	if p.OfflineAfter != nil {
 		s.OfflineAfter = *p.OfflineAfter
+	}
+	if p.EventsEnabled != nil {
+		s.EventsEnabled = *p.EventsEnabled
+	}
+	if p.EventMode != nil {
+		s.EventMode = *p.EventMode
+	}
+	if p.PollIntervalSeconds != nil {
+		s.PollInterval = time.Duration(*p.PollIntervalSeconds) * time.Second
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
@@ -172,6 +244,14 @@ type State struct {
 	// NextCycleAt is when the next check is due (zero while paused). It is
 	// carried across continue-as-new so that the cadence does not skip a beat.
 	NextCycleAt time.Time `json:"nextCycleAt"`
+	// EventCursor is the engine time (Unix nanoseconds) up to which every
+	// container event has been read and stored; 0 before the first read.
+	// The next read starts there (since is inclusive; the store's unique key
+	// drops the overlap). Carried across continue-as-new and mode switches.
+	EventCursor int64 `json:"eventCursor,omitempty"`
+	// EventsError is the last error of the event collection, cleared by a
+	// successful read.
+	EventsError string `json:"eventsError,omitempty"`
 }
 
 // CollectMetricsInput is the input of the CollectMetrics activity.
@@ -205,4 +285,47 @@ type RecordStatusInput struct {
 	// ChangedAt is the workflow time of the transition; with EnvironmentID it
 	// is the idempotency key, so the transition is recorded once.
 	ChangedAt time.Time `json:"changedAt"`
+}
+
+// StreamEventsInput is the input of the StreamEvents activity.
+type StreamEventsInput struct {
+	EnvironmentID string `json:"environmentId"`
+	// Cursor is where to resume (Unix nanoseconds, 0 = never read). The
+	// activity resumes from the newest of this, its own heartbeat details
+	// after a retry, and the cursor stored with the events in Postgres.
+	Cursor int64 `json:"cursor"`
+}
+
+// StreamProgress is the heartbeat detail of StreamEvents and its result when
+// it stops (cancelled by the workflow): how far it got.
+type StreamProgress struct {
+	// Cursor: every event up to this engine time (Unix ns) is stored.
+	Cursor int64 `json:"cursor"`
+	// Stored counts events newly stored by this activity (all attempts).
+	Stored int64 `json:"stored"`
+	// Malformed counts lines that could not be decoded and were skipped.
+	Malformed int64 `json:"malformed"`
+	// Gaps counts the gaps recorded (windows the engine could no longer replay).
+	Gaps int64 `json:"gaps"`
+}
+
+// PollEventsInput is the input of the PollEvents activity.
+type PollEventsInput struct {
+	EnvironmentID string `json:"environmentId"`
+	// Cursor is where to start (Unix ns); 0 = 30 s before the engine's clock.
+	Cursor int64 `json:"cursor"`
+}
+
+// PollEventsResult is the result of one poll.
+type PollEventsResult struct {
+	// Cursor is the engine time (Unix ns) the poll read up to: the next since.
+	Cursor int64 `json:"cursor"`
+	// Stored counts newly stored events; Duplicates those already stored.
+	Stored     int `json:"stored"`
+	Duplicates int `json:"duplicates"`
+	// Filtered counts events dropped by the filters; Malformed undecodable lines.
+	Filtered  int `json:"filtered"`
+	Malformed int `json:"malformed"`
+	// Gap is true when a gap was recorded by this poll.
+	Gap bool `json:"gap"`
 }

@@ -70,6 +70,8 @@ func checkCycle(t *testing.T, mode string, host engine.HostSample, samples []eng
 	if i.Name == "" {
 		t.Errorf("%s: idle container has no name", mode)
 	}
+	t.Logf("%s: busy CPU %.1f %%, idle memory %d B, host CPU %.1f %% of %d CPUs, %d running",
+		mode, b.CPUPercent, i.MemoryUsed, host.CPUPercent, host.NCPU, host.ContainersRunning)
 	if host.ContainersRunning != len(samples) || host.ContainersRunning < 2 {
 		t.Errorf("%s: ContainersRunning = %d with %d samples, want >= 2", mode, host.ContainersRunning, len(samples))
 	}

@@ -31,19 +31,53 @@ type Environment struct {
 	// OfflineAfter is the number of consecutive failed checks, 1 to 20, that
 	// turn the environment offline.
 	OfflineAfter int
+	// EventsEnabled turns container-event collection on.
+	EventsEnabled bool
+	// EventMode is how events are collected: "stream" or "poll". Empty is
+	// stored as "stream".
+	EventMode string
+	// PollInterval is the time between two event polls in poll mode, a whole
+	// number of seconds from 30s to 5m. Zero is stored as one minute.
+	PollInterval time.Duration
 	// CreatedAt and UpdatedAt are set by the database.
 	CreatedAt, UpdatedAt time.Time
 }
 
 const environmentColumns = `id, name, endpoint, metrics_interval_seconds, collect_metrics,
-	paused, offline_after, created_at, updated_at`
+	paused, offline_after, events_enabled, event_mode, poll_interval_seconds, created_at, updated_at`
+
+// Event settings stored for an Environment whose fields are left zero.
+const (
+	DefaultEventMode    = "stream"
+	DefaultPollInterval = time.Minute
+)
+
+// eventSettings returns the event mode and poll interval (whole seconds) to
+// store for e, with the zero values replaced by their defaults.
+func eventSettings(e Environment) (mode string, pollSeconds int32, err error) {
+	mode, poll := e.EventMode, e.PollInterval
+	if mode == "" {
+		mode = DefaultEventMode
+	}
+	if poll == 0 {
+		poll = DefaultPollInterval
+	}
+	pollSeconds, err = wholeSeconds("poll interval", poll)
+	return mode, pollSeconds, err
+}
 
 // CreateEnvironment stores a new environment and returns it as stored. A zero
-// ID is replaced by a generated one; CreatedAt and UpdatedAt are set to now.
+// ID is replaced by a generated one, a zero EventMode or PollInterval by its
+// default (DefaultEventMode, DefaultPollInterval); CreatedAt and UpdatedAt
+// are set to now.
 // It returns ErrNameTaken when the name is used, ErrInvalid when a setting is
 // out of range.
 func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environment, error) {
 	seconds, err := intervalSeconds(e.MetricsInterval)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: create environment: %w", err)
+	}
+	mode, pollSeconds, err := eventSettings(e)
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: create environment: %w", err)
 	}
@@ -52,10 +86,11 @@ func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environme
 	}
 	rows, _ := s.pool.Query(ctx, `
 		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds,
-			collect_metrics, paused, offline_after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+			collect_metrics, paused, offline_after, events_enabled, event_mode, poll_interval_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING `+environmentColumns,
-		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter)
+		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
+		e.EventsEnabled, mode, pollSeconds)
 	created, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError("create environment", err)
@@ -96,9 +131,14 @@ func (s *Store) ListEnvironments(ctx context.Context) ([]Environment, error) {
 
 // UpdateEnvironment replaces the name, endpoint and settings of the
 // environment e.ID, sets UpdatedAt to now and returns the environment as
-// stored. It returns ErrNotFound, ErrNameTaken or ErrInvalid.
+// stored; a zero EventMode or PollInterval is stored as its default, like in
+// CreateEnvironment. It returns ErrNotFound, ErrNameTaken or ErrInvalid.
 func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environment, error) {
 	seconds, err := intervalSeconds(e.MetricsInterval)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: update environment: %w", err)
+	}
+	mode, pollSeconds, err := eventSettings(e)
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: update environment: %w", err)
 	}
@@ -110,10 +150,14 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 			collect_metrics = $5,
 			paused = $6,
 			offline_after = $7,
+			events_enabled = $8,
+			event_mode = $9,
+			poll_interval_seconds = $10,
 			updated_at = now()
 		WHERE id = $1
 		RETURNING `+environmentColumns,
-		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter)
+		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
+		e.EventsEnabled, mode, pollSeconds)
 	updated, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError(fmt.Sprintf("update environment %s", e.ID), err)
@@ -137,15 +181,17 @@ func (s *Store) DeleteEnvironment(ctx context.Context, id uuid.UUID) error {
 // scanEnvironment reads one row selected with environmentColumns.
 func scanEnvironment(row pgx.CollectableRow) (Environment, error) {
 	var (
-		e       Environment
-		seconds int32
+		e                    Environment
+		seconds, pollSeconds int32
 	)
 	err := row.Scan(&e.ID, &e.Name, &e.Endpoint, &seconds, &e.CollectMetrics,
-		&e.Paused, &e.OfflineAfter, &e.CreatedAt, &e.UpdatedAt)
+		&e.Paused, &e.OfflineAfter, &e.EventsEnabled, &e.EventMode, &pollSeconds,
+		&e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return Environment{}, err
 	}
 	e.MetricsInterval = time.Duration(seconds) * time.Second
+	e.PollInterval = time.Duration(pollSeconds) * time.Second
 	e.CreatedAt = e.CreatedAt.UTC()
 	e.UpdatedAt = e.UpdatedAt.UTC()
 	return e, nil
@@ -154,11 +200,17 @@ func scanEnvironment(row pgx.CollectableRow) (Environment, error) {
 // intervalSeconds converts a metrics interval to the whole seconds stored in
 // the database. The range itself is checked by the database.
 func intervalSeconds(d time.Duration) (int32, error) {
+	return wholeSeconds("metrics interval", d)
+}
+
+// wholeSeconds converts the duration setting named what to the whole seconds
+// stored in the database. The range itself is checked by the database.
+func wholeSeconds(what string, d time.Duration) (int32, error) {
 	if d%time.Second != 0 {
-		return 0, fmt.Errorf("%w: metrics interval %s is not a whole number of seconds", ErrInvalid, d)
+		return 0, fmt.Errorf("%w: %s %s is not a whole number of seconds", ErrInvalid, what, d)
 	}
 	if d < math.MinInt32*time.Second || d > math.MaxInt32*time.Second {
-		return 0, fmt.Errorf("%w: metrics interval %s is out of range", ErrInvalid, d)
+		return 0, fmt.Errorf("%w: %s %s is out of range", ErrInvalid, what, d)
 	}
 	return int32(d / time.Second), nil
 }

@@ -22,6 +22,9 @@ func TestEnvironmentCRUD(t *testing.T) {
 		CollectMetrics:  true,
 		Paused:          false,
 		OfflineAfter:    3,
+		EventsEnabled:   true,
+		EventMode:       "poll",
+		PollInterval:    90 * time.Second,
 	}
 	created, err := b.store.CreateEnvironment(b.ctx, want)
 	if err != nil {
@@ -60,6 +63,9 @@ func TestEnvironmentCRUD(t *testing.T) {
 	update.CollectMetrics = false
 	update.Paused = true
 	update.OfflineAfter = 20
+	update.EventsEnabled = false
+	update.EventMode = "stream"
+	update.PollInterval = 5 * time.Minute
 	updated, err := b.store.UpdateEnvironment(b.ctx, update)
 	if err != nil {
 		t.Fatalf("UpdateEnvironment: %v", err)
@@ -203,6 +209,10 @@ func TestEnvironmentInvalidSettings(t *testing.T) {
 		{"interval beyond int32 seconds", func(e *store.Environment) { e.MetricsInterval = 1 << 62 }},
 		{"offline after 0", func(e *store.Environment) { e.OfflineAfter = 0 }},
 		{"offline after 21", func(e *store.Environment) { e.OfflineAfter = 21 }},
+		{"unknown event mode", func(e *store.Environment) { e.EventMode = "push" }},
+		{"poll interval below 30s", func(e *store.Environment) { e.PollInterval = 29 * time.Second }},
+		{"poll interval above 300s", func(e *store.Environment) { e.PollInterval = 301 * time.Second }},
+		{"poll interval not whole seconds", func(e *store.Environment) { e.PollInterval = 30500 * time.Millisecond }},
 	}
 	existing := b.createEnv(t, "existing")
 	for _, tt := range tests {

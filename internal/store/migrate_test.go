@@ -15,7 +15,8 @@ import (
 )
 
 // storeTables are the tables the migrations create, goose's included.
-var storeTables = []string{"goose_db_version", "environments", "host_metrics", "container_metrics", "environment_status"}
+var storeTables = []string{"goose_db_version", "environments", "host_metrics", "container_metrics", "environment_status",
+	"container_events", "event_cursors", "event_gaps"}
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()

@@ -12,6 +12,9 @@ import (
 
 // StatusChange is one online/offline transition of an environment.
 type StatusChange struct {
+	// ID is set by the database; it grows in the order transitions are
+	// stored (the live stream resumes after an ID).
+	ID int64
 	// EnvironmentID and ChangedAt identify the transition: recording the same
 	// pair twice (a retried activity) stores it once.
 	EnvironmentID uuid.UUID
@@ -30,22 +33,26 @@ func (s *Store) RecordStatus(ctx context.Context, c StatusChange) (inserted bool
 	if c.EnvironmentID == uuid.Nil || c.ChangedAt.IsZero() {
 		return false, fmt.Errorf("store: record status: %w: EnvironmentID and ChangedAt are required", ErrInvalid)
 	}
-	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO environment_status (environment_id, online, error, changed_at)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (environment_id, changed_at) DO NOTHING`,
-		c.EnvironmentID, c.Online, c.Error, c.ChangedAt)
+	err = s.inAppendTx(ctx, appendEnvironmentStatus, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO environment_status (environment_id, online, error, changed_at)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (environment_id, changed_at) DO NOTHING`,
+			c.EnvironmentID, c.Online, c.Error, c.ChangedAt)
+		inserted = tag.RowsAffected() == 1
+		return err
+	})
 	if err != nil {
 		return false, wrapWriteError("record status", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return inserted, nil
 }
 
 // LatestStatus returns the environment's most recent transition, or
 // ErrNotFound when none was recorded.
 func (s *Store) LatestStatus(ctx context.Context, envID uuid.UUID) (StatusChange, error) {
 	rows, _ := s.pool.Query(ctx, `
-		SELECT environment_id, online, error, changed_at
+		SELECT id, environment_id, online, error, changed_at
 		FROM environment_status
 		WHERE environment_id = $1
 		ORDER BY changed_at DESC, id DESC
@@ -69,7 +76,7 @@ func (s *Store) StatusHistory(ctx context.Context, envID uuid.UUID, limit int) (
 		maxRows = &limit
 	}
 	rows, _ := s.pool.Query(ctx, `
-		SELECT environment_id, online, error, changed_at
+		SELECT id, environment_id, online, error, changed_at
 		FROM environment_status
 		WHERE environment_id = $1
 		ORDER BY changed_at DESC, id DESC
@@ -85,7 +92,36 @@ func (s *Store) StatusHistory(ctx context.Context, envID uuid.UUID, limit int) (
 // scanStatusChange reads one environment_status row.
 func scanStatusChange(row pgx.CollectableRow) (StatusChange, error) {
 	var c StatusChange
-	err := row.Scan(&c.EnvironmentID, &c.Online, &c.Error, &c.ChangedAt)
+	err := row.Scan(&c.ID, &c.EnvironmentID, &c.Online, &c.Error, &c.ChangedAt)
 	c.ChangedAt = c.ChangedAt.UTC()
 	return c, err
+}
+
+// StatusChangesAfterID returns up to limit transitions of every environment
+// whose ID is greater than afterID, in ascending ID order: what a follower
+// of the live stream has not seen yet. limit is clamped to 1..500 (0 means
+// 100).
+func (s *Store) StatusChangesAfterID(ctx context.Context, afterID int64, limit int) ([]StatusChange, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT id, environment_id, online, error, changed_at
+		FROM environment_status
+		WHERE id > $1
+		ORDER BY id
+		LIMIT $2`,
+		afterID, clampLimit(limit))
+	changes, err := pgx.CollectRows(rows, scanStatusChange)
+	if err != nil {
+		return nil, fmt.Errorf("store: status changes after %d: %w", afterID, err)
+	}
+	return changes, nil
+}
+
+// MaxStatusID returns the greatest stored transition ID, 0 when there is
+// none: where a follower that wants only new transitions starts.
+func (s *Store) MaxStatusID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM environment_status`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: max status id: %w", err)
+	}
+	return id, nil
 }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -35,6 +37,10 @@ const (
 // safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// schema is the schema holding the store's tables; it names the NOTIFY
+	// channels and keys the advisory locks, so that schemas sharing a
+	// database (parallel tests) stay apart.
+	schema string
 }
 
 // Open connects a pool to the database at databaseURL and pings it. A
@@ -52,7 +58,31 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: ping database: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	schema, err := tablesSchema(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Store{pool: pool, schema: schema}, nil
+}
+
+// tablesSchema returns the schema of the store's tables: the schema of
+// container_events as the search_path resolves it, or, before the migrations
+// ran, the schema they will create it in (the current schema).
+func tablesSchema(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	var schema *string
+	err := pool.QueryRow(ctx, `
+		SELECT coalesce(
+			(SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			 WHERE c.oid = to_regclass('container_events')),
+			current_schema())`).Scan(&schema)
+	if err != nil {
+		return "", fmt.Errorf("read the current schema: %w", err)
+	}
+	if schema == nil || *schema == "" {
+		return "", errors.New("no schema of the search_path exists")
+	}
+	return *schema, nil
 }
 
 // Close closes every connection of the pool. It waits for connections in use
@@ -73,6 +103,42 @@ func (s *Store) Ping(ctx context.Context) error {
 // their own queries (health checks, tests).
 func (s *Store) Pool() *pgxpool.Pool {
 	return s.pool
+}
+
+// Tables whose rows are appended in id order: see inAppendTx.
+const (
+	appendContainerEvents   = "container_events"
+	appendEnvironmentStatus = "environment_status"
+)
+
+// inAppendTx runs fn in a transaction that holds, until it ends, the
+// advisory lock of appends to table (per schema). Writers of a table whose
+// rows are read in id order by followers (the live stream resumes "after id
+// N") take it around their inserts, so that ids become visible in the order
+// they were assigned: without it a transaction could commit id 11 while id 10
+// is still in flight, and a follower that moved past 11 would never see 10.
+// The lock is held for one short insert; readers never take it.
+func (s *Store) inAppendTx(ctx context.Context, table string, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.appendLockID(table)); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// appendLockID derives the advisory lock key of the appends to a table of
+// the store's schema.
+func (s *Store) appendLockID(table string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("windflow-monitor/append/" + s.schema + "." + table))
+	return int64(h.Sum64() >> 1)
 }
 
 // pgErrorCode returns the SQLSTATE of err when it is a PostgreSQL error, and

@@ -61,8 +61,9 @@ func Client(t testing.TB) *client.Client {
 }
 
 var (
-	imageMu    sync.Mutex
-	imageReady bool
+	imageMu sync.Mutex
+	// imageReady records, per engine (DaemonHost), that the image is there.
+	imageReady = map[string]bool{}
 )
 
 // BusyboxImage returns ImageRef, importing it first if the engine lacks it.
@@ -74,13 +75,13 @@ func BusyboxImage(t testing.TB, cli *client.Client) string {
 	t.Helper()
 	imageMu.Lock()
 	defer imageMu.Unlock()
-	if imageReady {
+	if imageReady[cli.DaemonHost()] {
 		return ImageRef
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := cli.ImageInspect(ctx, ImageRef); err == nil {
-		imageReady = true
+		imageReady[cli.DaemonHost()] = true
 		return ImageRef
 	} else if !cerrdefs.IsNotFound(err) {
 		t.Fatalf("inspect %s: %v", ImageRef, err)
@@ -92,7 +93,7 @@ func BusyboxImage(t testing.TB, cli *client.Client) string {
 	if err := importImage(ctx, cli, rootfs); err != nil {
 		t.Fatalf("import %s: %v", ImageRef, err)
 	}
-	imageReady = true
+	imageReady[cli.DaemonHost()] = true
 	return ImageRef
 }
 

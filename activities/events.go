@@ -1,0 +1,347 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/moby/moby/client"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// Defaults of the event activities.
+const (
+	// firstReadLookback is how far back the very first read of an
+	// environment's events reaches (the seed's first poll window).
+	firstReadLookback = 30 * time.Second
+	defaultBatchSize  = 200
+	// defaultFlushInterval bounds how long a received event waits before it
+	// is stored (and pushed to live clients).
+	defaultFlushInterval = 200 * time.Millisecond
+	// defaultHeartbeatInterval is well under the workflow's 30 s
+	// HeartbeatTimeout; the SDK throttles what reaches the server anyway.
+	defaultHeartbeatInterval = 5 * time.Second
+	// storeTimeout bounds one batch write, also the last one after a cancel.
+	storeTimeout = 10 * time.Second
+)
+
+// EventOptions tune the event activities; zero values take the defaults.
+type EventOptions struct {
+	Filter            engine.EventFilter
+	BatchSize         int
+	FlushInterval     time.Duration
+	HeartbeatInterval time.Duration
+}
+
+// filter returns Filter, or engine.DefaultEventFilter() when it is unset.
+func (o EventOptions) filter() engine.EventFilter {
+	if o.Filter == (engine.EventFilter{}) {
+		return engine.DefaultEventFilter()
+	}
+	return o.Filter
+}
+
+func (o EventOptions) batchSize() int {
+	if o.BatchSize > 0 {
+		return o.BatchSize
+	}
+	return defaultBatchSize
+}
+
+func (o EventOptions) flushInterval() time.Duration {
+	if o.FlushInterval > 0 {
+		return o.FlushInterval
+	}
+	return defaultFlushInterval
+}
+
+func (o EventOptions) heartbeatInterval() time.Duration {
+	if o.HeartbeatInterval > 0 {
+		return o.HeartbeatInterval
+	}
+	return defaultHeartbeatInterval
+}
+
+// eventRow converts a decoded engine event into its stored form.
+func eventRow(envID uuid.UUID, e engine.Event) store.ContainerEvent {
+	return store.ContainerEvent{
+		EnvironmentID: envID,
+		TimeNano:      e.TimeNano,
+		Time:          e.Time,
+		ContainerID:   e.ContainerID,
+		ContainerName: e.Name,
+		Image:         e.Image,
+		Action:        e.Action,
+		Attributes:    e.Attributes,
+		ExitCode:      e.ExitCode,
+	}
+}
+
+// resumeCursor is where a read resumes: the newest of the cursors known.
+func (a *Activities) resumeCursor(ctx context.Context, envID uuid.UUID, known ...int64) (int64, error) {
+	cursor, err := a.Store.EventCursor(ctx, envID)
+	if err != nil {
+		return 0, fmt.Errorf("load event cursor: %w", err)
+	}
+	for _, k := range known {
+		cursor = max(cursor, k)
+	}
+	return cursor, nil
+}
+
+// checkGap compares the cursor with the engine's replay buffer and records
+// a gap when the engine can no longer replay everything after the cursor.
+// It returns the engine's clock.
+func (a *Activities) checkGap(ctx context.Context, cli *client.Client, env store.Environment, cursor int64) (engineNow int64, gap bool, err error) {
+	oldest, empty, engineNow, err := engine.RingStart(ctx, cli)
+	if err != nil {
+		return 0, false, fmt.Errorf("read the event buffer of %s: %w", env.Name, err)
+	}
+	g := engine.DetectGap(cursor, oldest, empty, engineNow)
+	if g == nil {
+		return engineNow, false, nil
+	}
+	if _, err := a.Store.RecordGap(ctx, store.EventGap{
+		EnvironmentID: env.ID, FromNano: g.From, ToNano: g.To, Reason: g.Reason,
+	}); err != nil {
+		return 0, false, fmt.Errorf("record event gap: %w", err)
+	}
+	activity.GetLogger(ctx).Warn("Event gap recorded", "Environment", env.Name,
+		"From", time.Unix(0, g.From).UTC(), "To", time.Unix(0, g.To).UTC(), "Reason", g.Reason)
+	return engineNow, true, nil
+}
+
+// PollEvents reads once the events since the cursor up to the engine's own
+// clock (so clock skew between worker and engine loses nothing), stores the
+// kept ones, and returns the engine time it read up to as the next cursor.
+func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInput) (workflows.PollEventsResult, error) {
+	var res workflows.PollEventsResult
+	env, err := a.environment(ctx, in.EnvironmentID)
+	if err != nil {
+		return res, err
+	}
+	cli, err := a.connect(ctx, env)
+	if err != nil {
+		return res, err
+	}
+	defer cli.Close()
+	cursor, err := a.resumeCursor(ctx, env.ID, in.Cursor)
+	if err != nil {
+		return res, err
+	}
+	until, gap, err := a.checkGap(ctx, cli, env, cursor)
+	if err != nil {
+		return res, err
+	}
+	res.Gap = gap
+	since := cursor
+	if since == 0 {
+		since = until - firstReadLookback.Nanoseconds()
+	}
+
+	var batch []store.ContainerEvent
+	flush := func(upTo int64) error {
+		n, err := a.Store.InsertEvents(ctx, env.ID, batch, upTo)
+		if err != nil {
+			return fmt.Errorf("store events of %s: %w", env.Name, err)
+		}
+		res.Stored += n
+		res.Duplicates += len(batch) - n
+		batch = batch[:0]
+		return nil
+	}
+	err = engine.ReadEvents(ctx, cli, engine.EventsQuery{Since: since, Until: until, Filtered: true},
+		func(e engine.Event) error {
+			if keep, _ := a.Events.filter().Keep(e); !keep {
+				res.Filtered++
+				return nil
+			}
+			batch = append(batch, eventRow(env.ID, e))
+			if len(batch) >= a.Events.batchSize() {
+				return flush(e.TimeNano)
+			}
+			return nil
+		},
+		func([]byte) { res.Malformed++ })
+	if err != nil {
+		return res, fmt.Errorf("read events of %s: %w", env.Name, err)
+	}
+	if err := flush(until); err != nil {
+		return res, err
+	}
+	res.Cursor = until
+	if res.Malformed > 0 {
+		activity.GetLogger(ctx).Warn("Malformed event lines skipped", "Environment", env.Name, "Count", res.Malformed)
+	}
+	return res, nil
+}
+
+// errStreamEnded is returned when the engine closed the stream: the retry
+// policy reconnects with backoff.
+var errStreamEnded = errors.New("event stream ended")
+
+// StreamEvents follows an environment's event stream until the workflow
+// cancels it, storing kept events in small batches together with the
+// cursor. It heartbeats on a ticker (not only when events arrive) with its
+// progress; after a crash or a cut connection the retry resumes from the
+// newest of the heartbeat cursor and the stored cursor, with since, and the
+// store's unique key drops the overlap. On cancellation it stores what it
+// holds and returns its progress (the workflow hands the cursor over); when
+// its worker stops it fails instead, so that another worker takes over.
+func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEventsInput) (workflows.StreamProgress, error) {
+	var progress workflows.StreamProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &progress)
+	}
+	env, err := a.environment(ctx, in.EnvironmentID)
+	if err != nil {
+		return progress, err
+	}
+	cli, err := a.connect(ctx, env)
+	if err != nil {
+		return progress, err
+	}
+	defer cli.Close()
+	cursor, err := a.resumeCursor(ctx, env.ID, in.Cursor, progress.Cursor)
+	if err != nil {
+		return progress, err
+	}
+	engineNow, gap, err := a.checkGap(ctx, cli, env, cursor)
+	if err != nil {
+		return progress, err
+	}
+	if gap {
+		progress.Gaps++
+	}
+	since := cursor
+	if since == 0 {
+		since = engineNow - firstReadLookback.Nanoseconds()
+	}
+	progress.Cursor = max(progress.Cursor, cursor)
+	activity.RecordHeartbeat(ctx, progress)
+
+	// The reader goroutine hands events over; this goroutine batches,
+	// stores and heartbeats.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	events := make(chan engine.Event, 1024)
+	var malformed atomic.Int64
+	readDone := make(chan error, 1)
+	go func() {
+		readDone <- engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true},
+			func(e engine.Event) error {
+				select {
+				case events <- e:
+					return nil
+				case <-readCtx.Done():
+					return readCtx.Err()
+				}
+			},
+			func([]byte) { malformed.Add(1) })
+		close(events)
+	}()
+
+	var batch []store.ContainerEvent
+	batchCursor := progress.Cursor
+	take := func(e engine.Event) {
+		batchCursor = max(batchCursor, e.TimeNano)
+		if keep, _ := a.Events.filter().Keep(e); keep {
+			batch = append(batch, eventRow(env.ID, e))
+		}
+	}
+	flush := func(ctx context.Context) error {
+		if batchCursor <= progress.Cursor && len(batch) == 0 {
+			return nil
+		}
+		n, err := a.Store.InsertEvents(ctx, env.ID, batch, batchCursor)
+		if err != nil {
+			return fmt.Errorf("store events of %s: %w", env.Name, err)
+		}
+		progress.Stored += int64(n)
+		progress.Cursor = batchCursor
+		batch = batch[:0]
+		return nil
+	}
+	flushTicker := time.NewTicker(a.Events.flushInterval())
+	defer flushTicker.Stop()
+	heartbeat := time.NewTicker(a.Events.heartbeatInterval())
+	defer heartbeat.Stop()
+
+	finish := func(cause error) (workflows.StreamProgress, error) {
+		stopReading()
+		for e := range events { // what the reader still held is stored too
+			take(e)
+		}
+		err := <-readDone
+		progress.Malformed += malformed.Load()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if ferr := flush(wctx); ferr != nil {
+			return progress, ferr
+		}
+		activity.RecordHeartbeat(ctx, progress)
+		if cause == nil {
+			cause = err
+		}
+		return progress, cause
+	}
+
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				// The reader stopped: the engine closed the stream, the
+				// connection broke, or the context ended.
+				_, err := finish(nil)
+				return a.streamStopped(ctx, env, progress, err)
+			}
+			take(e)
+			if len(batch) >= a.Events.batchSize() {
+				if err := flush(ctx); err != nil {
+					return finish(err)
+				}
+			}
+		case <-flushTicker.C:
+			if err := flush(ctx); err != nil {
+				return finish(err)
+			}
+		case <-heartbeat.C:
+			p := progress
+			p.Malformed += malformed.Load()
+			activity.RecordHeartbeat(ctx, p)
+		case <-ctx.Done():
+			_, err := finish(nil)
+			return a.streamStopped(ctx, env, progress, err)
+		}
+	}
+}
+
+// streamStopped turns the way a stream ended into the activity's outcome:
+// a cancellation by the workflow completes with the progress; a stopping
+// worker, a cut connection or a closed stream fail so the retry policy
+// resumes it (elsewhere, with backoff).
+func (a *Activities) streamStopped(ctx context.Context, env store.Environment, progress workflows.StreamProgress, readErr error) (workflows.StreamProgress, error) {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return progress, temporal.NewApplicationError("worker stopping", "WorkerStopping")
+	default:
+	}
+	if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return progress, nil // cancelled by the workflow: hand the cursor over
+		}
+		return progress, ctx.Err()
+	}
+	if readErr == nil {
+		readErr = errStreamEnded
+	}
+	return progress, fmt.Errorf("event stream of %s: %w", env.Name, readErr)
+}

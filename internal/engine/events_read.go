@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// EventsQuery selects the events ReadEvents reads.
+type EventsQuery struct {
+	// Since and Until are Unix ns on the engine's clock; 0 leaves them
+	// unset. Since is inclusive: an event at exactly Since is returned
+	// again. With Until unset the stream stays open for live events.
+	Since, Until int64
+	// Filtered asks the engine for container events with a kept action
+	// only (filters type=container and event=<each of KeptActions>).
+	Filtered bool
+}
+
+// maxEventLine bounds one line of the event stream. Longer lines (labels
+// of several MiB) are passed to onMalformed truncated and skipped.
+const maxEventLine = 4 << 20
+
+// errStopReading is returned by RingStart's callback to end the read after
+// the first event.
+var errStopReading = errors.New("stop reading")
+
+// ReadEvents reads GET /events with q and calls fn for each decoded event,
+// in the order the engine sends them (time order), and onMalformed (when
+// not nil) with a copy of each non-empty line that DecodeEvent rejects; such
+// a line is skipped, never fatal.
+//
+// It returns:
+//   - nil when the engine ends the stream: with Until set, after the
+//     buffered matches; with Until unset, only when the engine (shutting
+//     down) or a proxy closes the connection: reconnect from the cursor;
+//   - ctx.Err() when ctx is cancelled;
+//   - fn's error, unchanged, when fn returns one;
+//   - an engine error (wrapping ErrUnreachable when no connection could be
+//     made) when the request fails or the connection breaks.
+//
+// It does its own HTTP request on the client's dialer and negotiated API
+// version, decoding line by line, because the client's Events stops at the
+// first line it cannot decode.
+func ReadEvents(ctx context.Context, cli *client.Client, q EventsQuery, fn func(Event) error, onMalformed func(line []byte)) error {
+	body, err := openEvents(ctx, cli, q)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = body.Close() }()
+	r := bufio.NewReaderSize(body, 64<<10)
+	for {
+		line, tooLong, rerr := readLine(r, maxEventLine)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if line = trimEventLine(line); len(line) > 0 {
+			ev, derr := DecodeEvent(line)
+			if tooLong || derr != nil {
+				if onMalformed != nil {
+					onMalformed(line) // a fresh slice: readLine copies
+				}
+			} else if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF):
+			return nil
+		default:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// The connection broke mid-stream (engine gone, proxy reset).
+			return fmt.Errorf("engine: read events: %w: %w", ErrUnreachable, rerr)
+		}
+	}
+}
+
+// openEvents sends GET /events and returns the response body of a 200.
+func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.ReadCloser, error) {
+	// Negotiates the API version if the client has not done it yet (Connect
+	// has); either way it checks that the engine answers.
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return nil, engineError("ping", err)
+	}
+	u, host, err := eventsURL(cli, q)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("engine: events request: %w", err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	req.Header.Set("Accept", "application/x-ndjson, application/json;q=0.9")
+	dial := cli.Dialer()
+	hc := &http.Client{Transport: &http.Transport{
+		// The client's dialer: unix socket or tcp, with TLS when the client
+		// has it (it then returns a TLS connection, so the URL stays http).
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+		DisableKeepAlives: true,
+	}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("engine: events: %w: %w", ErrUnreachable, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		var m struct {
+			Message string `json:"message"`
+		}
+		msg := strings.TrimSpace(string(b))
+		if json.Unmarshal(b, &m) == nil && m.Message != "" {
+			msg = m.Message
+		}
+		return nil, fmt.Errorf("engine: events: %s: %s", resp.Status, msg)
+	}
+	return resp.Body, nil
+}
+
+// eventsURL returns the URL of GET /events for q and the Host header to
+// send ("" = the URL's host).
+func eventsURL(cli *client.Client, q EventsQuery) (string, string, error) {
+	hu, err := client.ParseHostURL(cli.DaemonHost())
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %s: %w", ErrBadEndpoint, cli.DaemonHost(), err)
+	}
+	host, header := hu.Host, ""
+	if hu.Scheme == "unix" || hu.Scheme == "npipe" {
+		host, header = "docker", client.DummyHost
+	}
+	v := url.Values{}
+	if q.Since > 0 {
+		v.Set("since", formatEventTime(q.Since))
+	}
+	if q.Until > 0 {
+		v.Set("until", formatEventTime(q.Until))
+	}
+	if q.Filtered {
+		v.Set("filters", keptFilters())
+	}
+	u := url.URL{
+		Scheme:   "http",
+		Host:     host,
+		Path:     strings.TrimSuffix(hu.Path, "/") + "/v" + strings.TrimPrefix(cli.ClientVersion(), "v") + "/events",
+		RawQuery: v.Encode(),
+	}
+	return u.String(), header, nil
+}
+
+// formatEventTime formats Unix ns as the API's "<sec>.<9-digit ns>".
+func formatEventTime(ns int64) string {
+	return fmt.Sprintf("%d.%09d", ns/int64(time.Second), ns%int64(time.Second))
+}
+
+// keptFilters returns the JSON of the server-side filters type=container
+// and event=<each of KeptActions>. The engine matches "health_status"
+// against "health_status: healthy|unhealthy" too: when the event filter
+// holds health_status, exec_create or exec_start it compares every event
+// value by prefix (moby daemon/events/filter.go, moby#25798; checked on
+// dockerd 20.10, see testdata/events). No kept action is a prefix of an
+// action that is not kept, so the prefix match lets nothing else through.
+func keptFilters() string {
+	ev := make(map[string]bool, len(KeptActions))
+	for _, a := range KeptActions {
+		ev[a] = true
+	}
+	b, _ := json.Marshal(map[string]map[string]bool{
+		"type":  {"container": true},
+		"event": ev,
+	})
+	return string(b)
+}
+
+// readLine reads one line (with its '\n', if any) of at most limit bytes.
+// When the line is longer, it returns its first limit bytes with tooLong set,
+// having consumed the rest. err is the reader's error after the line
+// (io.EOF at the end of the stream).
+func readLine(r *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if room := limit - len(line); len(chunk) > room {
+			tooLong = true
+			chunk = chunk[:max(room, 0)]
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, tooLong, err
+		}
+	}
+}
+
+// trimEventLine trims spaces and the record separator of a json-seq stream.
+func trimEventLine(line []byte) []byte {
+	return bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(line), "\x1e"))
+}
+
+// EngineTime returns the engine's clock: GET /info SystemTime.
+func EngineTime(ctx context.Context, cli *client.Client) (time.Time, error) {
+	res, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return time.Time{}, engineError("info", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, res.Info.SystemTime)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("engine: info: SystemTime %q: %w", res.Info.SystemTime, err)
+	}
+	return t, nil
+}
+
+// RingStart returns the timeNano of the oldest event the engine can still
+// replay (empty when its buffer holds none) and the engine time it used as
+// the end of the read. It reads GET /events?since=1&until=<engine now>
+// without filters (the buffer is shared by all event types) and stops after
+// the first event, the oldest.
+func RingStart(ctx context.Context, cli *client.Client) (oldest int64, empty bool, engineNow int64, err error) {
+	now, err := EngineTime(ctx, cli)
+	if err != nil {
+		return 0, false, 0, err
+	}
+	engineNow = now.UnixNano()
+	empty = true
+	err = ReadEvents(ctx, cli, EventsQuery{Since: int64(time.Second), Until: engineNow},
+		func(e Event) error {
+			oldest, empty = e.TimeNano, false
+			return errStopReading
+		}, nil)
+	if err != nil && !errors.Is(err, errStopReading) {
+		return 0, false, engineNow, err
+	}
+	return oldest, empty, engineNow, nil
+}

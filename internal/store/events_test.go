@@ -1,0 +1,585 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/windflow/monitor/internal/store"
+)
+
+// eventBase is the engine time of the events of these tests.
+var eventBase = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC).UnixNano()
+
+// containerEvent returns a valid event of container at eventBase+offset.
+func containerEvent(offset time.Duration, container, action string) store.ContainerEvent {
+	return store.ContainerEvent{
+		TimeNano:      eventBase + int64(offset),
+		ContainerID:   container,
+		ContainerName: "name-" + container,
+		Image:         "busybox:latest",
+		Action:        action,
+		Attributes:    map[string]string{"name": "name-" + container, "image": "busybox:latest"},
+	}
+}
+
+// intPtr returns a pointer to v.
+func intPtr(v int) *int { return &v }
+
+func TestEnvironmentEventSettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	// Zero event mode and poll interval are stored as their defaults.
+	env := b.createEnv(t, "defaults")
+	if env.EventsEnabled || env.EventMode != "stream" || env.PollInterval != time.Minute {
+		t.Fatalf("created with zero event settings: %v %q %s; want false stream 1m",
+			env.EventsEnabled, env.EventMode, env.PollInterval)
+	}
+	env.EventsEnabled, env.EventMode, env.PollInterval = true, "poll", 30*time.Second
+	updated, err := b.store.UpdateEnvironment(b.ctx, env)
+	if err != nil {
+		t.Fatalf("UpdateEnvironment: %v", err)
+	}
+	if got, err := b.store.GetEnvironment(b.ctx, env.ID); err != nil || got != updated ||
+		!got.EventsEnabled || got.EventMode != "poll" || got.PollInterval != 30*time.Second {
+		t.Fatalf("GetEnvironment = %+v, %v; want events on, poll every 30s", got, err)
+	}
+	env = updated
+	env.EventMode, env.PollInterval = "", 0
+	if updated, err = b.store.UpdateEnvironment(b.ctx, env); err != nil ||
+		updated.EventMode != "stream" || updated.PollInterval != time.Minute {
+		t.Fatalf("update with zero event settings = %+v, %v; want stream, 1m", updated, err)
+	}
+
+	// Rows written without the columns (environments that predate events)
+	// get events on, in stream mode, every minute.
+	id := uuid.New()
+	if _, err := b.store.Pool().Exec(b.ctx, `
+		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds, offline_after)
+		VALUES ($1, 'old', 'unix:///var/run/docker.sock', 30, 2)`, id); err != nil {
+		t.Fatal(err)
+	}
+	old, err := b.store.GetEnvironment(b.ctx, id)
+	if err != nil || !old.EventsEnabled || old.EventMode != "stream" || old.PollInterval != time.Minute {
+		t.Fatalf("environment without event columns = %+v, %v; want events on, stream, 1m", old, err)
+	}
+	envs, err := b.store.ListEnvironments(b.ctx)
+	if err != nil || len(envs) != 2 || envs[1] != old {
+		t.Fatalf("ListEnvironments = %+v, %v", envs, err)
+	}
+}
+
+func TestInsertEventsOnceAndCursor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+
+	die := containerEvent(2*time.Second, "c1", "die")
+	die.ExitCode = intPtr(137)
+	die.Attributes["exitCode"] = "137"
+	die.ContainerName = "/name-c1" // the engine's form is accepted too
+	received := time.Date(2025, 3, 14, 15, 10, 0, 0, time.UTC)
+	die.ReceivedAt = received
+	batch := []store.ContainerEvent{
+		containerEvent(0, "c1", "create"),
+		containerEvent(time.Second, "c1", "start"),
+		die,
+	}
+	cursor := batch[2].TimeNano
+
+	inserted, err := b.store.InsertEvents(b.ctx, env.ID, batch, cursor)
+	if err != nil || inserted != 3 {
+		t.Fatalf("first InsertEvents = %d, %v; want 3", inserted, err)
+	}
+	// The same batch again (a retried activity) with an older cursor: nothing
+	// new, and the cursor does not move back.
+	inserted, err = b.store.InsertEvents(b.ctx, env.ID, batch, cursor-int64(time.Second))
+	if err != nil || inserted != 0 {
+		t.Fatalf("second InsertEvents = %d, %v; want 0", inserted, err)
+	}
+	if got, err := b.store.EventCursor(b.ctx, env.ID); err != nil || got != cursor {
+		t.Fatalf("EventCursor = %d, %v; want %d", got, err, cursor)
+	}
+	// An overlapping batch stores only the new event.
+	overlap := append(batch[1:], containerEvent(3*time.Second, "c1", "destroy"))
+	inserted, err = b.store.InsertEvents(b.ctx, env.ID, overlap, eventBase+int64(3*time.Second))
+	if err != nil || inserted != 1 {
+		t.Fatalf("overlapping InsertEvents = %d, %v; want 1", inserted, err)
+	}
+	// A duplicate within one batch is stored once.
+	twice := containerEvent(4*time.Second, "c2", "start")
+	if inserted, err = b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{twice, twice}, 0); err != nil || inserted != 1 {
+		t.Fatalf("InsertEvents of a doubled event = %d, %v; want 1", inserted, err)
+	}
+	if got, err := b.store.EventCursor(b.ctx, env.ID); err != nil || got != eventBase+int64(3*time.Second) {
+		t.Fatalf("EventCursor after a batch without cursor = %d, %v; want it unchanged", got, err)
+	}
+	// An empty batch moves the cursor alone; cursor 0 is a no-op.
+	if inserted, err = b.store.InsertEvents(b.ctx, env.ID, nil, eventBase+int64(time.Hour)); err != nil || inserted != 0 {
+		t.Fatalf("InsertEvents(empty, cursor) = %d, %v", inserted, err)
+	}
+	if inserted, err = b.store.InsertEvents(b.ctx, env.ID, nil, 0); err != nil || inserted != 0 {
+		t.Fatalf("InsertEvents(empty, 0) = %d, %v", inserted, err)
+	}
+	if got, err := b.store.EventCursor(b.ctx, env.ID); err != nil || got != eventBase+int64(time.Hour) {
+		t.Fatalf("EventCursor = %d, %v; want +1h", got, err)
+	}
+	if n := b.count(t, "container_events"); n != 5 {
+		t.Fatalf("container_events rows = %d, want 5", n)
+	}
+
+	// The rows read back as written.
+	events, err := b.store.ListEvents(b.ctx, store.EventQuery{Action: "die"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("ListEvents(die) = %+v, %v", events, err)
+	}
+	got := events[0]
+	if got.ID == 0 || got.EnvironmentID != env.ID || got.TimeNano != die.TimeNano ||
+		!got.Time.Equal(time.Unix(0, die.TimeNano)) || got.Time.Location() != time.UTC ||
+		!got.ReceivedAt.Equal(received) || got.ContainerID != "c1" || got.ContainerName != "name-c1" ||
+		got.Image != "busybox:latest" || got.Action != "die" || got.ExitCode == nil || *got.ExitCode != 137 ||
+		!maps.Equal(got.Attributes, die.Attributes) {
+		t.Fatalf("stored die event = %+v (exit %v), want %+v", got, got.ExitCode, die)
+	}
+	start, err := b.store.ListEvents(b.ctx, store.EventQuery{Action: "start", ContainerID: "c1"})
+	if err != nil || len(start) != 1 || start[0].ExitCode != nil || start[0].ReceivedAt.IsZero() {
+		t.Fatalf("ListEvents(start) = %+v, %v; want one event without exit code, received now", start, err)
+	}
+}
+
+func TestInsertEventsErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	valid := containerEvent(0, "c1", "start")
+
+	without := func(modify func(*store.ContainerEvent)) []store.ContainerEvent {
+		e := containerEvent(time.Second, "c1", "stop")
+		modify(&e)
+		return []store.ContainerEvent{valid, e}
+	}
+	tests := []struct {
+		name   string
+		env    uuid.UUID
+		events []store.ContainerEvent
+		cursor int64
+		want   error
+	}{
+		{"unknown environment", unknownID, []store.ContainerEvent{valid}, 1, store.ErrNotFound},
+		{"unknown environment, cursor only", unknownID, nil, 1, store.ErrNotFound},
+		{"unknown environment, nothing", unknownID, nil, 0, store.ErrNotFound},
+		{"no environment", uuid.Nil, []store.ContainerEvent{valid}, 1, store.ErrInvalid},
+		{"negative cursor", env.ID, []store.ContainerEvent{valid}, -1, store.ErrInvalid},
+		{"no time", env.ID, without(func(e *store.ContainerEvent) { e.TimeNano = 0 }), 1, store.ErrInvalid},
+		{"no container", env.ID, without(func(e *store.ContainerEvent) { e.ContainerID = "" }), 1, store.ErrInvalid},
+		{"no action", env.ID, without(func(e *store.ContainerEvent) { e.Action = "" }), 1, store.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inserted, err := b.store.InsertEvents(b.ctx, tt.env, tt.events, tt.cursor)
+			if inserted != 0 || !errors.Is(err, tt.want) {
+				t.Fatalf("InsertEvents = %d, %v; want 0, %v", inserted, err, tt.want)
+			}
+		})
+	}
+	if n := b.count(t, "container_events"); n != 0 {
+		t.Fatalf("container_events rows = %d, want 0", n)
+	}
+	if n := b.count(t, "event_cursors"); n != 0 {
+		t.Fatalf("event_cursors rows = %d, want 0", n)
+	}
+
+	// Time alone gives the TimeNano; text PostgreSQL cannot hold is cleaned.
+	at := time.Unix(0, eventBase).UTC()
+	odd := store.ContainerEvent{Time: at, ContainerID: "c\x001", Action: "start",
+		Attributes: map[string]string{"label": "a\x00b\xff"}}
+	if inserted, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{odd}, 0); err != nil || inserted != 1 {
+		t.Fatalf("InsertEvents(time only, odd text) = %d, %v", inserted, err)
+	}
+	events, err := b.store.ListEvents(b.ctx, store.EventQuery{})
+	if err != nil || len(events) != 1 || events[0].TimeNano != eventBase ||
+		events[0].ContainerID != "c1" || events[0].Attributes["label"] != "ab" {
+		t.Fatalf("ListEvents = %+v, %v", events, err)
+	}
+}
+
+func TestListEventsFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	other := b.createEnv(t, "other")
+
+	long := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	events := []store.ContainerEvent{
+		containerEvent(0, long, "create"),                               // 0
+		containerEvent(time.Second, long, "start"),                      // 1
+		containerEvent(2*time.Second, long, "health_status: healthy"),   // 2
+		containerEvent(3*time.Second, "c2", "health_status: unhealthy"), // 3
+		containerEvent(4*time.Second, "c2", "die"),                      // 4
+		containerEvent(5*time.Second, "c2", "health_status_x"),          // 5, not a health_status
+	}
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, events, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.InsertEvents(b.ctx, other.ID, []store.ContainerEvent{
+		containerEvent(time.Second, long, "start"), // 6
+	}, 0); err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) time.Time { return time.Unix(0, eventBase+int64(d)) }
+
+	tests := []struct {
+		name string
+		q    store.EventQuery
+		want []int // indexes into events (6 = other's), newest first
+	}{
+		{"all", store.EventQuery{}, []int{5, 4, 3, 2, 6, 1, 0}},
+		{"environment", store.EventQuery{EnvironmentID: &env.ID}, []int{5, 4, 3, 2, 1, 0}},
+		{"other environment", store.EventQuery{EnvironmentID: &other.ID}, []int{6}},
+		{"container by ID", store.EventQuery{EnvironmentID: &env.ID, Container: long}, []int{2, 1, 0}},
+		{"container by short ID", store.EventQuery{EnvironmentID: &env.ID, Container: long[:12]}, []int{2, 1, 0}},
+		{"too short an ID prefix", store.EventQuery{Container: long[:11]}, nil},
+		{"container by name", store.EventQuery{Container: "name-c2"}, []int{5, 4, 3}},
+		{"ContainerID", store.EventQuery{ContainerID: "c2"}, []int{5, 4, 3}},
+		{"ContainerName", store.EventQuery{ContainerName: "name-" + long}, []int{2, 6, 1, 0}},
+		{"base action", store.EventQuery{Action: "health_status"}, []int{3, 2}},
+		{"full action", store.EventQuery{Action: "health_status: healthy"}, []int{2}},
+		{"plain action", store.EventQuery{Action: "start"}, []int{6, 1}},
+		{"from", store.EventQuery{From: at(4 * time.Second)}, []int{5, 4}},
+		{"to (exclusive)", store.EventQuery{To: at(time.Second)}, []int{0}},
+		{"from and to", store.EventQuery{From: at(time.Second), To: at(3 * time.Second)}, []int{2, 6, 1}},
+		{"far future", store.EventQuery{From: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, nil},
+		{"limit", store.EventQuery{Limit: 2}, []int{5, 4}},
+		{"combined", store.EventQuery{EnvironmentID: &env.ID, Container: "name-c2", Action: "die",
+			From: at(time.Second)}, []int{4}},
+	}
+	// index identifies a stored event by its position in events (6 is other's).
+	index := func(e store.ContainerEvent) int {
+		if e.EnvironmentID == other.ID {
+			return 6
+		}
+		return slices.IndexFunc(events, func(w store.ContainerEvent) bool {
+			return w.TimeNano == e.TimeNano && w.ContainerID == e.ContainerID && w.Action == e.Action
+		})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := b.store.ListEvents(b.ctx, tt.q)
+			if err != nil {
+				t.Fatalf("ListEvents: %v", err)
+			}
+			var gotIdx []int
+			for _, e := range got {
+				gotIdx = append(gotIdx, index(e))
+			}
+			if !slices.Equal(gotIdx, tt.want) {
+				t.Fatalf("ListEvents = %v, want %v", gotIdx, tt.want)
+			}
+		})
+	}
+}
+
+func TestListEventsPagination(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+
+	// 60 events in 20 instants: ties on TimeNano are ordered by ID.
+	var batch []store.ContainerEvent
+	for i := range 60 {
+		batch = append(batch, containerEvent(time.Duration(i/3)*time.Millisecond, "c"+strconv.Itoa(i%3), "start"))
+	}
+	if n, err := b.store.InsertEvents(b.ctx, env.ID, batch, 0); err != nil || n != 60 {
+		t.Fatalf("InsertEvents = %d, %v", n, err)
+	}
+	want, err := b.store.ListEvents(b.ctx, store.EventQuery{Limit: 1000})
+	if err != nil || len(want) != 60 {
+		t.Fatalf("ListEvents(all) = %d events, %v", len(want), err)
+	}
+	for i := 1; i < len(want); i++ {
+		a, c := want[i-1], want[i]
+		if a.TimeNano < c.TimeNano || (a.TimeNano == c.TimeNano && a.ID <= c.ID) {
+			t.Fatalf("not newest first at %d: %+v then %+v", i, a, c)
+		}
+	}
+
+	var (
+		got    []store.ContainerEvent
+		before *store.EventPosition
+		pages  int
+	)
+	for {
+		page, next, err := b.store.ListEventsPage(b.ctx, store.EventQuery{EnvironmentID: &env.ID, Before: before, Limit: 7})
+		if err != nil {
+			t.Fatalf("ListEventsPage: %v", err)
+		}
+		pages++
+		got = append(got, page...)
+		if pages == 2 {
+			// New events arriving while paging do not shift the pages.
+			late := []store.ContainerEvent{containerEvent(time.Hour, "late", "start"), containerEvent(time.Hour, "late", "die")}
+			if _, err := b.store.InsertEvents(b.ctx, env.ID, late, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if next == nil {
+			if len(page) == 0 {
+				t.Fatal("an empty last page: the previous page should have had no next")
+			}
+			break
+		}
+		if len(page) != 7 || *next != (store.EventPosition{TimeNano: page[6].TimeNano, ID: page[6].ID}) {
+			t.Fatalf("page %d: %d events, next %+v", pages, len(page), *next)
+		}
+		before = next
+	}
+	if pages != 9 {
+		t.Fatalf("%d pages, want 9", pages)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("paged through %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID {
+			t.Fatalf("event %d: ID %d, want %d", i, got[i].ID, want[i].ID)
+		}
+	}
+
+	// The page size is clamped.
+	for _, tt := range []struct{ limit, want int }{{0, 62}, {-5, 62}, {1, 1}, {100000, 62}} {
+		page, err := b.store.ListEvents(b.ctx, store.EventQuery{Limit: tt.limit})
+		if err != nil || len(page) != tt.want {
+			t.Fatalf("ListEvents(limit %d) = %d events, %v; want %d", tt.limit, len(page), err, tt.want)
+		}
+	}
+}
+
+func TestListEventsLimitClamp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	var batch []store.ContainerEvent
+	for i := range 501 {
+		batch = append(batch, containerEvent(time.Duration(i), "c", "start"))
+	}
+	if n, err := b.store.InsertEvents(b.ctx, env.ID, batch, 0); err != nil || n != 501 {
+		t.Fatalf("InsertEvents = %d, %v", n, err)
+	}
+	for _, tt := range []struct{ limit, want int }{{0, 100}, {500, 500}, {501, 500}} {
+		page, next, err := b.store.ListEventsPage(b.ctx, store.EventQuery{Limit: tt.limit})
+		if err != nil || len(page) != tt.want || next == nil {
+			t.Fatalf("ListEventsPage(limit %d) = %d events, next %v, %v; want %d and a next page",
+				tt.limit, len(page), next, err, tt.want)
+		}
+	}
+}
+
+func TestEventGaps(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	other := b.createEnv(t, "other")
+
+	detected := time.Date(2025, 3, 14, 16, 0, 0, 0, time.UTC)
+	gap := store.EventGap{EnvironmentID: env.ID, FromNano: 100, ToNano: 200, Reason: "engine restarted", DetectedAt: detected}
+	if inserted, err := b.store.RecordGap(b.ctx, gap); err != nil || !inserted {
+		t.Fatalf("first RecordGap = %v, %v", inserted, err)
+	}
+	if inserted, err := b.store.RecordGap(b.ctx, gap); err != nil || inserted {
+		t.Fatalf("second RecordGap = %v, %v; want false", inserted, err)
+	}
+	later := store.EventGap{EnvironmentID: env.ID, FromNano: 300, ToNano: 400, Reason: "buffer"}
+	if _, err := b.store.RecordGap(b.ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.RecordGap(b.ctx, store.EventGap{EnvironmentID: other.ID, FromNano: 250, ToNano: 260}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.RecordGap(b.ctx, store.EventGap{EnvironmentID: unknownID, FromNano: 1, ToNano: 2}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RecordGap(unknown environment) error = %v, want ErrNotFound", err)
+	}
+	if _, err := b.store.RecordGap(b.ctx, store.EventGap{FromNano: 1, ToNano: 2}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("RecordGap(no environment) error = %v, want ErrInvalid", err)
+	}
+
+	gaps, err := b.store.ListGaps(b.ctx, &env.ID, 0)
+	if err != nil || len(gaps) != 2 {
+		t.Fatalf("ListGaps(env) = %+v, %v", gaps, err)
+	}
+	if g := gaps[1]; g.ID == 0 || g.EnvironmentID != env.ID || g.FromNano != 100 || g.ToNano != 200 ||
+		g.Reason != "engine restarted" || !g.DetectedAt.Equal(detected) {
+		t.Fatalf("stored gap = %+v, want %+v", g, gap)
+	}
+	if gaps[0].FromNano != 300 || gaps[0].DetectedAt.IsZero() {
+		t.Fatalf("newest gap = %+v, want from 300 detected now", gaps[0])
+	}
+	all, err := b.store.ListGaps(b.ctx, nil, 2)
+	if err != nil || len(all) != 2 || all[0].FromNano != 300 || all[1].FromNano != 250 {
+		t.Fatalf("ListGaps(all, 2) = %+v, %v", all, err)
+	}
+	if none, err := b.store.ListGaps(b.ctx, &unknownID, 0); err != nil || none == nil || len(none) != 0 {
+		t.Fatalf("ListGaps(unknown) = %#v, %v; want an empty slice", none, err)
+	}
+}
+
+func TestDeleteEnvironmentCascadesToEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	keep := b.createEnv(t, "keep")
+
+	for _, id := range []uuid.UUID{env.ID, keep.ID} {
+		if _, err := b.store.InsertEvents(b.ctx, id, []store.ContainerEvent{containerEvent(0, "c", "start")}, eventBase); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.RecordGap(b.ctx, store.EventGap{EnvironmentID: id, FromNano: 1, ToNano: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.store.DeleteEnvironment(b.ctx, env.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"container_events", "event_cursors", "event_gaps"} {
+		if n := b.count(t, table); n != 1 {
+			t.Fatalf("%s rows after delete = %d, want only the other environment's", table, n)
+		}
+	}
+	if c, err := b.store.EventCursor(b.ctx, env.ID); err != nil || c != 0 {
+		t.Fatalf("EventCursor of a deleted environment = %d, %v; want 0", c, err)
+	}
+}
+
+func TestEventsAndStatusAfterID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+
+	for _, maxID := range []func() (int64, error){
+		func() (int64, error) { return b.store.MaxEventID(b.ctx) },
+		func() (int64, error) { return b.store.MaxStatusID(b.ctx) },
+	} {
+		if id, err := maxID(); err != nil || id != 0 {
+			t.Fatalf("max id of an empty table = %d, %v", id, err)
+		}
+	}
+	var batch []store.ContainerEvent
+	for i := range 5 {
+		batch = append(batch, containerEvent(time.Duration(5-i)*time.Second, "c", "start")) // out of time order
+	}
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	events, err := b.store.EventsAfterID(b.ctx, 0, 0)
+	if err != nil || len(events) != 5 {
+		t.Fatalf("EventsAfterID(0) = %d events, %v", len(events), err)
+	}
+	for i := 1; i < len(events); i++ {
+		if events[i].ID <= events[i-1].ID || events[i].TimeNano <= events[i-1].TimeNano {
+			t.Fatalf("EventsAfterID not in ID order, or a batch's IDs not in time order: %+v", events)
+		}
+	}
+	maxID, err := b.store.MaxEventID(b.ctx)
+	if err != nil || maxID != events[4].ID {
+		t.Fatalf("MaxEventID = %d, %v; want %d", maxID, err, events[4].ID)
+	}
+	if after, err := b.store.EventsAfterID(b.ctx, events[1].ID, 2); err != nil || len(after) != 2 ||
+		after[0].ID != events[2].ID || after[1].ID != events[3].ID {
+		t.Fatalf("EventsAfterID(second, 2) = %+v, %v", after, err)
+	}
+
+	for i := range 3 {
+		if _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: env.ID, Online: i%2 == 0,
+			ChangedAt: baseTime.Add(time.Duration(i) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changes, err := b.store.StatusChangesAfterID(b.ctx, 0, 0)
+	if err != nil || len(changes) != 3 || changes[0].ID == 0 || changes[0].EnvironmentID != env.ID ||
+		!changes[0].Online || changes[1].Online || !changes[2].ChangedAt.Equal(baseTime.Add(2*time.Minute)) {
+		t.Fatalf("StatusChangesAfterID(0) = %+v, %v", changes, err)
+	}
+	if after, err := b.store.StatusChangesAfterID(b.ctx, changes[0].ID, 1); err != nil || len(after) != 1 || after[0].ID != changes[1].ID {
+		t.Fatalf("StatusChangesAfterID(first, 1) = %+v, %v", after, err)
+	}
+	if id, err := b.store.MaxStatusID(b.ctx); err != nil || id != changes[2].ID {
+		t.Fatalf("MaxStatusID = %d, %v; want %d", id, err, changes[2].ID)
+	}
+	latest, err := b.store.LatestStatus(b.ctx, env.ID)
+	if err != nil || latest.ID != changes[2].ID {
+		t.Fatalf("LatestStatus = %+v, %v; want ID %d", latest, err, changes[2].ID)
+	}
+}
+
+// A follower that reads "after the last ID it saw" while many writers append
+// concurrently sees every row: IDs become visible in the order they were
+// assigned.
+func TestFollowerAfterIDMissesNothingUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const writers, batches, perBatch = 6, 25, 4
+	envs := make([]store.Environment, writers)
+	for i := range envs {
+		envs[i] = b.createEnv(t, fmt.Sprintf("env-%d", i))
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range batches {
+				var batch []store.ContainerEvent
+				for j := range perBatch {
+					batch = append(batch, containerEvent(time.Duration(i*perBatch+j), "c", "start"))
+				}
+				if _, err := b.store.InsertEvents(b.ctx, envs[w].ID, batch, 0); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	seen := map[int64]bool{}
+	var cursor int64
+	follow := func() {
+		for {
+			events, err := b.store.EventsAfterID(b.ctx, cursor, 50)
+			if err != nil {
+				t.Fatalf("EventsAfterID: %v", err)
+			}
+			for _, e := range events {
+				seen[e.ID] = true
+				cursor = e.ID
+			}
+			if len(events) < 50 {
+				return
+			}
+		}
+	}
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		follow()
+	}
+	follow()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("InsertEvents: %v", err)
+	}
+	if want := writers * batches * perBatch; len(seen) != want || b.count(t, "container_events") != want {
+		t.Fatalf("the follower saw %d events of %d", len(seen), want)
+	}
+}
