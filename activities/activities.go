@@ -28,6 +28,8 @@ type Store interface {
 	InsertEvents(ctx context.Context, envID uuid.UUID, events []store.ContainerEvent, cursor int64) (int, error)
 	EventCursor(ctx context.Context, envID uuid.UUID) (int64, error)
 	RecordGap(ctx context.Context, g store.EventGap) (bool, error)
+	RingSeen(ctx context.Context, envID uuid.UUID) (bool, error)
+	SetRingSeen(ctx context.Context, envID uuid.UUID, seen bool) error
 }
 
 // Activities holds the dependencies of every activity. Register it with

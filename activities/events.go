@@ -105,7 +105,14 @@ func (a *Activities) checkGap(ctx context.Context, cli *client.Client, env store
 	if err != nil {
 		return 0, false, fmt.Errorf("read the event buffer of %s: %w", env.Name, err)
 	}
-	g := engine.DetectGap(cursor, oldest, empty, engineNow)
+	seenBefore, err := a.Store.RingSeen(ctx, env.ID)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := a.Store.SetRingSeen(ctx, env.ID, !empty); err != nil {
+		return 0, false, err
+	}
+	g := engine.DetectGap(cursor, oldest, empty, seenBefore, engineNow)
 	if g == nil {
 		return engineNow, false, nil
 	}
@@ -176,6 +183,11 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 	}
 	if err := flush(until); err != nil {
 		return res, err
+	}
+	if res.Stored+res.Duplicates+res.Filtered > 0 {
+		if err := a.Store.SetRingSeen(ctx, env.ID, true); err != nil {
+			return res, err
+		}
 	}
 	res.Cursor = until
 	if res.Malformed > 0 {
@@ -270,6 +282,7 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 		batch = batch[:0]
 		return nil
 	}
+	ringMarked := false
 	flushTicker := time.NewTicker(a.Events.flushInterval())
 	defer flushTicker.Stop()
 	heartbeat := time.NewTicker(a.Events.heartbeatInterval())
@@ -297,6 +310,13 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	for {
 		select {
 		case e, ok := <-events:
+			if ok && !ringMarked {
+				// The buffer holds events now: an empty one later means a restart.
+				if err := a.Store.SetRingSeen(ctx, env.ID, true); err != nil {
+					return finish(err)
+				}
+				ringMarked = true
+			}
 			if !ok {
 				// The reader stopped: the engine closed the stream, the
 				// connection broke, or the context ended.

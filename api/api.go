@@ -52,6 +52,16 @@ type Server struct {
 	Namespace string
 	UIURL     string
 	Logger    *slog.Logger
+	// Events serves the event routes and the live stream; when nil, Store is
+	// used if it implements EventStore (*store.Store does). These routes do
+	// not use Temporal.
+	Events EventStore
+	// StreamHeartbeat is the interval of the ": keepalive" comment of
+	// /api/v1/stream; zero means DefaultStreamHeartbeat (15s).
+	StreamHeartbeat time.Duration
+
+	// stream is the shared LISTEN connection of /api/v1/stream (stream.go).
+	stream streamHub
 }
 
 // maxBodyBytes bounds every request body.
@@ -64,7 +74,13 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Mount("/environments", s.environmentRoutes())
+		envs := s.environmentRoutes()
+		// One environment's events and gaps (events.go).
+		envs.Get("/{id}/events", s.listEnvironmentEvents)
+		envs.Get("/{id}/events/gaps", s.listEnvironmentGaps)
+		r.Mount("/environments", envs)
+		r.Mount("/events", s.eventRoutes())
+		r.Get("/stream", s.streamEvents)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))

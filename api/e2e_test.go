@@ -31,9 +31,11 @@ import (
 // schema, two workers and the API on their own task queue of the real
 // Temporal server, and a client of the real Docker engine.
 type testBundle struct {
-	api      *httptest.Server
-	store    *store.Store
-	temporal client.Client
+	api         *httptest.Server
+	store       *store.Store
+	temporal    client.Client
+	databaseURL string
+	taskQueue   string
 }
 
 // temporalAddress returns TEMPORAL_ADDRESS, skipping (or, with
@@ -63,6 +65,12 @@ func dial(t *testing.T, identity string) client.Client {
 // setup starts two workers and the API. Everything stops when the test ends.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, 2)
+}
+
+// setupWith starts the API and the given number of in-process workers.
+func setupWith(t *testing.T, workers int) *testBundle {
+	t.Helper()
 	databaseURL := storetest.NewSchema(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, databaseURL)
@@ -71,7 +79,7 @@ func setup(t *testing.T) *testBundle {
 	}
 	t.Cleanup(st.Close)
 	taskQueue := "e2e-" + uuid.NewString()
-	for i := 1; i <= 2; i++ {
+	for i := 1; i <= workers; i++ {
 		w := worker.New(dial(t, fmt.Sprintf("e2e-worker-%d", i)), taskQueue, &activities.Activities{
 			Store:     st,
 			Collector: engine.Collector{Parallelism: 4},
@@ -83,9 +91,13 @@ func setup(t *testing.T) *testBundle {
 	}
 	tc := dial(t, "e2e-api")
 	srv := &api.Server{Store: st, Temporal: tc, TaskQueue: taskQueue, Namespace: "default", UIURL: "http://127.0.0.1:8233"}
+	if err := srv.StartStream(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)
-	return &testBundle{api: hs, store: st, temporal: tc}
+	t.Cleanup(srv.StopStream) // runs first: ends open streams so Close does not wait
+	return &testBundle{api: hs, store: st, temporal: tc, databaseURL: databaseURL, taskQueue: taskQueue}
 }
 
 // call sends a request with an optional raw JSON body and decodes the answer
@@ -146,8 +158,14 @@ type containerJSON struct {
 // when the test ends (which stops its workflow).
 func (b *testBundle) createEnvironment(t *testing.T, name string, interval int) environmentJSON {
 	t.Helper()
+	return b.createEnvironmentWith(t, name, enginetest.Endpoint(), fmt.Sprintf(`{"metricsIntervalSeconds":%d}`, interval))
+}
+
+// createEnvironmentWith creates an environment with raw JSON settings.
+func (b *testBundle) createEnvironmentWith(t *testing.T, name, endpoint, settings string) environmentJSON {
+	t.Helper()
 	var env environmentJSON
-	body := fmt.Sprintf(`{"name":%q,"endpoint":%q,"settings":{"metricsIntervalSeconds":%d}}`, name, enginetest.Endpoint(), interval)
+	body := fmt.Sprintf(`{"name":%q,"endpoint":%q,"settings":%s}`, name, endpoint, settings)
 	if code := b.call(t, http.MethodPost, "/api/v1/environments", body, &env); code != http.StatusCreated {
 		t.Fatalf("create environment: status %d", code)
 	}

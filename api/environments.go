@@ -46,6 +46,10 @@ type settingsJSON struct {
 	CollectMetrics         bool `json:"collectMetrics"`
 	Paused                 bool `json:"paused"`
 	OfflineAfter           int  `json:"offlineAfter"`
+	// Container events: on/off, "stream" or "poll", and the poll interval.
+	EventsEnabled       bool   `json:"eventsEnabled"`
+	EventMode           string `json:"eventMode"`
+	PollIntervalSeconds int    `json:"pollIntervalSeconds"`
 }
 
 type environmentJSON struct {
@@ -69,12 +73,18 @@ func (s *Server) environmentJSON(e store.Environment) environmentJSON {
 	}
 }
 
+// settingsView shows the settings in effect: unset event fields (state of a
+// run that predates events) with their defaults.
 func settingsView(s workflows.Settings) settingsJSON {
+	s = s.WithEventDefaults()
 	return settingsJSON{
 		MetricsIntervalSeconds: int(s.MetricsInterval / time.Second),
 		CollectMetrics:         s.CollectMetrics,
 		Paused:                 s.Paused,
 		OfflineAfter:           s.OfflineAfter,
+		EventsEnabled:          s.EventsEnabled,
+		EventMode:              string(s.EventMode),
+		PollIntervalSeconds:    int(s.PollInterval / time.Second),
 	}
 }
 
@@ -85,7 +95,10 @@ func settingsOf(e store.Environment) workflows.Settings {
 		CollectMetrics:  e.CollectMetrics,
 		Paused:          e.Paused,
 		OfflineAfter:    e.OfflineAfter,
-	}
+		EventsEnabled:   e.EventsEnabled,
+		EventMode:       workflows.EventMode(e.EventMode),
+		PollInterval:    e.PollInterval,
+	}.WithEventDefaults()
 }
 
 // withSettings returns e carrying set.
@@ -94,6 +107,10 @@ func withSettings(e store.Environment, set workflows.Settings) store.Environment
 	e.CollectMetrics = set.CollectMetrics
 	e.Paused = set.Paused
 	e.OfflineAfter = set.OfflineAfter
+	set = set.WithEventDefaults()
+	e.EventsEnabled = set.EventsEnabled
+	e.EventMode = string(set.EventMode)
+	e.PollInterval = set.PollInterval
 	return e
 }
 

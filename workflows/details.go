@@ -19,6 +19,11 @@ func timerSummary(s Settings) string {
 	return "engine check every " + formatInterval(s.MetricsInterval)
 }
 
+// pollTimerSummary names the poll timer, e.g. "poll events every 1m".
+func pollTimerSummary(s Settings) string {
+	return "poll events every " + formatInterval(s.PollInterval)
+}
+
 // statusSummary names a RecordStatus activity, e.g. "record status: offline".
 func statusSummary(change RecordStatusInput) string {
 	if change.Online {
@@ -39,8 +44,13 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
+// formatCursor writes an event cursor as an engine time to the millisecond.
+func formatCursor(cursor int64) string {
+	return cursorTime(cursor).Format("2006-01-02 15:04:05.000 UTC")
+}
+
 // DetailsMarkdown is the short markdown shown as the workflow's current
-// details in the Web UI: settings, status and last check.
+// details in the Web UI: settings, status, last check and events.
 func (s State) DetailsMarkdown() string {
 	var b strings.Builder
 	if s.Name != "" {
@@ -82,10 +92,49 @@ func (s State) DetailsMarkdown() string {
 	if !s.Settings.Paused && !s.NextCycleAt.IsZero() {
 		fmt.Fprintf(&b, "\n**Next check** %s\n", formatTime(s.NextCycleAt))
 	}
+	b.WriteString("\n" + s.eventsMarkdown())
+	return b.String()
+}
+
+// eventsMarkdown is the events part of DetailsMarkdown: mode, cursor, error.
+func (s State) eventsMarkdown() string {
+	var b strings.Builder
+	settings := s.Settings.WithEventDefaults()
+	var parts []string
+	switch {
+	case !settings.EventsEnabled:
+		parts = append(parts, "off")
+	case settings.EventMode == EventModePoll:
+		parts = append(parts, "poll every "+formatInterval(settings.PollInterval))
+	default:
+		parts = append(parts, "stream")
+	}
+	if settings.EventsEnabled && settings.Paused {
+		parts = append(parts, "paused")
+	}
+	if s.EventCursor == 0 {
+		parts = append(parts, "nothing read yet")
+	} else {
+		parts = append(parts, "read up to "+formatCursor(s.EventCursor))
+	}
+	if !s.NextPollAt.IsZero() {
+		parts = append(parts, "next poll "+formatTime(s.NextPollAt))
+	}
+	fmt.Fprintf(&b, "**Events** %s\n", strings.Join(parts, " · "))
+	if s.EventsError != "" {
+		fmt.Fprintf(&b, "\n**Events error** %s\n", s.EventsError)
+	}
+	if !s.EventsRestartAt.IsZero() {
+		fmt.Fprintf(&b, "\n**Event stream restarts** %s (or at the next settings change)\n", formatTime(s.EventsRestartAt))
+	}
 	return b.String()
 }
 
 // publishDetails refreshes the current details shown in the Web UI.
 func (w *environmentWorkflow) publishDetails(ctx workflow.Context) {
-	workflow.SetCurrentDetails(ctx, w.state.DetailsMarkdown())
+	md := w.state.DetailsMarkdown()
+	if !w.eventsSupported && w.state.Settings.EventsEnabled {
+		md += "\n_This run started before event collection existed: events start after its next continue-as-new._\n"
+	}
+	workflow.SetCurrentDetails(ctx, md)
 }

@@ -21,6 +21,20 @@ const (
 	RecordStatusTimeout = 10 * time.Second
 )
 
+// maxCyclesPerRun is MaxCyclesPerRun, as a variable so that a test against a
+// real server can make a run continue as new after a few checks.
+var maxCyclesPerRun = MaxCyclesPerRun
+
+// Versioning of the workflow code (workflow.GetVersion change IDs).
+const (
+	// eventsChangeID marks the introduction of event collection. Runs that
+	// started before it (no marker in their history) never collect events:
+	// they accept event settings and apply them after their next
+	// continue-as-new.
+	eventsChangeID = "events"
+	eventsVersion  = workflow.Version(1)
+)
+
 // EnvironmentWorkflow watches one environment for its whole life; it is
 // registered under WorkflowName and runs with the ID WorkflowID(id).
 //
@@ -46,16 +60,32 @@ const (
 // running check is cancelled, transitions not yet recorded are dropped, and
 // the workflow returns the canceled error so that it closes as Canceled.
 //
+// Container events (EventsEnabled, not paused) are collected by a workflow
+// goroutine of their own, so that events and checks never wait for each
+// other: in stream mode a long-running StreamEvents activity, in poll mode a
+// PollEvents activity every PollInterval; see collectEvents. The cursor
+// (State.EventCursor) is handed from one mode to the other and to the next
+// run.
+//
 // The workflow continues as new when the server suggests it or after
-// MaxCyclesPerRun checks, once every handler has finished and every status
-// transition has been recorded; pending configure signals are applied first
-// and the State travels in Input.State.
+// MaxCyclesPerRun checks, once every status transition has been recorded,
+// the event stream has stopped (its cursor captured) or the running poll has
+// finished, and every handler has finished; pending configure signals are
+// applied first and the State travels in Input.State.
 func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
+	// Runs that started before event collection existed keep behaving as
+	// they did (the replay of their histories depends on it).
+	version := workflow.GetVersion(ctx, eventsChangeID, workflow.DefaultVersion, eventsVersion)
 	w := newEnvironmentWorkflow(ctx, in)
+	w.eventsSupported = version >= eventsVersion
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
 	workflow.Go(ctx, w.recordStatusChanges)
+	if w.eventsSupported {
+		w.eventsRunning = true
+		workflow.Go(ctx, w.collectEvents)
+	}
 	return w.run(ctx)
 }
 
@@ -84,6 +114,18 @@ type environmentWorkflow struct {
 	// pendingStatus holds the transitions not yet recorded, oldest first; the
 	// first one is being recorded.
 	pendingStatus []RecordStatusInput
+
+	// eventsSupported is false in runs that started before event collection
+	// existed: they never collect events.
+	eventsSupported bool
+	// eventsRunning is true while the collectEvents goroutine runs.
+	eventsRunning bool
+	// eventsStopping asks collectEvents to stop (before continue-as-new):
+	// stop the stream, let a running poll finish, return.
+	eventsStopping bool
+	// settingsChanges counts the accepted settings changes; a failed stream
+	// restarts at the next one.
+	settingsChanges int
 }
 
 func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow {
@@ -125,11 +167,25 @@ func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow
 }
 
 // initialSettings returns s, or the defaults when s is unset or invalid.
+//
+// Event fields missing from inputs recorded before events existed get their
+// defaults (WithEventDefaults) and EventsEnabled stays false: such an input
+// is valid as it is and never falls back to DefaultSettings, which would
+// change its metrics settings. Invalid event fields alone are reset to their
+// defaults, keeping the rest.
 func initialSettings(logger log.Logger, s Settings) Settings {
 	if s == (Settings{}) {
 		return DefaultSettings()
 	}
+	s = s.WithEventDefaults()
 	if err := s.Validate(); err != nil {
+		reset := s
+		reset.EventMode, reset.PollInterval = "", 0
+		reset = reset.WithEventDefaults()
+		if reset.Validate() == nil {
+			logger.Warn("Invalid event settings in the workflow input, using their defaults", "Error", err)
+			return reset
+		}
 		logger.Warn("Invalid settings in the workflow input, using the defaults", "Error", err)
 		return DefaultSettings()
 	}
@@ -173,11 +229,13 @@ func (w *environmentWorkflow) snapshot() State {
 		c := *s.LastCycle
 		s.LastCycle = &c
 	}
+	s.EventCursorAt = cursorTime(s.EventCursor)
 	return s
 }
 
 // configure applies a settings patch. A change of the cadence re-arms the
-// timer counted from now.
+// timer counted from now; so does a change of the poll interval for the poll
+// timer. Event mode, events on/off and pause are picked up by collectEvents.
 func (w *environmentWorkflow) configure(ctx workflow.Context, patch SettingsPatch) error {
 	next, err := patch.Apply(w.state.Settings)
 	if err != nil {
@@ -185,6 +243,10 @@ func (w *environmentWorkflow) configure(ctx workflow.Context, patch SettingsPatc
 	}
 	prev := w.state.Settings
 	w.state.Settings = next
+	w.settingsChanges++
+	if next.PollInterval != prev.PollInterval && !w.state.NextPollAt.IsZero() {
+		w.state.NextPollAt = workflow.Now(ctx).Add(next.PollInterval)
+	}
 	if next.MetricsInterval != prev.MetricsInterval || next.Paused != prev.Paused ||
 		next.CollectMetrics != prev.CollectMetrics {
 		w.timerFired = false
@@ -309,10 +371,18 @@ func (w *environmentWorkflow) drainSignals(ctx workflow.Context) {
 }
 
 func (w *environmentWorkflow) continueAsNewDue(ctx workflow.Context) bool {
-	return w.runCycles >= MaxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+	return w.runCycles >= maxCyclesPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 }
 
 func (w *environmentWorkflow) continueAsNew(ctx workflow.Context) error {
+	if w.eventsSupported {
+		// Stop the event collection first: the stream hands its cursor back
+		// when it has really stopped, a running poll finishes.
+		w.eventsStopping = true
+		if err := workflow.Await(ctx, func() bool { return !w.eventsRunning }); err != nil {
+			return err
+		}
+	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -35,6 +36,9 @@ type fakeEngine struct {
 	now func() time.Time
 	// records holds every RecordStatus attempt.
 	records []RecordStatusInput
+
+	// The event activities: see events_test.go.
+	eventFakes
 }
 
 func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
@@ -101,6 +105,10 @@ func newEnv(t *testing.T, f *fakeEngine) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(f.collect, activity.RegisterOptions{Name: ActivityCollectMetrics})
 	env.RegisterActivityWithOptions(f.checkEngine, activity.RegisterOptions{Name: ActivityCheckEngine})
 	env.RegisterActivityWithOptions(f.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
+	env.RegisterActivityWithOptions(f.streamEvents, activity.RegisterOptions{Name: ActivityStreamEvents})
+	env.RegisterActivityWithOptions(f.pollEvents, activity.RegisterOptions{Name: ActivityPollEvents})
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&waitForCancellation{f: f}}})
+	t.Cleanup(func() { f.finishStreams(t) })
 	return env
 }
 
@@ -108,9 +116,13 @@ func input(s Settings) Input {
 	return Input{EnvironmentID: "0b7f6c1e-env", Name: "local", Settings: s}
 }
 
+// settings returns the default settings with the given metrics interval and
+// events off: the tests of the checks do not want a stream activity running
+// (the test environment stops skipping time while an activity runs).
 func settings(interval time.Duration) Settings {
 	s := DefaultSettings()
 	s.MetricsInterval = interval
+	s.EventsEnabled = false
 	return s
 }
 
@@ -204,19 +216,29 @@ func TestCadence(t *testing.T) {
 }
 
 func TestStartSettings(t *testing.T) {
+	// Inputs recorded before events existed: no event fields.
+	preEvents := Settings{MetricsInterval: time.Minute, OfflineAfter: 4}
+	preEventsNormalised := Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventMode: EventModeStream, PollInterval: DefaultPollInterval}
 	for name, tc := range map[string]struct {
 		in   Settings
 		want Settings
 	}{
-		"zero settings get the defaults":    {in: Settings{}, want: DefaultSettings()},
-		"invalid settings get the defaults": {in: Settings{MetricsInterval: time.Second, OfflineAfter: 2}, want: DefaultSettings()},
-		"valid settings are kept":           {in: Settings{MetricsInterval: time.Minute, OfflineAfter: 4}, want: Settings{MetricsInterval: time.Minute, OfflineAfter: 4}},
+		"zero settings get the defaults":                                {in: Settings{}, want: DefaultSettings()},
+		"invalid settings get the defaults":                             {in: Settings{MetricsInterval: time.Second, OfflineAfter: 2}, want: DefaultSettings()},
+		"valid settings are kept":                                       {in: settings(time.Minute), want: settings(time.Minute)},
+		"pre-events settings: events off, event defaults, metrics kept": {in: preEvents, want: preEventsNormalised},
+		"invalid event settings alone are reset": {
+			in:   Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventsEnabled: true, EventMode: "push", PollInterval: 10 * time.Second},
+			want: Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventsEnabled: true, EventMode: EventModeStream, PollInterval: DefaultPollInterval},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			env := newEnv(t, &fakeEngine{})
 			var s State
-			env.RegisterDelayedCallback(func() { s = queryState(t, env) }, time.Second)
-			cancelAt(env, 2*time.Second)
+			// Short: a stream runs in some cases, and the test environment
+			// does not skip time while an activity runs.
+			env.RegisterDelayedCallback(func() { s = queryState(t, env) }, 100*time.Millisecond)
+			cancelAt(env, 200*time.Millisecond)
 			env.ExecuteWorkflow(WorkflowName, input(tc.in))
 			requireCanceled(t, env)
 			require.Equal(t, tc.want, s.Settings)
@@ -239,7 +261,8 @@ func TestUpdateAccepted(t *testing.T) {
 	require.True(t, out.accepted)
 	require.NoError(t, out.rejected)
 	require.NoError(t, out.err)
-	want := Settings{MetricsInterval: time.Minute, CollectMetrics: true, OfflineAfter: 5}
+	want := settings(time.Minute)
+	want.OfflineAfter = 5
 	require.Equal(t, want, out.result.Settings, "the update returns the new state")
 	require.Equal(t, want, during.Settings, "the query shows it")
 	require.Equal(t, t0.Add(70*time.Second), during.NextCycleAt, "re-armed from the update")
@@ -557,9 +580,18 @@ func TestSummaries(t *testing.T) {
 // (see internal/recordhistory): any change that makes the workflow code
 // non-deterministic for running workflows fails here.
 func TestReplay(t *testing.T) {
-	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-	require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/environment_history.json"))
+	for _, file := range []string{
+		// Recorded before event collection existed: must replay unchanged.
+		"testdata/environment_history.json",
+		// With events: stream → poll → stream and a poll interval change.
+		"testdata/environment_history_events.json",
+	} {
+		t.Run(file, func(t *testing.T) {
+			replayer := worker.NewWorkflowReplayer()
+			replayer.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
+		})
+	}
 }
 
 func TestErrorText(t *testing.T) {

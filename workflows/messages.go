@@ -252,6 +252,17 @@ type State struct {
 	// EventsError is the last error of the event collection, cleared by a
 	// successful read.
 	EventsError string `json:"eventsError,omitempty"`
+	// EventCursorAt is EventCursor as a time (UTC), for people; zero before
+	// the first read. Derived: the workflow recomputes it from EventCursor.
+	EventCursorAt time.Time `json:"eventCursorAt,omitzero"`
+	// NextPollAt is when the next poll is due, in poll mode only (zero
+	// otherwise). Carried across continue-as-new so that the poll cadence
+	// does not skip a beat.
+	NextPollAt time.Time `json:"nextPollAt,omitzero"`
+	// EventsRestartAt is set while the event stream waits after a failure
+	// that retrying could not fix (EventsError): it restarts then, or at the
+	// next accepted configure update or signal, whichever comes first.
+	EventsRestartAt time.Time `json:"eventsRestartAt,omitzero"`
 }
 
 // CollectMetricsInput is the input of the CollectMetrics activity.

@@ -21,6 +21,9 @@ type config struct {
 	DockerHost        string
 	StatsParallelism  int
 	LogLevel          string
+	// InternalPrefix and OptOutLabel decide which containers' events are ignored.
+	InternalPrefix string
+	OptOutLabel    string
 }
 
 func env(name, def string) string {
@@ -48,6 +51,8 @@ func loadConfig(fs *flag.FlagSet) config {
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
 	fs.StringVar(&c.DockerHost, "docker-host", env("DOCKER_HOST", "unix:///var/run/docker.sock"), "engine registered as \"local\" by dev ($DOCKER_HOST)")
 	fs.IntVar(&c.StatsParallelism, "stats-parallelism", envInt("WINDFLOW_STATS_PARALLELISM", 16), "container stats read at once per environment ($WINDFLOW_STATS_PARALLELISM)")
+	fs.StringVar(&c.InternalPrefix, "internal-prefix", env("WINDFLOW_INTERNAL_PREFIX", "windflow-internal-"), "events of containers named with this prefix are ignored ($WINDFLOW_INTERNAL_PREFIX)")
+	fs.StringVar(&c.OptOutLabel, "opt-out-label", env("WINDFLOW_OPT_OUT_LABEL", "windflow.ignore"), "containers with this label set to true are ignored ($WINDFLOW_OPT_OUT_LABEL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("WINDFLOW_LOG_LEVEL", "info"), "debug, info, warn or error ($WINDFLOW_LOG_LEVEL)")
 	return c
 }

@@ -63,6 +63,9 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 	w := worker.New(tc, cfg.TaskQueue, &activities.Activities{
 		Store:     st,
 		Collector: engine.Collector{Parallelism: cfg.StatsParallelism},
+		Events: activities.EventOptions{
+			Filter: engine.EventFilter{InternalPrefix: cfg.InternalPrefix, OptOutLabel: cfg.OptOutLabel},
+		},
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -97,6 +100,10 @@ func runAPI(ctx context.Context, cfg config) error {
 	}
 	defer tc.Close()
 	srv := newServer(cfg, st, tc)
+	if err := srv.StartStream(ctx); err != nil {
+		return err
+	}
+	defer srv.StopStream()
 	if err := srv.Reconcile(ctx); err != nil {
 		slog.Warn("some environment workflows could not be started", "err", err)
 	}
@@ -147,6 +154,10 @@ func runDev(ctx context.Context, cfg config) error {
 	}
 	defer tc.Close()
 	srv := newServer(cfg, st, tc)
+	if err := srv.StartStream(ctx); err != nil {
+		return err
+	}
+	defer srv.StopStream()
 	if _, err := st.GetEnvironmentByName(ctx, "local"); errors.Is(err, store.ErrNotFound) {
 		env, err := srv.CreateEnvironment(ctx, "local", cfg.DockerHost, workflows.SettingsPatch{})
 		if err != nil {

@@ -223,11 +223,16 @@ const (
 //     restarted and forgot its events). If engineNow is not after the
 //     cursor (the engine's clock went back), To is the cursor.
 //
-// An empty buffer cannot tell a restart from an engine that had no event at
-// all since it started, so the last rule is conservative.
-func DetectGap(cursor, ringOldest int64, ringEmpty bool, engineNow int64) *Gap {
+// An empty buffer alone cannot tell a restart from an idle engine, so it
+// counts as a restart only when the buffer was seen holding events before
+// (ringSeenBefore): events leave the buffer only when newer ones push them
+// out, or when the engine restarts.
+func DetectGap(cursor, ringOldest int64, ringEmpty, ringSeenBefore bool, engineNow int64) *Gap {
 	switch {
 	case cursor <= 0:
+		return nil
+	case ringEmpty && !ringSeenBefore:
+		// Still empty: an idle engine, nothing was forgotten.
 		return nil
 	case ringEmpty:
 		return &Gap{From: cursor, To: max(engineNow, cursor), Reason: GapReasonRestarted}

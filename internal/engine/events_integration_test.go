@@ -199,7 +199,7 @@ func TestRingStart(t *testing.T) {
 	if empty || oldest <= 0 || oldest > last || now < last {
 		t.Errorf("RingStart = %d, %v, %d; want a non-empty ring starting at or before %d, now after it", oldest, empty, now, last)
 	}
-	if g := engine.DetectGap(last, oldest, empty, now); g != nil {
+	if g := engine.DetectGap(last, oldest, empty, true, now); g != nil {
 		t.Errorf("DetectGap from the last event: %+v", g)
 	}
 	t.Logf("ring starts %v before the last event", time.Duration(last-oldest))

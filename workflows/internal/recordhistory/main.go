@@ -1,18 +1,30 @@
-// Command recordhistory records the history that the replay test of the
-// environment workflow replays (workflows/testdata/environment_history.json).
+// Command recordhistory records the histories that the replay test of the
+// environment workflow replays (workflows/testdata/).
 //
 // It needs a running Temporal dev server, for example:
 //
 //	bin/temporal server start-dev --headless --port 7299 --http-port 7298 --metrics-port 0 --db-filename /tmp/wf-record.db
-//	go run ./workflows/internal/recordhistory -address localhost:7299
+//	go run ./workflows/internal/recordhistory -address localhost:7299 -scenario events
 //
 // It runs a worker with stub activities, starts an environment workflow with a
-// 10 s interval, sends an accepted and a rejected configure update and two
-// configure signals (one invalid), lets the workflow run checks of which one
-// fails (online → offline → online), cancels it and writes its history.
-// Re-record whenever the workflow changes in a way that is meant to be
-// incompatible with running workflows; otherwise keep the old history: that is
-// what the replay test is for.
+// 10 s interval, drives it through a scenario, cancels it and writes its
+// history:
+//
+//   - basic (environment_history.json): an accepted and a rejected configure
+//     update and two configure signals (one invalid), checks of which one
+//     fails (online → offline → online); events off. The committed file was
+//     recorded before event collection existed and must stay as it is: it
+//     proves that such runs still replay.
+//   - events (environment_history_events.json): events on, stream mode; a
+//     switch to poll mode by update (the stream is cancelled and hands its
+//     cursor to the first poll), a poll interval change (the poll timer is
+//     re-armed), a second poll, a switch back to the stream by signal (it
+//     starts from the last poll's cursor); the cancellation stops the stream.
+//     The cursor hand-overs are checked on the way.
+//
+// Re-record only when the workflow changes in a way that is meant to be
+// incompatible with running workflows; otherwise keep the old histories: that
+// is what the replay test is for.
 package main
 
 import (
@@ -41,19 +53,118 @@ import (
 func main() {
 	address := flag.String("address", "localhost:7299", "Temporal frontend address")
 	namespace := flag.String("namespace", "default", "Temporal namespace")
-	out := flag.String("out", "workflows/testdata/environment_history.json", "where to write the history")
+	scenario := flag.String("scenario", "events", "basic or events")
+	out := flag.String("out", "", "where to write the history (default workflows/testdata/environment_history[_events].json)")
 	flag.Parse()
-	if err := run(*address, *namespace, *out); err != nil {
+	record, ok := scenarios[*scenario]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "recordhistory: unknown scenario %q\n", *scenario)
+		os.Exit(2)
+	}
+	if *out == "" {
+		*out = "workflows/testdata/environment_history.json"
+		if *scenario == "events" {
+			*out = "workflows/testdata/environment_history_events.json"
+		}
+	}
+	if err := run(*address, *namespace, *out, record); err != nil {
 		fmt.Fprintln(os.Stderr, "recordhistory:", err)
 		os.Exit(1)
 	}
 }
 
+// scenario starts an environment workflow and drives it; run cancels it and
+// records its history.
+type scenario func(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error)
+
+// startFunc starts the environment workflow with the given settings.
+type startFunc func(ctx context.Context, settings workflows.Settings) (client.WorkflowRun, error)
+
+var scenarios = map[string]scenario{"basic": recordBasic, "events": recordEvents}
+
 // stubEngine implements the activities; the check of the second cycle fails
-// (both attempts), the others succeed.
+// (both attempts, with failCycle2), the others succeed. The event activities
+// report the worker's clock as the engine's.
 type stubEngine struct {
-	mu     sync.Mutex
-	cycles []time.Time
+	mu         sync.Mutex
+	cycles     []time.Time
+	failCycle2 bool
+
+	streams []*stubStream
+	polls   []stubPoll
+}
+
+// stubStream is one StreamEvents attempt.
+type stubStream struct {
+	in       workflows.StreamEventsInput
+	returned int64 // the cursor returned on cancellation
+	stopped  bool
+}
+
+// stubPoll is one PollEvents attempt.
+type stubPoll struct {
+	in     workflows.PollEventsInput
+	result int64
+}
+
+// stream heartbeats until cancelled, then returns its cursor, as the real
+// activity does.
+func (s *stubEngine) stream(ctx context.Context, in workflows.StreamEventsInput) (workflows.StreamProgress, error) {
+	call := &stubStream{in: in}
+	s.mu.Lock()
+	s.streams = append(s.streams, call)
+	s.mu.Unlock()
+	slog.Info("stream started", "cursor", in.Cursor)
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	cursor := in.Cursor
+	for {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			call.returned, call.stopped = cursor, true
+			s.mu.Unlock()
+			slog.Info("stream stopped", "cursor", cursor)
+			return workflows.StreamProgress{Cursor: cursor, Stored: 3}, nil
+		case now := <-ticker.C:
+			cursor = max(cursor, now.UnixNano()) // "events" up to now are stored
+			activity.RecordHeartbeat(ctx, workflows.StreamProgress{Cursor: cursor, Stored: 3})
+		}
+	}
+}
+
+func (s *stubEngine) poll(_ context.Context, in workflows.PollEventsInput) (workflows.PollEventsResult, error) {
+	result := max(in.Cursor, time.Now().UnixNano())
+	s.mu.Lock()
+	s.polls = append(s.polls, stubPoll{in: in, result: result})
+	s.mu.Unlock()
+	slog.Info("polled", "since", in.Cursor, "until", result)
+	return workflows.PollEventsResult{Cursor: result, Stored: 1}, nil
+}
+
+// snapshot returns copies of the stream and poll records.
+func (s *stubEngine) snapshot() ([]stubStream, []stubPoll) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	streams := make([]stubStream, len(s.streams))
+	for i, st := range s.streams {
+		streams[i] = *st
+	}
+	return streams, append([]stubPoll(nil), s.polls...)
+}
+
+// waitForStub polls the stub records until done holds.
+func waitForStub(ctx context.Context, stub *stubEngine, what string, done func([]stubStream, []stubPoll) bool) error {
+	for {
+		if done(stub.snapshot()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput) (workflows.MetricsSummary, error) {
@@ -69,7 +180,7 @@ func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput
 		n = len(s.cycles)
 	}
 	s.mu.Unlock()
-	if n == 2 {
+	if n == 2 && s.failCycle2 {
 		return workflows.MetricsSummary{}, errors.New("engine unreachable: dial unix /var/run/docker.sock: connect: connection refused")
 	}
 	return workflows.MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 7.5, MemoryPercent: 42.1, Stored: true}, nil
@@ -82,7 +193,7 @@ func (s *stubEngine) recordStatus(_ context.Context, in workflows.RecordStatusIn
 	return nil
 }
 
-func run(address, namespace, out string) error {
+func run(address, namespace, out string, record scenario) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -98,64 +209,38 @@ func run(address, namespace, out string) error {
 
 	const taskQueue = "windflow-recordhistory"
 	stub := &stubEngine{}
-	w := worker.New(c, taskQueue, worker.Options{})
+	w := worker.New(c, taskQueue, worker.Options{
+		// Cancellation reaches the stream with a heartbeat response; the
+		// default throttle (0.8 × 30 s) would make each stop take 24 s.
+		MaxHeartbeatThrottleInterval: 200 * time.Millisecond,
+	})
 	w.RegisterWorkflowWithOptions(workflows.EnvironmentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivityWithOptions(stub.collect, activity.RegisterOptions{Name: workflows.ActivityCollectMetrics})
 	w.RegisterActivityWithOptions(stub.checkEngine, activity.RegisterOptions{Name: workflows.ActivityCheckEngine})
 	w.RegisterActivityWithOptions(stub.recordStatus, activity.RegisterOptions{Name: workflows.ActivityRecordStatus})
+	w.RegisterActivityWithOptions(stub.stream, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
+	w.RegisterActivityWithOptions(stub.poll, activity.RegisterOptions{Name: workflows.ActivityPollEvents})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
 
-	envID := fmt.Sprintf("recorded-%d", time.Now().Unix())
-	settings := workflows.DefaultSettings()
-	settings.MetricsInterval = 10 * time.Second
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:            workflows.WorkflowID(envID),
-		TaskQueue:     taskQueue,
-		StaticSummary: "environment local (unix:///var/run/docker.sock)",
-	}, workflows.WorkflowName, workflows.Input{EnvironmentID: envID, Name: "local", Settings: settings})
-	if err != nil {
-		return fmt.Errorf("start workflow: %w", err)
+	start := func(ctx context.Context, settings workflows.Settings) (client.WorkflowRun, error) {
+		envID := fmt.Sprintf("recorded-%d", time.Now().Unix())
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:            workflows.WorkflowID(envID),
+			TaskQueue:     taskQueue,
+			StaticSummary: "environment local (unix:///var/run/docker.sock)",
+		}, workflows.WorkflowName, workflows.Input{EnvironmentID: envID, Name: "local", Settings: settings})
+		if err != nil {
+			return nil, fmt.Errorf("start workflow: %w", err)
+		}
+		slog.Info("started", "workflowID", run.GetID(), "runID", run.GetRunID())
+		return run, nil
 	}
-	slog.Info("started", "workflowID", run.GetID(), "runID", run.GetRunID())
-
-	if _, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOnline }); err != nil {
-		return err
-	}
-
-	// Accepted: a one-failure threshold (so that the failed cycle turns the
-	// environment offline) and a new interval, which re-arms the timer.
-	state, err := configure(ctx, c, run, workflows.SettingsPatch{OfflineAfter: intp(1), MetricsIntervalSeconds: intp(12)})
-	if err != nil {
-		return fmt.Errorf("accepted update: %w", err)
-	}
-	slog.Info("update accepted", "settings", state.Settings)
-
-	// Rejected: out of range; leaves no trace in the history.
-	_, err = configure(ctx, c, run, workflows.SettingsPatch{MetricsIntervalSeconds: intp(5)})
-	if err == nil {
-		return errors.New("the out-of-range update was accepted")
-	}
-	slog.Info("update rejected", "error", err)
-
-	// Signals: an invalid one (ignored) and a valid one (back to 10 s).
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{MetricsIntervalSeconds: intp(1)}); err != nil {
-		return fmt.Errorf("signal: %w", err)
-	}
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{MetricsIntervalSeconds: intp(10)}); err != nil {
-		return fmt.Errorf("signal: %w", err)
-	}
-
-	// Cycle 2 fails (offline), cycle 3 recovers (online), cycle 4 is plain.
-	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Cycles >= 4 })
+	run, err := record(ctx, c, stub, start)
 	if err != nil {
 		return err
-	}
-	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "settings", final.Settings)
-	if final.Status != workflows.StatusOnline || final.Settings.MetricsInterval != 10*time.Second {
-		return fmt.Errorf("unexpected final state %+v", final)
 	}
 
 	if err := c.CancelWorkflow(ctx, run.GetID(), run.GetRunID()); err != nil {
@@ -165,7 +250,145 @@ func run(address, namespace, out string) error {
 	if err := run.Get(ctx, nil); !errors.As(err, &canceled) {
 		return fmt.Errorf("want the workflow canceled, got %v", err)
 	}
+	if err := waitForStub(ctx, stub, "every stream stopped", func(streams []stubStream, _ []stubPoll) bool {
+		for _, s := range streams {
+			if !s.stopped {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	return writeHistory(ctx, c, run, out)
+}
 
+// recordBasic is the scenario of environment_history.json (events off).
+func recordBasic(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.failCycle2 = true
+	stub.mu.Unlock()
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = 10 * time.Second
+	settings.EventsEnabled = false
+	run, err := start(ctx, settings)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOnline }); err != nil {
+		return nil, err
+	}
+
+	// Accepted: a one-failure threshold (so that the failed cycle turns the
+	// environment offline) and a new interval, which re-arms the timer.
+	state, err := configure(ctx, c, run, workflows.SettingsPatch{OfflineAfter: intp(1), MetricsIntervalSeconds: intp(12)})
+	if err != nil {
+		return nil, fmt.Errorf("accepted update: %w", err)
+	}
+	slog.Info("update accepted", "settings", state.Settings)
+
+	// Rejected: out of range; leaves no trace in the history.
+	_, err = configure(ctx, c, run, workflows.SettingsPatch{MetricsIntervalSeconds: intp(5)})
+	if err == nil {
+		return nil, errors.New("the out-of-range update was accepted")
+	}
+	slog.Info("update rejected", "error", err)
+
+	// Signals: an invalid one (ignored) and a valid one (back to 10 s).
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{MetricsIntervalSeconds: intp(1)}); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{MetricsIntervalSeconds: intp(10)}); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+
+	// Cycle 2 fails (offline), cycle 3 recovers (online), cycle 4 is plain.
+	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Cycles >= 4 })
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "settings", final.Settings)
+	if final.Status != workflows.StatusOnline || final.Settings.MetricsInterval != 10*time.Second {
+		return nil, fmt.Errorf("unexpected final state %+v", final)
+	}
+	return run, nil
+}
+
+// recordEvents is the scenario of environment_history_events.json.
+func recordEvents(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = 10 * time.Second
+	settings.EventsEnabled = true
+	settings.EventMode = workflows.EventModeStream
+	run, err := start(ctx, settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitForStub(ctx, stub, "the stream", func(s []stubStream, _ []stubPoll) bool { return len(s) == 1 }); err != nil {
+		return nil, err
+	}
+	// Let the stream heartbeat a few times.
+	time.Sleep(time.Second)
+
+	// Stream → poll, by update: the stream is cancelled, returns its cursor,
+	// and the first poll starts from it.
+	poll := workflows.EventModePoll
+	if _, err := configure(ctx, c, run, workflows.SettingsPatch{EventMode: &poll}); err != nil {
+		return nil, fmt.Errorf("switch to poll: %w", err)
+	}
+	if err := waitForStub(ctx, stub, "the first poll", func(_ []stubStream, p []stubPoll) bool { return len(p) == 1 }); err != nil {
+		return nil, err
+	}
+	streams, polls := stub.snapshot()
+	if !streams[0].stopped || streams[0].returned == 0 || polls[0].in.Cursor != streams[0].returned {
+		return nil, fmt.Errorf("stream → poll: the poll started from %d, the stream returned %d (stopped %t)",
+			polls[0].in.Cursor, streams[0].returned, streams[0].stopped)
+	}
+	slog.Info("stream → poll handed over", "cursor", polls[0].in.Cursor)
+
+	// A new poll interval re-arms the poll timer (from 60 s to 30 s).
+	state, err := configure(ctx, c, run, workflows.SettingsPatch{PollIntervalSeconds: intp(30)})
+	if err != nil {
+		return nil, fmt.Errorf("poll interval: %w", err)
+	}
+	slog.Info("poll interval changed", "nextPollAt", state.NextPollAt)
+	if err := waitForStub(ctx, stub, "the second poll", func(_ []stubStream, p []stubPoll) bool { return len(p) == 2 }); err != nil {
+		return nil, err
+	}
+	_, polls = stub.snapshot()
+	if polls[1].in.Cursor != polls[0].result {
+		return nil, fmt.Errorf("poll → poll: the second poll started from %d, the first returned %d", polls[1].in.Cursor, polls[0].result)
+	}
+
+	// Poll → stream, by signal: the stream starts from the last poll's cursor.
+	stream := workflows.EventModeStream
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{EventMode: &stream}); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	if err := waitForStub(ctx, stub, "the second stream", func(s []stubStream, _ []stubPoll) bool { return len(s) == 2 }); err != nil {
+		return nil, err
+	}
+	streams, polls = stub.snapshot()
+	if streams[1].in.Cursor != polls[1].result {
+		return nil, fmt.Errorf("poll → stream: the stream started from %d, the poll returned %d", streams[1].in.Cursor, polls[1].result)
+	}
+	slog.Info("poll → stream handed over", "cursor", streams[1].in.Cursor)
+	time.Sleep(time.Second)
+
+	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Cycles >= 4 })
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "settings", final.Settings, "cursor", final.EventCursorAt)
+	if final.Settings.EventMode != workflows.EventModeStream || final.Settings.PollInterval != 30*time.Second ||
+		final.EventCursor != polls[1].result || final.EventsError != "" {
+		return nil, fmt.Errorf("unexpected final state %+v", final)
+	}
+	return run, nil
+}
+
+// writeHistory writes the history of run to out as JSON.
+func writeHistory(ctx context.Context, c client.Client, run client.WorkflowRun, out string) error {
 	var hist historypb.History
 	iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {

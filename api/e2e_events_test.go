@@ -1,0 +1,521 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/engine/enginetest"
+)
+
+// eventKey is the identity of an event: (timeNano, container ID, action).
+type eventKey struct {
+	TimeNano    int64
+	ContainerID string
+	Action      string
+}
+
+func (k eventKey) String() string {
+	return fmt.Sprintf("%s %s %.12s", time.Unix(0, k.TimeNano).UTC().Format("15:04:05.000000000"), k.Action, k.ContainerID)
+}
+
+type apiEvent struct {
+	ID            int64             `json:"id"`
+	EnvironmentID string            `json:"environmentId"`
+	TimeNano      int64             `json:"timeNano"`
+	ContainerID   string            `json:"containerId"`
+	ContainerName string            `json:"containerName"`
+	Image         string            `json:"image"`
+	Action        string            `json:"action"`
+	Attributes    map[string]string `json:"attributes"`
+	ExitCode      *int              `json:"exitCode"`
+}
+
+func (e apiEvent) key() eventKey { return eventKey{e.TimeNano, e.ContainerID, e.Action} }
+
+// referenceEvents follows the engine's own event stream from now on, like
+// `docker events --since now`, keeping what Windflow's filter keeps. It is
+// the ground truth the stored events are compared with. stop ends it and
+// returns what it saw up to the given time.
+func referenceEvents(t *testing.T, cli *client.Client) (stop func(until time.Time) map[eventKey]int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	now, err := engine.EngineTime(ctx, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[eventKey]int{}
+	filter := engine.DefaultEventFilter()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = engine.ReadEvents(ctx, cli, engine.EventsQuery{Since: now.UnixNano(), Filtered: true}, func(e engine.Event) error {
+			if keep, _ := filter.Keep(e); keep {
+				mu.Lock()
+				seen[eventKey{e.TimeNano, e.ContainerID, e.Action}]++
+				mu.Unlock()
+			}
+			return nil
+		}, nil)
+	}()
+	t.Cleanup(cancel)
+	return func(until time.Time) map[eventKey]int {
+		time.Sleep(2 * time.Second) // let the last events arrive
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[eventKey]int{}
+		for k, n := range seen {
+			if k.TimeNano <= until.UnixNano() {
+				out[k] = n
+			}
+		}
+		return out
+	}
+}
+
+// storedEvents pages through GET /environments/{id}/events and returns
+// every stored event of the environment (newest first as served).
+func (b *testBundle) storedEvents(t *testing.T, envID string) []apiEvent {
+	t.Helper()
+	var all []apiEvent
+	cursor := ""
+	for page := 0; page < 100; page++ {
+		path := "/api/v1/environments/" + envID + "/events?limit=200"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		var out struct {
+			Events     []apiEvent `json:"events"`
+			NextCursor *string    `json:"nextCursor"`
+		}
+		if code := b.call(t, http.MethodGet, path, "", &out); code != http.StatusOK {
+			t.Fatalf("list events: status %d", code)
+		}
+		all = append(all, out.Events...)
+		if out.NextCursor == nil || *out.NextCursor == "" {
+			return all
+		}
+		cursor = *out.NextCursor
+	}
+	t.Fatal("more than 100 pages of events")
+	return nil
+}
+
+// compareEvents checks that the stored events between from and until are
+// exactly the expected ones, each stored once.
+func (b *testBundle) compareEvents(t *testing.T, envID string, expected map[eventKey]int, from, until time.Time) {
+	t.Helper()
+	stored := map[eventKey]int{}
+	for _, e := range b.storedEvents(t, envID) {
+		if e.TimeNano >= from.UnixNano() && e.TimeNano <= until.UnixNano() {
+			stored[e.key()]++
+		}
+	}
+	var missing, extra, doubled []string
+	for k := range expected {
+		if stored[k] == 0 {
+			missing = append(missing, k.String())
+		}
+	}
+	for k, n := range stored {
+		if expected[k] == 0 {
+			extra = append(extra, k.String())
+		}
+		if n > 1 {
+			doubled = append(doubled, k.String())
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(expected) == 0 || len(missing)+len(extra)+len(doubled) > 0 {
+		t.Fatalf("engine reported %d events, %d stored; missing %d %v; not reported by the engine %d %v; stored twice %v",
+			len(expected), len(stored), len(missing), missing, len(extra), extra, doubled)
+	}
+	t.Logf("%d events, each stored exactly once", len(expected))
+}
+
+// waitForEvents waits until every expected event is stored.
+func (b *testBundle) waitForEvents(t *testing.T, envID string, expected map[eventKey]int, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, fmt.Sprintf("%d events stored", len(expected)), func() bool {
+		stored := map[eventKey]bool{}
+		for _, e := range b.storedEvents(t, envID) {
+			stored[e.key()] = true
+		}
+		for k := range expected {
+			if !stored[k] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// churn runs container lifecycles on cli: create, start, pause, unpause,
+// stop, remove — one every `every`, until ctx ends.
+func churn(ctx context.Context, t *testing.T, cli *client.Client, every time.Duration) {
+	img := enginetest.BusyboxImage(t, cli)
+	for i := 0; ctx.Err() == nil; i++ {
+		c, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+			Name:       fmt.Sprintf("wf-churn-%s-%d", uuid.NewString()[:6], i),
+			Config:     &container.Config{Image: img, Cmd: []string{"sleep", "3600"}, Labels: map[string]string{enginetest.LabelKey: "1"}},
+			HostConfig: &container.HostConfig{NetworkMode: "none"},
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				t.Errorf("churn create: %v", err)
+			}
+			return
+		}
+		bg := context.Background() // finish the lifecycle even when ctx ends
+		steps := []func() error{
+			func() error { _, err := cli.ContainerStart(bg, c.ID, client.ContainerStartOptions{}); return err },
+			func() error { _, err := cli.ContainerPause(bg, c.ID, client.ContainerPauseOptions{}); return err },
+			func() error { _, err := cli.ContainerUnpause(bg, c.ID, client.ContainerUnpauseOptions{}); return err },
+			func() error {
+				zero := 0
+				_, err := cli.ContainerStop(bg, c.ID, client.ContainerStopOptions{Timeout: &zero})
+				return err
+			},
+			func() error {
+				_, err := cli.ContainerRemove(bg, c.ID, client.ContainerRemoveOptions{Force: true})
+				return err
+			},
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				t.Errorf("churn: %v", err)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+		}
+	}
+}
+
+// sseClient reads /api/v1/stream and records when each container event arrived.
+type sseClient struct {
+	mu       sync.Mutex
+	arrived  map[eventKey]time.Time
+	statuses int
+	cancel   context.CancelFunc
+}
+
+func (b *testBundle) subscribe(t *testing.T) *sseClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.api.URL+"/api/v1/stream", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		cancel()
+		t.Fatalf("stream: status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s := &sseClient{arrived: map[eventKey]time.Time{}, cancel: cancel}
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var kind string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event:"):
+				kind = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+			case strings.HasPrefix(line, "data:") && kind == "container_event":
+				var e apiEvent
+				if json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(line, "data:"))), &e) == nil {
+					s.mu.Lock()
+					if _, ok := s.arrived[e.key()]; !ok {
+						s.arrived[e.key()] = time.Now()
+					}
+					s.mu.Unlock()
+				}
+			case strings.HasPrefix(line, "data:") && kind == "environment_status":
+				s.mu.Lock()
+				s.statuses++
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+func TestEndToEnd_EventsStreamMode(t *testing.T) {
+	d := enginetest.StartDaemon(t)
+	cli := d.Client(t)
+	enginetest.BusyboxImage(t, cli)
+	b := setup(t)
+	sse := b.subscribe(t)
+	env := b.createEnvironmentWith(t, "e2e-events-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
+	// The stream is up once a first container's events are stored.
+	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
+	eventually(t, 30*time.Second, "stream running", func() bool {
+		for _, e := range b.storedEvents(t, env.ID) {
+			if e.ContainerID == warm {
+				return true
+			}
+		}
+		return false
+	})
+
+	stop := referenceEvents(t, cli)
+	from := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	churn(ctx, t, cli, time.Second)
+	cancel()
+	// A container killed by the kernel for lack of memory: oom, then die 137.
+	oom := runOOM(t, cli)
+	until := time.Now()
+	expected := stop(until)
+	b.waitForEvents(t, env.ID, expected, 30*time.Second)
+	b.compareEvents(t, env.ID, expected, from, until)
+
+	var sawOOM, sawDie137 bool
+	for _, e := range b.storedEvents(t, env.ID) {
+		if e.ContainerID == oom && e.Action == "oom" {
+			sawOOM = true
+		}
+		if e.ContainerID == oom && e.Action == "die" && e.ExitCode != nil && *e.ExitCode == 137 {
+			sawDie137 = true
+		}
+	}
+	if !sawOOM || !sawDie137 {
+		t.Errorf("OOM-killed container: oom stored %v, die with exit code 137 stored %v", sawOOM, sawDie137)
+	}
+
+	// Every event reached the live stream, within a second of happening.
+	var slowest time.Duration
+	sse.mu.Lock()
+	for k := range expected {
+		at, ok := sse.arrived[k]
+		if !ok {
+			t.Errorf("event %s never reached /api/v1/stream", k)
+			continue
+		}
+		slowest = max(slowest, at.Sub(time.Unix(0, k.TimeNano)))
+	}
+	sse.mu.Unlock()
+	t.Logf("slowest event reached the live stream %s after it happened", slowest)
+	if slowest > time.Second {
+		t.Errorf("slowest event took %s to reach the live stream, want within 1s", slowest)
+	}
+	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
+		t.Errorf("gaps recorded without any fault: %+v", gaps)
+	}
+}
+
+// runOOM runs a container with a 16 MB memory limit whose shell doubles a
+// string until the kernel kills it, and waits until it has stopped.
+func runOOM(t *testing.T, cli *client.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: "wf-oom-" + uuid.NewString()[:6],
+		Config: &container.Config{Image: enginetest.BusyboxImage(t, cli), Labels: map[string]string{enginetest.LabelKey: "1"},
+			Cmd: []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"}},
+		HostConfig: &container.HostConfig{NetworkMode: "none", Resources: container.Resources{Memory: 16 << 20, MemorySwap: 16 << 20}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	if _, err := cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the OOM container to stop", func() bool {
+		res, err := cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		return err == nil && !res.Container.State.Running
+	})
+	return c.ID
+}
+
+type gapJSON struct {
+	FromNano int64  `json:"fromNano"`
+	ToNano   int64  `json:"toNano"`
+	Reason   string `json:"reason"`
+}
+
+func (b *testBundle) gaps(t *testing.T, envID string) []gapJSON {
+	t.Helper()
+	var out struct{ Gaps []gapJSON }
+	if code := b.call(t, http.MethodGet, "/api/v1/environments/"+envID+"/events/gaps", "", &out); code != http.StatusOK {
+		t.Fatalf("gaps: status %d", code)
+	}
+	return out.Gaps
+}
+
+// workerProcess runs `windflow worker` as a separate process on the
+// bundle's database and task queue.
+type workerProcess struct{ cmd *exec.Cmd }
+
+func buildWindflow(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "windflow")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/windflow").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build windflow: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func (b *testBundle) startWorker(t *testing.T, bin, name string) *workerProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "worker")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+b.databaseURL,
+		"WINDFLOW_TASK_QUEUE="+b.taskQueue,
+		"WINDFLOW_LOG_LEVEL=warn",
+	)
+	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &workerProcess{cmd: cmd}
+	t.Cleanup(func() { w.kill(syscall.SIGTERM); logf.Close() })
+	return w
+}
+
+// kill signals the worker's process group and waits for it.
+func (w *workerProcess) kill(sig syscall.Signal) {
+	if w.cmd.ProcessState != nil {
+		return
+	}
+	_ = syscall.Kill(-w.cmd.Process.Pid, sig)
+	_ = w.cmd.Wait()
+}
+
+// TestEndToEnd_EventsSurviveWorkerKill SIGKILLs the worker running the
+// event stream while containers churn, starts another, and checks that every
+// event the engine reported for the window is stored exactly once.
+func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
+	d := enginetest.StartDaemon(t)
+	cli := d.Client(t)
+	enginetest.BusyboxImage(t, cli)
+	bin := buildWindflow(t)
+	b := setupWith(t, 0)
+	first := b.startWorker(t, bin, "worker-1")
+	env := b.createEnvironmentWith(t, "e2e-kill-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
+	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
+	eventually(t, 30*time.Second, "stream running", func() bool {
+		for _, e := range b.storedEvents(t, env.ID) {
+			if e.ContainerID == warm {
+				return true
+			}
+		}
+		return false
+	})
+
+	stop := referenceEvents(t, cli)
+	from := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		time.Sleep(5 * time.Second)
+		first.kill(syscall.SIGKILL)
+		time.Sleep(3 * time.Second)
+		b.startWorker(t, bin, "worker-2")
+	}()
+	churn(ctx, t, cli, 2*time.Second)
+	until := time.Now()
+	expected := stop(until)
+	// The dead worker's stream is noticed at its heartbeat timeout (30 s),
+	// then retried on the new worker from the cursor.
+	b.waitForEvents(t, env.ID, expected, 120*time.Second)
+	b.compareEvents(t, env.ID, expected, from, until)
+	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
+		t.Errorf("gaps recorded although the engine still held every event: %+v", gaps)
+	}
+}
+
+// TestEndToEnd_EventsPollMode runs the same churn in poll mode.
+func TestEndToEnd_EventsPollMode(t *testing.T) {
+	d := enginetest.StartDaemon(t)
+	cli := d.Client(t)
+	enginetest.BusyboxImage(t, cli)
+	b := setup(t)
+	env := b.createEnvironmentWith(t, "e2e-poll-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"poll","pollIntervalSeconds":30}`)
+	stop := referenceEvents(t, cli)
+	from := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
+	churn(ctx, t, cli, 2*time.Second)
+	cancel()
+	until := time.Now()
+	expected := stop(until)
+	b.waitForEvents(t, env.ID, expected, 75*time.Second)
+	b.compareEvents(t, env.ID, expected, from, until)
+	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
+		t.Errorf("gaps recorded without any fault: %+v", gaps)
+	}
+}
+
+// TestEndToEnd_EventsEngineRestart restarts dockerd under a running stream:
+// the stream recovers, later events are stored, and the window the engine
+// forgot is recorded as a gap.
+func TestEndToEnd_EventsEngineRestart(t *testing.T) {
+	d := enginetest.StartDaemon(t)
+	cli := d.Client(t)
+	enginetest.BusyboxImage(t, cli)
+	b := setup(t)
+	env := b.createEnvironmentWith(t, "e2e-restart-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
+	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
+	eventually(t, 30*time.Second, "stream running", func() bool {
+		for _, e := range b.storedEvents(t, env.ID) {
+			if e.ContainerID == warm {
+				return true
+			}
+		}
+		return false
+	})
+	restartedAt := time.Now()
+	d.Restart()
+	cli = d.Client(t)
+	after := enginetest.RunContainer(t, cli, "wf-after", "sleep", "3600")
+	eventually(t, 90*time.Second, "events after the restart", func() bool {
+		for _, e := range b.storedEvents(t, env.ID) {
+			if e.ContainerID == after && e.Action == "start" {
+				return true
+			}
+		}
+		return false
+	})
+	gaps := b.gaps(t, env.ID)
+	if len(gaps) != 1 {
+		t.Fatalf("gaps = %+v, want exactly one for the restart", gaps)
+	}
+	if g := gaps[0]; g.FromNano > restartedAt.UnixNano() || g.ToNano < restartedAt.UnixNano() || g.Reason == "" {
+		t.Errorf("gap %+v does not cover the restart at %s", g, restartedAt)
+	}
+}
