@@ -28,7 +28,7 @@ const (
 	defaultFlushInterval = 200 * time.Millisecond
 	// defaultHeartbeatInterval is well under the workflow's 30 s
 	// HeartbeatTimeout; the SDK throttles what reaches the server anyway.
-	defaultHeartbeatInterval = 5 * time.Second
+	defaultHeartbeatInterval = 2 * time.Second
 	// storeTimeout bounds one batch write, also the last one after a cancel.
 	storeTimeout = 10 * time.Second
 )

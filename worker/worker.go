@@ -18,10 +18,19 @@ import (
 // StopTimeout is how long a stopping worker lets running activities finish.
 const StopTimeout = 10 * time.Second
 
+// HeartbeatThrottle caps how long the SDK holds back heartbeats. A
+// cancellation (a mode switch, a pause, continue-as-new) reaches the event
+// stream only with a heartbeat that reaches the server, so it arrives within
+// this bound instead of 0.8 × the 30 s heartbeat timeout.
+const HeartbeatThrottle = 3 * time.Second
+
 // New returns a worker on taskQueue with the environment workflow and every
 // activity registered. The caller starts and stops it.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: StopTimeout})
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		WorkerStopTimeout:            StopTimeout,
+		MaxHeartbeatThrottleInterval: HeartbeatThrottle,
+	})
 	Register(w, acts)
 	return w
 }

@@ -105,8 +105,16 @@ func (w *environmentWorkflow) wantedEvents() eventsWork {
 // when they change, until the run continues as new or is cancelled.
 func (w *environmentWorkflow) collectEvents(ctx workflow.Context) {
 	defer func() { w.eventsRunning = false }()
+	last := w.wantedEvents()
 	for ctx.Err() == nil {
-		switch w.wantedEvents() {
+		work := w.wantedEvents()
+		if work != last && !w.eventsStopping {
+			// A settings change stopped or switched the collection: the
+			// error was about what no longer runs.
+			w.state.EventsError = ""
+			last = work
+		}
+		switch work {
 		case eventsStreaming:
 			w.runStream(ctx)
 		case eventsPolling:

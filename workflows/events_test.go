@@ -298,6 +298,9 @@ func TestStreamFailedForGood(t *testing.T) {
 	var failed State
 	env.RegisterDelayedCallback(func() { failed = queryState(t, env) }, 30*time.Second)
 	updateAt(t, env, time.Minute, SettingsPatch{OfflineAfter: intp(3)})
+	var off State
+	updateAt(t, env, 370*time.Second, SettingsPatch{EventsEnabled: boolp(false)})
+	env.RegisterDelayedCallback(func() { off = queryState(t, env) }, 380*time.Second)
 	cancelAt(env, 400*time.Second)
 	env.ExecuteWorkflow(WorkflowName, input(eventSettings(EventModeStream)))
 	requireCanceled(t, env)
@@ -313,6 +316,9 @@ func TestStreamFailedForGood(t *testing.T) {
 	}
 	// At start; at the settings change (60 s); 5 min after that failure.
 	require.Equal(t, seconds(0, 60, 360), starts)
+	// Events off: the error and the pending restart are gone with the stream.
+	require.Empty(t, off.EventsError)
+	require.True(t, off.EventsRestartAt.IsZero())
 }
 
 func TestStreamToPollToStream(t *testing.T) {
