@@ -101,7 +101,7 @@ func (a *Activities) resumeCursor(ctx context.Context, envID uuid.UUID, known ..
 // a gap when the engine can no longer replay everything after the cursor.
 // It returns the engine's clock.
 func (a *Activities) checkGap(ctx context.Context, cli *client.Client, env store.Environment, cursor int64) (engineNow int64, gap bool, err error) {
-	oldest, empty, engineNow, err := engine.RingStart(ctx, cli)
+	ring, err := engine.ReadRing(ctx, cli)
 	if err != nil {
 		return 0, false, fmt.Errorf("read the event buffer of %s: %w", env.Name, err)
 	}
@@ -109,10 +109,11 @@ func (a *Activities) checkGap(ctx context.Context, cli *client.Client, env store
 	if err != nil {
 		return 0, false, err
 	}
-	if err := a.Store.SetRingSeen(ctx, env.ID, !empty); err != nil {
+	if err := a.Store.SetRingSeen(ctx, env.ID, ring.Len > 0); err != nil {
 		return 0, false, err
 	}
-	g := engine.DetectGap(cursor, oldest, empty, seenBefore, engineNow)
+	engineNow = ring.EngineNow
+	g := engine.DetectGap(cursor, ring, seenBefore)
 	if g == nil {
 		return engineNow, false, nil
 	}

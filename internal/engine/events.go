@@ -209,36 +209,44 @@ type Gap struct {
 const (
 	GapReasonRingWrapped = "engine event buffer no longer reaches back to the cursor"
 	GapReasonRestarted   = "engine restarted: its event memory is empty"
+	// GapReasonRestartedSince: the buffer is not full yet does not reach
+	// back to the cursor, so the engine restarted and forgot what came before.
+	GapReasonRestartedSince = "engine restarted: events before the restart are gone"
 )
 
 // DetectGap compares the cursor (every event up to it has been stored; 0 =
-// nothing read yet) with the engine's replay buffer as RingStart reports it,
+// nothing read yet) with the engine's replay buffer as ReadRing reports it,
 // and returns the window that may have been lost, or nil:
 //
 //   - cursor 0 (first read): no gap;
 //   - buffer non-empty, oldest event at or before the cursor: no gap;
-//   - buffer non-empty, oldest event after the cursor: gap from the cursor
-//     to the oldest event (the buffer wrapped);
-//   - buffer empty, cursor set: gap from the cursor to engineNow (the engine
-//     restarted and forgot its events). If engineNow is not after the
+//   - buffer full (RingCapacity), oldest event after the cursor: gap from
+//     the cursor to the oldest event (the buffer wrapped);
+//   - buffer not full, oldest event after the cursor: the same gap, but the
+//     engine restarted (a buffer that is not full loses nothing otherwise);
+//   - buffer empty, cursor set: gap from the cursor to the engine's now (the
+//     engine restarted and forgot its events). If that is not after the
 //     cursor (the engine's clock went back), To is the cursor.
 //
 // An empty buffer alone cannot tell a restart from an idle engine, so it
 // counts as a restart only when the buffer was seen holding events before
 // (ringSeenBefore): events leave the buffer only when newer ones push them
 // out, or when the engine restarts.
-func DetectGap(cursor, ringOldest int64, ringEmpty, ringSeenBefore bool, engineNow int64) *Gap {
+func DetectGap(cursor int64, ring Ring, ringSeenBefore bool) *Gap {
 	switch {
 	case cursor <= 0:
 		return nil
-	case ringEmpty && !ringSeenBefore:
+	case ring.Len == 0 && !ringSeenBefore:
 		// Still empty: an idle engine, nothing was forgotten.
 		return nil
-	case ringEmpty:
-		return &Gap{From: cursor, To: max(engineNow, cursor), Reason: GapReasonRestarted}
-	case ringOldest <= cursor:
+	case ring.Len == 0:
+		return &Gap{From: cursor, To: max(ring.EngineNow, cursor), Reason: GapReasonRestarted}
+	case ring.Oldest <= cursor:
 		return nil
+	case ring.Len < RingCapacity:
+		// Events leave a buffer that is not full only when the engine restarts.
+		return &Gap{From: cursor, To: ring.Oldest, Reason: GapReasonRestartedSince}
 	default:
-		return &Gap{From: cursor, To: ringOldest, Reason: GapReasonRingWrapped}
+		return &Gap{From: cursor, To: ring.Oldest, Reason: GapReasonRingWrapped}
 	}
 }

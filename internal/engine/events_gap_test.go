@@ -11,36 +11,42 @@ func TestDetectGap(t *testing.T) {
 		cursor = int64(1795700427052902861)
 		now    = cursor + 60e9
 	)
+	full := func(oldest int64) engine.Ring {
+		return engine.Ring{Oldest: oldest, Len: engine.RingCapacity, EngineNow: now}
+	}
+	partial := func(oldest int64) engine.Ring { return engine.Ring{Oldest: oldest, Len: 7, EngineNow: now} }
+	empty := func(engineNow int64) engine.Ring { return engine.Ring{EngineNow: engineNow} }
 	cases := []struct {
-		name           string
-		cursor, oldest int64
-		empty, seen    bool
-		engineNow      int64
-		want           *engine.Gap
+		name   string
+		cursor int64
+		ring   engine.Ring
+		seen   bool
+		want   *engine.Gap
 	}{
-		{"first read, ring has events", 0, cursor, false, true, now, nil},
-		{"first read, ring empty", 0, 0, true, true, now, nil},
-		{"oldest before cursor", cursor, cursor - 1, false, true, now, nil},
-		{"oldest at cursor", cursor, cursor, false, true, now, nil},
-		{"oldest after cursor: ring wrapped", cursor, cursor + 1, false, true, now,
+		{"first read, ring has events", 0, full(cursor), true, nil},
+		{"first read, ring empty", 0, empty(now), true, nil},
+		{"oldest before cursor", cursor, full(cursor - 1), true, nil},
+		{"oldest at cursor", cursor, full(cursor), true, nil},
+		{"oldest at cursor, ring not full", cursor, partial(cursor), true, nil},
+		{"oldest after cursor, ring full: wrapped", cursor, full(cursor + 1), true,
 			&engine.Gap{From: cursor, To: cursor + 1, Reason: engine.GapReasonRingWrapped}},
-		{"oldest long after cursor", cursor, cursor + 30e9, false, true, now,
+		{"oldest long after cursor, ring full", cursor, full(cursor + 30e9), true,
 			&engine.Gap{From: cursor, To: cursor + 30e9, Reason: engine.GapReasonRingWrapped}},
-		{"ring empty: engine restarted", cursor, 0, true, true, now,
+		{"oldest after cursor, ring not full: restarted", cursor, partial(cursor + 5e9), false,
+			&engine.Gap{From: cursor, To: cursor + 5e9, Reason: engine.GapReasonRestartedSince}},
+		{"ring empty: engine restarted", cursor, empty(now), true,
 			&engine.Gap{From: cursor, To: now, Reason: engine.GapReasonRestarted}},
-		{"ring empty, engine clock behind cursor", cursor, 0, true, true, cursor - 5e9,
+		{"ring empty, engine clock behind cursor", cursor, empty(cursor - 5e9), true,
 			&engine.Gap{From: cursor, To: cursor, Reason: engine.GapReasonRestarted}},
-		{"ring empty, never seen holding events: idle engine", cursor, 0, true, false, now, nil},
-		{"ring empty flag wins over oldest", cursor, cursor - 1, true, true, now,
-			&engine.Gap{From: cursor, To: now, Reason: engine.GapReasonRestarted}},
+		{"ring empty, never seen holding events: idle engine", cursor, empty(now), false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := engine.DetectGap(tc.cursor, tc.oldest, tc.empty, tc.seen, tc.engineNow)
+			got := engine.DetectGap(tc.cursor, tc.ring, tc.seen)
 			switch {
 			case got == nil && tc.want == nil:
 			case got == nil || tc.want == nil || *got != *tc.want:
-				t.Errorf("DetectGap(%d, %d, %v, %v, %d) = %+v, want %+v", tc.cursor, tc.oldest, tc.empty, tc.seen, tc.engineNow, got, tc.want)
+				t.Errorf("DetectGap(%d, %+v, %v) = %+v, want %+v", tc.cursor, tc.ring, tc.seen, got, tc.want)
 			}
 		})
 	}

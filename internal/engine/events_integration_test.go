@@ -184,7 +184,7 @@ func TestEngineTime(t *testing.T) {
 	}
 }
 
-func TestRingStart(t *testing.T) {
+func TestReadRing(t *testing.T) {
 	cli := enginetest.Client(t)
 	id, since, until := lifecycle(t, cli)
 	evs := eventsOf(t, cli, engine.EventsQuery{Since: since, Until: until, Filtered: true}, id)
@@ -192,17 +192,17 @@ func TestRingStart(t *testing.T) {
 		t.Fatal("no events")
 	}
 	last := evs[len(evs)-1].TimeNano
-	oldest, empty, now, err := engine.RingStart(t.Context(), cli)
+	ring, err := engine.ReadRing(t.Context(), cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if empty || oldest <= 0 || oldest > last || now < last {
-		t.Errorf("RingStart = %d, %v, %d; want a non-empty ring starting at or before %d, now after it", oldest, empty, now, last)
+	if ring.Len < len(evs) || ring.Len > engine.RingCapacity || ring.Oldest <= 0 || ring.Oldest > last || ring.EngineNow < last {
+		t.Errorf("ReadRing = %+v; want at least %d events starting at or before %d, now after it", ring, len(evs), last)
 	}
-	if g := engine.DetectGap(last, oldest, empty, true, now); g != nil {
+	if g := engine.DetectGap(last, ring, true); g != nil {
 		t.Errorf("DetectGap from the last event: %+v", g)
 	}
-	t.Logf("ring starts %v before the last event", time.Duration(last-oldest))
+	t.Logf("ring holds %d events from %v before the last event", ring.Len, time.Duration(last-ring.Oldest))
 }
 
 // TestReadEventsLive follows the live stream (Until unset), sees the create

@@ -32,8 +32,8 @@ type EventsQuery struct {
 // of several MiB) are passed to onMalformed truncated and skipped.
 const maxEventLine = 4 << 20
 
-// errStopReading is returned by RingStart's callback to end the read after
-// the first event.
+// errStopReading is returned by ReadRing's callback to end the read after
+// more events than an engine can hold.
 var errStopReading = errors.New("stop reading")
 
 // ReadEvents reads GET /events with q and calls fn for each decoded event,
@@ -227,25 +227,43 @@ func EngineTime(ctx context.Context, cli *client.Client) (time.Time, error) {
 	return t, nil
 }
 
-// RingStart returns the timeNano of the oldest event the engine can still
-// replay (empty when its buffer holds none) and the engine time it used as
-// the end of the read. It reads GET /events?since=1&until=<engine now>
-// without filters (the buffer is shared by all event types) and stops after
-// the first event, the oldest.
-func RingStart(ctx context.Context, cli *client.Client) (oldest int64, empty bool, engineNow int64, err error) {
+// RingCapacity is how many events an engine keeps for replay (moby
+// daemon/events eventsLimit), all types together, lost when it restarts.
+const RingCapacity = 256
+
+// Ring describes an engine's replay buffer at one moment.
+type Ring struct {
+	// Oldest is the timeNano of the oldest event it can still replay (0 when empty).
+	Oldest int64
+	// Len is how many events it holds (at most RingCapacity).
+	Len int
+	// EngineNow is the engine time (Unix ns) the read ended at.
+	EngineNow int64
+}
+
+// ReadRing reads the engine's whole replay buffer: GET
+// /events?since=1&until=<engine now> without filters (the buffer is shared by
+// all event types); the daemon sends what it holds, then closes the stream.
+// Undecodable lines count as events.
+func ReadRing(ctx context.Context, cli *client.Client) (Ring, error) {
 	now, err := EngineTime(ctx, cli)
 	if err != nil {
-		return 0, false, 0, err
+		return Ring{}, err
 	}
-	engineNow = now.UnixNano()
-	empty = true
-	err = ReadEvents(ctx, cli, EventsQuery{Since: int64(time.Second), Until: engineNow},
+	r := Ring{EngineNow: now.UnixNano()}
+	err = ReadEvents(ctx, cli, EventsQuery{Since: int64(time.Second), Until: r.EngineNow},
 		func(e Event) error {
-			oldest, empty = e.TimeNano, false
-			return errStopReading
-		}, nil)
+			if r.Len == 0 {
+				r.Oldest = e.TimeNano
+			}
+			r.Len++
+			if r.Len > RingCapacity {
+				return errStopReading // not a replay buffer: an engine that keeps streaming
+			}
+			return nil
+		}, func([]byte) { r.Len++ })
 	if err != nil && !errors.Is(err, errStopReading) {
-		return 0, false, engineNow, err
+		return Ring{}, err
 	}
-	return oldest, empty, engineNow, nil
+	return r, nil
 }

@@ -252,20 +252,19 @@ func TestReadEventsStops(t *testing.T) {
 	})
 }
 
-func TestRingStartFake(t *testing.T) {
+func TestReadRingFake(t *testing.T) {
 	const sys = "2026-11-26T14:40:27.5+01:00"
 	now := time.Date(2026, 11, 26, 13, 40, 27, 5e8, time.UTC).UnixNano()
 	first := recorded(t, "wf-evrec-life", "create")
-	// The second event is never read: RingStart stops after the first, even
-	// on a stream that stays open.
-	f := &fakeEngine{systemTime: sys, events: live(first + "\n" + recorded(t, "wf-evrec-life", "start") + "\n")}
+	// The daemon sends its buffer, then closes the stream (until is set).
+	f := &fakeEngine{systemTime: sys, events: body(first + "\n" + recorded(t, "wf-evrec-life", "start") + "\n{garbage\n")}
 	cli := f.start(t)
-	oldest, empty, engineNow, err := engine.RingStart(t.Context(), cli)
+	ring, err := engine.ReadRing(t.Context(), cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oldest != 1795700426896246693 || empty || engineNow != now {
-		t.Errorf("RingStart = %d, %v, %d; want 1795700426896246693, false, %d", oldest, empty, engineNow, now)
+	if ring.Oldest != 1795700426896246693 || ring.Len != 3 || ring.EngineNow != now {
+		t.Errorf("ReadRing = %+v; want oldest 1795700426896246693, 3 events (a malformed one counts), now %d", ring, now)
 	}
 	v, _ := f.lastQuery(t)
 	if v.Get("since") != "1.000000000" || v.Get("until") != "1795700427.500000000" || v.Has("filters") {
@@ -273,9 +272,9 @@ func TestRingStartFake(t *testing.T) {
 	}
 
 	f.set("", body(""))
-	oldest, empty, engineNow, err = engine.RingStart(t.Context(), cli)
-	if err != nil || !empty || oldest != 0 || engineNow != now {
-		t.Errorf("empty ring: RingStart = %d, %v, %d, %v", oldest, empty, engineNow, err)
+	ring, err = engine.ReadRing(t.Context(), cli)
+	if err != nil || ring.Len != 0 || ring.Oldest != 0 || ring.EngineNow != now {
+		t.Errorf("empty ring: ReadRing = %+v, %v", ring, err)
 	}
 
 	tm, err := engine.EngineTime(t.Context(), cli)
