@@ -95,8 +95,8 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	return workflows.MetricsSummary{
 		CollectedAt:       collectedAt,
 		ContainersRunning: host.ContainersRunning,
-		CPUPercent:        round2(host.CPUPercent),
-		MemoryPercent:     round2(host.MemoryPercent),
+		CPUPercent:        host.CPUPercent,
+		MemoryPercent:     host.MemoryPercent,
 		Stored:            inserted,
 	}, nil
 }
@@ -108,5 +108,3 @@ func clampInt64(v uint64) int64 {
 	}
 	return int64(v)
 }
-
-func round2(f float64) float64 { return math.Round(f*100) / 100 }

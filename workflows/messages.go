@@ -34,6 +34,26 @@ const (
 	ActivityStreamEvents = "StreamEvents"
 	// ActivityPollEvents reads the events since the cursor once.
 	ActivityPollEvents = "PollEvents"
+	// ActivityCheckDisk reads /system/df and stores a disk-usage sample.
+	ActivityCheckDisk = "CheckDisk"
+	// ActivityRecordDiskWarning records a disk warning and its notifications.
+	ActivityRecordDiskWarning = "RecordDiskWarning"
+	// ActivityDeliverNotification sends one notification (one attempt).
+	ActivityDeliverNotification = "DeliverNotification"
+	// ActivityMarkNotificationFailed records that delivery gave up.
+	ActivityMarkNotificationFailed = "MarkNotificationFailed"
+	// ActivityDispatchNotifications starts delivery workflows for pending
+	// notifications that have none yet.
+	ActivityDispatchNotifications = "DispatchNotifications"
+
+	// NotificationDeliveryWorkflowName delivers one notification; workflow ID
+	// NotificationWorkflowID(id).
+	NotificationDeliveryWorkflowName = "NotificationDelivery"
+	// NotificationDispatcherWorkflowName is the singleton that sweeps the
+	// outbox; workflow ID NotificationDispatcherID.
+	NotificationDispatcherWorkflowName = "NotificationDispatcher"
+	// NotificationDispatcherID is the dispatcher's workflow ID.
+	NotificationDispatcherID = "notifications/dispatcher"
 
 	// DefaultTaskQueue is the task queue used when none is configured.
 	DefaultTaskQueue = "windflow"
@@ -53,6 +73,10 @@ const (
 
 // WorkflowID returns the workflow ID of an environment: "environment/<uuid>".
 func WorkflowID(environmentID string) string { return "environment/" + environmentID }
+
+// NotificationWorkflowID returns the workflow ID of a notification's
+// delivery: "notification/<id>".
+func NotificationWorkflowID(id int64) string { return fmt.Sprintf("notification/%d", id) }
 
 // Settings is the environment's configuration as the workflow applies it.
 type Settings struct {
@@ -75,6 +99,70 @@ type Settings struct {
 	// PollInterval is the time between two polls in poll mode. Zero means
 	// DefaultPollInterval (see WithEventDefaults).
 	PollInterval time.Duration `json:"pollInterval,omitempty"`
+
+	// Disk checks. Zero values mean the defaults (see WithDiskDefaults), so
+	// inputs recorded before disk checks existed still replay.
+	// DiskInterval is the time between two disk checks.
+	DiskInterval time.Duration `json:"diskInterval,omitempty"`
+	// DiskTimeout bounds one /system/df call (it walks every layer).
+	DiskTimeout time.Duration `json:"diskTimeout,omitempty"`
+	// DiskThresholdMode is DiskThresholdPercent, DiskThresholdBytes or DiskThresholdOff.
+	DiskThresholdMode string `json:"diskThresholdMode,omitempty"`
+	// DiskThresholdPercent warns above this share of the capacity (percent mode).
+	DiskThresholdPercent float64 `json:"diskThresholdPercent,omitempty"`
+	// DiskThresholdBytes warns above this many bytes used by Docker (bytes mode).
+	DiskThresholdBytes int64 `json:"diskThresholdBytes,omitempty"`
+	// DiskCapacityBytes is the capacity percentages are computed against; 0
+	// means statfs of the engine's DockerRootDir when the engine is local.
+	// -1 means "unknown" explicitly (no statfs).
+	DiskCapacityBytes int64 `json:"diskCapacityBytes,omitempty"`
+	// DiskCooldown is the least time between two disk warnings.
+	DiskCooldown time.Duration `json:"diskCooldown,omitempty"`
+}
+
+// Disk threshold modes.
+const (
+	DiskThresholdPercent = "percent"
+	DiskThresholdBytes   = "bytes"
+	DiskThresholdOff     = "off"
+)
+
+// Limits and defaults of the disk settings.
+const (
+	DefaultDiskInterval         = 5 * time.Minute
+	MinDiskInterval             = time.Minute
+	MaxDiskInterval             = time.Hour
+	DefaultDiskTimeout          = 20 * time.Second
+	MinDiskTimeout              = 5 * time.Second
+	MaxDiskTimeout              = 2 * time.Minute
+	DefaultDiskThresholdPercent = 80.0
+	DefaultDiskThresholdBytes   = int64(50_000_000_000)
+	DefaultDiskCooldown         = time.Hour
+	MinDiskCooldown             = time.Minute
+	MaxDiskCooldown             = 24 * time.Hour
+)
+
+// WithDiskDefaults returns s with unset disk fields filled with their defaults.
+func (s Settings) WithDiskDefaults() Settings {
+	if s.DiskInterval == 0 {
+		s.DiskInterval = DefaultDiskInterval
+	}
+	if s.DiskTimeout == 0 {
+		s.DiskTimeout = DefaultDiskTimeout
+	}
+	if s.DiskThresholdMode == "" {
+		s.DiskThresholdMode = DiskThresholdPercent
+	}
+	if s.DiskThresholdPercent == 0 {
+		s.DiskThresholdPercent = DefaultDiskThresholdPercent
+	}
+	if s.DiskThresholdBytes == 0 {
+		s.DiskThresholdBytes = DefaultDiskThresholdBytes
+	}
+	if s.DiskCooldown == 0 {
+		s.DiskCooldown = DefaultDiskCooldown
+	}
+	return s
 }
 
 // EventMode is how container events are collected.
@@ -118,7 +206,7 @@ func DefaultSettings() Settings {
 		EventsEnabled:   true,
 		EventMode:       EventModeStream,
 		PollInterval:    DefaultPollInterval,
-	}
+	}.WithDiskDefaults()
 }
 
 // Validate reports the first setting that is out of range.
@@ -139,6 +227,33 @@ func (s Settings) Validate() error {
 	if s.PollInterval < MinPollInterval || s.PollInterval > MaxPollInterval {
 		return fmt.Errorf("%w: pollInterval must be between %s and %s, got %s",
 			ErrInvalidSettings, MinPollInterval, MaxPollInterval, s.PollInterval)
+	}
+	return s.validateDisk()
+}
+
+func (s Settings) validateDisk() error {
+	s = s.WithDiskDefaults()
+	switch {
+	case s.DiskInterval < MinDiskInterval || s.DiskInterval > MaxDiskInterval:
+		return fmt.Errorf("%w: diskInterval must be between %s and %s, got %s",
+			ErrInvalidSettings, MinDiskInterval, MaxDiskInterval, s.DiskInterval)
+	case s.DiskTimeout < MinDiskTimeout || s.DiskTimeout > MaxDiskTimeout:
+		return fmt.Errorf("%w: diskTimeout must be between %s and %s, got %s",
+			ErrInvalidSettings, MinDiskTimeout, MaxDiskTimeout, s.DiskTimeout)
+	case s.DiskThresholdMode != DiskThresholdPercent && s.DiskThresholdMode != DiskThresholdBytes && s.DiskThresholdMode != DiskThresholdOff:
+		return fmt.Errorf("%w: diskThresholdMode must be %q, %q or %q, got %q",
+			ErrInvalidSettings, DiskThresholdPercent, DiskThresholdBytes, DiskThresholdOff, s.DiskThresholdMode)
+	case !(s.DiskThresholdPercent >= 1 && s.DiskThresholdPercent <= 100): // also rejects NaN
+		return fmt.Errorf("%w: diskThresholdPercent must be between 1 and 100, got %v",
+			ErrInvalidSettings, s.DiskThresholdPercent)
+	case s.DiskThresholdBytes < 1:
+		return fmt.Errorf("%w: diskThresholdBytes must be at least 1, got %d", ErrInvalidSettings, s.DiskThresholdBytes)
+	case s.DiskCapacityBytes < -1:
+		return fmt.Errorf("%w: diskCapacityBytes must be -1 (unknown), 0 (auto) or a size, got %d",
+			ErrInvalidSettings, s.DiskCapacityBytes)
+	case s.DiskCooldown < MinDiskCooldown || s.DiskCooldown > MaxDiskCooldown:
+		return fmt.Errorf("%w: diskCooldown must be between %s and %s, got %s",
+			ErrInvalidSettings, MinDiskCooldown, MaxDiskCooldown, s.DiskCooldown)
 	}
 	return nil
 }
@@ -169,6 +284,14 @@ type SettingsPatch struct {
 	EventMode *EventMode `json:"eventMode,omitempty"`
 	// PollIntervalSeconds sets Settings.PollInterval.
 	PollIntervalSeconds *int `json:"pollIntervalSeconds,omitempty"`
+	// Disk settings (see Settings).
+	DiskIntervalSeconds  *int     `json:"diskIntervalSeconds,omitempty"`
+	DiskTimeoutSeconds   *int     `json:"diskTimeoutSeconds,omitempty"`
+	DiskThresholdMode    *string  `json:"diskThresholdMode,omitempty"`
+	DiskThresholdPercent *float64 `json:"diskThresholdPercent,omitempty"`
+	DiskThresholdBytes   *int64   `json:"diskThresholdBytes,omitempty"`
+	DiskCapacityBytes    *int64   `json:"diskCapacityBytes,omitempty"`
+	DiskCooldownSeconds  *int     `json:"diskCooldownSeconds,omitempty"`
 }
 
 // Apply returns s with the patch applied, or an error if the result is out of
@@ -194,6 +317,27 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 	}
 	if p.PollIntervalSeconds != nil {
 		s.PollInterval = time.Duration(*p.PollIntervalSeconds) * time.Second
+	}
+	if p.DiskIntervalSeconds != nil {
+		s.DiskInterval = time.Duration(*p.DiskIntervalSeconds) * time.Second
+	}
+	if p.DiskTimeoutSeconds != nil {
+		s.DiskTimeout = time.Duration(*p.DiskTimeoutSeconds) * time.Second
+	}
+	if p.DiskThresholdMode != nil {
+		s.DiskThresholdMode = *p.DiskThresholdMode
+	}
+	if p.DiskThresholdPercent != nil {
+		s.DiskThresholdPercent = *p.DiskThresholdPercent
+	}
+	if p.DiskThresholdBytes != nil {
+		s.DiskThresholdBytes = *p.DiskThresholdBytes
+	}
+	if p.DiskCapacityBytes != nil {
+		s.DiskCapacityBytes = *p.DiskCapacityBytes
+	}
+	if p.DiskCooldownSeconds != nil {
+		s.DiskCooldown = time.Duration(*p.DiskCooldownSeconds) * time.Second
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
@@ -296,6 +440,10 @@ type RecordStatusInput struct {
 	// ChangedAt is the workflow time of the transition; with EnvironmentID it
 	// is the idempotency key, so the transition is recorded once.
 	ChangedAt time.Time `json:"changedAt"`
+	// Previous is the status before the transition ("" in histories recorded
+	// before notifications: treated as unknown). Only →offline and
+	// offline→online are notified.
+	Previous Status `json:"previous,omitempty"`
 }
 
 // StreamEventsInput is the input of the StreamEvents activity.
@@ -339,4 +487,59 @@ type PollEventsResult struct {
 	Malformed int `json:"malformed"`
 	// Gap is true when a gap was recorded by this poll.
 	Gap bool `json:"gap"`
+}
+
+// CheckDiskInput is the input of the CheckDisk activity.
+type CheckDiskInput struct {
+	EnvironmentID string `json:"environmentId"`
+	// CheckAt is the workflow time of the check: with EnvironmentID the
+	// idempotency key of the stored sample.
+	CheckAt time.Time `json:"checkAt"`
+}
+
+// DiskSummary is the result of a disk check: Docker's disk usage by kind
+// and, when known, the capacity it is compared with.
+type DiskSummary struct {
+	CheckedAt       time.Time `json:"checkedAt"`
+	ImagesBytes     int64     `json:"imagesBytes"`
+	ContainersBytes int64     `json:"containersBytes"`
+	VolumesBytes    int64     `json:"volumesBytes"`
+	BuildCacheBytes int64     `json:"buildCacheBytes"`
+	TotalBytes      int64     `json:"totalBytes"`
+	// CapacityBytes is 0 when unknown; CapacitySource says where it came
+	// from: "configured", "statfs" (the engine's DockerRootDir, local
+	// engines only) or "".
+	CapacityBytes  int64  `json:"capacityBytes"`
+	CapacitySource string `json:"capacitySource,omitempty"`
+	// Percent is TotalBytes / CapacityBytes × 100, 0 when the capacity is unknown.
+	Percent float64 `json:"percent"`
+}
+
+// RecordDiskWarningInput is the input of the RecordDiskWarning activity.
+type RecordDiskWarningInput struct {
+	EnvironmentID string      `json:"environmentId"`
+	CheckAt       time.Time   `json:"checkAt"`
+	Summary       DiskSummary `json:"summary"`
+	// Reason says which threshold was crossed, e.g. "92.0 % > 80 %".
+	Reason string `json:"reason"`
+}
+
+// DeliverNotificationInput is the input of the notification delivery
+// workflow and its activities: only the ID (channel URLs are secrets and
+// never enter workflow history).
+type DeliverNotificationInput struct {
+	NotificationID int64 `json:"notificationId"`
+}
+
+// MarkNotificationFailedInput records the final failure of a delivery.
+type MarkNotificationFailedInput struct {
+	NotificationID int64  `json:"notificationId"`
+	Error          string `json:"error"`
+}
+
+// DispatchResult is the result of DispatchNotifications.
+type DispatchResult struct {
+	// Started counts delivery workflows started; Pending those still waiting.
+	Started int `json:"started"`
+	Pending int `json:"pending"`
 }
