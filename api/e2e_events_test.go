@@ -172,7 +172,7 @@ func (b *testBundle) waitForEvents(t *testing.T, envID string, expected map[even
 }
 
 // churn runs container lifecycles on cli: create, start, pause, unpause,
-// stop, remove — one every `every`, until ctx ends.
+// stop or kill, remove — one every `every`, until ctx ends.
 func churn(ctx context.Context, t *testing.T, cli *client.Client, every time.Duration) {
 	img := enginetest.BusyboxImage(t, cli)
 	for i := 0; ctx.Err() == nil; i++ {
@@ -193,6 +193,10 @@ func churn(ctx context.Context, t *testing.T, cli *client.Client, every time.Dur
 			func() error { _, err := cli.ContainerPause(bg, c.ID, client.ContainerPauseOptions{}); return err },
 			func() error { _, err := cli.ContainerUnpause(bg, c.ID, client.ContainerUnpauseOptions{}); return err },
 			func() error {
+				if i%2 == 1 { // docker kill on odd rounds, docker stop on even ones
+					_, err := cli.ContainerKill(bg, c.ID, client.ContainerKillOptions{Signal: "KILL"})
+					return err
+				}
 				zero := 0
 				_, err := cli.ContainerStop(bg, c.ID, client.ContainerStopOptions{Timeout: &zero})
 				return err

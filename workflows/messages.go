@@ -407,6 +407,28 @@ type State struct {
 	// that retrying could not fix (EventsError): it restarts then, or at the
 	// next accepted configure update or signal, whichever comes first.
 	EventsRestartAt time.Time `json:"eventsRestartAt,omitzero"`
+
+	// Disk checks (runs that started before disk checks existed never set
+	// these). All of them are carried across continue-as-new.
+	//
+	// LastDisk is the result of the last successful disk check.
+	LastDisk *DiskSummary `json:"lastDisk,omitempty"`
+	// LastDiskCheckAt is the workflow time of the last disk check
+	// (successful or not).
+	LastDiskCheckAt time.Time `json:"lastDiskCheckAt,omitzero"`
+	// DiskError is the error of the last disk check (or of recording its
+	// warning), cleared by the next successful one. It never affects Status.
+	DiskError string `json:"diskError,omitempty"`
+	// DiskVerdict is the outcome of the last warning decision in words: the
+	// threshold crossed, or why there was no warning (below the threshold,
+	// capacity unknown, cooldown, threshold off); see DiskWarningDue.
+	DiskVerdict string `json:"diskVerdict,omitempty"`
+	// LastDiskWarningAt is the workflow time of the check that raised the
+	// last disk warning (zero: never). The cooldown counts from it; it lives
+	// here so that it survives restarts and continue-as-new.
+	LastDiskWarningAt time.Time `json:"lastDiskWarningAt,omitzero"`
+	// NextDiskAt is when the next disk check is due (zero while paused).
+	NextDiskAt time.Time `json:"nextDiskAt,omitzero"`
 }
 
 // CollectMetricsInput is the input of the CollectMetrics activity.
@@ -542,4 +564,25 @@ type DispatchResult struct {
 	// Started counts delivery workflows started; Pending those still waiting.
 	Started int `json:"started"`
 	Pending int `json:"pending"`
+}
+
+// DispatcherState is the input of NotificationDispatcherWorkflow and the
+// state it carries across continue-as-new. The zero value starts a new
+// dispatcher (first sweep at once).
+type DispatcherState struct {
+	// Iterations counts the sweeps over the whole life of the dispatcher.
+	Iterations int64 `json:"iterations"`
+	// Started counts the delivery workflows the sweeps started.
+	Started int64 `json:"started"`
+	// Failures counts the sweeps whose activity failed for good.
+	Failures int64 `json:"failures"`
+	// LastPending is DispatchResult.Pending of the last successful sweep.
+	LastPending int `json:"lastPending"`
+	// LastError is the error of the last sweep, cleared by a successful one.
+	LastError string `json:"lastError,omitempty"`
+	// LastRunAt is the workflow time of the last sweep.
+	LastRunAt time.Time `json:"lastRunAt,omitzero"`
+	// NextRunAt is when the next sweep is due; carried across
+	// continue-as-new so that the cadence does not skip a beat.
+	NextRunAt time.Time `json:"nextRunAt,omitzero"`
 }
