@@ -189,6 +189,10 @@ func TestComposeFile(t *testing.T) {
 		if !strings.Contains(pg, "pg_isready") || !strings.Contains(pg, "-h 127.0.0.1") {
 			t.Errorf("postgresql healthcheck %q: want pg_isready over TCP (-h 127.0.0.1)", pg)
 		}
+		// The api image has no shell: the binary probes its own /healthz.
+		if api := strings.Join(service(t, p, "api").HealthCheck.Test, " "); api != "CMD /windflow healthcheck" {
+			t.Errorf("api healthcheck %q: want CMD /windflow healthcheck", api)
+		}
 		tp := strings.Join(service(t, p, "temporal").HealthCheck.Test, " ")
 		ns := env(service(t, p, "api"), "TEMPORAL_NAMESPACE")
 		for _, part := range []string{"temporal operator cluster health", "SERVING", "namespace describe", " " + ns} {

@@ -6,6 +6,7 @@
 //	windflow migrate   apply the embedded Postgres migrations, then exit
 //	windflow dev       api + worker in one process; registers the local engine as "local"
 //	windflow version   print the version
+//	windflow healthcheck  exit 0 when the api on this machine answers /healthz
 //
 // Configuration comes from environment variables, overridden by flags; run
 // `windflow <command> -h` for the list.
@@ -36,6 +37,8 @@ func main() {
 		"api":     runAPI,
 		"migrate": runMigrate,
 		"dev":     runDev,
+		// healthcheck probes a running api on this machine (container healthchecks).
+		"healthcheck": runHealthcheck,
 	}[cmd]
 	switch {
 	case cmd == "version" || cmd == "--version":
@@ -71,6 +74,7 @@ commands:
   migrate   apply the Postgres migrations and exit
   dev       api + worker in one process, registering the local Docker engine as "local"
   version   print the version
+  healthcheck  exit 0 when the api on this machine answers /healthz
 `)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
@@ -66,6 +67,9 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Events: activities.EventOptions{
 			Filter: engine.EventFilter{InternalPrefix: cfg.InternalPrefix, OptOutLabel: cfg.OptOutLabel},
 		},
+		Temporal:  tc,
+		TaskQueue: cfg.TaskQueue,
+		Sender:    notify.Sender{},
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -85,6 +89,18 @@ func newServer(cfg config, st *store.Store, tc client.Client) *api.Server {
 		Namespace: cfg.TemporalNamespace,
 		UIURL:     cfg.TemporalUIURL,
 		Logger:    slog.Default(),
+		Sender:    notify.Sender{},
+	}
+}
+
+// startBackground makes sure the long-lived workflows exist: every stored
+// environment's workflow and the notification dispatcher (both idempotent).
+func startBackground(ctx context.Context, srv *api.Server) {
+	if err := srv.Reconcile(ctx); err != nil {
+		slog.Warn("some environment workflows could not be started", "err", err)
+	}
+	if err := srv.StartDispatcher(ctx); err != nil {
+		slog.Warn("the notification dispatcher could not be started", "err", err)
 	}
 }
 
@@ -104,9 +120,7 @@ func runAPI(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer srv.StopStream()
-	if err := srv.Reconcile(ctx); err != nil {
-		slog.Warn("some environment workflows could not be started", "err", err)
-	}
+	startBackground(ctx, srv)
 	return serveHTTP(ctx, cfg.HTTPAddr, srv.Routes())
 }
 
@@ -167,9 +181,7 @@ func runDev(ctx context.Context, cfg config) error {
 	} else if err != nil {
 		return err
 	}
-	if err := srv.Reconcile(ctx); err != nil {
-		slog.Warn("some environment workflows could not be started", "err", err)
-	}
+	startBackground(ctx, srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveWorker(gctx, cfg, st, tc) })
 	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Routes()) })
