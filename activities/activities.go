@@ -24,12 +24,19 @@ type Store interface {
 	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
 	LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (map[string]store.CPUCounters, error)
 	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)
-	RecordStatus(ctx context.Context, c store.StatusChange) (bool, error)
-	InsertEvents(ctx context.Context, envID uuid.UUID, events []store.ContainerEvent, cursor int64) (int, error)
+	RecordStatus(ctx context.Context, c store.StatusChange, draft *store.NotificationDraft) (bool, []int64, error)
+	InsertEventsNotify(ctx context.Context, envID uuid.UUID, events []store.ContainerEvent, cursor int64, derive store.EventDeriver) (int, []int64, error)
 	EventCursor(ctx context.Context, envID uuid.UUID) (int64, error)
 	RecordGap(ctx context.Context, g store.EventGap) (bool, error)
 	RingSeen(ctx context.Context, envID uuid.UUID) (bool, error)
 	SetRingSeen(ctx context.Context, envID uuid.UUID, seen bool) error
+	InsertDiskSample(ctx context.Context, d store.DiskSample) (bool, error)
+	RecordDiskWarning(ctx context.Context, envID uuid.UUID, checkAt time.Time, draft store.NotificationDraft) ([]int64, error)
+	GetNotification(ctx context.Context, id int64) (store.Notification, store.Channel, error)
+	RecordAttempt(ctx context.Context, id int64, attempt int, ok bool, errText string) error
+	MarkNotificationFailed(ctx context.Context, id int64, errText string) error
+	MarkDispatched(ctx context.Context, ids []int64) error
+	PendingUndispatched(ctx context.Context, staleAfter time.Duration, limit int) ([]int64, error)
 }
 
 // Activities holds the dependencies of every activity. Register it with
@@ -39,6 +46,13 @@ type Activities struct {
 	Collector engine.Collector
 	// Events tunes StreamEvents and PollEvents.
 	Events EventOptions
+	// Temporal starts notification deliveries (nil: only the dispatcher
+	// sweep starts them, and DispatchNotifications fails). TaskQueue is
+	// where they run.
+	Temporal  WorkflowStarter
+	TaskQueue string
+	// Sender delivers notifications; notify.Sender{} when nil.
+	Sender Sender
 	// Connect opens a client for an engine endpoint; engine.Connect when nil.
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
 }

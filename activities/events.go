@@ -156,11 +156,13 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 	}
 
 	var batch []store.ContainerEvent
+	derive := eventDrafts(env.ID, env.Name)
 	flush := func(upTo int64) error {
-		n, err := a.Store.InsertEvents(ctx, env.ID, batch, upTo)
+		n, ids, err := a.Store.InsertEventsNotify(ctx, env.ID, batch, upTo, derive)
 		if err != nil {
 			return fmt.Errorf("store events of %s: %w", env.Name, err)
 		}
+		a.startDeliveries(ctx, ids)
 		res.Stored += n
 		res.Duplicates += len(batch) - n
 		batch = batch[:0]
@@ -270,14 +272,16 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 			batch = append(batch, eventRow(env.ID, e))
 		}
 	}
+	derive := eventDrafts(env.ID, env.Name)
 	flush := func(ctx context.Context) error {
 		if batchCursor <= progress.Cursor && len(batch) == 0 {
 			return nil
 		}
-		n, err := a.Store.InsertEvents(ctx, env.ID, batch, batchCursor)
+		n, ids, err := a.Store.InsertEventsNotify(ctx, env.ID, batch, batchCursor, derive)
 		if err != nil {
 			return fmt.Errorf("store events of %s: %w", env.Name, err)
 		}
+		a.startDeliveries(ctx, ids)
 		progress.Stored += int64(n)
 		progress.Cursor = batchCursor
 		batch = batch[:0]

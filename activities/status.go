@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -36,13 +37,34 @@ func (a *Activities) RecordStatus(ctx context.Context, in workflows.RecordStatus
 	if err != nil {
 		return err
 	}
-	if _, err := a.Store.RecordStatus(ctx, store.StatusChange{
+	_, ids, err := a.Store.RecordStatus(ctx, store.StatusChange{
 		EnvironmentID: env.ID,
 		Online:        in.Online,
 		Error:         in.Error,
 		ChangedAt:     in.ChangedAt,
-	}); err != nil {
+	}, statusDraft(env, in))
+	if err != nil {
 		return fmt.Errorf("record status of %s: %w", env.Name, err)
 	}
+	a.startDeliveries(ctx, ids)
 	return nil
+}
+
+// statusDraft is the notification of a transition, or nil: going offline is
+// notified (from unknown too: an engine that never answered), coming back
+// online only after having been offline — never the first online of a new
+// environment, never a repeat.
+func statusDraft(env store.Environment, in workflows.RecordStatusInput) *store.NotificationDraft {
+	kind := notify.KindEnvironmentOffline
+	if in.Online {
+		if in.Previous != workflows.StatusOffline {
+			return nil
+		}
+		kind = notify.KindEnvironmentOnline
+	}
+	title, message := notify.StatusMessage(env.Name, in.Online, in.Error)
+	return &store.NotificationDraft{
+		Kind: kind, Title: title, Message: message,
+		CauseKey: fmt.Sprintf("status:%s:%d", env.ID, in.ChangedAt.UnixNano()),
+	}
 }

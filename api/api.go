@@ -56,6 +56,13 @@ type Server struct {
 	// used if it implements EventStore (*store.Store does). These routes do
 	// not use Temporal.
 	Events EventStore
+	// Notifications serves the notification-channel, notification history
+	// and disk routes; when nil, Store is used if it implements
+	// NotificationStore (*store.Store does). These routes do not use Temporal.
+	Notifications NotificationStore
+	// Sender sends the test notification of POST
+	// /notification-channels/{id}/test; nil means notify.Sender.
+	Sender Sender
 	// StreamHeartbeat is the interval of the ": keepalive" comment of
 	// /api/v1/stream; zero means DefaultStreamHeartbeat (15s).
 	StreamHeartbeat time.Duration
@@ -78,7 +85,13 @@ func (s *Server) Routes() http.Handler {
 		// One environment's events and gaps (events.go).
 		envs.Get("/{id}/events", s.listEnvironmentEvents)
 		envs.Get("/{id}/events/gaps", s.listEnvironmentGaps)
+		// One environment's disk usage series (disk.go).
+		envs.Get("/{id}/disk", s.getDisk)
 		r.Mount("/environments", envs)
+		// Notification channels and the notification history (channels.go,
+		// notifications.go).
+		r.Mount("/notification-channels", s.channelRoutes())
+		r.Get("/notifications", s.listNotifications)
 		r.Mount("/events", s.eventRoutes())
 		r.Get("/stream", s.streamEvents)
 	})

@@ -276,7 +276,8 @@ func TestEndToEnd_NotifyDiskWarning(t *testing.T) {
 	})
 	eventually(t, 90*time.Second, "a second disk check", func() bool {
 		var out struct{ Points []struct{ Samples int } }
-		b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID+"/disk?step=1s", "", &out)
+		from := time.Now().Add(-10 * time.Minute).UTC().Format(time.RFC3339)
+		b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID+"/disk?step=1s&from="+from, "", &out)
 		return len(out.Points) >= 2
 	})
 	time.Sleep(2 * time.Second)

@@ -50,6 +50,16 @@ type settingsJSON struct {
 	EventsEnabled       bool   `json:"eventsEnabled"`
 	EventMode           string `json:"eventMode"`
 	PollIntervalSeconds int    `json:"pollIntervalSeconds"`
+	// Disk checks: interval and timeout, warning threshold ("percent",
+	// "bytes" or "off" with its percent and bytes values), capacity (0 =
+	// auto, -1 = unknown) and the least time between two warnings.
+	DiskIntervalSeconds  int     `json:"diskIntervalSeconds"`
+	DiskTimeoutSeconds   int     `json:"diskTimeoutSeconds"`
+	DiskThresholdMode    string  `json:"diskThresholdMode"`
+	DiskThresholdPercent float64 `json:"diskThresholdPercent"`
+	DiskThresholdBytes   int64   `json:"diskThresholdBytes"`
+	DiskCapacityBytes    int64   `json:"diskCapacityBytes"`
+	DiskCooldownSeconds  int     `json:"diskCooldownSeconds"`
 }
 
 type environmentJSON struct {
@@ -73,10 +83,10 @@ func (s *Server) environmentJSON(e store.Environment) environmentJSON {
 	}
 }
 
-// settingsView shows the settings in effect: unset event fields (state of a
-// run that predates events) with their defaults.
+// settingsView shows the settings in effect: unset event and disk fields
+// (state of a run that predates them) with their defaults.
 func settingsView(s workflows.Settings) settingsJSON {
-	s = s.WithEventDefaults()
+	s = s.WithEventDefaults().WithDiskDefaults()
 	return settingsJSON{
 		MetricsIntervalSeconds: int(s.MetricsInterval / time.Second),
 		CollectMetrics:         s.CollectMetrics,
@@ -85,6 +95,13 @@ func settingsView(s workflows.Settings) settingsJSON {
 		EventsEnabled:          s.EventsEnabled,
 		EventMode:              string(s.EventMode),
 		PollIntervalSeconds:    int(s.PollInterval / time.Second),
+		DiskIntervalSeconds:    int(s.DiskInterval / time.Second),
+		DiskTimeoutSeconds:     int(s.DiskTimeout / time.Second),
+		DiskThresholdMode:      s.DiskThresholdMode,
+		DiskThresholdPercent:   s.DiskThresholdPercent,
+		DiskThresholdBytes:     s.DiskThresholdBytes,
+		DiskCapacityBytes:      s.DiskCapacityBytes,
+		DiskCooldownSeconds:    int(s.DiskCooldown / time.Second),
 	}
 }
 
@@ -98,7 +115,15 @@ func settingsOf(e store.Environment) workflows.Settings {
 		EventsEnabled:   e.EventsEnabled,
 		EventMode:       workflows.EventMode(e.EventMode),
 		PollInterval:    e.PollInterval,
-	}.WithEventDefaults()
+
+		DiskInterval:         e.DiskInterval,
+		DiskTimeout:          e.DiskTimeout,
+		DiskThresholdMode:    e.DiskThresholdMode,
+		DiskThresholdPercent: e.DiskThresholdPercent,
+		DiskThresholdBytes:   e.DiskThresholdBytes,
+		DiskCapacityBytes:    e.DiskCapacityBytes,
+		DiskCooldown:         e.DiskCooldown,
+	}.WithEventDefaults().WithDiskDefaults()
 }
 
 // withSettings returns e carrying set.
@@ -111,6 +136,14 @@ func withSettings(e store.Environment, set workflows.Settings) store.Environment
 	e.EventsEnabled = set.EventsEnabled
 	e.EventMode = string(set.EventMode)
 	e.PollInterval = set.PollInterval
+	set = set.WithDiskDefaults()
+	e.DiskInterval = set.DiskInterval
+	e.DiskTimeout = set.DiskTimeout
+	e.DiskThresholdMode = set.DiskThresholdMode
+	e.DiskThresholdPercent = set.DiskThresholdPercent
+	e.DiskThresholdBytes = set.DiskThresholdBytes
+	e.DiskCapacityBytes = set.DiskCapacityBytes
+	e.DiskCooldown = set.DiskCooldown
 	return e
 }
 

@@ -144,7 +144,7 @@ func (b *evtBundle) recordStatus(t *testing.T, envID uuid.UUID, online bool, at 
 	if !online {
 		c.Error = "connection refused"
 	}
-	if _, err := b.store.RecordStatus(b.ctx, c); err != nil {
+	if _, _, err := b.store.RecordStatus(b.ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, err := b.store.LatestStatus(b.ctx, envID)

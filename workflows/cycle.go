@@ -103,16 +103,22 @@ func (w *environmentWorkflow) checkFailed(ctx workflow.Context, err error) {
 	}
 }
 
-// transition changes the status and queues the change for recording.
+// transition changes the status and queues the change for recording, with
+// the status it replaces. Only the checks call it: settings changes,
+// restarts and continue-as-new never do, so nothing is recorded (or notified)
+// twice.
 func (w *environmentWorkflow) transition(ctx workflow.Context, to Status) {
 	now := workflow.Now(ctx)
-	w.logger.Info("Status changed", "From", w.state.Status, "To", to)
+	from := w.state.Status
+	w.logger.Info("Status changed", "From", from, "To", to)
 	w.state.Status = to
 	w.state.StatusSince = now
 	change := RecordStatusInput{
 		EnvironmentID: w.state.EnvironmentID,
 		Online:        to == StatusOnline,
 		ChangedAt:     now,
+		// RecordStatus notifies →offline and offline→online only.
+		Previous: from,
 	}
 	if to == StatusOffline {
 		change.Error = w.state.LastError

@@ -24,6 +24,11 @@ func pollTimerSummary(s Settings) string {
 	return "poll events every " + formatInterval(s.PollInterval)
 }
 
+// diskTimerSummary names the disk timer, e.g. "disk check every 5m".
+func diskTimerSummary(s Settings) string {
+	return "disk check every " + formatInterval(s.WithDiskDefaults().DiskInterval)
+}
+
 // statusSummary names a RecordStatus activity, e.g. "record status: offline".
 func statusSummary(change RecordStatusInput) string {
 	if change.Online {
@@ -32,8 +37,11 @@ func statusSummary(change RecordStatusInput) string {
 	return "record status: " + string(StatusOffline)
 }
 
-// formatInterval writes 30s, 1m30s or 5m.
+// formatInterval writes 30s, 1m30s, 5m or 1h.
 func formatInterval(d time.Duration) string {
+	if d >= time.Hour && d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
 	if d >= time.Minute && d%time.Minute == 0 {
 		return fmt.Sprintf("%dm", d/time.Minute)
 	}
@@ -50,7 +58,7 @@ func formatCursor(cursor int64) string {
 }
 
 // DetailsMarkdown is the short markdown shown as the workflow's current
-// details in the Web UI: settings, status, last check and events.
+// details in the Web UI: settings, status, last check, events and disk.
 func (s State) DetailsMarkdown() string {
 	var b strings.Builder
 	if s.Name != "" {
@@ -93,6 +101,65 @@ func (s State) DetailsMarkdown() string {
 		fmt.Fprintf(&b, "\n**Next check** %s\n", formatTime(s.NextCycleAt))
 	}
 	b.WriteString("\n" + s.eventsMarkdown())
+	b.WriteString("\n" + s.diskMarkdown())
+	return b.String()
+}
+
+// diskMarkdown is the disk part of DetailsMarkdown: the settings, the last
+// usage, the decision, the cooldown and the next check.
+func (s State) diskMarkdown() string {
+	var b strings.Builder
+	settings := s.Settings.WithDiskDefaults()
+	parts := []string{"check every " + formatInterval(settings.DiskInterval)}
+	switch settings.DiskThresholdMode {
+	case DiskThresholdOff:
+		parts = append(parts, "threshold off")
+	case DiskThresholdBytes:
+		parts = append(parts, "threshold "+formatBytes(settings.DiskThresholdBytes))
+	default:
+		parts = append(parts, "threshold "+formatPercent(settings.DiskThresholdPercent)+" %")
+	}
+	switch {
+	case settings.DiskCapacityBytes > 0:
+		parts = append(parts, "capacity "+formatBytes(settings.DiskCapacityBytes)+" (configured)")
+	case settings.DiskCapacityBytes < 0:
+		parts = append(parts, "capacity unknown (configured)")
+	}
+	parts = append(parts, "cooldown "+formatInterval(settings.DiskCooldown))
+	if settings.Paused {
+		parts = append(parts, "paused")
+	}
+	fmt.Fprintf(&b, "**Disk** %s\n", strings.Join(parts, " · "))
+
+	if d := s.LastDisk; d != nil {
+		usage := formatBytes(d.TotalBytes) + " used"
+		if d.CapacityBytes > 0 {
+			usage += fmt.Sprintf(" · %.1f %% of %s", d.Percent, formatBytes(d.CapacityBytes))
+			if d.CapacitySource != "" {
+				usage += " (" + d.CapacitySource + ")"
+			}
+		} else {
+			usage += " · capacity unknown"
+		}
+		fmt.Fprintf(&b, "\n**Last disk usage** %s (images %s · containers %s · volumes %s · build cache %s)\n",
+			usage, formatBytes(d.ImagesBytes), formatBytes(d.ContainersBytes), formatBytes(d.VolumesBytes), formatBytes(d.BuildCacheBytes))
+	}
+	if !s.LastDiskCheckAt.IsZero() {
+		fmt.Fprintf(&b, "\n**Last disk check** %s\n", formatTime(s.LastDiskCheckAt))
+	}
+	if s.DiskVerdict != "" {
+		fmt.Fprintf(&b, "\n**Disk warning** %s\n", s.DiskVerdict)
+	}
+	if !s.LastDiskWarningAt.IsZero() {
+		until := s.LastDiskWarningAt.Add(settings.DiskCooldown)
+		fmt.Fprintf(&b, "\n**Last disk warning** %s · cooldown until %s\n", formatTime(s.LastDiskWarningAt), formatTime(until))
+	}
+	if s.DiskError != "" {
+		fmt.Fprintf(&b, "\n**Disk error** %s\n", s.DiskError)
+	}
+	if !settings.Paused && !s.NextDiskAt.IsZero() {
+		fmt.Fprintf(&b, "\n**Next disk check** %s\n", formatTime(s.NextDiskAt))
+	}
 	return b.String()
 }
 
@@ -135,6 +202,9 @@ func (w *environmentWorkflow) publishDetails(ctx workflow.Context) {
 	md := w.state.DetailsMarkdown()
 	if !w.eventsSupported && w.state.Settings.EventsEnabled {
 		md += "\n_This run started before event collection existed: events start after its next continue-as-new._\n"
+	}
+	if !w.diskSupported {
+		md += "\n_This run started before disk checks existed: they start after its next continue-as-new._\n"
 	}
 	workflow.SetCurrentDetails(ctx, md)
 }

@@ -67,17 +67,26 @@ const (
 // (State.EventCursor) is handed from one mode to the other and to the next
 // run.
 //
+// Disk usage (runs with the "disk" version) is checked by another workflow
+// goroutine, on a timer of its own: CheckDisk every DiskInterval (the first
+// DiskFirstCheckDelay after the start), none while paused; when
+// DiskWarningDue says so, RecordDiskWarning, after which the cooldown counts
+// from the check (State.LastDiskWarningAt); see checkDisks.
+//
 // The workflow continues as new when the server suggests it or after
 // MaxCyclesPerRun checks, once every status transition has been recorded,
 // the event stream has stopped (its cursor captured) or the running poll has
-// finished, and every handler has finished; pending configure signals are
-// applied first and the State travels in Input.State.
+// finished, the running disk check (and its warning) has finished, and every
+// handler has finished; pending configure signals are applied first and the
+// State travels in Input.State.
 func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
-	// Runs that started before event collection existed keep behaving as
-	// they did (the replay of their histories depends on it).
+	// Runs that started before event collection or disk checks existed keep
+	// behaving as they did (the replay of their histories depends on it).
 	version := workflow.GetVersion(ctx, eventsChangeID, workflow.DefaultVersion, eventsVersion)
+	disk := workflow.GetVersion(ctx, diskChangeID, workflow.DefaultVersion, diskVersion)
 	w := newEnvironmentWorkflow(ctx, in)
 	w.eventsSupported = version >= eventsVersion
+	w.diskSupported = disk >= diskVersion
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
@@ -85,6 +94,10 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 	if w.eventsSupported {
 		w.eventsRunning = true
 		workflow.Go(ctx, w.collectEvents)
+	}
+	if w.diskSupported {
+		w.diskRunning = true
+		workflow.Go(ctx, w.checkDisks)
 	}
 	return w.run(ctx)
 }
@@ -126,6 +139,15 @@ type environmentWorkflow struct {
 	// settingsChanges counts the accepted settings changes; a failed stream
 	// restarts at the next one.
 	settingsChanges int
+
+	// diskSupported is false in runs that started before disk checks
+	// existed: they never check the disk.
+	diskSupported bool
+	// diskRunning is true while the checkDisks goroutine runs.
+	diskRunning bool
+	// diskStopping asks checkDisks to stop (before continue-as-new): let a
+	// running check finish, return.
+	diskStopping bool
 }
 
 func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow {
@@ -168,28 +190,44 @@ func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow
 
 // initialSettings returns s, or the defaults when s is unset or invalid.
 //
-// Event fields missing from inputs recorded before events existed get their
-// defaults (WithEventDefaults) and EventsEnabled stays false: such an input
-// is valid as it is and never falls back to DefaultSettings, which would
-// change its metrics settings. Invalid event fields alone are reset to their
-// defaults, keeping the rest.
+// Event and disk fields missing from inputs recorded before events or disk
+// checks existed get their defaults (WithEventDefaults, WithDiskDefaults) and
+// EventsEnabled stays false: such an input is valid as it is and never falls
+// back to DefaultSettings, which would change its metrics settings. Invalid
+// event or disk fields alone are reset to their defaults, keeping the rest.
 func initialSettings(logger log.Logger, s Settings) Settings {
 	if s == (Settings{}) {
 		return DefaultSettings()
 	}
-	s = s.WithEventDefaults()
-	if err := s.Validate(); err != nil {
-		reset := s
-		reset.EventMode, reset.PollInterval = "", 0
-		reset = reset.WithEventDefaults()
-		if reset.Validate() == nil {
-			logger.Warn("Invalid event settings in the workflow input, using their defaults", "Error", err)
-			return reset
-		}
-		logger.Warn("Invalid settings in the workflow input, using the defaults", "Error", err)
-		return DefaultSettings()
+	s = s.WithEventDefaults().WithDiskDefaults()
+	err := s.Validate()
+	if err == nil {
+		return s
 	}
-	return s
+	resetEvents := func(s Settings) Settings {
+		s.EventMode, s.PollInterval = "", 0
+		return s.WithEventDefaults()
+	}
+	resetDisk := func(s Settings) Settings {
+		s.DiskInterval, s.DiskTimeout, s.DiskThresholdMode, s.DiskThresholdPercent = 0, 0, "", 0
+		s.DiskThresholdBytes, s.DiskCapacityBytes, s.DiskCooldown = 0, 0, 0
+		return s.WithDiskDefaults()
+	}
+	for _, reset := range []struct {
+		what string
+		fn   func(Settings) Settings
+	}{
+		{"event", resetEvents},
+		{"disk", resetDisk},
+		{"event and disk", func(s Settings) Settings { return resetDisk(resetEvents(s)) }},
+	} {
+		if r := reset.fn(s); r.Validate() == nil {
+			logger.Warn("Invalid "+reset.what+" settings in the workflow input, using their defaults", "Error", err)
+			return r
+		}
+	}
+	logger.Warn("Invalid settings in the workflow input, using the defaults", "Error", err)
+	return DefaultSettings()
 }
 
 func (w *environmentWorkflow) registerHandlers(ctx workflow.Context) error {
@@ -229,13 +267,20 @@ func (w *environmentWorkflow) snapshot() State {
 		c := *s.LastCycle
 		s.LastCycle = &c
 	}
+	if s.LastDisk != nil {
+		d := *s.LastDisk
+		s.LastDisk = &d
+	}
 	s.EventCursorAt = cursorTime(s.EventCursor)
 	return s
 }
 
 // configure applies a settings patch. A change of the cadence re-arms the
 // timer counted from now; so does a change of the poll interval for the poll
-// timer. Event mode, events on/off and pause are picked up by collectEvents.
+// timer and of the disk interval for the disk timer. Event mode, events
+// on/off and pause are picked up by collectEvents and checkDisks; the other
+// disk settings apply at the next disk check. A settings change never
+// records a status transition (nothing is re-sent).
 func (w *environmentWorkflow) configure(ctx workflow.Context, patch SettingsPatch) error {
 	next, err := patch.Apply(w.state.Settings)
 	if err != nil {
@@ -246,6 +291,17 @@ func (w *environmentWorkflow) configure(ctx workflow.Context, patch SettingsPatc
 	w.settingsChanges++
 	if next.PollInterval != prev.PollInterval && !w.state.NextPollAt.IsZero() {
 		w.state.NextPollAt = workflow.Now(ctx).Add(next.PollInterval)
+	}
+	if w.diskSupported {
+		switch {
+		case next.Paused:
+			w.state.NextDiskAt = time.Time{}
+		case prev.Paused:
+			// Resumed: the first check soon, as after a start.
+			w.state.NextDiskAt = workflow.Now(ctx).Add(DiskFirstCheckDelay)
+		case next.DiskInterval != prev.DiskInterval && !w.state.NextDiskAt.IsZero():
+			w.state.NextDiskAt = workflow.Now(ctx).Add(next.WithDiskDefaults().DiskInterval)
+		}
 	}
 	if next.MetricsInterval != prev.MetricsInterval || next.Paused != prev.Paused ||
 		next.CollectMetrics != prev.CollectMetrics {
@@ -375,13 +431,13 @@ func (w *environmentWorkflow) continueAsNewDue(ctx workflow.Context) bool {
 }
 
 func (w *environmentWorkflow) continueAsNew(ctx workflow.Context) error {
-	if w.eventsSupported {
-		// Stop the event collection first: the stream hands its cursor back
-		// when it has really stopped, a running poll finishes.
-		w.eventsStopping = true
-		if err := workflow.Await(ctx, func() bool { return !w.eventsRunning }); err != nil {
-			return err
-		}
+	// Stop the event collection and the disk checks first: the stream hands
+	// its cursor back when it has really stopped, a running poll finishes, a
+	// running disk check finishes and records its warning.
+	w.eventsStopping = w.eventsSupported
+	w.diskStopping = w.diskSupported
+	if err := workflow.Await(ctx, func() bool { return !w.eventsRunning && !w.diskRunning }); err != nil {
+		return err
 	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err

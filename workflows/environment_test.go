@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +40,8 @@ type fakeEngine struct {
 
 	// The event activities: see events_test.go.
 	eventFakes
+	// The disk activities: see disk_test.go.
+	diskFakes
 }
 
 func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
@@ -107,6 +110,8 @@ func newEnv(t *testing.T, f *fakeEngine) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(f.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
 	env.RegisterActivityWithOptions(f.streamEvents, activity.RegisterOptions{Name: ActivityStreamEvents})
 	env.RegisterActivityWithOptions(f.pollEvents, activity.RegisterOptions{Name: ActivityPollEvents})
+	env.RegisterActivityWithOptions(f.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
+	env.RegisterActivityWithOptions(f.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&waitForCancellation{f: f}}})
 	t.Cleanup(func() { f.finishStreams(t) })
 	return env
@@ -204,7 +209,7 @@ func TestCadence(t *testing.T) {
 	require.Empty(t, f.checkTimes())
 
 	// Unknown → online on the first success, recorded once.
-	require.Equal(t, []RecordStatusInput{{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0}}, f.statusRecords())
+	require.Equal(t, []RecordStatusInput{{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0, Previous: StatusUnknown}}, f.statusRecords())
 
 	s := queryState(t, env)
 	require.Equal(t, StatusOnline, s.Status)
@@ -218,7 +223,16 @@ func TestCadence(t *testing.T) {
 func TestStartSettings(t *testing.T) {
 	// Inputs recorded before events existed: no event fields.
 	preEvents := Settings{MetricsInterval: time.Minute, OfflineAfter: 4}
-	preEventsNormalised := Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventMode: EventModeStream, PollInterval: DefaultPollInterval}
+	preEventsNormalised := Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventMode: EventModeStream, PollInterval: DefaultPollInterval}.WithDiskDefaults()
+	// Inputs recorded before disk checks existed: no disk fields.
+	preDisk := settings(time.Minute)
+	preDisk.DiskInterval, preDisk.DiskTimeout, preDisk.DiskThresholdMode, preDisk.DiskThresholdPercent = 0, 0, "", 0
+	preDisk.DiskThresholdBytes, preDisk.DiskCooldown = 0, 0
+	badDisk := settings(time.Minute)
+	badDisk.OfflineAfter = 3
+	badDisk.DiskInterval, badDisk.DiskThresholdMode, badDisk.DiskCapacityBytes = time.Second, "gigs", 100
+	badDiskReset := settings(time.Minute)
+	badDiskReset.OfflineAfter = 3
 	for name, tc := range map[string]struct {
 		in   Settings
 		want Settings
@@ -229,8 +243,10 @@ func TestStartSettings(t *testing.T) {
 		"pre-events settings: events off, event defaults, metrics kept": {in: preEvents, want: preEventsNormalised},
 		"invalid event settings alone are reset": {
 			in:   Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventsEnabled: true, EventMode: "push", PollInterval: 10 * time.Second},
-			want: Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventsEnabled: true, EventMode: EventModeStream, PollInterval: DefaultPollInterval},
+			want: Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventsEnabled: true, EventMode: EventModeStream, PollInterval: DefaultPollInterval}.WithDiskDefaults(),
 		},
+		"pre-disk settings get the disk defaults": {in: preDisk, want: settings(time.Minute)},
+		"invalid disk settings alone are reset":   {in: badDisk, want: badDiskReset},
 	} {
 		t.Run(name, func(t *testing.T) {
 			env := newEnv(t, &fakeEngine{})
@@ -360,7 +376,8 @@ func TestOfflineAndOnline(t *testing.T) {
 		return d >= 30*time.Second && d <= 90*time.Second
 	}}
 	env := newEnv(t, f)
-	var offline State
+	var oneFailure, offline State
+	env.RegisterDelayedCallback(func() { oneFailure = queryState(t, env) }, 45*time.Second)
 	env.RegisterDelayedCallback(func() { offline = queryState(t, env) }, 100*time.Second)
 	cancelAt(env, 165*time.Second)
 	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second))) // OfflineAfter 2
@@ -373,11 +390,13 @@ func TestOfflineAndOnline(t *testing.T) {
 	// Each transition recorded exactly once: online, offline at the second
 	// failed cycle (after its retry), online again on recovery.
 	require.Equal(t, []RecordStatusInput{
-		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0},
-		{EnvironmentID: "0b7f6c1e-env", Online: false, Error: "engine unreachable", ChangedAt: t0.Add(61 * time.Second)},
-		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0.Add(120 * time.Second)},
+		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0, Previous: StatusUnknown},
+		{EnvironmentID: "0b7f6c1e-env", Online: false, Error: "engine unreachable", ChangedAt: t0.Add(61 * time.Second), Previous: StatusOnline},
+		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0.Add(120 * time.Second), Previous: StatusOffline},
 	}, f.statusRecords())
 
+	require.Equal(t, StatusOnline, oneFailure.Status, "one failed check is not enough")
+	require.Equal(t, 1, oneFailure.ConsecutiveFailures)
 	require.Equal(t, StatusOffline, offline.Status)
 	require.Equal(t, t0.Add(61*time.Second), offline.StatusSince)
 	require.Equal(t, 3, offline.ConsecutiveFailures)
@@ -389,6 +408,33 @@ func TestOfflineAndOnline(t *testing.T) {
 	require.Equal(t, t0.Add(120*time.Second), s.StatusSince)
 	require.Zero(t, s.ConsecutiveFailures)
 	require.Empty(t, s.LastError)
+}
+
+func TestOfflineAfterN(t *testing.T) {
+	for _, n := range []int{1, 3, 5} {
+		t.Run(fmt.Sprintf("offlineAfter %d", n), func(t *testing.T) {
+			// Every check from 30 s on fails: checks at 30 s, 60 s, … each
+			// with a retry 1 s later.
+			f := &fakeEngine{failAt: func(at time.Time) bool { return at.Sub(t0) >= 30*time.Second }}
+			env := newEnv(t, f)
+			s := settings(30 * time.Second)
+			s.OfflineAfter = n
+			var before State
+			// Just before the n-th failed check ends (at n×30 s + 1 s).
+			env.RegisterDelayedCallback(func() { before = queryState(t, env) }, time.Duration(n)*30*time.Second)
+			cancelAt(env, 4*time.Minute)
+			env.ExecuteWorkflow(WorkflowName, input(s))
+			requireCanceled(t, env)
+
+			require.Equal(t, StatusOnline, before.Status, "not offline before the %d-th failed check", n)
+			require.Equal(t, n-1, before.ConsecutiveFailures)
+			offlineAt := t0.Add(time.Duration(n)*30*time.Second + time.Second)
+			require.Equal(t, []RecordStatusInput{
+				{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0, Previous: StatusUnknown},
+				{EnvironmentID: "0b7f6c1e-env", Online: false, Error: "engine unreachable", ChangedAt: offlineAt, Previous: StatusOnline},
+			}, f.statusRecords(), "offline recorded once, at the %d-th failed check", n)
+		})
+	}
 }
 
 func TestSettingsChangeDoesNotRepeatTransition(t *testing.T) {
@@ -576,7 +622,7 @@ func TestSummaries(t *testing.T) {
 	require.Equal(t, "record status: offline", statusSummary(RecordStatusInput{}))
 }
 
-// TestReplay replays a history recorded from a real run against a dev server
+// TestReplay replays histories recorded from real runs against a dev server
 // (see internal/recordhistory): any change that makes the workflow code
 // non-deterministic for running workflows fails here.
 func TestReplay(t *testing.T) {
@@ -584,11 +630,23 @@ func TestReplay(t *testing.T) {
 		// Recorded before event collection existed: must replay unchanged.
 		"testdata/environment_history.json",
 		// With events: stream → poll → stream and a poll interval change.
+		// Recorded before disk checks existed: must replay unchanged.
 		"testdata/environment_history_events.json",
+		// With disk checks: a warning, a disk interval change (re-armed
+		// timer), a check retried after a failure, a second warning.
+		"testdata/environment_history_disk.json",
+		// A delivery retried twice, then delivered.
+		"testdata/notification_delivery_history.json",
+		// A delivery failed for good (non-retryable), marked failed.
+		"testdata/notification_delivery_failed_history.json",
+		// The dispatcher: two sweeps, then cancelled.
+		"testdata/notification_dispatcher_history.json",
 	} {
 		t.Run(file, func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+			replayer.RegisterWorkflowWithOptions(NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: NotificationDeliveryWorkflowName})
+			replayer.RegisterWorkflowWithOptions(NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: NotificationDispatcherWorkflowName})
 			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
 		})
 	}

@@ -65,6 +65,12 @@ func (s *serverStubs) checkEngine(context.Context, CheckEngineInput) error { ret
 
 func (s *serverStubs) recordStatus(context.Context, RecordStatusInput) error { return nil }
 
+func (s *serverStubs) checkDisk(_ context.Context, in CheckDiskInput) (DiskSummary, error) {
+	return DiskSummary{CheckedAt: in.CheckAt, TotalBytes: 1 << 30}, nil
+}
+
+func (s *serverStubs) recordDiskWarning(context.Context, RecordDiskWarningInput) error { return nil }
+
 // stream heartbeats until cancelled, then returns the time of its stop as
 // its cursor, as the real activity does.
 func (s *serverStubs) stream(ctx context.Context, in StreamEventsInput) (StreamProgress, error) {
@@ -153,6 +159,8 @@ func TestEventsOnServer(t *testing.T) {
 	w.RegisterActivityWithOptions(stubs.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
 	w.RegisterActivityWithOptions(stubs.stream, activity.RegisterOptions{Name: ActivityStreamEvents})
 	w.RegisterActivityWithOptions(stubs.poll, activity.RegisterOptions{Name: ActivityPollEvents})
+	w.RegisterActivityWithOptions(stubs.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
+	w.RegisterActivityWithOptions(stubs.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 

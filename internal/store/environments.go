@@ -39,18 +39,99 @@ type Environment struct {
 	// PollInterval is the time between two event polls in poll mode, a whole
 	// number of seconds from 30s to 5m. Zero is stored as one minute.
 	PollInterval time.Duration
+	// DiskInterval is the time between two disk checks, a whole number of
+	// seconds from 1m to 1h; DiskTimeout bounds one check, 5s to 2m;
+	// DiskCooldown is the least time between two disk warnings, 1m to 24h.
+	// Zero is stored as the default (DefaultDiskInterval, DefaultDiskTimeout,
+	// DefaultDiskCooldown).
+	DiskInterval, DiskTimeout, DiskCooldown time.Duration
+	// DiskThresholdMode is "percent", "bytes" or "off"; empty is stored as
+	// DefaultDiskThresholdMode.
+	DiskThresholdMode string
+	// DiskThresholdPercent is the warning threshold in percent mode, 1 to
+	// 100; zero is stored as DefaultDiskThresholdPercent.
+	DiskThresholdPercent float64
+	// DiskThresholdBytes is the warning threshold in bytes mode, at least 1;
+	// zero is stored as DefaultDiskThresholdBytes.
+	DiskThresholdBytes int64
+	// DiskCapacityBytes is the capacity percentages are computed against: 0
+	// means auto (statfs of a local engine), -1 unknown.
+	DiskCapacityBytes int64
 	// CreatedAt and UpdatedAt are set by the database.
 	CreatedAt, UpdatedAt time.Time
 }
 
 const environmentColumns = `id, name, endpoint, metrics_interval_seconds, collect_metrics,
-	paused, offline_after, events_enabled, event_mode, poll_interval_seconds, created_at, updated_at`
+	paused, offline_after, events_enabled, event_mode, poll_interval_seconds,
+	disk_interval_seconds, disk_timeout_seconds, disk_threshold_mode, disk_threshold_percent,
+	disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds, created_at, updated_at`
 
 // Event settings stored for an Environment whose fields are left zero.
 const (
 	DefaultEventMode    = "stream"
 	DefaultPollInterval = time.Minute
 )
+
+// Disk settings stored for an Environment whose fields are left zero (the
+// same defaults as the workflow's).
+const (
+	DefaultDiskInterval         = 5 * time.Minute
+	DefaultDiskTimeout          = 20 * time.Second
+	DefaultDiskThresholdMode    = "percent"
+	DefaultDiskThresholdPercent = 80.0
+	DefaultDiskThresholdBytes   = int64(50_000_000_000)
+	DefaultDiskCooldown         = time.Hour
+)
+
+// diskColumns are the disk settings as stored.
+type diskColumns struct {
+	intervalSeconds, timeoutSeconds, cooldownSeconds int32
+	mode                                             string
+	percent                                          float64
+	thresholdBytes, capacityBytes                    int64
+}
+
+// diskSettings returns the disk settings to store for e, with the zero
+// values replaced by their defaults. The ranges are checked by the database.
+func diskSettings(e Environment) (diskColumns, error) {
+	c := diskColumns{
+		mode: e.DiskThresholdMode, percent: e.DiskThresholdPercent,
+		thresholdBytes: e.DiskThresholdBytes, capacityBytes: e.DiskCapacityBytes,
+	}
+	interval, timeout, cooldown := e.DiskInterval, e.DiskTimeout, e.DiskCooldown
+	if interval == 0 {
+		interval = DefaultDiskInterval
+	}
+	if timeout == 0 {
+		timeout = DefaultDiskTimeout
+	}
+	if cooldown == 0 {
+		cooldown = DefaultDiskCooldown
+	}
+	if c.mode == "" {
+		c.mode = DefaultDiskThresholdMode
+	}
+	if c.percent == 0 {
+		c.percent = DefaultDiskThresholdPercent
+	}
+	if c.thresholdBytes == 0 {
+		c.thresholdBytes = DefaultDiskThresholdBytes
+	}
+	if err := finite("disk threshold percent", c.percent); err != nil {
+		return diskColumns{}, err
+	}
+	var err error
+	if c.intervalSeconds, err = wholeSeconds("disk interval", interval); err != nil {
+		return diskColumns{}, err
+	}
+	if c.timeoutSeconds, err = wholeSeconds("disk timeout", timeout); err != nil {
+		return diskColumns{}, err
+	}
+	if c.cooldownSeconds, err = wholeSeconds("disk cooldown", cooldown); err != nil {
+		return diskColumns{}, err
+	}
+	return c, nil
+}
 
 // eventSettings returns the event mode and poll interval (whole seconds) to
 // store for e, with the zero values replaced by their defaults.
@@ -81,16 +162,24 @@ func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environme
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: create environment: %w", err)
 	}
+	disk, err := diskSettings(e)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: create environment: %w", err)
+	}
 	if e.ID == uuid.Nil {
 		e.ID = uuid.New()
 	}
 	rows, _ := s.pool.Query(ctx, `
 		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds,
-			collect_metrics, paused, offline_after, events_enabled, event_mode, poll_interval_seconds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			collect_metrics, paused, offline_after, events_enabled, event_mode, poll_interval_seconds,
+			disk_interval_seconds, disk_timeout_seconds, disk_threshold_mode, disk_threshold_percent,
+			disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		RETURNING `+environmentColumns,
 		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
-		e.EventsEnabled, mode, pollSeconds)
+		e.EventsEnabled, mode, pollSeconds,
+		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
+		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds)
 	created, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError("create environment", err)
@@ -142,6 +231,10 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: update environment: %w", err)
 	}
+	disk, err := diskSettings(e)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: update environment: %w", err)
+	}
 	rows, _ := s.pool.Query(ctx, `
 		UPDATE environments SET
 			name = $2,
@@ -153,11 +246,20 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 			events_enabled = $8,
 			event_mode = $9,
 			poll_interval_seconds = $10,
+			disk_interval_seconds = $11,
+			disk_timeout_seconds = $12,
+			disk_threshold_mode = $13,
+			disk_threshold_percent = $14,
+			disk_threshold_bytes = $15,
+			disk_capacity_bytes = $16,
+			disk_cooldown_seconds = $17,
 			updated_at = now()
 		WHERE id = $1
 		RETURNING `+environmentColumns,
 		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
-		e.EventsEnabled, mode, pollSeconds)
+		e.EventsEnabled, mode, pollSeconds,
+		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
+		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds)
 	updated, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError(fmt.Sprintf("update environment %s", e.ID), err)
@@ -181,17 +283,23 @@ func (s *Store) DeleteEnvironment(ctx context.Context, id uuid.UUID) error {
 // scanEnvironment reads one row selected with environmentColumns.
 func scanEnvironment(row pgx.CollectableRow) (Environment, error) {
 	var (
-		e                    Environment
-		seconds, pollSeconds int32
+		e                                   Environment
+		seconds, pollSeconds                int32
+		diskInterval, diskTimeout, cooldown int32
 	)
 	err := row.Scan(&e.ID, &e.Name, &e.Endpoint, &seconds, &e.CollectMetrics,
 		&e.Paused, &e.OfflineAfter, &e.EventsEnabled, &e.EventMode, &pollSeconds,
+		&diskInterval, &diskTimeout, &e.DiskThresholdMode, &e.DiskThresholdPercent,
+		&e.DiskThresholdBytes, &e.DiskCapacityBytes, &cooldown,
 		&e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return Environment{}, err
 	}
 	e.MetricsInterval = time.Duration(seconds) * time.Second
 	e.PollInterval = time.Duration(pollSeconds) * time.Second
+	e.DiskInterval = time.Duration(diskInterval) * time.Second
+	e.DiskTimeout = time.Duration(diskTimeout) * time.Second
+	e.DiskCooldown = time.Duration(cooldown) * time.Second
 	e.CreatedAt = e.CreatedAt.UTC()
 	e.UpdatedAt = e.UpdatedAt.UTC()
 	return e, nil

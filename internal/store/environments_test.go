@@ -25,6 +25,14 @@ func TestEnvironmentCRUD(t *testing.T) {
 		EventsEnabled:   true,
 		EventMode:       "poll",
 		PollInterval:    90 * time.Second,
+
+		DiskInterval:         10 * time.Minute,
+		DiskTimeout:          30 * time.Second,
+		DiskCooldown:         2 * time.Hour,
+		DiskThresholdMode:    "bytes",
+		DiskThresholdPercent: 91.5,
+		DiskThresholdBytes:   1 << 40,
+		DiskCapacityBytes:    -1,
 	}
 	created, err := b.store.CreateEnvironment(b.ctx, want)
 	if err != nil {
@@ -66,6 +74,9 @@ func TestEnvironmentCRUD(t *testing.T) {
 	update.EventsEnabled = false
 	update.EventMode = "stream"
 	update.PollInterval = 5 * time.Minute
+	update.DiskInterval, update.DiskTimeout, update.DiskCooldown = time.Hour, 2*time.Minute, 24*time.Hour
+	update.DiskThresholdMode, update.DiskThresholdPercent = "off", 1
+	update.DiskThresholdBytes, update.DiskCapacityBytes = 1, 1<<50
 	updated, err := b.store.UpdateEnvironment(b.ctx, update)
 	if err != nil {
 		t.Fatalf("UpdateEnvironment: %v", err)

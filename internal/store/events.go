@@ -119,20 +119,48 @@ func clampLimit(limit int) int {
 //
 // NUL bytes and invalid UTF-8, which PostgreSQL text cannot hold, are dropped
 // from the strings, so one odd attribute cannot block the stream forever.
+//
+// InsertEvents is InsertEventsNotify without notifications.
 func (s *Store) InsertEvents(ctx context.Context, envID uuid.UUID, events []ContainerEvent, cursor int64) (inserted int, err error) {
+	inserted, _, err = s.InsertEventsNotify(ctx, envID, events, cursor, nil)
+	return inserted, err
+}
+
+// RecentEventsWindow is how far back the recent events given to an
+// EventDeriver reach.
+const RecentEventsWindow = 60 * time.Second
+
+// EventDeriver returns the notifications an event causes, given the events
+// of the same container and environment stored in the RecentEventsWindow
+// before it (time_nano in [e.TimeNano-60s, e.TimeNano)), oldest first. It
+// runs inside the writing transaction and must be a quick, pure function.
+type EventDeriver func(e ContainerEvent, recent []ContainerEvent) []NotificationDraft
+
+// InsertEventsNotify is InsertEvents that also creates, in the same
+// transaction, the notifications derive returns for the NEWLY inserted
+// events (an event already stored is never derived again, so a retried or
+// overlapping batch notifies once). derive sees each new event as stored (ID,
+// EnvironmentID set) and its recent events, whether stored before or earlier
+// in this batch; nil derive creates no notification. Drafts without Kind are
+// skipped, so that a classification bug never blocks event ingestion. A draft's default cause
+// key is "event:<env>:<timeNano>:<containerID>:<action>". notificationIDs
+// are the IDs of the notifications created, for the caller to start their
+// delivery after the commit.
+func (s *Store) InsertEventsNotify(ctx context.Context, envID uuid.UUID, events []ContainerEvent, cursor int64, derive EventDeriver) (inserted int, notificationIDs []int64, err error) {
 	if envID == uuid.Nil {
-		return 0, fmt.Errorf("store: insert events: %w: no environment ID", ErrInvalid)
+		return 0, nil, fmt.Errorf("store: insert events: %w: no environment ID", ErrInvalid)
 	}
 	if cursor < 0 {
-		return 0, fmt.Errorf("store: insert events: %w: negative cursor %d", ErrInvalid, cursor)
+		return 0, nil, fmt.Errorf("store: insert events: %w: negative cursor %d", ErrInvalid, cursor)
 	}
 	rows, err := eventRows(events)
 	if err != nil {
-		return 0, fmt.Errorf("store: insert events: %w", err)
+		return 0, nil, fmt.Errorf("store: insert events: %w", err)
 	}
 	write := func(tx pgx.Tx) error {
+		inserted, notificationIDs = 0, nil // a retried transaction starts over
 		if len(events) > 0 {
-			tag, err := tx.Exec(ctx, `
+			idRows, _ := tx.Query(ctx, `
 				INSERT INTO container_events (environment_id, time_nano, event_time, received_at,
 					container_id, container_name, image, action, attributes, exit_code)
 				SELECT $1, u.time_nano, u.event_time, coalesce(u.received_at, now()),
@@ -142,13 +170,20 @@ func (s *Store) InsertEvents(ctx context.Context, envID uuid.UUID, events []Cont
 					WITH ORDINALITY AS u(time_nano, event_time, received_at, container_id, container_name,
 						image, action, attributes, exit_code, ord)
 				ORDER BY u.ord
-				ON CONFLICT (environment_id, time_nano, container_id, action) DO NOTHING`,
+				ON CONFLICT (environment_id, time_nano, container_id, action) DO NOTHING
+				RETURNING id`,
 				envID, rows.timeNano, rows.eventTime, rows.receivedAt, rows.containerID, rows.containerName,
 				rows.image, rows.action, rows.attributes, rows.exitCode)
+			ids, err := pgx.CollectRows(idRows, pgx.RowTo[int64])
 			if err != nil {
 				return err
 			}
-			inserted = int(tag.RowsAffected())
+			inserted = len(ids)
+			if derive != nil && len(ids) > 0 {
+				if notificationIDs, err = deriveNotifications(ctx, tx, envID, ids, derive); err != nil {
+					return err
+				}
+			}
 		}
 		if cursor > 0 {
 			if _, err := tx.Exec(ctx, `
@@ -177,9 +212,76 @@ func (s *Store) InsertEvents(ctx context.Context, envID uuid.UUID, events []Cont
 		err = pgx.BeginFunc(ctx, s.pool, write)
 	}
 	if err != nil {
-		return 0, wrapWriteError("insert events", err)
+		return 0, nil, wrapWriteError("insert events", err)
 	}
-	return inserted, nil
+	return inserted, notificationIDs, nil
+}
+
+// deriveNotifications runs derive, in tx, on the events just inserted (ids)
+// with their recent events, and creates the notifications it returns.
+func deriveNotifications(ctx context.Context, tx pgx.Tx, envID uuid.UUID, ids []int64, derive EventDeriver) ([]int64, error) {
+	// The new events, then every event of their containers from the
+	// window before the oldest to the newest: one read for the batch.
+	rows, _ := tx.Query(ctx, `SELECT `+containerEventColumns+` FROM container_events WHERE id = ANY ($1)`, ids)
+	fresh, err := pgx.CollectRows(rows, scanContainerEvent)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(fresh, func(a, b ContainerEvent) int {
+		return cmp.Or(cmp.Compare(a.TimeNano, b.TimeNano),
+			strings.Compare(a.ContainerID, b.ContainerID), strings.Compare(a.Action, b.Action))
+	})
+	containers := make([]string, 0, len(fresh))
+	minTime, maxTime := fresh[0].TimeNano, fresh[0].TimeNano
+	for _, e := range fresh {
+		if !slices.Contains(containers, e.ContainerID) {
+			containers = append(containers, e.ContainerID)
+		}
+		minTime, maxTime = min(minTime, e.TimeNano), max(maxTime, e.TimeNano)
+	}
+	window := int64(RecentEventsWindow)
+	from := minTime - window
+	if from > minTime { // overflow
+		from = math.MinInt64
+	}
+	rows, _ = tx.Query(ctx, `
+		SELECT `+containerEventColumns+`
+		FROM container_events
+		WHERE environment_id = $1 AND container_id = ANY ($2) AND time_nano >= $3 AND time_nano < $4
+		ORDER BY time_nano, id`,
+		envID, containers, from, maxTime)
+	around, err := pgx.CollectRows(rows, scanContainerEvent)
+	if err != nil {
+		return nil, err
+	}
+	byContainer := make(map[string][]ContainerEvent, len(containers))
+	for _, e := range around {
+		byContainer[e.ContainerID] = append(byContainer[e.ContainerID], e)
+	}
+
+	env := envID
+	var drafts []draftRow
+	for _, e := range fresh {
+		history := byContainer[e.ContainerID]
+		lo, _ := slices.BinarySearchFunc(history, e.TimeNano-window, func(h ContainerEvent, t int64) int {
+			return cmp.Compare(h.TimeNano, t)
+		})
+		hi, _ := slices.BinarySearchFunc(history, e.TimeNano, func(h ContainerEvent, t int64) int {
+			return cmp.Compare(h.TimeNano, t)
+		})
+		recent := slices.Clone(history[lo:hi])
+		key := fmt.Sprintf("event:%s:%d:%s:%s", envID, e.TimeNano, e.ContainerID, e.Action)
+		for _, d := range derive(e, recent) {
+			row, err := newDraftRow(&env, d, key)
+			if err != nil {
+				// A draft without kind cannot be delivered; it must not
+				// block the ingestion of the events either.
+				continue
+			}
+			drafts = append(drafts, row)
+		}
+	}
+	return insertNotifications(ctx, tx, drafts)
 }
 
 // eventColumns are the columns of a batch, as arrays for unnest.

@@ -496,8 +496,8 @@ func TestEventsAndStatusAfterID(t *testing.T) {
 	}
 
 	for i := range 3 {
-		if _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: env.ID, Online: i%2 == 0,
-			ChangedAt: baseTime.Add(time.Duration(i) * time.Minute)}); err != nil {
+		if _, _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: env.ID, Online: i%2 == 0,
+			ChangedAt: baseTime.Add(time.Duration(i) * time.Minute)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

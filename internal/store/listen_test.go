@@ -88,7 +88,7 @@ func (l *listener) none(t *testing.T) {
 // notifications received before it.
 func (l *listener) sentinel(t *testing.T, b *testBundle, envID uuid.UUID, at time.Time) []notification {
 	t.Helper()
-	if _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: envID, ChangedAt: at, Online: true}); err != nil {
+	if _, _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: envID, ChangedAt: at, Online: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var before []notification
@@ -152,7 +152,7 @@ func TestListenNotifiesEachNewRowOnce(t *testing.T) {
 		t.Fatalf("notifications for duplicates: %+v", extra)
 	}
 	// A duplicate status change announces nothing either.
-	if _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: env.ID, ChangedAt: baseTime, Online: true}); err != nil {
+	if _, _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: env.ID, ChangedAt: baseTime, Online: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if extra := l.sentinel(t, b, env.ID, baseTime.Add(time.Minute)); len(extra) != 0 {
@@ -199,7 +199,7 @@ func TestListenIsolatedPerSchema(t *testing.T) {
 	if _, err := other.store.InsertEvents(other.ctx, otherEnv.ID, []store.ContainerEvent{containerEvent(0, "c", "start")}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.store.RecordStatus(other.ctx, store.StatusChange{EnvironmentID: otherEnv.ID, ChangedAt: baseTime}); err != nil {
+	if _, _, err := other.store.RecordStatus(other.ctx, store.StatusChange{EnvironmentID: otherEnv.ID, ChangedAt: baseTime}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Another schema's writes (committed before the sentinel) reach no listener of this one.

@@ -178,7 +178,7 @@ func TestDeleteEnvironmentCascades(t *testing.T) {
 		if _, err := b.store.InsertMetrics(b.ctx, host, containers); err != nil {
 			t.Fatalf("InsertMetrics: %v", err)
 		}
-		if _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: id, Online: true, ChangedAt: baseTime}); err != nil {
+		if _, _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: id, Online: true, ChangedAt: baseTime}, nil); err != nil {
 			t.Fatalf("RecordStatus: %v", err)
 		}
 	}

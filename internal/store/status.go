@@ -26,12 +26,26 @@ type StatusChange struct {
 	ChangedAt time.Time
 }
 
-// RecordStatus stores one transition. When the transition of
-// (EnvironmentID, ChangedAt) is already stored nothing is written and inserted
-// is false. An unknown environment gives ErrNotFound.
-func (s *Store) RecordStatus(ctx context.Context, c StatusChange) (inserted bool, err error) {
+// RecordStatus stores one transition and, when the transition is new and
+// draft is not nil, the notifications of draft for every matching channel,
+// in the same transaction (see NotificationDraft; the default cause key is
+// "status:<env>:<ChangedAt Unix ns>"). When the transition of
+// (EnvironmentID, ChangedAt) is already stored nothing is written, inserted
+// is false and no notification is created. notificationIDs are the IDs of
+// the notifications created, for the caller to start their delivery after
+// the commit. An unknown environment gives ErrNotFound.
+func (s *Store) RecordStatus(ctx context.Context, c StatusChange, draft *NotificationDraft) (inserted bool, notificationIDs []int64, err error) {
 	if c.EnvironmentID == uuid.Nil || c.ChangedAt.IsZero() {
-		return false, fmt.Errorf("store: record status: %w: EnvironmentID and ChangedAt are required", ErrInvalid)
+		return false, nil, fmt.Errorf("store: record status: %w: EnvironmentID and ChangedAt are required", ErrInvalid)
+	}
+	var drafts []draftRow
+	if draft != nil {
+		env := c.EnvironmentID
+		row, err := newDraftRow(&env, *draft, fmt.Sprintf("status:%s:%d", env, c.ChangedAt.UnixNano()))
+		if err != nil {
+			return false, nil, fmt.Errorf("store: record status: %w", err)
+		}
+		drafts = append(drafts, row)
 	}
 	err = s.inAppendTx(ctx, appendEnvironmentStatus, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
@@ -39,13 +53,20 @@ func (s *Store) RecordStatus(ctx context.Context, c StatusChange) (inserted bool
 			VALUES ($1, $2, $3, $4)
 			ON CONFLICT (environment_id, changed_at) DO NOTHING`,
 			c.EnvironmentID, c.Online, c.Error, c.ChangedAt)
+		if err != nil {
+			return err
+		}
 		inserted = tag.RowsAffected() == 1
+		if !inserted {
+			return nil
+		}
+		notificationIDs, err = insertNotifications(ctx, tx, drafts)
 		return err
 	})
 	if err != nil {
-		return false, wrapWriteError("record status", err)
+		return false, nil, wrapWriteError("record status", err)
 	}
-	return inserted, nil
+	return inserted, notificationIDs, nil
 }
 
 // LatestStatus returns the environment's most recent transition, or

@@ -17,13 +17,13 @@ func TestRecordStatusOnce(t *testing.T) {
 	env := b.createEnv(t, "env")
 
 	change := store.StatusChange{EnvironmentID: env.ID, Online: false, Error: "connection refused", ChangedAt: baseTime}
-	inserted, err := b.store.RecordStatus(b.ctx, change)
+	inserted, _, err := b.store.RecordStatus(b.ctx, change, nil)
 	if err != nil || !inserted {
 		t.Fatalf("first RecordStatus = %v, %v; want true, nil", inserted, err)
 	}
 	retry := change
 	retry.Error = "a retry's other error"
-	inserted, err = b.store.RecordStatus(b.ctx, retry)
+	inserted, _, err = b.store.RecordStatus(b.ctx, retry, nil)
 	if err != nil || inserted {
 		t.Fatalf("second RecordStatus = %v, %v; want false, nil", inserted, err)
 	}
@@ -56,7 +56,7 @@ func TestRecordStatusErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inserted, err := b.store.RecordStatus(b.ctx, tt.change)
+			inserted, _, err := b.store.RecordStatus(b.ctx, tt.change, nil)
 			if inserted || !errors.Is(err, tt.want) {
 				t.Fatalf("RecordStatus = %v, %v; want false, %v", inserted, err, tt.want)
 			}
@@ -96,7 +96,7 @@ func TestStatusHistory(t *testing.T) {
 		if !c.online {
 			change.Error = "engine unreachable"
 		}
-		if _, err := b.store.RecordStatus(b.ctx, change); err != nil {
+		if _, _, err := b.store.RecordStatus(b.ctx, change, nil); err != nil {
 			t.Fatalf("RecordStatus: %v", err)
 		}
 	}

@@ -1,14 +1,14 @@
 // Command recordhistory records the histories that the replay test of the
-// environment workflow replays (workflows/testdata/).
+// workflows replays (workflows/testdata/).
 //
 // It needs a running Temporal dev server, for example:
 //
 //	bin/temporal server start-dev --headless --port 7299 --http-port 7298 --metrics-port 0 --db-filename /tmp/wf-record.db
 //	go run ./workflows/internal/recordhistory -address localhost:7299 -scenario events
 //
-// It runs a worker with stub activities, starts an environment workflow with a
-// 10 s interval, drives it through a scenario, cancels it and writes its
-// history:
+// It runs a worker with stub activities, starts a workflow, drives it through
+// a scenario and writes its history. The environment scenarios start an
+// environment workflow with a 10 s interval and cancel it at the end:
 //
 //   - basic (environment_history.json): an accepted and a rejected configure
 //     update and two configure signals (one invalid), checks of which one
@@ -21,6 +21,23 @@
 //     re-armed), a second poll, a switch back to the stream by signal (it
 //     starts from the last poll's cursor); the cancellation stops the stream.
 //     The cursor hand-overs are checked on the way.
+//   - disk (environment_history_disk.json): events on (stream), disk checks
+//     every 2 min with a 1 min cooldown, the stub's disk 92 % full: the first
+//     check (10 s) warns; an update sets the disk interval to 1 min (the
+//     disk timer is re-armed) and the bytes threshold; an update switches
+//     back to the percent threshold; the next check fails its first attempt,
+//     succeeds on the retry and warns again (the cooldown is over).
+//
+// The notification scenarios run to completion (or are cancelled):
+//
+//   - delivery (notification_delivery_history.json): a delivery whose first
+//     two attempts fail (retried with backoff, 5 s then 10 s) and whose third
+//     succeeds.
+//   - delivery-failed (notification_delivery_failed_history.json): a
+//     delivery that fails with a non-retryable error (channel deleted) and
+//     is marked failed.
+//   - dispatcher (notification_dispatcher_history.json): the dispatcher
+//     sweeps at once and 30 s later, then is cancelled.
 //
 // Re-record only when the workflow changes in a way that is meant to be
 // incompatible with running workflows; otherwise keep the old histories: that
@@ -53,34 +70,49 @@ import (
 func main() {
 	address := flag.String("address", "localhost:7299", "Temporal frontend address")
 	namespace := flag.String("namespace", "default", "Temporal namespace")
-	scenario := flag.String("scenario", "events", "basic or events")
-	out := flag.String("out", "", "where to write the history (default workflows/testdata/environment_history[_events].json)")
+	scenario := flag.String("scenario", "events", "basic, events, disk, delivery, delivery-failed or dispatcher")
+	out := flag.String("out", "", "where to write the history (default workflows/testdata/<the scenario's file>)")
 	flag.Parse()
-	record, ok := scenarios[*scenario]
+	def, ok := scenarios[*scenario]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "recordhistory: unknown scenario %q\n", *scenario)
 		os.Exit(2)
 	}
 	if *out == "" {
-		*out = "workflows/testdata/environment_history.json"
-		if *scenario == "events" {
-			*out = "workflows/testdata/environment_history_events.json"
-		}
+		*out = "workflows/testdata/" + def.file
 	}
-	if err := run(*address, *namespace, *out, record); err != nil {
+	if err := run(*address, *namespace, *out, def); err != nil {
 		fmt.Fprintln(os.Stderr, "recordhistory:", err)
 		os.Exit(1)
 	}
 }
 
-// scenario starts an environment workflow and drives it; run cancels it and
-// records its history.
+// taskQueue is the task queue of the recording worker.
+const taskQueue = "windflow-recordhistory"
+
+// scenario starts a workflow and drives it; run cancels it (environment
+// workflows) or waits for it to complete, and records its history.
 type scenario func(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error)
 
 // startFunc starts the environment workflow with the given settings.
 type startFunc func(ctx context.Context, settings workflows.Settings) (client.WorkflowRun, error)
 
-var scenarios = map[string]scenario{"basic": recordBasic, "events": recordEvents}
+// scenarioDef is a scenario, the file it writes by default, and whether its
+// workflow is cancelled at the end (environment workflows run forever).
+type scenarioDef struct {
+	record scenario
+	file   string
+	cancel bool
+}
+
+var scenarios = map[string]scenarioDef{
+	"basic":           {recordBasic, "environment_history.json", true},
+	"events":          {recordEvents, "environment_history_events.json", true},
+	"disk":            {recordDisk, "environment_history_disk.json", true},
+	"delivery":        {recordDelivery, "notification_delivery_history.json", false},
+	"delivery-failed": {recordDeliveryFailed, "notification_delivery_failed_history.json", false},
+	"dispatcher":      {recordDispatcher, "notification_dispatcher_history.json", true},
+}
 
 // stubEngine implements the activities; the check of the second cycle fails
 // (both attempts, with failCycle2), the others succeed. The event activities
@@ -92,6 +124,18 @@ type stubEngine struct {
 
 	streams []*stubStream
 	polls   []stubPoll
+
+	// Disk: every check reports 92 GB of 100 GB; the first attempt of the
+	// check numbered failDiskCheck (1-based, 0: none) fails.
+	diskChecks    []time.Time
+	failDiskCheck int
+	diskWarnings  []workflows.RecordDiskWarningInput
+
+	// Notifications: the outcome of each DeliverNotification attempt.
+	deliver    func(attempt int32) error
+	deliveries []int32
+	marked     []workflows.MarkNotificationFailedInput
+	dispatches int
 }
 
 // stubStream is one StreamEvents attempt.
@@ -188,12 +232,77 @@ func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput
 
 func (s *stubEngine) checkEngine(context.Context, workflows.CheckEngineInput) error { return nil }
 
+func (s *stubEngine) checkDisk(ctx context.Context, in workflows.CheckDiskInput) (workflows.DiskSummary, error) {
+	attempt := activity.GetInfo(ctx).Attempt
+	s.mu.Lock()
+	n := 0
+	for i, at := range s.diskChecks {
+		if at.Equal(in.CheckAt) {
+			n = i + 1
+		}
+	}
+	if n == 0 {
+		s.diskChecks = append(s.diskChecks, in.CheckAt)
+		n = len(s.diskChecks)
+	}
+	fail := n == s.failDiskCheck && attempt == 1
+	s.mu.Unlock()
+	slog.Info("disk check", "checkAt", in.CheckAt, "attempt", attempt, "fail", fail)
+	if fail {
+		return workflows.DiskSummary{}, errors.New("system df: context deadline exceeded")
+	}
+	const gb = 1_000_000_000
+	return workflows.DiskSummary{
+		CheckedAt: in.CheckAt, ImagesBytes: 60 * gb, ContainersBytes: 2 * gb, VolumesBytes: 25 * gb, BuildCacheBytes: 5 * gb,
+		TotalBytes: 92 * gb, CapacityBytes: 100 * gb, CapacitySource: "configured", Percent: 92,
+	}, nil
+}
+
+func (s *stubEngine) recordDiskWarning(_ context.Context, in workflows.RecordDiskWarningInput) error {
+	s.mu.Lock()
+	s.diskWarnings = append(s.diskWarnings, in)
+	s.mu.Unlock()
+	slog.Info("disk warning recorded", "checkAt", in.CheckAt, "reason", in.Reason)
+	return nil
+}
+
+func (s *stubEngine) deliverNotification(ctx context.Context, in workflows.DeliverNotificationInput) error {
+	attempt := activity.GetInfo(ctx).Attempt
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, attempt)
+	deliver := s.deliver
+	s.mu.Unlock()
+	var err error
+	if deliver != nil {
+		err = deliver(attempt)
+	}
+	slog.Info("delivery attempt", "notificationID", in.NotificationID, "attempt", attempt, "error", err)
+	return err
+}
+
+func (s *stubEngine) markNotificationFailed(_ context.Context, in workflows.MarkNotificationFailedInput) error {
+	s.mu.Lock()
+	s.marked = append(s.marked, in)
+	s.mu.Unlock()
+	slog.Info("notification marked failed", "notificationID", in.NotificationID, "error", in.Error)
+	return nil
+}
+
+func (s *stubEngine) dispatchNotifications(context.Context) (workflows.DispatchResult, error) {
+	s.mu.Lock()
+	s.dispatches++
+	n := s.dispatches
+	s.mu.Unlock()
+	slog.Info("dispatched", "sweep", n)
+	return workflows.DispatchResult{Started: n, Pending: 0}, nil
+}
+
 func (s *stubEngine) recordStatus(_ context.Context, in workflows.RecordStatusInput) error {
 	slog.Info("status recorded", "online", in.Online, "changedAt", in.ChangedAt, "error", in.Error)
 	return nil
 }
 
-func run(address, namespace, out string, record scenario) error {
+func run(address, namespace, out string, def scenarioDef) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -207,7 +316,6 @@ func run(address, namespace, out string, record scenario) error {
 	}
 	defer c.Close()
 
-	const taskQueue = "windflow-recordhistory"
 	stub := &stubEngine{}
 	w := worker.New(c, taskQueue, worker.Options{
 		// Cancellation reaches the stream with a heartbeat response; the
@@ -220,6 +328,13 @@ func run(address, namespace, out string, record scenario) error {
 	w.RegisterActivityWithOptions(stub.recordStatus, activity.RegisterOptions{Name: workflows.ActivityRecordStatus})
 	w.RegisterActivityWithOptions(stub.stream, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
 	w.RegisterActivityWithOptions(stub.poll, activity.RegisterOptions{Name: workflows.ActivityPollEvents})
+	w.RegisterActivityWithOptions(stub.checkDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
+	w.RegisterActivityWithOptions(stub.recordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
+	w.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDeliveryWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDispatcherWorkflowName})
+	w.RegisterActivityWithOptions(stub.deliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
+	w.RegisterActivityWithOptions(stub.markNotificationFailed, activity.RegisterOptions{Name: workflows.ActivityMarkNotificationFailed})
+	w.RegisterActivityWithOptions(stub.dispatchNotifications, activity.RegisterOptions{Name: workflows.ActivityDispatchNotifications})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -238,16 +353,23 @@ func run(address, namespace, out string, record scenario) error {
 		slog.Info("started", "workflowID", run.GetID(), "runID", run.GetRunID())
 		return run, nil
 	}
-	run, err := record(ctx, c, stub, start)
+	run, err := def.record(ctx, c, stub, start)
 	if err != nil {
 		return err
+	}
+	if !def.cancel {
+		if err := run.Get(ctx, nil); err != nil {
+			return fmt.Errorf("want the workflow completed, got %w", err)
+		}
+		return writeHistory(ctx, c, run, out)
 	}
 
 	if err := c.CancelWorkflow(ctx, run.GetID(), run.GetRunID()); err != nil {
 		return fmt.Errorf("cancel: %w", err)
 	}
 	var canceled *temporal.CanceledError
-	if err := run.Get(ctx, nil); !errors.As(err, &canceled) {
+	if err := run.Get(ctx, nil); err != nil && !errors.As(err, &canceled) {
+		// The dispatcher completes without error when cancelled.
 		return fmt.Errorf("want the workflow canceled, got %v", err)
 	}
 	if err := waitForStub(ctx, stub, "every stream stopped", func(streams []stubStream, _ []stubPoll) bool {
@@ -384,6 +506,123 @@ func recordEvents(ctx context.Context, c client.Client, stub *stubEngine, start 
 		final.EventCursor != polls[1].result || final.EventsError != "" {
 		return nil, fmt.Errorf("unexpected final state %+v", final)
 	}
+	return run, nil
+}
+
+// recordDisk is the scenario of environment_history_disk.json.
+func recordDisk(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.failDiskCheck = 2
+	stub.mu.Unlock()
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = 10 * time.Second
+	settings.EventsEnabled = true
+	settings.EventMode = workflows.EventModeStream
+	settings.DiskInterval = 2 * time.Minute
+	settings.DiskCooldown = time.Minute
+	settings.DiskCapacityBytes = 100_000_000_000
+	run, err := start(ctx, settings)
+	if err != nil {
+		return nil, err
+	}
+	first, err := waitForState(ctx, c, run, func(s workflows.State) bool { return !s.LastDiskWarningAt.IsZero() })
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("first disk warning", "at", first.LastDiskWarningAt, "verdict", first.DiskVerdict)
+
+	// A new disk interval re-arms the disk timer at once (1 min from now,
+	// not 2 min from the first check); a bytes threshold applies at the next
+	// decision.
+	bytesMode := workflows.DiskThresholdBytes
+	state, err := configure(ctx, c, run, workflows.SettingsPatch{DiskIntervalSeconds: intp(60), DiskThresholdMode: &bytesMode})
+	if err != nil {
+		return nil, fmt.Errorf("disk interval: %w", err)
+	}
+	slog.Info("disk interval changed", "nextDiskAt", state.NextDiskAt)
+	if !state.NextDiskAt.Before(first.LastDiskCheckAt.Add(2 * time.Minute)) {
+		return nil, fmt.Errorf("the disk timer was not re-armed: next check %s", state.NextDiskAt)
+	}
+	// Rejected: out of range; leaves no trace in the history.
+	if _, err := configure(ctx, c, run, workflows.SettingsPatch{DiskCooldownSeconds: intp(1)}); err == nil {
+		return nil, errors.New("the out-of-range cooldown was accepted")
+	}
+	// Back to the percent threshold, by signal.
+	percentMode := workflows.DiskThresholdPercent
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{DiskThresholdMode: &percentMode}); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+
+	// The second check fails its first attempt, succeeds on the retry and
+	// warns again: the cooldown (1 min) is over.
+	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.LastDiskWarningAt.After(first.LastDiskWarningAt) })
+	if err != nil {
+		return nil, err
+	}
+	stub.mu.Lock()
+	checks, warnings := len(stub.diskChecks), append([]workflows.RecordDiskWarningInput(nil), stub.diskWarnings...)
+	stub.mu.Unlock()
+	slog.Info("ran", "cycles", final.Cycles, "diskChecks", checks, "warnings", len(warnings), "verdict", final.DiskVerdict)
+	if checks != 2 || len(warnings) != 2 || final.DiskError != "" || final.Settings.DiskThresholdMode != workflows.DiskThresholdPercent ||
+		warnings[1].Reason != "92.0 % of 100.0 GB > 80 %" || !final.LastDiskWarningAt.Equal(final.LastDiskCheckAt) {
+		return nil, fmt.Errorf("unexpected final state %+v (warnings %+v)", final, warnings)
+	}
+	return run, nil
+}
+
+// recordDelivery is the scenario of notification_delivery_history.json.
+func recordDelivery(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.deliver = func(attempt int32) error {
+		if attempt <= 2 {
+			return errors.New("generic://127.0.0.1:8080/***: got HTTP 503 Service Unavailable")
+		}
+		return nil
+	}
+	stub.mu.Unlock()
+	return startNotification(ctx, c, workflows.NotificationDeliveryWorkflowName,
+		workflows.NotificationWorkflowID(time.Now().Unix()), workflows.DeliverNotificationInput{NotificationID: time.Now().Unix()})
+}
+
+// recordDeliveryFailed is the scenario of notification_delivery_failed_history.json.
+func recordDeliveryFailed(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.deliver = func(int32) error {
+		return temporal.NewNonRetryableApplicationError("channel deleted", "ChannelNotFound", nil)
+	}
+	stub.mu.Unlock()
+	return startNotification(ctx, c, workflows.NotificationDeliveryWorkflowName,
+		workflows.NotificationWorkflowID(time.Now().Unix()), workflows.DeliverNotificationInput{NotificationID: time.Now().Unix()})
+}
+
+// recordDispatcher is the scenario of notification_dispatcher_history.json.
+func recordDispatcher(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
+	run, err := startNotification(ctx, c, workflows.NotificationDispatcherWorkflowName,
+		fmt.Sprintf("%s-recorded-%d", workflows.NotificationDispatcherID, time.Now().Unix()), workflows.DispatcherState{})
+	if err != nil {
+		return nil, err
+	}
+	for {
+		stub.mu.Lock()
+		n := stub.dispatches
+		stub.mu.Unlock()
+		if n >= 2 {
+			return run, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for two sweeps: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func startNotification(ctx context.Context, c client.Client, workflowType, id string, arg any) (client.WorkflowRun, error) {
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, workflowType, arg)
+	if err != nil {
+		return nil, fmt.Errorf("start workflow: %w", err)
+	}
+	slog.Info("started", "workflowID", run.GetID(), "runID", run.GetRunID())
 	return run, nil
 }
 

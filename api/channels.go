@@ -1,0 +1,470 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/windflow/monitor/internal/notify"
+	"github.com/windflow/monitor/internal/store"
+)
+
+// NotificationStore is what the notification-channel, notification history
+// and disk routes need from Postgres; *store.Store implements it.
+type NotificationStore interface {
+	CreateChannel(ctx context.Context, c store.Channel) (store.Channel, error)
+	GetChannel(ctx context.Context, id uuid.UUID) (store.Channel, error)
+	ListChannels(ctx context.Context) ([]store.Channel, error)
+	UpdateChannel(ctx context.Context, c store.Channel) (store.Channel, error)
+	DeleteChannel(ctx context.Context, id uuid.UUID) error
+	ListNotificationsPage(ctx context.Context, q store.NotificationQuery) ([]store.Notification, int64, error)
+	AttemptsOf(ctx context.Context, notificationIDs []int64) (map[int64][]store.Attempt, error)
+	DiskSeries(ctx context.Context, envID uuid.UUID, from, to time.Time, step time.Duration) ([]store.DiskPoint, error)
+}
+
+// Sender sends one notification to a channel URL (notify.Sender does). Its
+// errors must not contain the URL; the API scrubs them once more anyway.
+type Sender interface {
+	Send(ctx context.Context, url, title, message string) error
+}
+
+// Test notification of POST /notification-channels/{id}/test.
+const (
+	testNotificationTitle = "Windflow test notification"
+	testSendTimeout       = 20 * time.Second
+)
+
+// notificationStore returns Server.Notifications, or Server.Store when it
+// implements NotificationStore (as *store.Store does).
+func (s *Server) notificationStore() (NotificationStore, error) {
+	if s.Notifications != nil {
+		return s.Notifications, nil
+	}
+	if ns, ok := s.Store.(NotificationStore); ok {
+		return ns, nil
+	}
+	return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server has no notification store")
+}
+
+func (s *Server) sender() Sender {
+	if s.Sender != nil {
+		return s.Sender
+	}
+	return notify.Sender{Timeout: testSendTimeout}
+}
+
+// channelRoutes serves /api/v1/notification-channels.
+func (s *Server) channelRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Post("/", s.createChannel)
+	r.Get("/", s.listChannels)
+	r.Route("/{id}", func(r chi.Router) {
+		r.Get("/", s.getChannel)
+		r.Patch("/", s.patchChannel)
+		r.Delete("/", s.deleteChannel)
+		r.Get("/subscription", s.getSubscription)
+		r.Put("/subscription", s.putSubscription)
+		r.Post("/test", s.testChannel)
+	})
+	return r
+}
+
+// channelJSON is a channel in answers. The URL is a secret: only its
+// redacted form (scheme and host) is ever returned.
+type channelJSON struct {
+	ID          uuid.UUID `json:"id"`
+	Name        string    `json:"name"`
+	URLRedacted string    `json:"urlRedacted"`
+	Enabled     bool      `json:"enabled"`
+	// Environments is the subscription's environment list; empty means all.
+	Environments []uuid.UUID `json:"environments"`
+	// Kinds is the subscription's kind list; empty means the defaults.
+	Kinds []string `json:"kinds"`
+	// EffectiveKinds are the kinds the channel receives.
+	EffectiveKinds []string  `json:"effectiveKinds"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+func channelView(c store.Channel) channelJSON {
+	sub := subscriptionView(c)
+	return channelJSON{
+		ID: c.ID, Name: c.Name, URLRedacted: notify.RedactURL(c.URL), Enabled: c.Enabled,
+		Environments: sub.Environments, Kinds: sub.Kinds, EffectiveKinds: sub.EffectiveKinds,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// subscriptionJSON is a channel's subscription in answers.
+type subscriptionJSON struct {
+	Environments   []uuid.UUID `json:"environments"`
+	Kinds          []string    `json:"kinds"`
+	EffectiveKinds []string    `json:"effectiveKinds"`
+}
+
+func subscriptionView(c store.Channel) subscriptionJSON {
+	sub := subscriptionJSON{Environments: c.Environments, Kinds: c.Kinds}
+	if sub.Environments == nil {
+		sub.Environments = []uuid.UUID{}
+	}
+	if sub.Kinds == nil {
+		sub.Kinds = []string{}
+	}
+	sub.EffectiveKinds = sub.Kinds
+	if len(sub.Kinds) == 0 {
+		sub.EffectiveKinds = slices.Clone(notify.DefaultKinds)
+	}
+	return sub
+}
+
+// channelRequest is the body of POST (name and url required) and PATCH
+// (every field optional). Environments and Kinds are read as strings so
+// that a bad value gets its own error, not "malformed JSON".
+type channelRequest struct {
+	Name         *string   `json:"name"`
+	URL          *string   `json:"url"`
+	Enabled      *bool     `json:"enabled"`
+	Environments *[]string `json:"environments"`
+	Kinds        *[]string `json:"kinds"`
+}
+
+// subscriptionRequest is the body of PUT …/subscription; a missing list is
+// an empty one (all environments, the default kinds).
+type subscriptionRequest struct {
+	Environments []string `json:"environments"`
+	Kinds        []string `json:"kinds"`
+}
+
+// maxChannelName bounds channel names, in characters.
+const maxChannelName = 100
+
+func validateChannelName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if !utf8.ValidString(name) || strings.TrimSpace(name) == "" || n > maxChannelName ||
+		strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return errorf(http.StatusBadRequest, "invalid_name",
+			"name must be 1-%d printable characters, not only spaces", maxChannelName)
+	}
+	return nil
+}
+
+// validateChannelURL checks a channel URL with notify.ValidateURL. Its
+// message never contains the URL or a part of it.
+func validateChannelURL(raw string) error {
+	if err := notify.ValidateURL(raw); err != nil {
+		return errorf(http.StatusBadRequest, "invalid_url", "%s", err.Error())
+	}
+	return nil
+}
+
+// validateKinds checks that every kind is known.
+func validateKinds(kinds []string) error {
+	for _, k := range kinds {
+		if !notify.ValidKind(k) {
+			shown := k
+			if utf8.RuneCountInString(shown) > 60 {
+				shown = string([]rune(shown)[:60]) + "…"
+			}
+			return errorf(http.StatusBadRequest, "invalid_kind", "unknown kind %q; kinds are %s",
+				shown, strings.Join(notify.AllKinds, ", "))
+		}
+	}
+	return nil
+}
+
+// environmentIDs parses a subscription's environment list and checks that
+// every environment exists.
+func (s *Server) environmentIDs(ctx context.Context, raw []string) ([]uuid.UUID, error) {
+	ids := make([]uuid.UUID, 0, len(raw))
+	for _, r := range raw {
+		id, err := uuid.Parse(r)
+		if err != nil {
+			shown := r
+			if utf8.RuneCountInString(shown) > 60 {
+				shown = string([]rune(shown)[:60]) + "…"
+			}
+			return nil, errorf(http.StatusBadRequest, "invalid_environment", "environments: %q is not a UUID", shown)
+		}
+		if _, err := s.Store.GetEnvironment(ctx, id); errors.Is(err, store.ErrNotFound) {
+			return nil, errorf(http.StatusBadRequest, "invalid_environment", "environments: environment %s does not exist", id)
+		} else if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// applyChannelRequest validates req and applies its fields to c; create
+// requires name and url.
+func (s *Server) applyChannelRequest(ctx context.Context, c store.Channel, req channelRequest, create bool) (store.Channel, error) {
+	if create && (req.Name == nil || req.URL == nil) {
+		return c, errorf(http.StatusBadRequest, "invalid_request", "name and url are required")
+	}
+	if req.Name != nil {
+		if err := validateChannelName(*req.Name); err != nil {
+			return c, err
+		}
+		c.Name = *req.Name
+	}
+	if req.URL != nil {
+		if err := validateChannelURL(*req.URL); err != nil {
+			return c, err
+		}
+		c.URL = *req.URL
+	}
+	if req.Enabled != nil {
+		c.Enabled = *req.Enabled
+	}
+	if req.Kinds != nil {
+		if err := validateKinds(*req.Kinds); err != nil {
+			return c, err
+		}
+		c.Kinds = *req.Kinds
+	}
+	if req.Environments != nil {
+		ids, err := s.environmentIDs(ctx, *req.Environments)
+		if err != nil {
+			return c, err
+		}
+		c.Environments = ids
+	}
+	return c, nil
+}
+
+// channelWriteError maps the store's errors of a channel write.
+func channelWriteError(c store.Channel, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNameTaken):
+		return errorf(http.StatusConflict, "name_taken", "a channel named %q already exists", c.Name)
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(http.StatusNotFound, "not_found", "channel %s does not exist", c.ID)
+	case errors.Is(err, store.ErrInvalid):
+		return errorf(http.StatusBadRequest, "invalid_request", "the channel was rejected by the database")
+	}
+	return err
+}
+
+func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.notificationStore()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req channelRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.applyChannelRequest(r.Context(), store.Channel{Enabled: true}, req, true)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	created, err := ns.CreateChannel(r.Context(), c)
+	if err != nil {
+		writeError(w, r, channelWriteError(c, err))
+		return
+	}
+	w.Header().Set("Location", "/api/v1/notification-channels/"+created.ID.String())
+	writeJSON(w, http.StatusCreated, channelView(created))
+}
+
+func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) {
+	ns, err := s.notificationStore()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	channels, err := ns.ListChannels(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]channelJSON, 0, len(channels))
+	for _, c := range channels {
+		out = append(out, channelView(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+// channel loads the channel named by the {id} URL parameter.
+func (s *Server) channel(r *http.Request) (NotificationStore, store.Channel, error) {
+	ns, err := s.notificationStore()
+	if err != nil {
+		return nil, store.Channel{}, err
+	}
+	raw := chi.URLParam(r, "id")
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return nil, store.Channel{}, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", raw)
+	}
+	c, err := ns.GetChannel(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.Channel{}, errorf(http.StatusNotFound, "not_found", "channel %s does not exist", id)
+	}
+	return ns, c, err
+}
+
+func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) {
+	_, c, err := s.channel(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, channelView(c))
+}
+
+// patchChannel changes the fields given; a new url is validated again.
+func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request) {
+	ns, c, err := s.channel(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req channelRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if c, err = s.applyChannelRequest(r.Context(), c, req, false); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	updated, err := ns.UpdateChannel(r.Context(), c)
+	if err != nil {
+		writeError(w, r, channelWriteError(c, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, channelView(updated))
+}
+
+// deleteChannel deletes a channel and its notification history.
+func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) {
+	ns, c, err := s.channel(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := ns.DeleteChannel(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request) {
+	_, c, err := s.channel(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, subscriptionView(c))
+}
+
+// putSubscription replaces a channel's subscription: environments (empty =
+// all) and kinds (empty = the defaults).
+func (s *Server) putSubscription(w http.ResponseWriter, r *http.Request) {
+	ns, c, err := s.channel(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req subscriptionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	envs, kinds := req.Environments, req.Kinds
+	if envs == nil {
+		envs = []string{}
+	}
+	if kinds == nil {
+		kinds = []string{}
+	}
+	if c, err = s.applyChannelRequest(r.Context(), c, channelRequest{Environments: &envs, Kinds: &kinds}, false); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	updated, err := ns.UpdateChannel(r.Context(), c)
+	if err != nil {
+		writeError(w, r, channelWriteError(c, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, subscriptionView(updated))
+}
+
+// testChannel sends a test notification synchronously (also to a disabled
+// channel) and answers whether it was delivered. A failure is a 502 whose
+// message is scrubbed of the channel URL.
+func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) {
+	_, c, err := s.channel(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
+	defer cancel()
+	message := "This is a test notification from Windflow for the channel \"" + c.Name +
+		"\". If you can read it, the channel works."
+	if err := s.sender().Send(ctx, c.URL, testNotificationTitle, message); err != nil {
+		writeError(w, r, errorf(http.StatusBadGateway, "delivery_failed", "%s", scrubURL(err.Error(), c.URL)))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"delivered": true})
+}
+
+// embeddedURLRE matches URLs inside free text.
+var embeddedURLRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>` + "`" + `]*`)
+
+// minSecretPart is the shortest part of a channel URL scrubURL hides.
+const minSecretPart = 4
+
+// scrubURL hides the channel URL raw in text: every URL in text is reduced
+// to notify.RedactURL's form, then the URL itself and each of its parts
+// that may be secret (userinfo, path segments, query values, fragment), raw
+// and escaped, are replaced by "***". notify.Sender scrubs its errors
+// already; this guards the API against any other Sender.
+func scrubURL(text, raw string) string {
+	text = embeddedURLRE.ReplaceAllStringFunc(text, notify.RedactURL)
+	parts := []string{raw}
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			parts = append(parts, u.User.Username())
+			if p, ok := u.User.Password(); ok {
+				parts = append(parts, p)
+			}
+		}
+		for _, seg := range strings.Split(u.Path, "/") {
+			parts = append(parts, seg)
+		}
+		for _, values := range u.Query() {
+			parts = append(parts, values...)
+		}
+		parts = append(parts, u.RawQuery, u.Fragment, u.Opaque)
+	}
+	var secrets []string
+	for _, p := range parts {
+		for _, form := range []string{p, url.PathEscape(p), url.QueryEscape(p)} {
+			if len(form) >= minSecretPart && !slices.Contains(secrets, form) {
+				secrets = append(secrets, form)
+			}
+		}
+	}
+	// Longest first, so that a part inside another is not replaced first.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range secrets {
+		text = strings.ReplaceAll(text, p, "***")
+	}
+	return text
+}
