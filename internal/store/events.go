@@ -270,6 +270,17 @@ func deriveNotifications(ctx context.Context, tx pgx.Tx, envID uuid.UUID, ids []
 			return cmp.Compare(h.TimeNano, t)
 		})
 		recent := slices.Clone(history[lo:hi])
+		if strings.HasPrefix(e.Action, "health_status") && !slices.ContainsFunc(recent, isHealthEvent) {
+			// A recovery is judged against the previous health event,
+			// however old: prepend it.
+			prev, err := previousHealthEvent(ctx, tx, envID, e)
+			if err != nil {
+				return nil, err
+			}
+			if prev != nil {
+				recent = append([]ContainerEvent{*prev}, recent...)
+			}
+		}
 		key := fmt.Sprintf("event:%s:%d:%s:%s", envID, e.TimeNano, e.ContainerID, e.Action)
 		for _, d := range derive(e, recent) {
 			row, err := newDraftRow(&env, d, key)
@@ -550,4 +561,25 @@ func (s *Store) MaxEventID(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: max event id: %w", err)
 	}
 	return id, nil
+}
+
+func isHealthEvent(e ContainerEvent) bool { return strings.HasPrefix(e.Action, "health_status") }
+
+// previousHealthEvent returns the container's last health_status event
+// before e, of any age, or nil.
+func previousHealthEvent(ctx context.Context, tx pgx.Tx, envID uuid.UUID, e ContainerEvent) (*ContainerEvent, error) {
+	rows, _ := tx.Query(ctx, `
+		SELECT `+containerEventColumns+`
+		FROM container_events
+		WHERE environment_id = $1 AND container_id = $2 AND action LIKE 'health_status%' AND time_nano < $3
+		ORDER BY time_nano DESC, id DESC
+		LIMIT 1`, envID, e.ContainerID, e.TimeNano)
+	prev, err := pgx.CollectRows(rows, scanContainerEvent)
+	if err != nil {
+		return nil, err
+	}
+	if len(prev) == 0 {
+		return nil, nil
+	}
+	return &prev[0], nil
 }

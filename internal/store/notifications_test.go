@@ -496,3 +496,38 @@ func TestListNotifications(t *testing.T) {
 		t.Fatalf("notifications after deleting y = %d, want 3", n)
 	}
 }
+
+// TestInsertEventsNotifyHealthRecovery: a healthy event is judged against
+// the container's previous health event however old, so a recovery after a
+// long unhealthy spell is still seen.
+func TestInsertEventsNotifyHealthRecovery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	b.createChannel(t, "everything", true, nil, notify.AllKinds)
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{
+		containerEvent(-10*time.Minute, "c1", "health_status: unhealthy"),
+		containerEvent(-9*time.Minute, "c2", "health_status: unhealthy"), // another container
+	}, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	derive := func(e store.ContainerEvent, recent []store.ContainerEvent) []store.NotificationDraft {
+		var actions []string
+		for _, r := range recent {
+			actions = append(actions, r.ContainerID+" "+r.Action)
+		}
+		got = append(got, actions)
+		return nil
+	}
+	if _, _, err := b.store.InsertEventsNotify(b.ctx, env.ID, []store.ContainerEvent{
+		containerEvent(0, "c1", "health_status: healthy"),
+		containerEvent(time.Second, "c1", "start"), // not a health event: the 60 s window only
+	}, 0, derive); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"c1 health_status: unhealthy"}, {"c1 health_status: healthy"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("recent events given to derive = %q, want %q", got, want)
+	}
+}
