@@ -37,6 +37,7 @@ type Store interface {
 	MarkNotificationFailed(ctx context.Context, id int64, errText string) error
 	MarkDispatched(ctx context.Context, ids []int64) error
 	PendingUndispatched(ctx context.Context, staleAfter time.Duration, limit int) ([]int64, error)
+	InstanceID(ctx context.Context) (string, error)
 }
 
 // Activities holds the dependencies of every activity. Register it with

@@ -56,11 +56,15 @@ func (a *Activities) startDeliveries(ctx context.Context, ids []int64) {
 // startDeliveryWorkflows starts one NotificationDelivery workflow per ID
 // ("notification/<id>"); one already started counts as started.
 func (a *Activities) startDeliveryWorkflows(ctx context.Context, ids []int64) (started []int64, err error) {
+	instance, err := a.Store.InstanceID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, id := range ids {
 		_, serr := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID:                    workflows.NotificationWorkflowID(id),
-			TaskQueue:             a.TaskQueue,
+			ID:        workflows.NotificationWorkflowID(instance, id),
+			TaskQueue: a.TaskQueue,
 			// A delivery that completed has marked its row delivered or
 			// failed; one that was terminated or timed out may run again.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,

@@ -270,6 +270,16 @@ func TestEndToEnd_NotifyDiskWarning(t *testing.T) {
 	b.createChannel(t, r)
 	env := b.createEnvironmentWith(t, "e2e-disk-"+uuid.NewString()[:8], enginetest.Endpoint(),
 		`{"eventsEnabled":false,"diskCapacityBytes":1000,"diskIntervalSeconds":60,"diskCooldownSeconds":86400}`)
+	defer func() {
+		if t.Failed() {
+			var status map[string]any
+			b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID+"/status", "", &status)
+			t.Logf("status after failure: %v", status["live"])
+			var all map[string]any
+			b.call(t, http.MethodGet, "/api/v1/notifications?limit=50", "", &all)
+			t.Logf("all notifications: %v", all)
+		}
+	}()
 	eventually(t, 60*time.Second, "a disk warning delivered", func() bool {
 		ns := b.notifications(t, env.ID)
 		return countKind(ns, "disk_space_warning") == 1 && ns[0].Status == "delivered"

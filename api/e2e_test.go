@@ -80,9 +80,12 @@ func setupWith(t *testing.T, workers int) *testBundle {
 	t.Cleanup(st.Close)
 	taskQueue := "e2e-" + uuid.NewString()
 	for i := 1; i <= workers; i++ {
-		w := worker.New(dial(t, fmt.Sprintf("e2e-worker-%d", i)), taskQueue, &activities.Activities{
+		wc := dial(t, fmt.Sprintf("e2e-worker-%d", i))
+		w := worker.New(wc, taskQueue, &activities.Activities{
 			Store:     st,
 			Collector: engine.Collector{Parallelism: 4},
+			Temporal:  wc,
+			TaskQueue: taskQueue,
 		})
 		if err := w.Start(); err != nil {
 			t.Fatalf("start worker %d: %v", i, err)

@@ -35,13 +35,20 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	return w
 }
 
-// Register registers the environment workflow and every activity on r under
-// the names the workflow calls them by.
+// Register registers every workflow (environment, notification delivery and
+// dispatcher) and every activity on r under the names they are called by.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.EnvironmentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDeliveryWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDispatcherWorkflowName})
 	r.RegisterActivityWithOptions(acts.CollectMetrics, activity.RegisterOptions{Name: workflows.ActivityCollectMetrics})
 	r.RegisterActivityWithOptions(acts.CheckEngine, activity.RegisterOptions{Name: workflows.ActivityCheckEngine})
 	r.RegisterActivityWithOptions(acts.RecordStatus, activity.RegisterOptions{Name: workflows.ActivityRecordStatus})
 	r.RegisterActivityWithOptions(acts.StreamEvents, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
 	r.RegisterActivityWithOptions(acts.PollEvents, activity.RegisterOptions{Name: workflows.ActivityPollEvents})
+	r.RegisterActivityWithOptions(acts.CheckDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
+	r.RegisterActivityWithOptions(acts.RecordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
+	r.RegisterActivityWithOptions(acts.DeliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
+	r.RegisterActivityWithOptions(acts.MarkNotificationFailed, activity.RegisterOptions{Name: workflows.ActivityMarkNotificationFailed})
+	r.RegisterActivityWithOptions(acts.DispatchNotifications, activity.RegisterOptions{Name: workflows.ActivityDispatchNotifications})
 }

@@ -75,8 +75,11 @@ const (
 func WorkflowID(environmentID string) string { return "environment/" + environmentID }
 
 // NotificationWorkflowID returns the workflow ID of a notification's
-// delivery: "notification/<id>".
-func NotificationWorkflowID(id int64) string { return fmt.Sprintf("notification/%d", id) }
+// delivery: "notification/<instance>/<id>", where instance is the database's
+// instance ID (notification IDs are only unique within one database).
+func NotificationWorkflowID(instance string, id int64) string {
+	return fmt.Sprintf("notification/%s/%d", instance, id)
+}
 
 // Settings is the environment's configuration as the workflow applies it.
 type Settings struct {

@@ -89,7 +89,7 @@ func dispatchActivityOptions() workflow.ActivityOptions {
 
 // NotificationDeliveryWorkflow delivers one notification; it is registered
 // under NotificationDeliveryWorkflowName and runs with the ID
-// NotificationWorkflowID(in.NotificationID).
+// NotificationWorkflowID(instance, in.NotificationID).
 //
 // It runs DeliverNotification (one send, its attempt recorded by the
 // activity; a notification already delivered is a no-op) with retries and

@@ -271,5 +271,5 @@ func TestDispatcherDetailsMarkdown(t *testing.T) {
 	} {
 		require.Contains(t, md, want)
 	}
-	require.Equal(t, "notification/42", NotificationWorkflowID(42))
+	require.Equal(t, "notification/6f1c/42", NotificationWorkflowID("6f1c", 42))
 }

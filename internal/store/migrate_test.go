@@ -17,7 +17,7 @@ import (
 // storeTables are the tables the migrations create, goose's included.
 var storeTables = []string{"goose_db_version", "environments", "host_metrics", "container_metrics", "environment_status",
 	"container_events", "event_cursors", "event_gaps",
-	"disk_usage", "notification_channels", "notifications", "notification_attempts"}
+	"disk_usage", "notification_channels", "notifications", "notification_attempts", "windflow_instance"}
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()

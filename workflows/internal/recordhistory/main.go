@@ -581,7 +581,7 @@ func recordDelivery(ctx context.Context, c client.Client, stub *stubEngine, _ st
 	}
 	stub.mu.Unlock()
 	return startNotification(ctx, c, workflows.NotificationDeliveryWorkflowName,
-		workflows.NotificationWorkflowID(time.Now().Unix()), workflows.DeliverNotificationInput{NotificationID: time.Now().Unix()})
+		workflows.NotificationWorkflowID("recordhistory", time.Now().Unix()), workflows.DeliverNotificationInput{NotificationID: time.Now().Unix()})
 }
 
 // recordDeliveryFailed is the scenario of notification_delivery_failed_history.json.
@@ -592,7 +592,7 @@ func recordDeliveryFailed(ctx context.Context, c client.Client, stub *stubEngine
 	}
 	stub.mu.Unlock()
 	return startNotification(ctx, c, workflows.NotificationDeliveryWorkflowName,
-		workflows.NotificationWorkflowID(time.Now().Unix()), workflows.DeliverNotificationInput{NotificationID: time.Now().Unix()})
+		workflows.NotificationWorkflowID("recordhistory", time.Now().Unix()), workflows.DeliverNotificationInput{NotificationID: time.Now().Unix()})
 }
 
 // recordDispatcher is the scenario of notification_dispatcher_history.json.
