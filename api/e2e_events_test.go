@@ -50,6 +50,20 @@ type apiEvent struct {
 
 func (e apiEvent) key() eventKey { return eventKey{e.TimeNano, e.ContainerID, e.Action} }
 
+// waitForContainer waits until an event of the container is stored: the
+// environment's event collection is running.
+func (b *testBundle) waitForContainer(t *testing.T, envID, containerID string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "events of "+containerID[:12]+" stored", func() bool {
+		for _, e := range b.storedEvents(t, envID) {
+			if e.ContainerID == containerID {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // referenceEvents follows the engine's own event stream from now on, like
 // `docker events --since now`, keeping what Windflow's filter keeps. It is
 // the ground truth the stored events are compared with. stop ends it and
@@ -279,14 +293,7 @@ func TestEndToEnd_EventsStreamMode(t *testing.T) {
 	env := b.createEnvironmentWith(t, "e2e-events-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
 	// The stream is up once a first container's events are stored.
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
-	eventually(t, 30*time.Second, "stream running", func() bool {
-		for _, e := range b.storedEvents(t, env.ID) {
-			if e.ContainerID == warm {
-				return true
-			}
-		}
-		return false
-	})
+	b.waitForContainer(t, env.ID, warm)
 
 	stop := referenceEvents(t, cli)
 	from := time.Now()
@@ -433,14 +440,7 @@ func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
 	first := b.startWorker(t, bin, "worker-1")
 	env := b.createEnvironmentWith(t, "e2e-kill-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
-	eventually(t, 30*time.Second, "stream running", func() bool {
-		for _, e := range b.storedEvents(t, env.ID) {
-			if e.ContainerID == warm {
-				return true
-			}
-		}
-		return false
-	})
+	b.waitForContainer(t, env.ID, warm)
 
 	stop := referenceEvents(t, cli)
 	from := time.Now()
@@ -495,14 +495,7 @@ func TestEndToEnd_EventsEngineRestart(t *testing.T) {
 	b := setup(t)
 	env := b.createEnvironmentWith(t, "e2e-restart-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
-	eventually(t, 30*time.Second, "stream running", func() bool {
-		for _, e := range b.storedEvents(t, env.ID) {
-			if e.ContainerID == warm {
-				return true
-			}
-		}
-		return false
-	})
+	b.waitForContainer(t, env.ID, warm)
 	downFrom := time.Now()
 	d.Restart()
 	upAt := time.Now()

@@ -229,14 +229,7 @@ func TestEndToEnd_NotifyOOMAndRetry(t *testing.T) {
 	b.createChannel(t, r)
 	env := b.createEnvironmentWith(t, "e2e-oom-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
-	eventually(t, 30*time.Second, "stream running", func() bool {
-		for _, e := range b.storedEvents(t, env.ID) {
-			if e.ContainerID == warm {
-				return true
-			}
-		}
-		return false
-	})
+	b.waitForContainer(t, env.ID, warm)
 	oom := runOOM(t, cli)
 	eventually(t, 60*time.Second, "the OOM notification delivered", func() bool {
 		ns := b.notifications(t, env.ID)
