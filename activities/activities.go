@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
 )
 
@@ -55,7 +56,12 @@ type Activities struct {
 	// Sender delivers notifications; notify.Sender{} when nil.
 	Sender Sender
 	// Connect opens a client for an engine endpoint; engine.Connect when nil.
+	// Environments with TLS material always use engine.ConnectTLS.
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
+	// Secrets opens the sealed TLS material of environments (a
+	// *secretbox.Box from WINDFLOW_SECRET_KEY, the API's key). Nil, or a nil
+	// Box, fails the activities of environments that have TLS material.
+	Secrets engine.Sealer
 }
 
 // errNotFound is the type of the non-retryable error returned when an
@@ -81,18 +87,59 @@ func (a *Activities) environment(ctx context.Context, id string) (store.Environm
 	return env, nil
 }
 
-// connect opens the environment's engine.
+// connect opens the environment's engine, with its TLS material when it
+// has some: opened here, in the activity, from the sealed copy loaded by ID,
+// so that it never travels through workflow inputs, results or history.
+// Errors never include the material.
 func (a *Activities) connect(ctx context.Context, env store.Environment) (*client.Client, error) {
 	connect := a.Connect
 	if connect == nil {
 		connect = engine.Connect
 	}
+	if env.TLS != nil {
+		m, err := a.openTLS(env)
+		if err != nil {
+			return nil, err
+		}
+		connect = func(ctx context.Context, endpoint string) (*client.Client, error) {
+			return engine.ConnectTLS(ctx, endpoint, &m)
+		}
+	}
 	cli, err := connect(ctx, env.Endpoint)
 	if errors.Is(err, engine.ErrBadEndpoint) {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadEndpoint", err)
+	}
+	if errors.Is(err, engine.ErrBadTLS) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("environment %s: %s", env.Name, err.Error()), "BadTLS", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connect to environment %s: %w", env.Name, err)
 	}
 	return cli, nil
+}
+
+// openTLS opens the environment's sealed TLS material. A worker without the
+// key, or with another key, fails retryably (another worker may have it,
+// or the operator fixes the configuration: the workflow meanwhile sees the
+// environment as unreachable); sealed bytes that open to something that is
+// not material fail for good.
+func (a *Activities) openTLS(env store.Environment) (engine.TLSMaterial, error) {
+	if a.Secrets == nil {
+		return engine.TLSMaterial{}, temporal.NewApplicationError(
+			fmt.Sprintf("environment %s has TLS material but this worker has no WINDFLOW_SECRET_KEY", env.Name), "SecretKeyMissing")
+	}
+	m, err := engine.OpenTLS(a.Secrets, env.ID.String(), env.TLS.Sealed)
+	switch {
+	case errors.Is(err, secretbox.ErrNoKey):
+		return engine.TLSMaterial{}, temporal.NewApplicationError(
+			fmt.Sprintf("environment %s has TLS material but this worker has no WINDFLOW_SECRET_KEY", env.Name), "SecretKeyMissing")
+	case errors.Is(err, engine.ErrBadTLS):
+		return engine.TLSMaterial{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("environment %s: %s", env.Name, err.Error()), "BadTLS", nil)
+	case err != nil:
+		return engine.TLSMaterial{}, temporal.NewApplicationError(
+			fmt.Sprintf("environment %s: cannot open its TLS material (is WINDFLOW_SECRET_KEY the API's key?): %s", env.Name, err.Error()), "SecretKeyMismatch")
+	}
+	return m, nil
 }

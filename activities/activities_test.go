@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/internal/engine"
@@ -27,7 +28,9 @@ type testBundle struct {
 
 // setup gives each test its own schema holding one environment that points
 // at the real test engine, and a Temporal activity test environment.
-func setup(t *testing.T, endpoint string) *testBundle {
+// An optional background context becomes the activities' context parent,
+// as the worker sets it (worker.WithTelemetry puts telemetry there).
+func setup(t *testing.T, endpoint string, background ...context.Context) *testBundle {
 	t.Helper()
 	st, err := store.Open(context.Background(), storetest.NewSchema(t))
 	if err != nil {
@@ -45,6 +48,9 @@ func setup(t *testing.T, endpoint string) *testBundle {
 	acts := &activities.Activities{Store: st, Collector: engine.Collector{Parallelism: 4}}
 	var suite testsuite.WorkflowTestSuite
 	tenv := suite.NewTestActivityEnvironment()
+	if len(background) > 0 {
+		tenv.SetWorkerOptions(sdkworker.Options{BackgroundActivityContext: background[0]})
+	}
 	tenv.RegisterActivity(acts)
 	return &testBundle{store: st, env: env, acts: acts, tenv: tenv}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -65,6 +66,7 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 		BuildCacheBytes: max(du.BuildCache.TotalSize, 0),
 	}
 	sum.TotalBytes = sum.ImagesBytes + sum.ContainersBytes + sum.VolumesBytes + sum.BuildCacheBytes
+	telemetry.FromContext(ctx).DiskUsage(env.Name, sum.TotalBytes)
 
 	switch {
 	case env.DiskCapacityBytes > 0:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -117,12 +118,16 @@ func (a *Activities) checkGap(ctx context.Context, cli *client.Client, env store
 	if g == nil {
 		return engineNow, false, nil
 	}
-	if _, err := a.Store.RecordGap(ctx, store.EventGap{
+	inserted, err := a.Store.RecordGap(ctx, store.EventGap{
 		EnvironmentID: env.ID, FromNano: g.From, ToNano: g.To, Reason: g.Reason,
-	}); err != nil {
+	})
+	if err != nil {
 		return 0, false, fmt.Errorf("record event gap: %w", err)
 	}
-	activity.GetLogger(ctx).Warn("Event gap recorded", "Environment", env.Name,
+	if inserted {
+		telemetry.FromContext(ctx).EventGap(env.Name)
+	}
+	telemetry.ActivityLogger(ctx, env.ID.String(), env.Name).Warn("Event gap recorded",
 		"From", time.Unix(0, g.From).UTC(), "To", time.Unix(0, g.To).UTC(), "Reason", g.Reason)
 	return engineNow, true, nil
 }
@@ -163,6 +168,7 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 			return fmt.Errorf("store events of %s: %w", env.Name, err)
 		}
 		a.startDeliveries(ctx, ids)
+		telemetry.FromContext(ctx).EventsStored(env.Name, n, len(batch)-n)
 		res.Stored += n
 		res.Duplicates += len(batch) - n
 		batch = batch[:0]
@@ -180,7 +186,10 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 			}
 			return nil
 		},
-		func([]byte) { res.Malformed++ })
+		func([]byte) {
+			res.Malformed++
+			telemetry.FromContext(ctx).EventsMalformed(env.Name, 1)
+		})
 	if err != nil {
 		return res, fmt.Errorf("read events of %s: %w", env.Name, err)
 	}
@@ -194,7 +203,7 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 	}
 	res.Cursor = until
 	if res.Malformed > 0 {
-		activity.GetLogger(ctx).Warn("Malformed event lines skipped", "Environment", env.Name, "Count", res.Malformed)
+		telemetry.ActivityLogger(ctx, env.ID.String(), env.Name).Warn("Malformed event lines skipped", "Count", res.Malformed)
 	}
 	return res, nil
 }
@@ -260,7 +269,10 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 					return readCtx.Err()
 				}
 			},
-			func([]byte) { malformed.Add(1) })
+			func([]byte) {
+				malformed.Add(1)
+				telemetry.FromContext(ctx).EventsMalformed(env.Name, 1)
+			})
 		close(events)
 	}()
 
@@ -282,6 +294,7 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 			return fmt.Errorf("store events of %s: %w", env.Name, err)
 		}
 		a.startDeliveries(ctx, ids)
+		telemetry.FromContext(ctx).EventsStored(env.Name, n, len(batch)-n)
 		progress.Stored += int64(n)
 		progress.Cursor = batchCursor
 		batch = batch[:0]

@@ -11,6 +11,7 @@ import (
 
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -23,11 +24,14 @@ const countersMaxAge = 15 * time.Minute
 // environment, computes per-container and per-environment CPU and memory, and
 // stores the cycle in one transaction keyed by (environment, CycleAt), so a
 // retried attempt stores nothing twice.
-func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMetricsInput) (workflows.MetricsSummary, error) {
+func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMetricsInput) (_ workflows.MetricsSummary, err error) {
+	start := time.Now()
 	env, err := a.environment(ctx, in.EnvironmentID)
 	if err != nil {
 		return workflows.MetricsSummary{}, err
 	}
+	// One cycle per attempt, labelled with the environment's name.
+	defer func() { telemetry.FromContext(ctx).CollectionCycle(env.Name, time.Since(start), err) }()
 	cli, err := a.connect(ctx, env)
 	if err != nil {
 		return workflows.MetricsSummary{}, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -125,6 +126,9 @@ func (a *Activities) DeliverNotification(ctx context.Context, in workflows.Deliv
 	errText := ""
 	if sendErr != nil {
 		errText = sendErr.Error() // notify scrubs the URL from its errors
+		telemetry.FromContext(ctx).NotificationFailed(n.Kind)
+	} else {
+		telemetry.FromContext(ctx).NotificationDelivered(n.Kind)
 	}
 	if err := a.Store.RecordAttempt(ctx, n.ID, attempt, sendErr == nil, errText); err != nil {
 		return fmt.Errorf("record attempt %d of notification %d: %w", attempt, n.ID, err)

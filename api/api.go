@@ -31,6 +31,7 @@ type Store interface {
 	HostSeries(ctx context.Context, envID uuid.UUID, from, to time.Time, step time.Duration) ([]store.HostPoint, error)
 	LatestContainerMetrics(ctx context.Context, envID uuid.UUID) ([]store.ContainerMetric, error)
 	LatestStatus(ctx context.Context, envID uuid.UUID) (store.StatusChange, error)
+	InstanceID(ctx context.Context) (string, error)
 }
 
 // Temporal is the part of the Temporal client the API uses.
@@ -66,6 +67,34 @@ type Server struct {
 	// StreamHeartbeat is the interval of the ": keepalive" comment of
 	// /api/v1/stream; zero means DefaultStreamHeartbeat (15s).
 	StreamHeartbeat time.Duration
+	// Secrets seals the TLS material of environments at rest (a
+	// *secretbox.Box from WINDFLOW_SECRET_KEY; environments.go). Nil, or a
+	// nil Box, refuses TLS material; environments without it still work.
+	Secrets Sealer
+
+	// Security (security.go); Routes reads these once.
+	//
+	// APIToken, when set, is required as "Authorization: Bearer <token>"
+	// on every /api/v1 request (also ?access_token= on GET /api/v1/stream);
+	// /healthz and /readyz stay open. Empty means no authentication (see
+	// SecurityWarnings and CheckListenAddr).
+	APIToken string
+	// PublicReads lets GET and HEAD through without the token.
+	PublicReads bool
+	// AllowUnauthenticated lets CheckListenAddr accept a non-loopback
+	// address without a token (something in front authenticates).
+	AllowUnauthenticated bool
+	// MutationRateLimit is how many mutating requests one client IP may send
+	// per minute: 0 means DefaultMutationRateLimit (60), negative means no
+	// limit.
+	MutationRateLimit int
+	// TrustProxyHeaders takes the client IP (for rate limiting) from the
+	// last X-Forwarded-For entry; set it only behind a reverse proxy that
+	// appends it and is the only way to reach the API.
+	TrustProxyHeaders bool
+	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
+	// call the API; empty means CORS off.
+	CORSOrigins []string
 
 	// stream is the shared LISTEN connection of /api/v1/stream (stream.go).
 	stream streamHub
@@ -76,11 +105,15 @@ const maxBodyBytes = 1 << 20
 
 // Routes returns the whole HTTP handler.
 func (s *Server) Routes() http.Handler {
+	sec := s.security()
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, s.logRequests, middleware.Recoverer)
+	r.Use(middleware.RequestID, sec.clientIP, s.logRequests, middleware.Recoverer,
+		securityHeaders, sec.cors, limitBody)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/api/v1", func(r chi.Router) {
+		// Mutations are counted before authentication: token guesses too.
+		r.Use(sec.limitMutations, sec.authenticate)
 		envs := s.environmentRoutes()
 		// One environment's events and gaps (events.go).
 		envs.Get("/{id}/events", s.listEnvironmentEvents)

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -17,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -63,20 +67,24 @@ type settingsJSON struct {
 }
 
 type environmentJSON struct {
-	ID          uuid.UUID    `json:"id"`
-	Name        string       `json:"name"`
-	Endpoint    string       `json:"endpoint"`
-	Settings    settingsJSON `json:"settings"`
-	WorkflowID  string       `json:"workflowId"`
-	WorkflowURL string       `json:"workflowUrl,omitempty"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
+	ID       uuid.UUID    `json:"id"`
+	Name     string       `json:"name"`
+	Endpoint string       `json:"endpoint"`
+	Settings settingsJSON `json:"settings"`
+	// TLS says what TLS material the environment has (null: none), never
+	// the material itself (see tlsView below).
+	TLS         *tlsView  `json:"tls"`
+	WorkflowID  string    `json:"workflowId"`
+	WorkflowURL string    `json:"workflowUrl,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 func (s *Server) environmentJSON(e store.Environment) environmentJSON {
 	return environmentJSON{
 		ID: e.ID, Name: e.Name, Endpoint: e.Endpoint,
 		Settings:    settingsView(settingsOf(e)),
+		TLS:         tlsViewOf(e.TLS),
 		WorkflowID:  workflows.WorkflowID(e.ID.String()),
 		WorkflowURL: s.workflowURL(e.ID),
 		CreatedAt:   e.CreatedAt, UpdatedAt: e.UpdatedAt,
@@ -166,6 +174,8 @@ type createEnvironmentRequest struct {
 	Name     string                  `json:"name"`
 	Endpoint string                  `json:"endpoint"`
 	Settings workflows.SettingsPatch `json:"settings"`
+	// TLS is the optional TLS material of a tcp:// endpoint.
+	TLS *tlsRequest `json:"tls"`
 }
 
 func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +184,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	env, err := s.CreateEnvironment(r.Context(), req.Name, req.Endpoint, req.Settings)
+	env, err := s.CreateEnvironmentTLS(r.Context(), req.Name, req.Endpoint, req.Settings, req.TLS.material())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -187,6 +197,13 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
 // workflow. If the workflow cannot be started the row is removed again, so
 // nothing is half-created. Errors are *Error values for bad input.
 func (s *Server) CreateEnvironment(ctx context.Context, name, endpoint string, patch workflows.SettingsPatch) (store.Environment, error) {
+	return s.CreateEnvironmentTLS(ctx, name, endpoint, patch, nil)
+}
+
+// CreateEnvironmentTLS is CreateEnvironment with TLS material for a tcp://
+// endpoint (nil: none). The material is checked, then sealed with Secrets
+// for the new environment's ID before it is stored; it needs Secrets.
+func (s *Server) CreateEnvironmentTLS(ctx context.Context, name, endpoint string, patch workflows.SettingsPatch, m *engine.TLSMaterial) (store.Environment, error) {
 	if err := validateName(name); err != nil {
 		return store.Environment{}, err
 	}
@@ -197,7 +214,12 @@ func (s *Server) CreateEnvironment(ctx context.Context, name, endpoint string, p
 	if err != nil {
 		return store.Environment{}, errorf(http.StatusBadRequest, "invalid_settings", "%s", err.Error())
 	}
-	env, err := s.Store.CreateEnvironment(ctx, withSettings(store.Environment{Name: name, Endpoint: endpoint}, set))
+	// The ID is chosen here so that the sealed material is bound to it.
+	env := withSettings(store.Environment{ID: uuid.New(), Name: name, Endpoint: endpoint}, set)
+	if env.TLS, err = s.sealTLS(env.ID, endpoint, m); err != nil {
+		return store.Environment{}, err
+	}
+	env, err = s.Store.CreateEnvironment(ctx, env)
 	if errors.Is(err, store.ErrNameTaken) {
 		return store.Environment{}, errorf(http.StatusConflict, "name_taken", "an environment named %q already exists", name)
 	}
@@ -292,10 +314,12 @@ func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request) {
 type patchEnvironmentRequest struct {
 	Name     *string `json:"name"`
 	Endpoint *string `json:"endpoint"`
+	// TLS replaces the TLS material; "tls": null removes it.
+	TLS optionalTLS `json:"tls"`
 }
 
-// patchEnvironment renames an environment or changes its endpoint; the next
-// cycle uses the new endpoint (activities load it by ID).
+// patchEnvironment renames an environment or changes its endpoint or TLS
+// material; the next cycle uses them (activities load them by ID).
 func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) {
 	env, err := s.environment(r)
 	if err != nil {
@@ -320,6 +344,10 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		env.Endpoint = *req.Endpoint
+	}
+	if env.TLS, err = s.patchTLS(env, req.TLS); err != nil {
+		writeError(w, r, err)
+		return
 	}
 	env, err = s.Store.UpdateEnvironment(r.Context(), env)
 	switch {
@@ -389,4 +417,124 @@ func redactEndpoint(endpoint string) string {
 	u.RawQuery = ""
 	u.Fragment = ""
 	return u.String()
+}
+
+// TLS material of tcp:// environments. Requests carry it in PEM
+// ("tls": {"ca": …, "cert": …, "key": …}); it is checked (engine.CheckTLS),
+// sealed with Server.Secrets for the environment's ID (engine.SealTLS) and
+// stored sealed. Answers only say what there is (tlsView); errors name the
+// field at fault, never its content.
+
+// Sealer seals and opens secrets at rest; *secretbox.Box implements it.
+type Sealer = engine.Sealer
+
+// tlsRequest is the TLS material of a request, in PEM. Every field is
+// optional, but cert and key go together; {} means TLS verified against
+// the system roots without a client certificate.
+type tlsRequest struct {
+	CA   string `json:"ca"`
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+func (t *tlsRequest) material() *engine.TLSMaterial {
+	if t == nil {
+		return nil
+	}
+	return &engine.TLSMaterial{CA: []byte(t.CA), Cert: []byte(t.Cert), Key: []byte(t.Key)}
+}
+
+// optionalTLS tells an absent "tls" (keep) from "tls": null (remove) in a PATCH.
+type optionalTLS struct {
+	set   bool
+	value *tlsRequest
+}
+
+func (o *optionalTLS) UnmarshalJSON(b []byte) error {
+	o.set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		o.value = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var v tlsRequest
+	if err := dec.Decode(&v); err != nil {
+		// json's messages name fields and types, never string values.
+		return fmt.Errorf("tls: %w", err)
+	}
+	o.value = &v
+	return nil
+}
+
+// tlsView is what answers show of an environment's TLS material.
+type tlsView struct {
+	// CA: the material has its own CA (else the system roots are used).
+	CA bool `json:"ca"`
+	// ClientCert: it has a client certificate, with this subject and expiry.
+	ClientCert         bool       `json:"clientCert"`
+	ClientCertSubject  string     `json:"clientCertSubject,omitempty"`
+	ClientCertNotAfter *time.Time `json:"clientCertNotAfter,omitempty"`
+}
+
+func tlsViewOf(t *store.EnvironmentTLS) *tlsView {
+	if t == nil {
+		return nil
+	}
+	v := &tlsView{CA: t.CA, ClientCert: t.ClientCert, ClientCertSubject: t.ClientCertSubject}
+	if t.ClientCert {
+		notAfter := t.ClientCertNotAfter
+		v.ClientCertNotAfter = &notAfter
+	}
+	return v
+}
+
+// sealTLS checks m for endpoint and seals it for the environment id; nil m
+// gives nil. Bad material is a 400 naming the field at fault; a server
+// without a secret key answers 400 tls_unavailable.
+func (s *Server) sealTLS(id uuid.UUID, endpoint string, m *engine.TLSMaterial) (*store.EnvironmentTLS, error) {
+	if m == nil {
+		return nil, nil
+	}
+	info, err := engine.CheckTLS(endpoint, *m)
+	switch {
+	case errors.Is(err, engine.ErrBadEndpoint):
+		return nil, errorf(http.StatusBadRequest, "invalid_endpoint", "%s", err.Error())
+	case err != nil:
+		// CheckTLS's errors never include the material.
+		return nil, errorf(http.StatusBadRequest, "invalid_tls", "%s", err.Error())
+	}
+	noKey := errorf(http.StatusBadRequest, "tls_unavailable",
+		"TLS material needs WINDFLOW_SECRET_KEY: this server has no key to encrypt it at rest")
+	if s.Secrets == nil {
+		return nil, noKey
+	}
+	sealed, err := engine.SealTLS(s.Secrets, id.String(), *m)
+	if errors.Is(err, secretbox.ErrNoKey) {
+		return nil, noKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("environment %s: %w", id, err)
+	}
+	return &store.EnvironmentTLS{
+		Sealed: sealed, CA: info.CA,
+		ClientCert: info.ClientCert, ClientCertSubject: info.ClientCertSubject, ClientCertNotAfter: info.ClientCertNotAfter,
+	}, nil
+}
+
+// patchTLS returns the TLS material env has after a PATCH that may set or
+// remove it (env carries the patched endpoint).
+func (s *Server) patchTLS(env store.Environment, o optionalTLS) (*store.EnvironmentTLS, error) {
+	t := env.TLS
+	if o.set {
+		var err error
+		if t, err = s.sealTLS(env.ID, env.Endpoint, o.value.material()); err != nil {
+			return nil, err
+		}
+	}
+	if t != nil && !strings.HasPrefix(strings.ToLower(env.Endpoint), "tcp://") {
+		return nil, errorf(http.StatusBadRequest, "invalid_endpoint",
+			`the environment has TLS material, which needs a tcp:// endpoint (send "tls": null to remove it)`)
+	}
+	return t, nil
 }

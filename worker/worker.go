@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"context"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/windflow/monitor/activities"
+	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -24,13 +26,34 @@ const StopTimeout = 10 * time.Second
 // this bound instead of 0.8 × the 30 s heartbeat timeout.
 const HeartbeatThrottle = 3 * time.Second
 
+// Option adjusts the options New builds the worker with.
+type Option func(*sdkworker.Options)
+
+// WithTelemetry puts m on the context every activity runs under
+// (telemetry.FromContext), so the activities record Windflow's metrics into
+// it. The SDK's own metrics come from the client's MetricsHandler
+// (m.TemporalMetricsHandler()), which the worker inherits.
+func WithTelemetry(m *telemetry.Metrics) Option {
+	return func(o *sdkworker.Options) {
+		ctx := o.BackgroundActivityContext
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		o.BackgroundActivityContext = telemetry.NewContext(ctx, m)
+	}
+}
+
 // New returns a worker on taskQueue with the environment workflow and every
 // activity registered. The caller starts and stops it.
-func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+func New(c client.Client, taskQueue string, acts *activities.Activities, opts ...Option) sdkworker.Worker {
+	o := sdkworker.Options{
 		WorkerStopTimeout:            StopTimeout,
 		MaxHeartbeatThrottleInterval: HeartbeatThrottle,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	w := sdkworker.New(c, taskQueue, o)
 	Register(w, acts)
 	return w
 }

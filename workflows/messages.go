@@ -50,10 +50,8 @@ const (
 	// NotificationWorkflowID(id).
 	NotificationDeliveryWorkflowName = "NotificationDelivery"
 	// NotificationDispatcherWorkflowName is the singleton that sweeps the
-	// outbox; workflow ID NotificationDispatcherID.
+	// outbox; workflow ID NotificationDispatcherID(instance).
 	NotificationDispatcherWorkflowName = "NotificationDispatcher"
-	// NotificationDispatcherID is the dispatcher's workflow ID.
-	NotificationDispatcherID = "notifications/dispatcher"
 
 	// DefaultTaskQueue is the task queue used when none is configured.
 	DefaultTaskQueue = "windflow"
@@ -73,6 +71,13 @@ const (
 
 // WorkflowID returns the workflow ID of an environment: "environment/<uuid>".
 func WorkflowID(environmentID string) string { return "environment/" + environmentID }
+
+// NotificationDispatcherID returns the workflow ID of the dispatcher of one
+// database's outbox: "notifications/dispatcher/<instance>" (one per database,
+// so installations sharing a Temporal namespace never share a dispatcher).
+func NotificationDispatcherID(instance string) string {
+	return "notifications/dispatcher/" + instance
+}
 
 // NotificationWorkflowID returns the workflow ID of a notification's
 // delivery: "notification/<instance>/<id>", where instance is the database's

@@ -125,7 +125,7 @@ func NotificationDeliveryWorkflow(ctx workflow.Context, in DeliverNotificationIn
 	return nil
 }
 
-// NotificationDispatcherWorkflow is the singleton (ID NotificationDispatcherID)
+// NotificationDispatcherWorkflow is the singleton (ID NotificationDispatcherID(instance))
 // that sweeps the outbox; it is registered under
 // NotificationDispatcherWorkflowName and started with a zero DispatcherState.
 //

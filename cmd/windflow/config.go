@@ -24,6 +24,11 @@ type config struct {
 	// InternalPrefix and OptOutLabel decide which containers' events are ignored.
 	InternalPrefix string
 	OptOutLabel    string
+	// SecretKey encrypts the TLS material of remote engines at rest
+	// (internal/secretbox: 32 bytes as 64 hex digits or base64). It comes
+	// from $WINDFLOW_SECRET_KEY only, never a flag (flags show in ps);
+	// empty means environments with TLS material are refused.
+	SecretKey string
 }
 
 func env(name, def string) string {
@@ -54,5 +59,6 @@ func loadConfig(fs *flag.FlagSet) config {
 	fs.StringVar(&c.InternalPrefix, "internal-prefix", env("WINDFLOW_INTERNAL_PREFIX", "windflow-internal-"), "events of containers named with this prefix are ignored ($WINDFLOW_INTERNAL_PREFIX)")
 	fs.StringVar(&c.OptOutLabel, "opt-out-label", env("WINDFLOW_OPT_OUT_LABEL", "windflow.ignore"), "containers with this label set to true are ignored ($WINDFLOW_OPT_OUT_LABEL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("WINDFLOW_LOG_LEVEL", "info"), "debug, info, warn or error ($WINDFLOW_LOG_LEVEL)")
+	c.SecretKey = os.Getenv("WINDFLOW_SECRET_KEY")
 	return c
 }

@@ -10,6 +10,11 @@
 //
 // Configuration comes from environment variables, overridden by flags; run
 // `windflow <command> -h` for the list.
+//
+// Metrics: api and dev serve Prometheus /metrics on their HTTP address; the
+// worker serves it on $WINDFLOW_METRICS_ADDR (default 127.0.0.1:9090, empty
+// turns it off), which api and dev also honour when it is set. Logs are JSON
+// (log/slog) on stderr; the Temporal SDK logs through the same logger.
 package main
 
 import (
@@ -75,6 +80,9 @@ commands:
   dev       api + worker in one process, registering the local Docker engine as "local"
   version   print the version
   healthcheck  exit 0 when the api on this machine answers /healthz
+
+metrics: api and dev serve Prometheus /metrics on their HTTP address; the
+worker serves it on $WINDFLOW_METRICS_ADDR (default 127.0.0.1:9090; empty: off)
 `)
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -18,6 +19,7 @@ import (
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -33,11 +35,45 @@ func runMigrate(ctx context.Context, cfg config) error {
 	return nil
 }
 
-func dialTemporal(ctx context.Context, cfg config) (client.Client, error) {
+// defaultWorkerMetricsAddr is where `windflow worker` serves /metrics when
+// WINDFLOW_METRICS_ADDR is not set.
+const defaultWorkerMetricsAddr = "127.0.0.1:9090"
+
+// metricsAddr is the listen address of the separate /metrics listener:
+// $WINDFLOW_METRICS_ADDR when it is set (set but empty: none), else def.
+// The api and dev serve /metrics on their HTTP address as well.
+// TODO(config): move into config.go as a field with a flag.
+func metricsAddr(def string) string {
+	if v, ok := os.LookupEnv("WINDFLOW_METRICS_ADDR"); ok {
+		return v
+	}
+	return def
+}
+
+// newTelemetry creates the process's metrics registry; stop shuts down what
+// feeds it (call it after the Temporal client is closed).
+func newTelemetry() (tel *telemetry.Metrics, stop func(), err error) {
+	tel, err = telemetry.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	return tel, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(ctx); err != nil {
+			slog.Warn("telemetry shutdown", "err", err)
+		}
+	}, nil
+}
+
+// dialTemporal connects to Temporal, logging through slog and reporting the
+// SDK's metrics into tel (nil: none).
+func dialTemporal(ctx context.Context, cfg config, tel *telemetry.Metrics) (client.Client, error) {
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(slog.Default()),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         tlog.NewStructuredLogger(slog.Default()),
+		MetricsHandler: tel.TemporalMetricsHandler(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial temporal at %s: %w", cfg.TemporalAddress, err)
@@ -46,21 +82,52 @@ func dialTemporal(ctx context.Context, cfg config) (client.Client, error) {
 }
 
 func runWorker(ctx context.Context, cfg config) error {
+	tel, stopTel, err := newTelemetry()
+	if err != nil {
+		return err
+	}
+	defer stopTel()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg)
+	tc, err := dialTemporal(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	return serveWorker(ctx, cfg, st, tc)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveWorker(gctx, cfg, st, tc, tel) })
+	serveMetrics(gctx, g, metricsAddr(defaultWorkerMetricsAddr), tel)
+	return g.Wait()
+}
+
+// serveMetrics serves /metrics alone on addr in g, unless addr is empty.
+func serveMetrics(ctx context.Context, g *errgroup.Group, addr string, tel *telemetry.Metrics) {
+	if addr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", tel.Handler())
+	g.Go(func() error {
+		if err := serveHTTP(ctx, "metrics", addr, mux); err != nil {
+			return fmt.Errorf("%w (set WINDFLOW_METRICS_ADDR to another address, or to empty to turn the listener off)", err)
+		}
+		return nil
+	})
+}
+
+// withMetrics serves GET /metrics from tel and everything else from h.
+func withMetrics(h http.Handler, tel *telemetry.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", tel.Handler())
+	mux.Handle("/", h)
+	return mux
 }
 
 // serveWorker runs a worker until ctx ends, then stops it gracefully.
-func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Client) error {
+func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Client, tel *telemetry.Metrics) error {
 	w := worker.New(tc, cfg.TaskQueue, &activities.Activities{
 		Store:     st,
 		Collector: engine.Collector{Parallelism: cfg.StatsParallelism},
@@ -70,7 +137,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Temporal:  tc,
 		TaskQueue: cfg.TaskQueue,
 		Sender:    notify.Sender{},
-	})
+	}, worker.WithTelemetry(tel))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -105,12 +172,17 @@ func startBackground(ctx context.Context, srv *api.Server) {
 }
 
 func runAPI(ctx context.Context, cfg config) error {
+	tel, stopTel, err := newTelemetry()
+	if err != nil {
+		return err
+	}
+	defer stopTel()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg)
+	tc, err := dialTemporal(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
@@ -121,17 +193,21 @@ func runAPI(ctx context.Context, cfg config) error {
 	}
 	defer srv.StopStream()
 	startBackground(ctx, srv)
-	return serveHTTP(ctx, cfg.HTTPAddr, srv.Routes())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveHTTP(gctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
+	serveMetrics(gctx, g, metricsAddr(""), tel)
+	return g.Wait()
 }
 
-// serveHTTP serves h until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
+// serveHTTP serves h until ctx ends, then shuts down gracefully. name says
+// which listener it is in the logs (api, metrics).
+func serveHTTP(ctx context.Context, name, addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	slog.Info("api listening", "addr", ln.Addr().String())
+	slog.Info(name+" listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -142,12 +218,12 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("http shutdown: %w", err)
+		return fmt.Errorf("%s: http shutdown: %w", name, err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	slog.Info("api stopped")
+	slog.Info(name + " stopped")
 	return nil
 }
 
@@ -157,12 +233,17 @@ func runDev(ctx context.Context, cfg config) error {
 	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
+	tel, stopTel, err := newTelemetry()
+	if err != nil {
+		return err
+	}
+	defer stopTel()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg)
+	tc, err := dialTemporal(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
@@ -183,7 +264,8 @@ func runDev(ctx context.Context, cfg config) error {
 	}
 	startBackground(ctx, srv)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveWorker(gctx, cfg, st, tc) })
-	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Routes()) })
+	g.Go(func() error { return serveWorker(gctx, cfg, st, tc, tel) })
+	g.Go(func() error { return serveHTTP(gctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
+	serveMetrics(gctx, g, metricsAddr(""), tel)
 	return g.Wait()
 }

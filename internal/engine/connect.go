@@ -2,11 +2,17 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
+	"weak"
 
 	"github.com/moby/moby/client"
 )
@@ -35,22 +41,25 @@ func ValidateEndpoint(endpoint string) error {
 // client-wide timeout, since one would cut streams: callers bound each
 // request with ctx. The caller closes the client.
 func Connect(ctx context.Context, endpoint string) (*client.Client, error) {
-	ep, err := parseEndpoint(endpoint)
+	return ConnectTLS(ctx, endpoint, nil)
+}
+
+// ConnectTLS is Connect with TLS material for a tcp:// endpoint; nil
+// material is plain Connect. The TLS configuration is built in memory (no
+// file is written): TLS 1.2 or later, the engine verified against m.CA (or
+// the system roots when m has no CA) under the endpoint's host name or IP
+// address, and m's client certificate presented when it has one. Material
+// with a unix:// endpoint gives ErrBadEndpoint, unusable material
+// ErrBadTLS; neither error includes the material. A failed handshake (wrong
+// CA, missing client certificate) is an engine error like an unreachable
+// engine's.
+//
+// ReadEvents works on the client: its raw stream dials with the same TLS
+// configuration.
+func ConnectTLS(ctx context.Context, endpoint string, m *TLSMaterial) (*client.Client, error) {
+	cli, ep, err := newClient(endpoint, m)
 	if err != nil {
 		return nil, err
-	}
-	opts := []client.Opt{client.WithHost(ep.host)}
-	// API-version negotiation is the default of this client version (the
-	// WithAPIVersionNegotiation option is a deprecated no-op), so nothing
-	// pins a version here.
-	tlsOpts, err := tlsOptions(ep)
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, tlsOpts...)
-	cli, err := client.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadEndpoint, endpoint, err)
 	}
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		_ = cli.Close()
@@ -59,19 +68,89 @@ func Connect(ctx context.Context, endpoint string) (*client.Client, error) {
 	return cli, nil
 }
 
+// newClient returns a client for endpoint with m (nil: no TLS), without
+// talking to the engine.
+func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error) {
+	ep, err := parseEndpoint(endpoint)
+	if err != nil {
+		return nil, ep, err
+	}
+	// API-version negotiation is the default of this client version (the
+	// WithAPIVersionNegotiation option is a deprecated no-op), so nothing
+	// pins a version here.
+	tlsCfg, err := tlsConfigFor(ep, endpoint, m)
+	if err != nil {
+		return nil, ep, err
+	}
+	var opts []client.Opt
+	if tlsCfg != nil {
+		// Before WithHost, which configures the transport it finds: a
+		// transport with TLSClientConfig makes the client use https (and
+		// its Dialer tls.Dial), with proxies from the environment like any
+		// tcp:// endpoint.
+		opts = append(opts, client.WithHTTPClient(&http.Client{
+			Transport:     &http.Transport{TLSClientConfig: tlsCfg, TLSHandshakeTimeout: 10 * time.Second},
+			CheckRedirect: client.CheckRedirect,
+		}))
+	}
+	opts = append(opts, client.WithHost(ep.host))
+	cli, err := client.New(opts...)
+	if err != nil {
+		return nil, ep, fmt.Errorf("%w: %s: %w", ErrBadEndpoint, endpoint, err)
+	}
+	if tlsCfg != nil {
+		rememberTLS(cli, tlsCfg)
+	}
+	return cli, ep, nil
+}
+
 // endpoint is a validated endpoint in the canonical form the moby client
 // expects ("unix:///path" or "tcp://host:port/base").
 type endpoint struct {
 	scheme string
 	host   string
+	// hostname is the host name or IP address of a tcp:// endpoint,
+	// without brackets and port: the name its TLS certificate must carry.
+	hostname string
 }
 
-// tlsOptions is where TLS settings for tcp:// endpoints will be added
-// (client.WithTLSClientConfig or a tls.Config built from the CA, certificate
-// and key that the caller loads from the store; the moby client then switches
-// its scheme to https). Today no endpoint carries TLS, so it adds nothing.
-func tlsOptions(_ endpoint) ([]client.Opt, error) {
-	return nil, nil
+// tlsConfigFor returns the TLS configuration of m for ep, nil for no TLS.
+func tlsConfigFor(ep endpoint, raw string, m *TLSMaterial) (*tls.Config, error) {
+	if m == nil {
+		return nil, nil
+	}
+	if ep.scheme != "tcp" {
+		return nil, fmt.Errorf("%w: %q: TLS material needs a tcp:// endpoint", ErrBadEndpoint, raw)
+	}
+	return m.tlsConfig(ep.hostname)
+}
+
+// tlsClients remembers the TLS configuration of the clients ConnectTLS
+// made, for ReadEvents' raw dial: the moby client keeps its configuration
+// to itself, and its own Dialer (tls.Dial) ignores the context. Entries are
+// keyed weakly and dropped when the client is garbage collected.
+var tlsClients = struct {
+	sync.Mutex
+	m map[weak.Pointer[client.Client]]*tls.Config
+}{m: map[weak.Pointer[client.Client]]*tls.Config{}}
+
+func rememberTLS(cli *client.Client, cfg *tls.Config) {
+	k := weak.Make(cli)
+	tlsClients.Lock()
+	tlsClients.m[k] = cfg
+	tlsClients.Unlock()
+	runtime.AddCleanup(cli, func(k weak.Pointer[client.Client]) {
+		tlsClients.Lock()
+		delete(tlsClients.m, k)
+		tlsClients.Unlock()
+	}, k)
+}
+
+// clientTLS returns the TLS configuration ConnectTLS gave cli, or nil.
+func clientTLS(cli *client.Client) *tls.Config {
+	tlsClients.Lock()
+	defer tlsClients.Unlock()
+	return tlsClients.m[weak.Make(cli)]
 }
 
 // parseEndpoint validates endpoint and returns its canonical form.
@@ -109,7 +188,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return bad("want tcp://host:port with a port between 1 and 65535")
 		}
-		return endpoint{scheme: "tcp", host: "tcp://" + u.Host + strings.TrimSuffix(u.Path, "/")}, nil
+		return endpoint{scheme: "tcp", host: "tcp://" + u.Host + strings.TrimSuffix(u.Path, "/"), hostname: host}, nil
 	case "":
 		return bad("missing scheme (want unix:// or tcp://)")
 	default:

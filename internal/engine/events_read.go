@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		req.Host = host
 	}
 	req.Header.Set("Accept", "application/x-ndjson, application/json;q=0.9")
-	dial := cli.Dialer()
+	dial := eventsDialer(cli)
 	hc := &http.Client{Transport: &http.Transport{
 		// The client's dialer: unix socket or tcp, with TLS when the client
 		// has it (it then returns a TLS connection, so the URL stays http).
@@ -135,6 +136,27 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		return nil, fmt.Errorf("engine: events: %s: %s", resp.Status, msg)
 	}
 	return resp.Body, nil
+}
+
+// eventsDialer returns the dialer of the raw events request. For a client
+// of ConnectTLS it dials TLS itself, bounded by ctx and a 10 s connect
+// timeout: the moby client's Dialer does TLS too, but with tls.Dial, which
+// ignores ctx, so a stalled handshake would hang the stream activity past
+// its cancellation. Otherwise it is the client's Dialer (unix socket or
+// plain tcp, which follows ctx).
+func eventsDialer(cli *client.Client) func(context.Context) (net.Conn, error) {
+	cfg := clientTLS(cli)
+	if cfg == nil {
+		return cli.Dialer()
+	}
+	return func(ctx context.Context) (net.Conn, error) {
+		hu, err := client.ParseHostURL(cli.DaemonHost())
+		if err != nil {
+			return nil, err
+		}
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
+		return d.DialContext(ctx, "tcp", hu.Host)
+	}
 }
 
 // eventsURL returns the URL of GET /events for q and the Host header to

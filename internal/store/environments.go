@@ -57,6 +57,10 @@ type Environment struct {
 	// DiskCapacityBytes is the capacity percentages are computed against: 0
 	// means auto (statfs of a local engine), -1 unknown.
 	DiskCapacityBytes int64
+	// TLS is the TLS client configuration of a tcp:// endpoint, sealed;
+	// nil for none. UpdateEnvironment writes it like every other field, so
+	// an update that starts from GetEnvironment keeps it.
+	TLS *EnvironmentTLS
 	// CreatedAt and UpdatedAt are set by the database.
 	CreatedAt, UpdatedAt time.Time
 }
@@ -64,7 +68,8 @@ type Environment struct {
 const environmentColumns = `id, name, endpoint, metrics_interval_seconds, collect_metrics,
 	paused, offline_after, events_enabled, event_mode, poll_interval_seconds,
 	disk_interval_seconds, disk_timeout_seconds, disk_threshold_mode, disk_threshold_percent,
-	disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds, created_at, updated_at`
+	disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds,
+	tls_sealed, tls_ca, tls_client_subject, tls_client_not_after, created_at, updated_at`
 
 // Event settings stored for an Environment whose fields are left zero.
 const (
@@ -166,6 +171,10 @@ func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environme
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: create environment: %w", err)
 	}
+	tlsCols, err := tlsColumnsOf(e.TLS)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: create environment: %w", err)
+	}
 	if e.ID == uuid.Nil {
 		e.ID = uuid.New()
 	}
@@ -173,13 +182,15 @@ func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environme
 		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds,
 			collect_metrics, paused, offline_after, events_enabled, event_mode, poll_interval_seconds,
 			disk_interval_seconds, disk_timeout_seconds, disk_threshold_mode, disk_threshold_percent,
-			disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds,
+			tls_sealed, tls_ca, tls_client_subject, tls_client_not_after)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		RETURNING `+environmentColumns,
 		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
 		e.EventsEnabled, mode, pollSeconds,
 		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
-		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds)
+		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds,
+		tlsCols.sealed, tlsCols.ca, tlsCols.clientSubject, tlsCols.clientExpiry)
 	created, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError("create environment", err)
@@ -235,6 +246,10 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: update environment: %w", err)
 	}
+	tlsCols, err := tlsColumnsOf(e.TLS)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: update environment: %w", err)
+	}
 	rows, _ := s.pool.Query(ctx, `
 		UPDATE environments SET
 			name = $2,
@@ -253,13 +268,18 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 			disk_threshold_bytes = $15,
 			disk_capacity_bytes = $16,
 			disk_cooldown_seconds = $17,
+			tls_sealed = $18,
+			tls_ca = $19,
+			tls_client_subject = $20,
+			tls_client_not_after = $21,
 			updated_at = now()
 		WHERE id = $1
 		RETURNING `+environmentColumns,
 		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
 		e.EventsEnabled, mode, pollSeconds,
 		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
-		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds)
+		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds,
+		tlsCols.sealed, tlsCols.ca, tlsCols.clientSubject, tlsCols.clientExpiry)
 	updated, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError(fmt.Sprintf("update environment %s", e.ID), err)
@@ -286,15 +306,18 @@ func scanEnvironment(row pgx.CollectableRow) (Environment, error) {
 		e                                   Environment
 		seconds, pollSeconds                int32
 		diskInterval, diskTimeout, cooldown int32
+		tlsCols                             tlsColumns
 	)
 	err := row.Scan(&e.ID, &e.Name, &e.Endpoint, &seconds, &e.CollectMetrics,
 		&e.Paused, &e.OfflineAfter, &e.EventsEnabled, &e.EventMode, &pollSeconds,
 		&diskInterval, &diskTimeout, &e.DiskThresholdMode, &e.DiskThresholdPercent,
 		&e.DiskThresholdBytes, &e.DiskCapacityBytes, &cooldown,
+		&tlsCols.sealed, &tlsCols.ca, &tlsCols.clientSubject, &tlsCols.clientExpiry,
 		&e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return Environment{}, err
 	}
+	e.TLS = tlsCols.environmentTLS()
 	e.MetricsInterval = time.Duration(seconds) * time.Second
 	e.PollInterval = time.Duration(pollSeconds) * time.Second
 	e.DiskInterval = time.Duration(diskInterval) * time.Second

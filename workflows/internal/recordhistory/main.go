@@ -598,7 +598,7 @@ func recordDeliveryFailed(ctx context.Context, c client.Client, stub *stubEngine
 // recordDispatcher is the scenario of notification_dispatcher_history.json.
 func recordDispatcher(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
 	run, err := startNotification(ctx, c, workflows.NotificationDispatcherWorkflowName,
-		fmt.Sprintf("%s-recorded-%d", workflows.NotificationDispatcherID, time.Now().Unix()), workflows.DispatcherState{})
+		workflows.NotificationDispatcherID(fmt.Sprintf("recorded-%d", time.Now().Unix())), workflows.DispatcherState{})
 	if err != nil {
 		return nil, err
 	}

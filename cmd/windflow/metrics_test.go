@@ -1,0 +1,63 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/windflow/monitor/internal/telemetry"
+)
+
+func TestWithMetrics(t *testing.T) {
+	tel, err := telemetry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel.EventGap("prod")
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "api "+r.Method+" "+r.URL.Path)
+	})
+	srv := httptest.NewServer(withMetrics(api, tel))
+	defer srv.Close()
+	get := func(method, path string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(http.MethodGet, "/metrics"); code != 200 || !strings.Contains(body, `windflow_event_gaps_total{environment="prod"} 1`) || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("GET /metrics: %d\n%s", code, body)
+	}
+	for _, p := range []string{"/healthz", "/api/v1/environments", "/metricsx", "/"} {
+		if code, body := get(http.MethodGet, p); code != 200 || body != "api GET "+p {
+			t.Fatalf("GET %s went to %q (%d), want the API", p, body, code)
+		}
+	}
+	// Other methods on /metrics are the API's to answer (its 404/405).
+	if _, body := get(http.MethodPost, "/metrics"); body != "api POST /metrics" {
+		t.Fatalf("POST /metrics went to %q, want the API", body)
+	}
+}
+
+func TestMetricsAddr(t *testing.T) {
+	t.Setenv("WINDFLOW_METRICS_ADDR", "") // restored after the test
+	os.Unsetenv("WINDFLOW_METRICS_ADDR")
+	if got := metricsAddr(defaultWorkerMetricsAddr); got != defaultWorkerMetricsAddr {
+		t.Fatalf("unset: %q, want the default", got)
+	}
+	t.Setenv("WINDFLOW_METRICS_ADDR", "")
+	if got := metricsAddr(defaultWorkerMetricsAddr); got != "" {
+		t.Fatalf("set but empty: %q, want off", got)
+	}
+	t.Setenv("WINDFLOW_METRICS_ADDR", ":9191")
+	if got := metricsAddr(""); got != ":9191" {
+		t.Fatalf("set: %q", got)
+	}
+}

@@ -1,0 +1,302 @@
+// Package telemetry is Windflow's Prometheus instrumentation: one registry
+// per process holding the Go runtime and process collectors, Windflow's own
+// metrics (namespace "windflow") and the Temporal SDK's metrics (through the
+// SDK's OpenTelemetry contrib handler and the OpenTelemetry Prometheus
+// exporter), served by Handler on /metrics.
+//
+// Windflow's metrics:
+//
+//	windflow_collection_cycles_total{environment,outcome}     metric collection cycles, outcome ok|error
+//	windflow_collection_duration_seconds{environment}         duration of a collection cycle (histogram)
+//	windflow_collection_last_success_timestamp_seconds{environment}
+//	                                                          Unix time of the last successful cycle
+//	windflow_events_ingested_total{environment}               container events newly stored
+//	windflow_events_duplicates_total{environment}             events read again and dropped by the store's key
+//	windflow_events_malformed_total{environment}              event lines that could not be decoded
+//	windflow_event_gaps_total{environment}                    gaps recorded (events the engine could no longer replay)
+//	windflow_notifications_delivered_total{kind}              notification deliveries that succeeded
+//	windflow_notifications_failed_total{kind}                 notification delivery attempts that failed
+//	windflow_disk_usage_bytes{environment}                    engine disk usage at the last check
+//
+// The environment label is the environment's name: one series set per
+// environment, so cardinality grows with the number of environments, not with
+// containers or events. A deleted or renamed environment's series stay until
+// the process restarts. The kind label takes the values of notify.AllKinds.
+//
+// Every recording method is safe on a nil *Metrics, so code instrumented with
+// it works without telemetry configured (tests, tools). Activities find the
+// process's Metrics on their context (NewContext, FromContext); the worker
+// puts it on the background activity context.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.temporal.io/sdk/client"
+	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
+)
+
+// Namespace prefixes Windflow's own metrics.
+const Namespace = "windflow"
+
+// Outcomes of a collection cycle (label outcome).
+const (
+	OutcomeOK    = "ok"
+	OutcomeError = "error"
+)
+
+// temporalBuckets are the histogram bounds, in seconds, of the Temporal SDK's
+// timers (request and long-poll latencies, task schedule-to-start, activity
+// and workflow execution times). The OpenTelemetry default bounds are meant
+// for milliseconds.
+var temporalBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+// Metrics holds the registry and every metric of a process. Create it with
+// New; the zero value is not usable, but a nil *Metrics records nothing.
+type Metrics struct {
+	reg      *prometheus.Registry
+	provider *sdkmetric.MeterProvider
+	temporal client.MetricsHandler
+
+	cycles           *prometheus.CounterVec
+	cycleDuration    *prometheus.HistogramVec
+	lastSuccess      *prometheus.GaugeVec
+	eventsIngested   *prometheus.CounterVec
+	eventsDuplicates *prometheus.CounterVec
+	eventsMalformed  *prometheus.CounterVec
+	eventGaps        *prometheus.CounterVec
+	notifDelivered   *prometheus.CounterVec
+	notifFailed      *prometheus.CounterVec
+	diskUsage        *prometheus.GaugeVec
+}
+
+// New creates a fresh registry (not Prometheus' global default one, so that
+// tests are isolated) with the Go runtime, process, Windflow and Temporal SDK
+// metrics registered.
+func New() (*Metrics, error) {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{reg: reg}
+	m.cycles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "collection_cycles_total",
+		Help: "Metric collection cycles of an environment, by outcome (ok or error).",
+	}, []string{"environment", "outcome"})
+	m.cycleDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "collection_duration_seconds",
+		Help:    "Duration of a metric collection cycle (engine connect, stats, store).",
+		Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120},
+	}, []string{"environment"})
+	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "collection_last_success_timestamp_seconds",
+		Help: "Unix time of the last successful metric collection cycle of an environment.",
+	}, []string{"environment"})
+	m.eventsIngested = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "events_ingested_total",
+		Help: "Container events newly stored.",
+	}, []string{"environment"})
+	m.eventsDuplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "events_duplicates_total",
+		Help: "Container events read again (resumed reads, retries) and dropped as already stored.",
+	}, []string{"environment"})
+	m.eventsMalformed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "events_malformed_total",
+		Help: "Event lines from the engine that could not be decoded and were skipped.",
+	}, []string{"environment"})
+	m.eventGaps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "event_gaps_total",
+		Help: "Event gaps recorded: stretches of events the engine could no longer replay.",
+	}, []string{"environment"})
+	m.notifDelivered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "notifications_delivered_total",
+		Help: "Notification deliveries that succeeded, by notification kind.",
+	}, []string{"kind"})
+	m.notifFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "notifications_failed_total",
+		Help: "Notification delivery attempts that failed (each retry counts), by notification kind.",
+	}, []string{"kind"})
+	m.diskUsage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "disk_usage_bytes",
+		Help: "Disk used by an environment's engine (images, containers, volumes, build cache) at the last check.",
+	}, []string{"environment"})
+
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.cycles, m.cycleDuration, m.lastSuccess,
+		m.eventsIngested, m.eventsDuplicates, m.eventsMalformed, m.eventGaps,
+		m.notifDelivered, m.notifFailed, m.diskUsage,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("telemetry: register: %w", err)
+		}
+	}
+
+	// The Temporal SDK reports through an OpenTelemetry meter whose reader
+	// is a Prometheus exporter registered into the same registry: it is read
+	// at scrape time, nothing is pushed.
+	exporter, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		otelprom.WithoutTargetInfo(),
+		otelprom.WithoutScopeInfo(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
+	}
+	m.provider = sdkmetric.NewMeterProvider(
+		sdkmetric.WithReader(exporter),
+		sdkmetric.WithView(sdkmetric.NewView(
+			sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: temporalBuckets}},
+		)),
+	)
+	m.temporal = temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
+		Meter: m.provider.Meter("go.temporal.io/sdk"),
+		// The default panics on an instrument error.
+		OnError: func(err error) { slog.Warn("temporal sdk metric dropped", "err", err) },
+		// Counters as monotonic sums: exported as Prometheus counters (_total).
+		UseMonotonicCounters: true,
+	})
+	return m, nil
+}
+
+// Registry is the registry every metric is registered in (nil on nil).
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// Handler serves the registry in the Prometheus exposition formats
+// (/metrics). On a nil *Metrics it answers 404.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:          m.reg,
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	}))
+}
+
+// TemporalMetricsHandler is the handler for client.Options.MetricsHandler:
+// the SDK's client, worker, workflow and activity metrics (temporal_*) land
+// in the registry. Nil on a nil *Metrics, which the SDK takes as "no
+// metrics".
+func (m *Metrics) TemporalMetricsHandler() client.MetricsHandler {
+	if m == nil {
+		return nil
+	}
+	return m.temporal
+}
+
+// Shutdown stops the OpenTelemetry meter provider behind the Temporal
+// metrics. Call it after the Temporal client is closed.
+func (m *Metrics) Shutdown(ctx context.Context) error {
+	if m == nil || m.provider == nil {
+		return nil
+	}
+	err := m.provider.Shutdown(ctx)
+	if errors.Is(err, sdkmetric.ErrReaderShutdown) {
+		return nil
+	}
+	return err
+}
+
+// CollectionCycle records one metric collection cycle of an environment:
+// its outcome (err nil: ok), its duration and, when it succeeded, the time of
+// the last success.
+func (m *Metrics) CollectionCycle(environment string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	outcome, other := OutcomeOK, OutcomeError
+	if err != nil {
+		outcome, other = OutcomeError, OutcomeOK
+	}
+	m.cycles.WithLabelValues(environment, outcome).Inc()
+	// Both outcomes exist from the first cycle on, so rates and ratios work
+	// before the first error.
+	m.cycles.WithLabelValues(environment, other).Add(0)
+	m.cycleDuration.WithLabelValues(environment).Observe(d.Seconds())
+	if err == nil {
+		m.lastSuccess.WithLabelValues(environment).SetToCurrentTime()
+	}
+}
+
+// EventsStored records a stored batch of events: how many were new and how
+// many were already stored.
+func (m *Metrics) EventsStored(environment string, stored, duplicates int) {
+	if m == nil {
+		return
+	}
+	m.eventsIngested.WithLabelValues(environment).Add(float64(max(stored, 0)))
+	m.eventsDuplicates.WithLabelValues(environment).Add(float64(max(duplicates, 0)))
+}
+
+// EventsMalformed records n event lines that could not be decoded.
+func (m *Metrics) EventsMalformed(environment string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.eventsMalformed.WithLabelValues(environment).Add(float64(n))
+}
+
+// EventGap records one newly stored event gap.
+func (m *Metrics) EventGap(environment string) {
+	if m == nil {
+		return
+	}
+	m.eventGaps.WithLabelValues(environment).Inc()
+}
+
+// NotificationDelivered records a successful delivery of a notification of
+// the given kind.
+func (m *Metrics) NotificationDelivered(kind string) {
+	if m == nil {
+		return
+	}
+	m.notifDelivered.WithLabelValues(kind).Inc()
+}
+
+// NotificationFailed records a failed delivery attempt of a notification of
+// the given kind.
+func (m *Metrics) NotificationFailed(kind string) {
+	if m == nil {
+		return
+	}
+	m.notifFailed.WithLabelValues(kind).Inc()
+}
+
+// DiskUsage records an environment's disk usage at a check.
+func (m *Metrics) DiskUsage(environment string, bytes int64) {
+	if m == nil {
+		return
+	}
+	m.diskUsage.WithLabelValues(environment).Set(float64(bytes))
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying m.
+func NewContext(ctx context.Context, m *Metrics) context.Context {
+	return context.WithValue(ctx, ctxKey{}, m)
+}
+
+// FromContext returns the Metrics on ctx, or nil (which records nothing).
+func FromContext(ctx context.Context) *Metrics {
+	m, _ := ctx.Value(ctxKey{}).(*Metrics)
+	return m
+}
