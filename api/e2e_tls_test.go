@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -170,7 +171,7 @@ type needles struct {
 
 func secretNeedles(t *testing.T, ms ...engine.TLSMaterial) needles {
 	t.Helper()
-	n := needles{text: [][]byte{[]byte("BEGIN"), []byte("PRIVATE KEY"), []byte("-----END")}}
+	n := needles{text: [][]byte{[]byte("BEGIN"), []byte("-----END")}}
 	add := func(p []byte, keyPieces bool) {
 		for rest := p; ; {
 			var block *pem.Block
@@ -199,15 +200,58 @@ func secretNeedles(t *testing.T, ms ...engine.TLSMaterial) needles {
 	return n
 }
 
+// find returns the first needle in haystack and where it is, or -1.
+func (n needles) find(haystack []byte) ([]byte, int) {
+	for _, needle := range n.text {
+		if i := bytes.Index(haystack, needle); i >= 0 {
+			return needle, i
+		}
+	}
+	return nil, -1
+}
+
 // check fails when haystack shows any needle.
 func (n needles) check(t *testing.T, where string, haystack []byte) {
 	t.Helper()
-	for _, needle := range n.text {
-		if i := bytes.Index(haystack, needle); i >= 0 {
-			lo, hi := max(i-60, 0), min(i+len(needle)+60, len(haystack))
-			t.Fatalf("%s shows certificate or key material (%q…) near %q", where, needle[:min(len(needle), 12)], haystack[lo:hi])
+	if needle, i := n.find(haystack); i >= 0 {
+		lo, hi := max(i-60, 0), min(i+len(needle)+60, len(haystack))
+		t.Fatalf("%s shows certificate or key material (%q…) near %q", where, needle[:min(len(needle), 12)], haystack[lo:hi])
+	}
+}
+
+// selfTest checks that the scan would see the material where it could
+// hide: as JSON in a payload (base64 in protojson), cut into a JSON
+// string, or as bare base64 lines.
+func (n needles) selfTest(t *testing.T, m engine.TLSMaterial) {
+	t.Helper()
+	asJSON, _ := json.Marshal(map[string]string{"key": string(m.Key)})
+	payload := &commonpb.Payloads{Payloads: []*commonpb.Payload{{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: asJSON}}}
+	found := false
+	for _, b := range protoBytes(payload.ProtoReflect()) {
+		_, i := n.find(b)
+		found = found || i >= 0
+	}
+	if !found {
+		t.Fatal("self-test: key material in a payload's bytes is not found")
+	}
+	_, lines := pemLines(m.Key)
+	if _, i := n.find([]byte(`"x":"` + lines[1][3:40] + `"`)); i < 0 {
+		t.Fatal("self-test: a piece of a key line is not found")
+	}
+	if _, i := n.find([]byte(lines[0] + lines[1])); i < 0 {
+		t.Fatal("self-test: key lines without PEM armour are not found")
+	}
+}
+
+// pemLines returns the base64 lines of a PEM text.
+func pemLines(p []byte) (string, []string) {
+	var lines []string
+	for _, l := range strings.Split(string(p), "\n") {
+		if l != "" && !strings.HasPrefix(l, "-----") {
+			lines = append(lines, l)
 		}
 	}
+	return strings.Join(lines, ""), lines
 }
 
 // protoBytes returns every bytes field of m, recursively (payload data,
@@ -274,6 +318,7 @@ func TestEndToEnd_TLS(t *testing.T) {
 	m := proxy.Material
 	rotated := proxy.PKI.ClientMaterial(t, "windflow rotated client")
 	secrets := secretNeedles(t, m, rotated)
+	secrets.selfTest(t, m)
 	answers := map[string]string{} // what the API said, scanned at the end
 	keep := func(what, body string) string { answers[what] = body; return body }
 
@@ -349,11 +394,19 @@ func TestEndToEnd_TLS(t *testing.T) {
 		patched.TLS == nil || patched.TLS.ClientCertSubject != "CN=windflow rotated client" {
 		t.Fatalf("rotate client certificate: %d %s", code, body)
 	}
+	// The old certificate is refused from now on; cut the open connections
+	// (the event stream reconnects, with the new material).
+	proxy.RejectClient("windflow test client")
+	proxy.CloseConnections()
 	rotatedAt := time.Now()
-	proxy.CloseConnections() // the event stream reconnects with the new material
-	eventually(t, 40*time.Second, "a cycle with the rotated certificate", func() bool {
-		times := b.cycleTimes(t, env.ID)
-		return len(times) > 0 && times[len(times)-1].After(rotatedAt)
+	eventually(t, 40*time.Second, "two cycles with the rotated certificate", func() bool {
+		n := 0
+		for _, c := range b.cycleTimes(t, env.ID) {
+			if c.After(rotatedAt) {
+				n++
+			}
+		}
+		return n >= 2
 	})
 
 	// Every API answer about the environment.
@@ -448,7 +501,9 @@ func TestEndToEnd_TLS(t *testing.T) {
 	t.Logf("scanned %d history event types: %v", len(counts), counts)
 
 	// Nor did anything log it.
-	secrets.check(t, "worker and API logs", []byte(b.logs.String()))
+	logs := b.logs.String()
+	secrets.check(t, "worker and API logs", []byte(logs))
+	t.Logf("scanned %d bytes of worker and API logs", len(logs))
 }
 
 // TestEndToEnd_TLSBadInput checks the 400s of TLS material: garbage,

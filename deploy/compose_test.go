@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -65,6 +66,15 @@ func repoRoot(t *testing.T) string {
 func loadCompose(t *testing.T, env map[string]string) *types.Project {
 	t.Helper()
 	root := repoRoot(t)
+	if _, ok := env["WINDFLOW_API_TOKEN"]; !ok {
+		// The one variable without a default: the file refuses to load
+		// without it (checked in TestComposeFile).
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["WINDFLOW_API_TOKEN"] = "test-token-from-the-environment"
+	}
 	details := types.ConfigDetails{
 		WorkingDir:  root,
 		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, composeFile)}},
@@ -96,6 +106,21 @@ func env(s types.ServiceConfig, name string) string {
 
 func TestComposeFile(t *testing.T) {
 	p := loadCompose(t, nil)
+
+	t.Run("api token required", func(t *testing.T) {
+		root := repoRoot(t)
+		_, err := loader.LoadWithContext(t.Context(), types.ConfigDetails{
+			WorkingDir:  root,
+			ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, composeFile)}},
+			Environment: types.Mapping{},
+		})
+		if err == nil || !strings.Contains(err.Error(), "WINDFLOW_API_TOKEN") {
+			t.Fatalf("loading without WINDFLOW_API_TOKEN: %v, want a refusal naming it", err)
+		}
+		if got := env(service(t, p, "api"), "WINDFLOW_API_TOKEN"); got != "test-token-from-the-environment" {
+			t.Fatalf("api WINDFLOW_API_TOKEN = %q, want the value from the environment", got)
+		}
+	})
 
 	t.Run("services", func(t *testing.T) {
 		got := p.ServiceNames()
@@ -407,8 +432,12 @@ func TestComposeFile(t *testing.T) {
 	})
 
 	t.Run("secrets", func(t *testing.T) {
-		// With the defaults, every secret is the documented dev password.
+		// With the defaults, every secret is the documented dev password
+		// (the API token has no default: it comes from the environment).
 		for where, v := range secrets(p) {
+			if where == "api WINDFLOW_API_TOKEN" {
+				continue
+			}
 			if v != devPassword {
 				t.Errorf("%s = %q: the only secret literal allowed is the dev default %q", where, v, devPassword)
 			}

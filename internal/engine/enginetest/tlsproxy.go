@@ -133,11 +133,12 @@ type TLSProxy struct {
 	// PKI is the CA of the proxy's server and client certificates.
 	PKI *PKI
 
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	ln       net.Listener
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closed   bool
+	rejected map[string]bool // client certificate common names refused
+	wg       sync.WaitGroup
 }
 
 // StartTLSProxy listens on 127.0.0.1:0 with a fresh CA, a server
@@ -165,22 +166,28 @@ func StartTLSProxyServer(t testing.TB, socket string) *TLSProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &TLSProxy{
+		Material: pki.ClientMaterial(t, "windflow test client"),
+		PKI:      pki,
+		conns:    map[net.Conn]struct{}{},
+		rejected: map[string]bool{},
+	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{pair},
 		ClientCAs:    pki.Pool(),
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS12,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) > 0 && p.isRejected(cs.PeerCertificates[0].Subject.CommonName) {
+				return errors.New("client certificate revoked by the test")
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &TLSProxy{
-		Endpoint: "tcp://" + ln.Addr().String(),
-		Material: pki.ClientMaterial(t, "windflow test client"),
-		PKI:      pki,
-		ln:       ln,
-		conns:    map[net.Conn]struct{}{},
-	}
+	p.ln, p.Endpoint = ln, "tcp://"+ln.Addr().String()
 	p.wg.Go(func() { p.serve(path) })
 	t.Cleanup(p.Close)
 	return p
@@ -195,6 +202,21 @@ func (p *TLSProxy) Close() {
 	_ = p.ln.Close()
 	p.CloseConnections()
 	p.wg.Wait()
+}
+
+// RejectClient makes the proxy refuse, from now on, the handshakes of
+// client certificates with the given common name (like a revoked
+// certificate); connections already open stay open.
+func (p *TLSProxy) RejectClient(commonName string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rejected[commonName] = true
+}
+
+func (p *TLSProxy) isRejected(commonName string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rejected[commonName]
 }
 
 // CloseConnections cuts every open connection (the listener stays open),
