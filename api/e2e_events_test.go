@@ -404,6 +404,7 @@ func (b *testBundle) startWorker(t *testing.T, bin, name string) *workerProcess 
 		"DATABASE_URL="+b.databaseURL,
 		"WINDFLOW_TASK_QUEUE="+b.taskQueue,
 		"WINDFLOW_LOG_LEVEL=warn",
+		"WINDFLOW_METRICS_ADDR=", // no listener: several workers run on this machine
 	)
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {

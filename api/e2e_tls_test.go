@@ -162,13 +162,15 @@ type tlsAnswer struct {
 	} `json:"tls"`
 }
 
-// secretNeedles returns what must never show outside the sealed column:
-// PEM armour, the base64 bodies of the CA, certificate and key (whole, per
-// line and in 16-character pieces for the key), and the raw DER of each.
+// needles are byte strings that must never show outside the sealed column.
 type needles struct {
 	text [][]byte // searched in text and in decoded bytes
 }
 
+// secretNeedles returns the needles of some material: PEM armour, the
+// base64 bodies of the CA, certificate and key (whole, per 64-character
+// line, and in 16-character pieces for the key), the hex of their first
+// bytes and their raw DER.
 func secretNeedles(t *testing.T, ms ...engine.TLSMaterial) needles {
 	t.Helper()
 	n := needles{text: [][]byte{[]byte("BEGIN"), []byte("-----END")}}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/windflow/monitor/workflows"
 )
@@ -29,6 +30,24 @@ type config struct {
 	// from $WINDFLOW_SECRET_KEY only, never a flag (flags show in ps);
 	// empty means environments with TLS material are refused.
 	SecretKey string
+	// MetricsAddr is the separate /metrics listener ($WINDFLOW_METRICS_ADDR;
+	// set but empty: none). Unset: the worker listens on 127.0.0.1:9090, api
+	// and dev serve /metrics on their HTTP address only.
+	MetricsAddr    string
+	MetricsAddrSet bool
+	// API security (see api.Server). The token comes from the environment
+	// only, never a flag.
+	APIToken             string
+	PublicReads          bool
+	AllowUnauthenticated bool
+	MutationRateLimit    int
+	TrustProxyHeaders    bool
+	CORSOrigins          []string
+}
+
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
 }
 
 func env(name, def string) string {
@@ -60,5 +79,28 @@ func loadConfig(fs *flag.FlagSet) config {
 	fs.StringVar(&c.OptOutLabel, "opt-out-label", env("WINDFLOW_OPT_OUT_LABEL", "windflow.ignore"), "containers with this label set to true are ignored ($WINDFLOW_OPT_OUT_LABEL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("WINDFLOW_LOG_LEVEL", "info"), "debug, info, warn or error ($WINDFLOW_LOG_LEVEL)")
 	c.SecretKey = os.Getenv("WINDFLOW_SECRET_KEY")
+	c.MetricsAddr, c.MetricsAddrSet = os.LookupEnv("WINDFLOW_METRICS_ADDR")
+	c.APIToken = os.Getenv("WINDFLOW_API_TOKEN")
+	fs.BoolVar(&c.PublicReads, "public-reads", envBool("WINDFLOW_PUBLIC_READS"), "GET requests need no token ($WINDFLOW_PUBLIC_READS)")
+	fs.BoolVar(&c.AllowUnauthenticated, "allow-unauthenticated", envBool("WINDFLOW_ALLOW_UNAUTHENTICATED"),
+		"serve beyond loopback without WINDFLOW_API_TOKEN ($WINDFLOW_ALLOW_UNAUTHENTICATED)")
+	fs.IntVar(&c.MutationRateLimit, "mutation-rate-limit", envInt("WINDFLOW_MUTATION_RATE_LIMIT", 0),
+		"mutating requests per minute per client IP; 0: 60, negative: off ($WINDFLOW_MUTATION_RATE_LIMIT)")
+	fs.BoolVar(&c.TrustProxyHeaders, "trust-proxy-headers", envBool("WINDFLOW_TRUST_PROXY_HEADERS"),
+		"take the client IP from X-Forwarded-For, behind one trusted proxy ($WINDFLOW_TRUST_PROXY_HEADERS)")
+	for _, o := range strings.Split(os.Getenv("WINDFLOW_CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
 	return c
+}
+
+// metricsAddr is the separate /metrics listener: $WINDFLOW_METRICS_ADDR
+// when set (empty: none), else def.
+func (c config) metricsAddr(def string) string {
+	if c.MetricsAddrSet {
+		return c.MetricsAddr
+	}
+	return def
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -47,17 +48,18 @@ func TestWithMetrics(t *testing.T) {
 }
 
 func TestMetricsAddr(t *testing.T) {
+	load := func() config { return loadConfig(flag.NewFlagSet("test", flag.ContinueOnError)) }
 	t.Setenv("WINDFLOW_METRICS_ADDR", "") // restored after the test
 	os.Unsetenv("WINDFLOW_METRICS_ADDR")
-	if got := metricsAddr(defaultWorkerMetricsAddr); got != defaultWorkerMetricsAddr {
+	if got := load().metricsAddr(defaultWorkerMetricsAddr); got != defaultWorkerMetricsAddr {
 		t.Fatalf("unset: %q, want the default", got)
 	}
 	t.Setenv("WINDFLOW_METRICS_ADDR", "")
-	if got := metricsAddr(defaultWorkerMetricsAddr); got != "" {
+	if got := load().metricsAddr(defaultWorkerMetricsAddr); got != "" {
 		t.Fatalf("set but empty: %q, want off", got)
 	}
 	t.Setenv("WINDFLOW_METRICS_ADDR", ":9191")
-	if got := metricsAddr(""); got != ":9191" {
+	if got := load().metricsAddr(""); got != ":9191" {
 		t.Fatalf("set: %q", got)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -18,6 +17,7 @@ import (
 	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/notify"
+	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/telemetry"
 	"github.com/windflow/monitor/worker"
@@ -38,17 +38,6 @@ func runMigrate(ctx context.Context, cfg config) error {
 // defaultWorkerMetricsAddr is where `windflow worker` serves /metrics when
 // WINDFLOW_METRICS_ADDR is not set.
 const defaultWorkerMetricsAddr = "127.0.0.1:9090"
-
-// metricsAddr is the listen address of the separate /metrics listener:
-// $WINDFLOW_METRICS_ADDR when it is set (set but empty: none), else def.
-// The api and dev serve /metrics on their HTTP address as well.
-// TODO(config): move into config.go as a field with a flag.
-func metricsAddr(def string) string {
-	if v, ok := os.LookupEnv("WINDFLOW_METRICS_ADDR"); ok {
-		return v
-	}
-	return def
-}
 
 // newTelemetry creates the process's metrics registry; stop shuts down what
 // feeds it (call it after the Temporal client is closed).
@@ -99,7 +88,7 @@ func runWorker(ctx context.Context, cfg config) error {
 	defer tc.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveWorker(gctx, cfg, st, tc, tel) })
-	serveMetrics(gctx, g, metricsAddr(defaultWorkerMetricsAddr), tel)
+	serveMetrics(gctx, g, cfg.metricsAddr(defaultWorkerMetricsAddr), tel)
 	return g.Wait()
 }
 
@@ -128,7 +117,11 @@ func withMetrics(h http.Handler, tel *telemetry.Metrics) http.Handler {
 
 // serveWorker runs a worker until ctx ends, then stops it gracefully.
 func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Client, tel *telemetry.Metrics) error {
-	w := worker.New(tc, cfg.TaskQueue, &activities.Activities{
+	box, err := secretbox.FromString(cfg.SecretKey)
+	if err != nil {
+		return fmt.Errorf("WINDFLOW_SECRET_KEY: %w", err)
+	}
+	acts := &activities.Activities{
 		Store:     st,
 		Collector: engine.Collector{Parallelism: cfg.StatsParallelism},
 		Events: activities.EventOptions{
@@ -137,7 +130,11 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Temporal:  tc,
 		TaskQueue: cfg.TaskQueue,
 		Sender:    notify.Sender{},
-	}, worker.WithTelemetry(tel))
+	}
+	if box != nil { // a nil *Box in the interface would not read as "no key"
+		acts.Secrets = box
+	}
+	w := worker.New(tc, cfg.TaskQueue, acts, worker.WithTelemetry(tel))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -148,16 +145,39 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 	return nil
 }
 
-func newServer(cfg config, st *store.Store, tc client.Client) *api.Server {
-	return &api.Server{
-		Store:     st,
-		Temporal:  tc,
-		TaskQueue: cfg.TaskQueue,
-		Namespace: cfg.TemporalNamespace,
-		UIURL:     cfg.TemporalUIURL,
-		Logger:    slog.Default(),
-		Sender:    notify.Sender{},
+// newServer builds the API server and checks its security settings: it
+// logs the warnings and refuses to serve beyond loopback without a token
+// (unless WINDFLOW_ALLOW_UNAUTHENTICATED).
+func newServer(cfg config, st *store.Store, tc client.Client) (*api.Server, error) {
+	srv := &api.Server{
+		Store:                st,
+		Temporal:             tc,
+		TaskQueue:            cfg.TaskQueue,
+		Namespace:            cfg.TemporalNamespace,
+		UIURL:                cfg.TemporalUIURL,
+		Logger:               slog.Default(),
+		Sender:               notify.Sender{},
+		APIToken:             cfg.APIToken,
+		PublicReads:          cfg.PublicReads,
+		AllowUnauthenticated: cfg.AllowUnauthenticated,
+		MutationRateLimit:    cfg.MutationRateLimit,
+		TrustProxyHeaders:    cfg.TrustProxyHeaders,
+		CORSOrigins:          cfg.CORSOrigins,
 	}
+	box, err := secretbox.FromString(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("WINDFLOW_SECRET_KEY: %w", err)
+	}
+	if box != nil {
+		srv.Secrets = box
+	}
+	for _, w := range srv.SecurityWarnings() {
+		slog.Warn(w)
+	}
+	if err := srv.CheckListenAddr(cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // startBackground makes sure the long-lived workflows exist: every stored
@@ -187,7 +207,10 @@ func runAPI(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer tc.Close()
-	srv := newServer(cfg, st, tc)
+	srv, err := newServer(cfg, st, tc)
+	if err != nil {
+		return err
+	}
 	if err := srv.StartStream(ctx); err != nil {
 		return err
 	}
@@ -195,7 +218,7 @@ func runAPI(ctx context.Context, cfg config) error {
 	startBackground(ctx, srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveHTTP(gctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
-	serveMetrics(gctx, g, metricsAddr(""), tel)
+	serveMetrics(gctx, g, cfg.metricsAddr(""), tel)
 	return g.Wait()
 }
 
@@ -248,7 +271,10 @@ func runDev(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer tc.Close()
-	srv := newServer(cfg, st, tc)
+	srv, err := newServer(cfg, st, tc)
+	if err != nil {
+		return err
+	}
 	if err := srv.StartStream(ctx); err != nil {
 		return err
 	}
@@ -266,6 +292,6 @@ func runDev(ctx context.Context, cfg config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveWorker(gctx, cfg, st, tc, tel) })
 	g.Go(func() error { return serveHTTP(gctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
-	serveMetrics(gctx, g, metricsAddr(""), tel)
+	serveMetrics(gctx, g, cfg.metricsAddr(""), tel)
 	return g.Wait()
 }

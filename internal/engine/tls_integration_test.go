@@ -82,6 +82,18 @@ func TestConnectTLSRejected(t *testing.T) {
 			t.Logf("%s: %v", tc.name, err)
 		})
 	}
+	// A client certificate the engine stops accepting (revoked).
+	revoking := enginetest.StartTLSProxyServer(t, enginetest.Endpoint())
+	if cli, err := engine.ConnectTLS(t.Context(), revoking.Endpoint, &revoking.Material); err != nil {
+		t.Fatalf("ConnectTLS before revocation: %v", err)
+	} else {
+		cli.Close()
+	}
+	revoking.RejectClient("windflow test client")
+	if cli, err := engine.ConnectTLS(t.Context(), revoking.Endpoint, &revoking.Material); err == nil {
+		cli.Close()
+		t.Fatal("ConnectTLS with a revoked client certificate succeeded")
+	}
 	// A server certificate for 127.0.0.1 does not pass for another name.
 	other := strings.Replace(endpoint, "127.0.0.1", "localhost", 1)
 	if cli, err := engine.ConnectTLS(t.Context(), other, &m); err == nil {
