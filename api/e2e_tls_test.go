@@ -169,8 +169,8 @@ type needles struct {
 
 // secretNeedles returns the needles of some material: PEM armour, the
 // base64 bodies of the CA, certificate and key (whole, per 64-character
-// line, and in 16-character pieces for the key), the hex of their first
-// bytes and their raw DER.
+// line, and in 16-character pieces for the key), and their DER in 24-byte
+// pieces, raw and in hex.
 func secretNeedles(t *testing.T, ms ...engine.TLSMaterial) needles {
 	t.Helper()
 	n := needles{text: [][]byte{[]byte("BEGIN"), []byte("-----END")}}
@@ -181,9 +181,11 @@ func secretNeedles(t *testing.T, ms ...engine.TLSMaterial) needles {
 			if block == nil {
 				break
 			}
-			n.text = append(n.text, block.Bytes[:min(len(block.Bytes), 48)]) // DER
+			for i := 0; i+24 <= len(block.Bytes); i += 24 { // DER, and its hex
+				n.text = append(n.text, block.Bytes[i:i+24], []byte(hex.EncodeToString(block.Bytes[i:i+24])))
+			}
 			body := base64.StdEncoding.EncodeToString(block.Bytes)
-			n.text = append(n.text, []byte(body), []byte(hex.EncodeToString(block.Bytes[:32])))
+			n.text = append(n.text, []byte(body))
 			for i := 0; i+64 <= len(body); i += 64 {
 				n.text = append(n.text, []byte(body[i:i+64]))
 			}
@@ -319,7 +321,8 @@ func TestEndToEnd_TLS(t *testing.T) {
 	proxy := enginetest.StartTLSProxyServer(t, enginetest.Endpoint())
 	m := proxy.Material
 	rotated := proxy.PKI.ClientMaterial(t, "windflow rotated client")
-	secrets := secretNeedles(t, m, rotated)
+	stranger := enginetest.NewPKI(t, "stranger CA").ClientMaterial(t, "stranger")
+	secrets := secretNeedles(t, m, rotated, stranger)
 	secrets.selfTest(t, m)
 	answers := map[string]string{} // what the API said, scanned at the end
 	keep := func(what, body string) string { answers[what] = body; return body }
@@ -335,6 +338,16 @@ func TestEndToEnd_TLS(t *testing.T) {
 		t.Fatalf("create TLS environment: %d %s (%v)", code, body, err)
 	}
 	t.Cleanup(func() { b.call(t, http.MethodDelete, "/api/v1/environments/"+env.ID, "", nil) })
+	// A second environment on the same endpoint with a client certificate
+	// and CA of another PKI: every handshake fails.
+	code, body = b.raw(t, http.MethodPost, "/api/v1/environments",
+		tlsBody("e2e-tls-wrong-"+uuid.NewString()[:8], proxy.Endpoint, `{"metricsIntervalSeconds":10,"offlineAfter":1}`, stranger))
+	keep("POST /environments (wrong CA)", body)
+	var wrong tlsAnswer
+	if err := json.Unmarshal([]byte(body), &wrong); err != nil || code != http.StatusCreated {
+		t.Fatalf("create wrong-CA environment: %d %s (%v)", code, body, err)
+	}
+	t.Cleanup(func() { b.call(t, http.MethodDelete, "/api/v1/environments/"+wrong.ID, "", nil) })
 	if env.TLS == nil || !env.TLS.CA || !env.TLS.ClientCert || env.TLS.ClientCertSubject != "CN=windflow test client" ||
 		env.TLS.ClientCertNotAfter == nil || time.Until(*env.TLS.ClientCertNotAfter) < time.Hour {
 		t.Fatalf("tls in the answer: %s", body)
@@ -447,17 +460,64 @@ func TestEndToEnd_TLS(t *testing.T) {
 		t.Fatalf("tls_sealed does not open to the rotated material: %v", err)
 	}
 
-	// The running workflow: description (memo, summary, pending activities
-	// with their heartbeat details, search attributes) and query.
+	// The whole workflow: description, query and history.
+	sealedB64 := []byte(base64.StdEncoding.EncodeToString(sealed)[:32])
+	counts := b.scanWorkflow(t, ctx, secrets, wid, sealed[:32], sealedB64)
+	for _, want := range []enumspb.EventType{
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+		enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, enumspb.EVENT_TYPE_TIMER_STARTED,
+	} {
+		if counts[want] == 0 {
+			t.Errorf("history has no %s event: the scan did not cover it (%v)", want, counts)
+		}
+	}
+	t.Logf("TLS environment: scanned %d history event types: %v", len(counts), counts)
+
+	// The environment whose handshakes fail: failures (activity failure
+	// messages, the stream's last failure) name the TLS error, not the
+	// material.
+	eventually(t, 60*time.Second, "the wrong-CA environment offline with a failed CollectMetrics", func() bool {
+		var st struct {
+			Stored *struct {
+				Online bool
+				Error  string
+			}
+		}
+		b.call(t, http.MethodGet, "/api/v1/environments/"+wrong.ID+"/status", "", &st)
+		return st.Stored != nil && !st.Stored.Online && strings.Contains(st.Stored.Error, "certificate")
+	})
+	code, body = b.raw(t, http.MethodGet, "/api/v1/environments/"+wrong.ID+"/status", "")
+	secrets.check(t, "status of the wrong-CA environment", []byte(body))
+	wrongCounts := b.scanWorkflow(t, ctx, secrets, workflows.WorkflowID(wrong.ID), nil, nil)
+	if wrongCounts[enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED] == 0 {
+		t.Errorf("the wrong-CA environment's history has no failed activity: %v", wrongCounts)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("status of the wrong-CA environment: %d", code)
+	}
+	t.Logf("wrong-CA environment: scanned history %v", wrongCounts)
+
+	// Nor did anything log it.
+	logs := b.logs.String()
+	secrets.check(t, "worker and API logs", []byte(logs))
+	t.Logf("scanned %d bytes of worker and API logs", len(logs))
+}
+
+// scanWorkflow checks that the workflow wid shows no material: its
+// description (memo, summaries, pending activities with heartbeat details
+// and last failures), its state query, and, once it is cancelled (which
+// cancels the stream activity with its last heartbeat), every event of its
+// history, protojson and payload bytes. extra are further needles for the
+// payload bytes (the sealed form). It returns the count of each event type.
+func (b *testBundle) scanWorkflow(t *testing.T, ctx context.Context, secrets needles, wid string, extra ...[]byte) map[enumspb.EventType]int {
+	t.Helper()
 	desc, err := b.temporal.DescribeWorkflowExecution(ctx, wid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(desc.GetPendingActivities()) == 0 {
-		t.Log("no pending activity at describe time (the stream may be between attempts)")
-	}
-	secrets.checkProto(t, "workflow description", desc)
-	sealedB64 := []byte(base64.StdEncoding.EncodeToString(sealed)[:32])
+	secrets.checkProto(t, wid+": description", desc)
 	val, err := b.temporal.QueryWorkflow(ctx, wid, "", workflows.QueryState)
 	if err != nil {
 		t.Fatal(err)
@@ -466,10 +526,8 @@ func TestEndToEnd_TLS(t *testing.T) {
 	if err := val.Get(&state); err != nil {
 		t.Fatal(err)
 	}
-	secrets.check(t, "state query", state)
+	secrets.check(t, wid+": state query", state)
 
-	// Stop it (the stream activity is cancelled, with its last heartbeat),
-	// then read the whole history.
 	if err := b.temporal.CancelWorkflow(ctx, wid, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -482,30 +540,17 @@ func TestEndToEnd_TLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		counts[ev.GetEventType()]++
-		where := fmt.Sprintf("history event %d (%s)", ev.GetEventId(), ev.GetEventType())
+		where := fmt.Sprintf("%s: history event %d (%s)", wid, ev.GetEventId(), ev.GetEventType())
 		secrets.checkProto(t, where, ev)
 		for _, bs := range protoBytes(ev.ProtoReflect()) {
-			if bytes.Contains(bs, sealed[:32]) || bytes.Contains(bs, sealedB64) {
-				t.Fatalf("%s holds the sealed material", where)
+			for _, x := range extra {
+				if len(x) > 0 && bytes.Contains(bs, x) {
+					t.Fatalf("%s holds the sealed material", where)
+				}
 			}
 		}
 	}
-	for _, want := range []enumspb.EventType{
-		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
-		enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, enumspb.EVENT_TYPE_TIMER_STARTED,
-	} {
-		if counts[want] == 0 {
-			t.Errorf("history has no %s event: the scan did not cover it (%v)", want, counts)
-		}
-	}
-	t.Logf("scanned %d history event types: %v", len(counts), counts)
-
-	// Nor did anything log it.
-	logs := b.logs.String()
-	secrets.check(t, "worker and API logs", []byte(logs))
-	t.Logf("scanned %d bytes of worker and API logs", len(logs))
+	return counts
 }
 
 // TestEndToEnd_TLSBadInput checks the 400s of TLS material: garbage,

@@ -14,3 +14,10 @@ var EventsDialer = eventsDialer
 
 // HasClientTLS tells whether ConnectTLS remembered a TLS configuration for cli.
 func HasClientTLS(cli *client.Client) bool { return clientTLS(cli) != nil }
+
+// TLSClientsLen is how many clients' TLS configurations are remembered.
+func TLSClientsLen() int {
+	tlsClients.Lock()
+	defer tlsClients.Unlock()
+	return len(tlsClients.m)
+}

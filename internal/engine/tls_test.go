@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
@@ -221,5 +224,33 @@ func TestEventsDialerFollowsContext(t *testing.T) {
 	defer plain.Close()
 	if engine.HasClientTLS(plain) {
 		t.Fatal("a plain client has a TLS configuration")
+	}
+}
+
+// TestTLSClientsForgotten: the TLS configurations remembered for
+// ReadEvents go away with their clients (activities make one per call).
+func TestTLSClientsForgotten(t *testing.T) {
+	m := enginetest.NewPKI(t, "ca").ClientMaterial(t, "c")
+	before := engine.TLSClientsLen()
+	clients := make([]*client.Client, 50)
+	for i := range clients {
+		cli, err := engine.NewClient("tcp://127.0.0.1:1", &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = cli.Close()
+		clients[i] = cli
+	}
+	if n := engine.TLSClientsLen(); n < before+len(clients) {
+		t.Fatalf("%d remembered with 50 live clients, want at least %d", n, before+len(clients))
+	}
+	runtime.KeepAlive(clients) // the last use: from here on they can go
+	deadline := time.Now().Add(10 * time.Second)
+	for engine.TLSClientsLen() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d TLS configurations still remembered after their clients were collected (%d before)", engine.TLSClientsLen(), before)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -40,7 +40,7 @@ func TestRoundTrip(t *testing.T) {
 		if len(sealed) != len(msg)+secretbox.Overhead {
 			t.Errorf("sealed %d bytes into %d, want +%d", len(msg), len(sealed), secretbox.Overhead)
 		}
-		if len(msg) > 0 && bytes.Contains(sealed, msg) {
+		if len(msg) >= 8 && bytes.Contains(sealed, msg[:8]) {
 			t.Errorf("sealed message contains the plaintext")
 		}
 		got, err := b.Open(sealed)
