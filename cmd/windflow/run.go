@@ -70,25 +70,43 @@ func dialTemporal(ctx context.Context, cfg config, tel *telemetry.Metrics) (clie
 	return c, nil
 }
 
-func runWorker(ctx context.Context, cfg config) error {
+// conns are the connections every long-running command holds.
+type conns struct {
+	tel *telemetry.Metrics
+	st  *store.Store
+	tc  client.Client
+}
+
+// open opens the metrics registry, Postgres and Temporal; close releases
+// them in reverse order.
+func open(ctx context.Context, cfg config) (c *conns, closeAll func(), err error) {
 	tel, stopTel, err := newTelemetry()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer stopTel()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return err
+		stopTel()
+		return nil, nil, err
 	}
-	defer st.Close()
 	tc, err := dialTemporal(ctx, cfg, tel)
+	if err != nil {
+		st.Close()
+		stopTel()
+		return nil, nil, err
+	}
+	return &conns{tel: tel, st: st, tc: tc}, func() { tc.Close(); st.Close(); stopTel() }, nil
+}
+
+func runWorker(ctx context.Context, cfg config) error {
+	c, closeAll, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
+	defer closeAll()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveWorker(gctx, cfg, st, tc, tel) })
-	serveMetrics(gctx, g, cfg.metricsAddr(defaultWorkerMetricsAddr), tel)
+	g.Go(func() error { return serveWorker(gctx, cfg, c.st, c.tc, c.tel) })
+	serveMetrics(gctx, g, cfg.metricsAddr(defaultWorkerMetricsAddr), c.tel)
 	return g.Wait()
 }
 
@@ -191,34 +209,39 @@ func startBackground(ctx context.Context, srv *api.Server) {
 	}
 }
 
-func runAPI(ctx context.Context, cfg config) error {
-	tel, stopTel, err := newTelemetry()
+// startAPI builds the API server and starts its live stream; stop ends the stream.
+func startAPI(ctx context.Context, cfg config, c *conns) (srv *api.Server, stop func(), err error) {
+	srv, err = newServer(cfg, c.st, c.tc)
 	if err != nil {
-		return err
-	}
-	defer stopTel()
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, tel)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	srv, err := newServer(cfg, st, tc)
-	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := srv.StartStream(ctx); err != nil {
+		return nil, nil, err
+	}
+	return srv, srv.StopStream, nil
+}
+
+// serveAPI serves the API (with /metrics) and, when configured, the
+// separate metrics listener, in g.
+func serveAPI(ctx context.Context, g *errgroup.Group, cfg config, srv *api.Server, tel *telemetry.Metrics) {
+	g.Go(func() error { return serveHTTP(ctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
+	serveMetrics(ctx, g, cfg.metricsAddr(""), tel)
+}
+
+func runAPI(ctx context.Context, cfg config) error {
+	c, closeAll, err := open(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	defer srv.StopStream()
+	defer closeAll()
+	srv, stop, err := startAPI(ctx, cfg, c)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	startBackground(ctx, srv)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveHTTP(gctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
-	serveMetrics(gctx, g, cfg.metricsAddr(""), tel)
+	serveAPI(gctx, g, cfg, srv, c.tel)
 	return g.Wait()
 }
 
@@ -256,30 +279,17 @@ func runDev(ctx context.Context, cfg config) error {
 	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	tel, stopTel, err := newTelemetry()
+	c, closeAll, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer stopTel()
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	defer closeAll()
+	srv, stop, err := startAPI(ctx, cfg, c)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, tel)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	srv, err := newServer(cfg, st, tc)
-	if err != nil {
-		return err
-	}
-	if err := srv.StartStream(ctx); err != nil {
-		return err
-	}
-	defer srv.StopStream()
-	if _, err := st.GetEnvironmentByName(ctx, "local"); errors.Is(err, store.ErrNotFound) {
+	defer stop()
+	if _, err := c.st.GetEnvironmentByName(ctx, "local"); errors.Is(err, store.ErrNotFound) {
 		env, err := srv.CreateEnvironment(ctx, "local", cfg.DockerHost, workflows.SettingsPatch{})
 		if err != nil {
 			return fmt.Errorf("register the local engine: %w", err)
@@ -290,8 +300,7 @@ func runDev(ctx context.Context, cfg config) error {
 	}
 	startBackground(ctx, srv)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveWorker(gctx, cfg, st, tc, tel) })
-	g.Go(func() error { return serveHTTP(gctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
-	serveMetrics(gctx, g, cfg.metricsAddr(""), tel)
+	g.Go(func() error { return serveWorker(gctx, cfg, c.st, c.tc, c.tel) })
+	serveAPI(gctx, g, cfg, srv, c.tel)
 	return g.Wait()
 }
