@@ -31,42 +31,9 @@ func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	to, err := parseTime(q.Get("to"), time.Now().UTC())
+	from, to, step, err := seriesRange(r.URL.Query(), defaultDiskRange, minDefaultDiskStep)
 	if err != nil {
-		writeError(w, r, invalidQuery("to", err))
-		return
-	}
-	// Without from, the last 24 hours; with a step too, at most maxBuckets
-	// steps back (step=1s alone is a valid query).
-	defaultRange := defaultDiskRange
-	if raw := q.Get("step"); raw != "" && q.Get("from") == "" {
-		if step, err := parseStep(raw); err == nil && step < defaultDiskRange/maxBuckets {
-			defaultRange = step * maxBuckets
-		}
-	}
-	from, err := parseTime(q.Get("from"), to.Add(-defaultRange))
-	if err != nil {
-		writeError(w, r, invalidQuery("from", err))
-		return
-	}
-	if !from.Before(to) {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "from must be before to"))
-		return
-	}
-	if to.Sub(from) > maxRange {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "range over %s", maxRange))
-		return
-	}
-	step := max(to.Sub(from)/200, minDefaultDiskStep).Truncate(time.Second)
-	if raw := q.Get("step"); raw != "" {
-		if step, err = parseStep(raw); err != nil {
-			writeError(w, r, invalidQuery("step", err))
-			return
-		}
-	}
-	if to.Sub(from)/step > maxBuckets {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "more than %d buckets: widen step", maxBuckets))
+		writeError(w, r, err)
 		return
 	}
 	points, err := ns.DiskSeries(r.Context(), env.ID, from, to, step)

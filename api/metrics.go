@@ -2,11 +2,12 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
 
-// Bounds of a metrics query.
+// Bounds of a series query (metrics, disk).
 const (
 	maxRange   = 90 * 24 * time.Hour
 	maxBuckets = 5000
@@ -23,39 +24,9 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	now := time.Now().UTC()
-	to, err := parseTime(q.Get("to"), now)
+	from, to, step, err := seriesRange(r.URL.Query(), time.Hour, 10*time.Second)
 	if err != nil {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "to: %s", err.Error()))
-		return
-	}
-	from, err := parseTime(q.Get("from"), to.Add(-time.Hour))
-	if err != nil {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "from: %s", err.Error()))
-		return
-	}
-	if !from.Before(to) {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "from must be before to"))
-		return
-	}
-	if to.Sub(from) > maxRange {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "range over %s", maxRange))
-		return
-	}
-	step := to.Sub(from) / 200
-	if step < 10*time.Second {
-		step = 10 * time.Second
-	}
-	step = step.Truncate(time.Second)
-	if raw := q.Get("step"); raw != "" {
-		if step, err = parseStep(raw); err != nil {
-			writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "step: %s", err.Error()))
-			return
-		}
-	}
-	if to.Sub(from)/step > maxBuckets {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "more than %d buckets: widen step", maxBuckets))
+		writeError(w, r, err)
 		return
 	}
 	points, err := s.Store.HostSeries(r.Context(), env.ID, from, to, step)
@@ -150,4 +121,42 @@ func (s *Server) getContainerMetrics(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"environmentId": env.ID, "containers": out})
+}
+
+// seriesRange reads the from, to and step of a series query. from/to: RFC
+// 3339 or Unix seconds; to defaults to now, from to defaultRange before to —
+// or, when only step is given, to at most maxBuckets steps before to (so
+// step=1s alone is a valid query). step: a Go duration or seconds, default
+// about 200 points and at least minDefaultStep. The range must be positive,
+// at most maxRange, and hold at most maxBuckets steps.
+func seriesRange(q url.Values, defaultRange, minDefaultStep time.Duration) (from, to time.Time, step time.Duration, err error) {
+	to, err = parseTime(q.Get("to"), time.Now().UTC())
+	if err != nil {
+		return from, to, 0, invalidQuery("to", err)
+	}
+	if raw := q.Get("step"); raw != "" && q.Get("from") == "" {
+		if st, err := parseStep(raw); err == nil && st < defaultRange/maxBuckets {
+			defaultRange = st * maxBuckets
+		}
+	}
+	from, err = parseTime(q.Get("from"), to.Add(-defaultRange))
+	if err != nil {
+		return from, to, 0, invalidQuery("from", err)
+	}
+	if !from.Before(to) {
+		return from, to, 0, errorf(http.StatusBadRequest, "invalid_query", "from must be before to")
+	}
+	if to.Sub(from) > maxRange {
+		return from, to, 0, errorf(http.StatusBadRequest, "invalid_query", "range over %s", maxRange)
+	}
+	step = max(to.Sub(from)/200, minDefaultStep).Truncate(time.Second)
+	if raw := q.Get("step"); raw != "" {
+		if step, err = parseStep(raw); err != nil {
+			return from, to, 0, invalidQuery("step", err)
+		}
+	}
+	if to.Sub(from)/step > maxBuckets {
+		return from, to, 0, errorf(http.StatusBadRequest, "invalid_query", "more than %d buckets: widen step", maxBuckets)
+	}
+	return from, to, step, nil
 }
