@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -107,6 +106,18 @@ func setupWith(t *testing.T, workers int) *testBundle {
 // into out (when non-nil); it returns the status code.
 func (b *testBundle) call(t *testing.T, method, path, body string, out any) int {
 	t.Helper()
+	code, raw := b.raw(t, method, path, body)
+	if out != nil && len(strings.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal([]byte(raw), out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return code
+}
+
+// raw sends a request and returns the status and the body as text.
+func (b *testBundle) raw(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -123,13 +134,8 @@ func (b *testBundle) call(t *testing.T, method, path, body string, out any) int 
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
-		}
-	}
-	return resp.StatusCode
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
 }
 
 type environmentJSON struct {

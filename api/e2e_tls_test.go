@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -117,29 +116,6 @@ func setupTLS(t *testing.T) *tlsBundle {
 		testBundle: &testBundle{api: hs, store: st, temporal: tc, databaseURL: databaseURL, taskQueue: taskQueue},
 		box:        box, logs: logs,
 	}
-}
-
-// raw sends a request and returns the status and the body as text.
-func (b *testBundle) raw(t *testing.T, method, path, body string) (int, string) {
-	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, b.api.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
 }
 
 // tlsBody returns the JSON of a create request with TLS material.
