@@ -59,11 +59,13 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts ..
 }
 
 // Register registers every workflow (environment, notification delivery and
-// dispatcher) and every activity on r under the names they are called by.
+// dispatcher, retention) and every activity on r under the names they are
+// called by.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.EnvironmentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDeliveryWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDispatcherWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
 	r.RegisterActivityWithOptions(acts.CollectMetrics, activity.RegisterOptions{Name: workflows.ActivityCollectMetrics})
 	r.RegisterActivityWithOptions(acts.CheckEngine, activity.RegisterOptions{Name: workflows.ActivityCheckEngine})
 	r.RegisterActivityWithOptions(acts.RecordStatus, activity.RegisterOptions{Name: workflows.ActivityRecordStatus})
@@ -74,4 +76,5 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterActivityWithOptions(acts.DeliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
 	r.RegisterActivityWithOptions(acts.MarkNotificationFailed, activity.RegisterOptions{Name: workflows.ActivityMarkNotificationFailed})
 	r.RegisterActivityWithOptions(acts.DispatchNotifications, activity.RegisterOptions{Name: workflows.ActivityDispatchNotifications})
+	r.RegisterActivityWithOptions(acts.PruneOldData, activity.RegisterOptions{Name: workflows.ActivityPruneOldData})
 }

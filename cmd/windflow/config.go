@@ -43,6 +43,9 @@ type config struct {
 	MutationRateLimit    int
 	TrustProxyHeaders    bool
 	CORSOrigins          []string
+	// Retention in days of old data (0: keep forever), pruned hourly by a
+	// Temporal Schedule.
+	Retention workflows.PruneInput
 }
 
 func envBool(name string) bool {
@@ -88,6 +91,15 @@ func loadConfig(fs *flag.FlagSet) config {
 		"mutating requests per minute per client IP; 0: 60, negative: off ($WINDFLOW_MUTATION_RATE_LIMIT)")
 	fs.BoolVar(&c.TrustProxyHeaders, "trust-proxy-headers", envBool("WINDFLOW_TRUST_PROXY_HEADERS"),
 		"take the client IP from X-Forwarded-For, behind one trusted proxy ($WINDFLOW_TRUST_PROXY_HEADERS)")
+	def := workflows.DefaultPruneInput()
+	fs.IntVar(&c.Retention.MetricsDays, "retention-metrics-days", envInt("WINDFLOW_RETENTION_METRICS_DAYS", def.MetricsDays),
+		"days host and container metrics are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_DAYS)")
+	fs.IntVar(&c.Retention.EventsDays, "retention-events-days", envInt("WINDFLOW_RETENTION_EVENTS_DAYS", def.EventsDays),
+		"days container events and gaps are kept, 0: forever ($WINDFLOW_RETENTION_EVENTS_DAYS)")
+	fs.IntVar(&c.Retention.DiskDays, "retention-disk-days", envInt("WINDFLOW_RETENTION_DISK_DAYS", def.DiskDays),
+		"days disk samples are kept, 0: forever ($WINDFLOW_RETENTION_DISK_DAYS)")
+	fs.IntVar(&c.Retention.NotificationsDays, "retention-notifications-days", envInt("WINDFLOW_RETENTION_NOTIFICATIONS_DAYS", def.NotificationsDays),
+		"days delivered or failed notifications are kept, 0: forever ($WINDFLOW_RETENTION_NOTIFICATIONS_DAYS)")
 	for _, o := range strings.Split(os.Getenv("WINDFLOW_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)

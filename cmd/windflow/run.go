@@ -198,14 +198,22 @@ func newServer(cfg config, st *store.Store, tc client.Client) (*api.Server, erro
 	return srv, nil
 }
 
-// startBackground makes sure the long-lived workflows exist: every stored
-// environment's workflow and the notification dispatcher (both idempotent).
-func startBackground(ctx context.Context, srv *api.Server) {
+// startBackground makes sure the long-lived work exists: every stored
+// environment's workflow, the notification dispatcher and the retention
+// schedule (all idempotent).
+func startBackground(ctx context.Context, cfg config, c *conns, srv *api.Server) {
 	if err := srv.Reconcile(ctx); err != nil {
 		slog.Warn("some environment workflows could not be started", "err", err)
 	}
 	if err := srv.StartDispatcher(ctx); err != nil {
 		slog.Warn("the notification dispatcher could not be started", "err", err)
+	}
+	instance, err := c.st.InstanceID(ctx)
+	if err == nil {
+		err = api.StartRetentionSchedule(ctx, c.tc.ScheduleClient(), instance, cfg.TaskQueue, cfg.Retention, api.DefaultRetentionEvery)
+	}
+	if err != nil {
+		slog.Warn("the retention schedule could not be started", "err", err)
 	}
 }
 
@@ -239,7 +247,7 @@ func runAPI(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer stop()
-	startBackground(ctx, srv)
+	startBackground(ctx, cfg, c, srv)
 	g, gctx := errgroup.WithContext(ctx)
 	serveAPI(gctx, g, cfg, srv, c.tel)
 	return g.Wait()
@@ -298,7 +306,7 @@ func runDev(ctx context.Context, cfg config) error {
 	} else if err != nil {
 		return err
 	}
-	startBackground(ctx, srv)
+	startBackground(ctx, cfg, c, srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveWorker(gctx, cfg, c.st, c.tc, c.tel) })
 	serveAPI(gctx, g, cfg, srv, c.tel)
