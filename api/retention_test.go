@@ -22,7 +22,9 @@ func TestStartRetentionSchedule(t *testing.T) {
 	instance := "test-" + uuid.NewString()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	t.Cleanup(func() { _ = sc.GetHandle(context.Background(), workflows.RetentionScheduleID(instance)).Delete(context.Background()) })
+	t.Cleanup(func() {
+		_ = sc.GetHandle(context.Background(), workflows.RetentionScheduleID(instance)).Delete(context.Background())
+	})
 
 	first := workflows.PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90}
 	if err := api.StartRetentionSchedule(ctx, sc, instance, "retention-test", first, time.Hour); err != nil {
