@@ -152,6 +152,36 @@ func eventSettings(e Environment) (mode string, pollSeconds int32, err error) {
 	return mode, pollSeconds, err
 }
 
+// environmentValues converts e into the column values $1..$21 that
+// CreateEnvironment and UpdateEnvironment write, in this order: id, name,
+// endpoint, metrics interval, collect, paused, offline after, events enabled,
+// event mode, poll interval, the seven disk settings, the four TLS columns.
+func environmentValues(e Environment) ([]any, error) {
+	seconds, err := intervalSeconds(e.MetricsInterval)
+	if err != nil {
+		return nil, err
+	}
+	mode, pollSeconds, err := eventSettings(e)
+	if err != nil {
+		return nil, err
+	}
+	disk, err := diskSettings(e)
+	if err != nil {
+		return nil, err
+	}
+	tlsCols, err := tlsColumnsOf(e.TLS)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
+		e.EventsEnabled, mode, pollSeconds,
+		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
+		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds,
+		tlsCols.sealed, tlsCols.ca, tlsCols.clientSubject, tlsCols.clientExpiry,
+	}, nil
+}
+
 // CreateEnvironment stores a new environment and returns it as stored. A zero
 // ID is replaced by a generated one, a zero EventMode or PollInterval by its
 // default (DefaultEventMode, DefaultPollInterval); CreatedAt and UpdatedAt
@@ -159,24 +189,12 @@ func eventSettings(e Environment) (mode string, pollSeconds int32, err error) {
 // It returns ErrNameTaken when the name is used, ErrInvalid when a setting is
 // out of range.
 func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environment, error) {
-	seconds, err := intervalSeconds(e.MetricsInterval)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: create environment: %w", err)
-	}
-	mode, pollSeconds, err := eventSettings(e)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: create environment: %w", err)
-	}
-	disk, err := diskSettings(e)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: create environment: %w", err)
-	}
-	tlsCols, err := tlsColumnsOf(e.TLS)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: create environment: %w", err)
-	}
 	if e.ID == uuid.Nil {
 		e.ID = uuid.New()
+	}
+	values, err := environmentValues(e)
+	if err != nil {
+		return Environment{}, fmt.Errorf("store: create environment: %w", err)
 	}
 	rows, _ := s.pool.Query(ctx, `
 		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds,
@@ -186,11 +204,7 @@ func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environme
 			tls_sealed, tls_ca, tls_client_subject, tls_client_not_after)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		RETURNING `+environmentColumns,
-		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
-		e.EventsEnabled, mode, pollSeconds,
-		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
-		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds,
-		tlsCols.sealed, tlsCols.ca, tlsCols.clientSubject, tlsCols.clientExpiry)
+		values...)
 	created, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError("create environment", err)
@@ -234,19 +248,7 @@ func (s *Store) ListEnvironments(ctx context.Context) ([]Environment, error) {
 // stored; a zero EventMode or PollInterval is stored as its default, like in
 // CreateEnvironment. It returns ErrNotFound, ErrNameTaken or ErrInvalid.
 func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environment, error) {
-	seconds, err := intervalSeconds(e.MetricsInterval)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: update environment: %w", err)
-	}
-	mode, pollSeconds, err := eventSettings(e)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: update environment: %w", err)
-	}
-	disk, err := diskSettings(e)
-	if err != nil {
-		return Environment{}, fmt.Errorf("store: update environment: %w", err)
-	}
-	tlsCols, err := tlsColumnsOf(e.TLS)
+	values, err := environmentValues(e)
 	if err != nil {
 		return Environment{}, fmt.Errorf("store: update environment: %w", err)
 	}
@@ -275,11 +277,7 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 			updated_at = now()
 		WHERE id = $1
 		RETURNING `+environmentColumns,
-		e.ID, e.Name, e.Endpoint, seconds, e.CollectMetrics, e.Paused, e.OfflineAfter,
-		e.EventsEnabled, mode, pollSeconds,
-		disk.intervalSeconds, disk.timeoutSeconds, disk.mode, disk.percent,
-		disk.thresholdBytes, disk.capacityBytes, disk.cooldownSeconds,
-		tlsCols.sealed, tlsCols.ca, tlsCols.clientSubject, tlsCols.clientExpiry)
+		values...)
 	updated, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError(fmt.Sprintf("update environment %s", e.ID), err)
