@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,6 +56,10 @@ type Activities struct {
 	TaskQueue string
 	// Sender delivers notifications; notify.Sender{} when nil.
 	Sender Sender
+
+	// instance caches Store.InstanceID.
+	instanceMu sync.Mutex
+	instance   string
 	// Connect opens a client for an engine endpoint; engine.Connect when nil.
 	// Environments with TLS material always use engine.ConnectTLS.
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)

@@ -57,7 +57,7 @@ func (a *Activities) startDeliveries(ctx context.Context, ids []int64) {
 // startDeliveryWorkflows starts one NotificationDelivery workflow per ID
 // ("notification/<id>"); one already started counts as started.
 func (a *Activities) startDeliveryWorkflows(ctx context.Context, ids []int64) (started []int64, err error) {
-	instance, err := a.Store.InstanceID(ctx)
+	instance, err := a.instanceID(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +79,20 @@ func (a *Activities) startDeliveryWorkflows(ctx context.Context, ids []int64) (s
 		errs = append(errs, fmt.Errorf("start delivery of notification %d: %w", id, serr))
 	}
 	return started, errors.Join(errs...)
+}
+
+// instanceID is the database's instance ID, read once (it never changes).
+func (a *Activities) instanceID(ctx context.Context) (string, error) {
+	a.instanceMu.Lock()
+	defer a.instanceMu.Unlock()
+	if a.instance == "" {
+		id, err := a.Store.InstanceID(ctx)
+		if err != nil {
+			return "", err
+		}
+		a.instance = id
+	}
+	return a.instance, nil
 }
 
 // DispatchNotifications starts delivery workflows for pending notifications

@@ -64,6 +64,16 @@ func (b *testBundle) waitForContainer(t *testing.T, envID, containerID string) {
 	})
 }
 
+// privateEngine starts a Docker engine of the test's own (see
+// enginetest.StartDaemon) with the test image, and returns it and a client.
+func privateEngine(t *testing.T) (*enginetest.Daemon, *client.Client) {
+	t.Helper()
+	d := enginetest.StartDaemon(t)
+	cli := d.Client(t)
+	enginetest.BusyboxImage(t, cli)
+	return d, cli
+}
+
 // referenceEvents follows the engine's own event stream from now on, like
 // `docker events --since now`, keeping what Windflow's filter keeps. It is
 // the ground truth the stored events are compared with. stop ends it and
@@ -135,10 +145,12 @@ func (b *testBundle) storedEvents(t *testing.T, envID string) []apiEvent {
 	return nil
 }
 
-// compareEvents checks that the stored events between from and until are
-// exactly the expected ones, each stored once.
-func (b *testBundle) compareEvents(t *testing.T, envID string, expected map[eventKey]int, from, until time.Time) {
+// expectEvents waits (up to timeout) until every expected event is stored,
+// then checks that the stored events between from and until are exactly the
+// expected ones, each stored once.
+func (b *testBundle) expectEvents(t *testing.T, envID string, expected map[eventKey]int, from, until time.Time, timeout time.Duration) {
 	t.Helper()
+	b.waitForEvents(t, envID, expected, timeout)
 	stored := map[eventKey]int{}
 	for _, e := range b.storedEvents(t, envID) {
 		if e.TimeNano >= from.UnixNano() && e.TimeNano <= until.UnixNano() {
@@ -285,9 +297,7 @@ func (b *testBundle) subscribe(t *testing.T) *sseClient {
 }
 
 func TestEndToEnd_EventsStreamMode(t *testing.T) {
-	d := enginetest.StartDaemon(t)
-	cli := d.Client(t)
-	enginetest.BusyboxImage(t, cli)
+	d, cli := privateEngine(t)
 	b := setup(t)
 	sse := b.subscribe(t)
 	env := b.createEnvironmentWith(t, "e2e-events-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
@@ -304,8 +314,7 @@ func TestEndToEnd_EventsStreamMode(t *testing.T) {
 	oom := runOOM(t, cli)
 	until := time.Now()
 	expected := stop(until)
-	b.waitForEvents(t, env.ID, expected, 30*time.Second)
-	b.compareEvents(t, env.ID, expected, from, until)
+	b.expectEvents(t, env.ID, expected, from, until, 30*time.Second)
 
 	var sawOOM, sawDie137 bool
 	for _, e := range b.storedEvents(t, env.ID) {
@@ -433,9 +442,7 @@ func (w *workerProcess) kill(sig syscall.Signal) {
 // event stream while containers churn, starts another, and checks that every
 // event the engine reported for the window is stored exactly once.
 func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
-	d := enginetest.StartDaemon(t)
-	cli := d.Client(t)
-	enginetest.BusyboxImage(t, cli)
+	d, cli := privateEngine(t)
 	bin := buildWindflow(t)
 	b := setupWith(t, 0)
 	first := b.startWorker(t, bin, "worker-1")
@@ -458,8 +465,7 @@ func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
 	expected := stop(until)
 	// The dead worker's stream is noticed at its heartbeat timeout (30 s),
 	// then retried on the new worker from the cursor.
-	b.waitForEvents(t, env.ID, expected, 120*time.Second)
-	b.compareEvents(t, env.ID, expected, from, until)
+	b.expectEvents(t, env.ID, expected, from, until, 120*time.Second)
 	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
 		t.Errorf("gaps recorded although the engine still held every event: %+v", gaps)
 	}
@@ -467,9 +473,7 @@ func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
 
 // TestEndToEnd_EventsPollMode runs the same churn in poll mode.
 func TestEndToEnd_EventsPollMode(t *testing.T) {
-	d := enginetest.StartDaemon(t)
-	cli := d.Client(t)
-	enginetest.BusyboxImage(t, cli)
+	d, cli := privateEngine(t)
 	b := setup(t)
 	env := b.createEnvironmentWith(t, "e2e-poll-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"poll","pollIntervalSeconds":30}`)
 	stop := referenceEvents(t, cli)
@@ -479,8 +483,7 @@ func TestEndToEnd_EventsPollMode(t *testing.T) {
 	cancel()
 	until := time.Now()
 	expected := stop(until)
-	b.waitForEvents(t, env.ID, expected, 75*time.Second)
-	b.compareEvents(t, env.ID, expected, from, until)
+	b.expectEvents(t, env.ID, expected, from, until, 75*time.Second)
 	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
 		t.Errorf("gaps recorded without any fault: %+v", gaps)
 	}
@@ -490,9 +493,7 @@ func TestEndToEnd_EventsPollMode(t *testing.T) {
 // the stream recovers, later events are stored, and the window the engine
 // forgot is recorded as a gap.
 func TestEndToEnd_EventsEngineRestart(t *testing.T) {
-	d := enginetest.StartDaemon(t)
-	cli := d.Client(t)
-	enginetest.BusyboxImage(t, cli)
+	d, cli := privateEngine(t)
 	b := setup(t)
 	env := b.createEnvironmentWith(t, "e2e-restart-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"stream"}`)
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")

@@ -221,9 +221,7 @@ func TestEndToEnd_NotifyOfflineOnline(t *testing.T) {
 // receiver failing its first two requests gets it on the third attempt,
 // every attempt recorded.
 func TestEndToEnd_NotifyOOMAndRetry(t *testing.T) {
-	d := enginetest.StartDaemon(t)
-	cli := d.Client(t)
-	enginetest.BusyboxImage(t, cli)
+	d, cli := privateEngine(t)
 	b := setup(t)
 	r := newReceiver(t, 2)
 	b.createChannel(t, r)
