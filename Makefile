@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: dev test stack build unit vet bench down
+.PHONY: dev test stack build unit vet bench down scale
 
 build:
 	$(GO) build -o $(BIN)/windflow ./cmd/windflow
@@ -26,6 +26,20 @@ vet:
 
 bench: stack
 	source .data/stack.env && $(GO) test -run '^$$' -bench . -benchtime 20x ./internal/engine/...
+
+# Scale harness (internal/scale): N environments against fake engines, e.g.
+# make scale ENVS=1000 DURATION=3m (SCALE_FLAGS: more flags of
+# `windflow bench scale -h`). Prints the figures next to the targets.
+ENVS ?= 100
+CONTAINERS ?= 10
+INTERVAL ?= 30s
+WARMUP ?= 0
+DURATION ?= 2m
+EVENT_EVERY ?= 1m
+SCALE_FLAGS ?=
+scale: stack build
+	source .data/stack.env && $(BIN)/windflow bench scale -envs $(ENVS) -containers $(CONTAINERS) \
+		-interval $(INTERVAL) -warmup $(WARMUP) -duration $(DURATION) -event-every $(EVENT_EVERY) $(SCALE_FLAGS)
 
 down:
 	scripts/stack.sh down

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/windflow/monitor/internal/scale"
+)
+
+// runBench runs a benchmark: `windflow bench scale [flags]` (see
+// internal/scale). It reads the stack from DATABASE_URL and
+// TEMPORAL_ADDRESS (source .data/stack.env) and exits 0 whether or not the
+// targets are met.
+func runBench(ctx context.Context, cfg config) error {
+	args := os.Args[2:]
+	if len(args) == 0 || args[0] != "scale" {
+		return errors.New("usage: windflow bench scale [flags] (windflow bench scale -h for the flags)")
+	}
+	fs := flag.NewFlagSet("windflow bench scale", flag.ExitOnError)
+	self, _ := os.Executable()
+	c := scale.Config{BaseDatabaseURL: cfg.DatabaseURL, TemporalAddress: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Log: os.Stderr}
+	fs.IntVar(&c.Envs, "envs", 100, "environments, each on its own fake engine")
+	fs.IntVar(&c.Containers, "containers", 10, "containers per fake engine")
+	fs.DurationVar(&c.Interval, "interval", 30*time.Second, "metrics interval of every environment")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "run time after registering before measuring (0: interval + 10s)")
+	fs.DurationVar(&c.Duration, "duration", time.Minute, "measured window (best a multiple of -interval)")
+	fs.DurationVar(&c.EventEvery, "event-every", time.Minute, "each engine emits a container restart (5 events) this often (0: none)")
+	fs.DurationVar(&c.StatsTick, "stats-tick", time.Second, "the fake daemon's stats tick")
+	fs.DurationVar(&c.UpdateEvery, "update-every", 200*time.Millisecond, "one PUT /settings this often during the window (0: none)")
+	fs.IntVar(&c.HistorySample, "history-sample", 10, "environment workflows whose histories are read (they get no Updates)")
+	fs.IntVar(&c.Concurrency, "concurrency", 8, "registrations and deletions in flight")
+	fs.StringVar(&c.Binary, "bin", self, "windflow executable started as worker and api")
+	fs.StringVar(&c.Database, "database", "", "database created for the run and dropped after it (default windflow_scale_<unix>)")
+	fs.BoolVar(&c.KeepDatabase, "keep-database", false, "keep the run's database for inspection")
+	fs.StringVar(&c.TaskQueue, "task-queue", "", "the run's task queue (default windflow-scale-<unix>)")
+	fs.StringVar(&c.DataDir, "data-dir", ".data/scale", "children's logs and the state of runs")
+	fs.StringVar(&c.TemporalPIDFile, "temporal-pid-file", ".data/temporal.pid", "pid file of the Temporal dev server (else it is searched for)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	_ = fs.Parse(args[1:])
+
+	rep, err := scale.Run(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.Print(os.Stdout)
+	fmt.Println()
+	return nil
+}

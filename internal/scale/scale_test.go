@@ -1,0 +1,386 @@
+package scale
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]float64, 100)
+	for i := range hundred {
+		hundred[i] = float64(100 - i) // 100 … 1, unsorted on purpose
+	}
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		p    float64
+		want float64
+	}{
+		{"empty", nil, 50, 0},
+		{"one", []float64{7}, 99, 7},
+		{"median of odd", []float64{3, 1, 2}, 50, 2},
+		{"median of even is the lower middle", []float64{4, 1, 3, 2}, 50, 2},
+		{"p99 of 1..100", hundred, 99, 99},
+		{"p100", hundred, 100, 100},
+		{"p0 is the minimum", hundred, 0, 1},
+		{"p99 of few is the max", []float64{0.1, 0.2, 5}, 99, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.xs)
+			if got := Percentile(tc.xs, tc.p); got != tc.want {
+				t.Errorf("Percentile(%v, %v) = %v, want %v", tc.xs, tc.p, got, tc.want)
+			}
+			if !slices.Equal(in, tc.xs) {
+				t.Errorf("Percentile reordered its input")
+			}
+		})
+	}
+}
+
+func TestCountCycles(t *testing.T) {
+	from := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	const interval = 30 * time.Second
+	to := from.Add(2 * time.Minute) // 4 cycles due per environment
+	at := func(s float64) Cycle {
+		c := from.Add(time.Duration(s * float64(time.Second)))
+		return Cycle{At: c, CollectedAt: c.Add(time.Second)}
+	}
+	onTime, missing, none, extra, late := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	cycles := map[uuid.UUID][]Cycle{
+		// before the window (gives the first lateness), 4 in it, one at `to` (outside).
+		onTime: {at(-20), at(10), at(40), at(70), at(100), at(130)},
+		// misses the cycle at 40: 3 stored, one lateness of a whole interval.
+		missing: {at(70), at(10), at(100), at(-20)},
+		// none: registered, never collected.
+		// extra: 6 cycles in the window (a settings change re-armed it): credited 4.
+		extra: {at(0), at(20), at(40), at(60), at(80), at(100)},
+		// late: its first cycle in the window comes 2.5 s late, the rest on the new beat.
+		late: {at(-25), at(7.5), at(37.5), at(67.5), at(97.5)},
+		// An environment that is not registered does not count.
+		uuid.New(): {at(1), at(2)},
+	}
+	st := CountCycles([]uuid.UUID{onTime, missing, none, extra, late}, cycles, from, to, interval)
+
+	if st.Environments != 5 || st.Due != 20 {
+		t.Errorf("environments %d due %v, want 5 and 20", st.Environments, st.Due)
+	}
+	if want := 4 + 3 + 0 + 6 + 4; st.Stored != want {
+		t.Errorf("stored = %d, want %d", st.Stored, want)
+	}
+	if want := float64(4 + 3 + 0 + 4 + 4); st.Credited != want {
+		t.Errorf("credited = %v, want %v", st.Credited, want)
+	}
+	if want := 100 * 15.0 / 20; math.Abs(st.Percent-want) > 1e-9 {
+		t.Errorf("percent = %v, want %v", st.Percent, want)
+	}
+	if st.WithoutCycle != 1 {
+		t.Errorf("without cycle = %d, want 1", st.WithoutCycle)
+	}
+	// Lateness: onTime 4 × 0; missing 0, 30, 0; extra: first has none before
+	// it, then 5 × −10; late: 2.5, 0, 0, 0.
+	want := []float64{0, 0, 0, 0, 0, 30, 0, -10, -10, -10, -10, -10, 2.5, 0, 0, 0}
+	if st.Lateness.N != len(want) {
+		t.Errorf("lateness n = %d, want %d", st.Lateness.N, len(want))
+	}
+	if st.Lateness.Max != 30 || st.Lateness.P50 != Percentile(want, 50) || st.Lateness.P99 != 30 {
+		t.Errorf("lateness = %+v, want p50 %v p99 30 max 30", st.Lateness, Percentile(want, 50))
+	}
+	if st.Collect.N != 17 || st.Collect.P50 != 1 || st.Collect.Max != 1 {
+		t.Errorf("collect = %+v, want 17 samples of 1 s", st.Collect)
+	}
+}
+
+func TestCountCyclesNoEnvironmentCycles(t *testing.T) {
+	from := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	envs := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	st := CountCycles(envs, nil, from, from.Add(45*time.Second), 30*time.Second)
+	if st.Due != 4.5 || st.Stored != 0 || st.Percent != 0 || st.WithoutCycle != 3 || st.Lateness.N != 0 {
+		t.Errorf("got %+v, want 4.5 due, nothing stored, 3 without a cycle", st)
+	}
+}
+
+func withProcRoot(t *testing.T, dir string) {
+	t.Helper()
+	saved := procRoot
+	procRoot = dir
+	t.Cleanup(func() { procRoot = saved })
+}
+
+func TestProcParsing(t *testing.T) {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "proc", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		pid   string
+		ticks uint64
+		rss   uint64
+	}{
+		{"4242", 1500 + 250, 123456 * 1024}, // command name with spaces and parentheses
+		{"77", 40 + 10, 20000 * 1024},
+		{"78", 0 + 5, 0}, // a kernel thread has no VmRSS
+	} {
+		ticks, err := ParseStatCPU(read(tc.pid + "/stat"))
+		if err != nil || ticks != tc.ticks {
+			t.Errorf("pid %s: ticks %d, %v; want %d", tc.pid, ticks, err, tc.ticks)
+		}
+		rss, err := ParseStatusRSS(read(tc.pid + "/status"))
+		if err != nil || rss != tc.rss {
+			t.Errorf("pid %s: rss %d, %v; want %d", tc.pid, rss, err, tc.rss)
+		}
+	}
+	busy, total, err := ParseProcStat(read("stat"))
+	if err != nil || busy != 1000+20+300+7+3 || total != 1000+20+300+5000+100+7+3 {
+		t.Errorf("/proc/stat: busy %d total %d %v", busy, total, err)
+	}
+	for _, bad := range []string{"", "12 no-paren S 1", "12 (x) S 1 2 3"} {
+		if _, err := ParseStatCPU([]byte(bad)); err == nil {
+			t.Errorf("ParseStatCPU(%q) accepted it", bad)
+		}
+	}
+	if _, err := ParseStatusRSS([]byte("VmRSS:\t12 MB\n")); err == nil {
+		t.Errorf("ParseStatusRSS accepted a unit other than kB")
+	}
+	if _, _, err := ParseProcStat([]byte("intr 1\n")); err == nil {
+		t.Errorf("ParseProcStat accepted a file without a cpu line")
+	}
+}
+
+func TestProcDiscovery(t *testing.T) {
+	withProcRoot(t, filepath.Join("testdata", "proc"))
+	if got := PostgresPIDs(); !slices.Equal(got, []int{77}) {
+		t.Errorf("PostgresPIDs = %v, want [77]", got)
+	}
+	if got := TemporalPID(filepath.Join("testdata", "temporal.pid")); got != 4242 {
+		t.Errorf("TemporalPID(pid file) = %d, want 4242", got)
+	}
+	// A pid file naming another process: found by its command line instead.
+	stale := filepath.Join(t.TempDir(), "temporal.pid")
+	if err := os.WriteFile(stale, []byte("77\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := TemporalPID(stale); got != 4242 {
+		t.Errorf("TemporalPID(stale pid file) = %d, want 4242", got)
+	}
+}
+
+func TestProcSamplerMeasuresThisProcess(t *testing.T) {
+	s := NewProcSampler([]ProcGroup{
+		{Name: "self", PIDs: func() []int { return []int{os.Getpid()} }},
+		{Name: "nobody", PIDs: func() []int { return nil }},
+	}, 50*time.Millisecond)
+	s.Start()
+	// Burn CPU for a while: the group must show it.
+	end := time.Now().Add(400 * time.Millisecond)
+	x := 0.0
+	for time.Now().Before(end) {
+		x += math.Sqrt(x + 1)
+	}
+	usage, machine := s.Stop()
+	if x == 0 || len(usage) != 2 {
+		t.Fatalf("usage = %+v", usage)
+	}
+	self, nobody := usage[0], usage[1]
+	if self.CPUPercent < 20 || self.CPUPercent > 100*float64(len(usage))*4 {
+		t.Errorf("self CPU = %.1f %%, want a busy core's worth", self.CPUPercent)
+	}
+	if self.RSSMax == 0 || self.RSSMean == 0 || self.RSSMean > self.RSSMax || self.Processes != 1 {
+		t.Errorf("self = %+v", self)
+	}
+	if nobody.CPUPercent != 0 || nobody.RSSMax != 0 || nobody.Processes != 0 {
+		t.Errorf("empty group = %+v", nobody)
+	}
+	if machine < self.CPUPercent*0.5 {
+		t.Errorf("machine CPU %.1f %% below this process's %.1f %%", machine, self.CPUPercent)
+	}
+}
+
+const metricsText = `# HELP temporal_request_total Temporal requests
+# TYPE temporal_request_total counter
+temporal_request_total{client_name="temporal_go",namespace="default",operation="RecordActivityTaskHeartbeat",otel_scope_name="go.temporal.io/sdk"} 40
+temporal_request_total{client_name="temporal_go",namespace="default",operation="RecordActivityTaskHeartbeatById"} 2
+temporal_request_total{namespace="default",operation="PollActivityTaskQueue"} 1000 1700000000000
+temporal_request_latency_seconds_bucket{operation="RecordActivityTaskHeartbeat",le="+Inf"} 42
+windflow_label_escapes{path="a\"b\\c\nd",empty=""} -1.5e+2
+process_start_time_seconds 1.7e+09
+`
+
+func TestParsePrometheus(t *testing.T) {
+	samples, err := ParsePrometheus(metricsText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 6 {
+		t.Fatalf("%d samples, want 6", len(samples))
+	}
+	esc := samples[4]
+	if esc.Name != "windflow_label_escapes" || esc.Labels["path"] != "a\"b\\c\nd" || esc.Labels["empty"] != "" || esc.Value != -150 {
+		t.Errorf("escaped sample = %+v", esc)
+	}
+	if samples[3].Labels["le"] != "+Inf" || samples[5].Value != 1.7e9 || len(samples[5].Labels) != 0 {
+		t.Errorf("samples = %+v", samples)
+	}
+	if n, ok := Heartbeats(samples); !ok || n != 42 {
+		t.Errorf("Heartbeats = %v, %v; want 42 (both operations, no histogram)", n, ok)
+	}
+	if n, ok := Sum(samples, "temporal_request_total", map[string]string{"namespace": "default"}); !ok || n != 1042 {
+		t.Errorf("Sum(namespace=default) = %v, %v; want 1042", n, ok)
+	}
+	if _, ok := Heartbeats(nil); ok {
+		t.Errorf("Heartbeats of nothing was found")
+	}
+	for _, bad := range []string{
+		`x{a="1"`,      // unterminated labels
+		`x{a="1} 2`,    // unterminated value
+		`x{a=1} 2`,     // unquoted value
+		`x`,            // no value
+		`x 1 2 3`,      // too many fields
+		`x{a="1"} one`, // not a number
+	} {
+		if _, err := ParsePrometheus(bad + "\n"); err == nil {
+			t.Errorf("ParsePrometheus(%q) accepted it", bad)
+		}
+	}
+}
+
+// loadHistory reads a recorded history of the workflows package.
+func loadHistory(t *testing.T, name string) []*historypb.HistoryEvent {
+	t.Helper()
+	h, err := client.HistoryFromJSON(mustOpen(t, filepath.Join("..", "..", "workflows", "testdata", name)), client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Events
+}
+
+func mustOpen(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// wtStarted returns the times of the WorkflowTaskStarted events with the
+// given IDs: the workflow times at which the recorded cycles started.
+func wtStarted(t *testing.T, events []*historypb.HistoryEvent, ids ...int64) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for _, e := range events {
+		if slices.Contains(ids, e.GetEventId()) {
+			if e.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED {
+				t.Fatalf("event %d is %s", e.GetEventId(), e.GetEventType())
+			}
+			out = append(out, e.GetEventTime().AsTime())
+		}
+	}
+	return out
+}
+
+func TestCountActionsRecordedHistory(t *testing.T) {
+	events := loadHistory(t, "environment_history.json")
+	// The whole history: 1 start, 6 timers, 7 activities of which one
+	// (event 37) ran a second attempt, 1 Update, 2 signals.
+	all := CountActions(events, time.Time{}, time.Time{})
+	want := map[string]int{"workflow started": 1, "timer": 6, "activity": 7, "activity retry": 1, "update": 1, "signal": 2}
+	if all.Total != 18 || !mapsEqual(all.ByKind, want) {
+		t.Errorf("whole history: %+v, want 18: %v", all, want)
+	}
+	// The cycles started at events 34, 51 and 68 (the metrics timer's
+	// firings): between the first and the last, 4 activities (one retried)
+	// and 2 timers.
+	cycles := wtStarted(t, events, 3, 34, 51, 68)
+	w := CountActions(events, cycles[1], cycles[3])
+	want = map[string]int{"timer": 2, "activity": 4, "activity retry": 1}
+	if w.Total != 7 || !mapsEqual(w.ByKind, want) {
+		t.Errorf("window: %+v, want 7: %v", w, want)
+	}
+	if got := CountEvents(events, cycles[1], cycles[3]); got != 34 {
+		t.Errorf("events in the window = %d, want 34", got)
+	}
+	// Per cycle: the first includes the start, the Update and the signals;
+	// the next two are a failed check and a recovery (status records).
+	if got := EventsPerCycle(events, cycles, time.Time{}, time.Time{}); !slices.Equal(got, []int{31, 17, 17}) {
+		t.Errorf("EventsPerCycle = %v, want [31 17 17]", got)
+	}
+	// Cycles outside [from, to) do not bound an interval.
+	if got := EventsPerCycle(events, cycles, cycles[1], cycles[3]); !slices.Equal(got, []int{17}) {
+		t.Errorf("EventsPerCycle(window) = %v, want [17]", got)
+	}
+}
+
+func TestCountActionsFreeMarkersAndVersioning(t *testing.T) {
+	events := loadHistory(t, "environment_history_events.json")
+	a := CountActions(events, time.Time{}, time.Time{})
+	// The Version marker and the TemporalChangeVersion upsert cost nothing.
+	if a.ByKind["side effect"] != 0 || a.ByKind["search attributes"] != 0 || a.ByKind["local activities (per workflow task)"] != 0 {
+		t.Errorf("versioning counted as actions: %v", a.ByKind)
+	}
+	if a.ByKind["workflow started"] != 1 || a.ByKind["activity"] == 0 || a.ByKind["update"] != 2 {
+		t.Errorf("actions = %v", a.ByKind)
+	}
+}
+
+func TestCountActionsLocalActivitiesPerWorkflowTask(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	id := int64(0)
+	ev := func(typ enumspb.EventType, attrs func(*historypb.HistoryEvent)) *historypb.HistoryEvent {
+		id++
+		e := &historypb.HistoryEvent{EventId: id, EventType: typ, EventTime: timestamppb.New(t0.Add(time.Duration(id) * time.Second))}
+		if attrs != nil {
+			attrs(e)
+		}
+		return e
+	}
+	marker := func(name string, wtCompleted int64) *historypb.HistoryEvent {
+		return ev(enumspb.EVENT_TYPE_MARKER_RECORDED, func(e *historypb.HistoryEvent) {
+			e.Attributes = &historypb.HistoryEvent_MarkerRecordedEventAttributes{MarkerRecordedEventAttributes: &historypb.MarkerRecordedEventAttributes{
+				MarkerName: name, WorkflowTaskCompletedEventId: wtCompleted,
+			}}
+		})
+	}
+	events := []*historypb.HistoryEvent{
+		ev(enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, nil), // 1
+		marker("LocalActivity", 1),
+		marker("LocalActivity", 1),
+		marker("LocalActivity", 1),
+		ev(enumspb.EVENT_TYPE_TIMER_STARTED, nil),
+		ev(enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, nil), // 6
+		marker("LocalActivity", 6),
+		marker("SideEffect", 6),
+		marker("Version", 6),
+		ev(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, nil), // the new run's Started counts
+	}
+	a := CountActions(events, time.Time{}, time.Time{})
+	want := map[string]int{"local activities (per workflow task)": 2, "side effect": 1, "timer": 1}
+	if a.Total != 4 || !mapsEqual(a.ByKind, want) {
+		t.Errorf("got %+v, want 4: %v", a, want)
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
