@@ -60,9 +60,11 @@ type Activities struct {
 	// instance caches Store.InstanceID.
 	instanceMu sync.Mutex
 	instance   string
-	// Connect opens a client for an engine endpoint; engine.Connect when nil.
-	// Environments with TLS material always use engine.ConnectTLS.
+	// Connect opens a client for an engine endpoint; engine.NewClient when
+	// nil. Environments with TLS material always use engine.NewClient.
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
+	// clients caches one engine client per environment.
+	clients clientCache
 	// Secrets opens the sealed TLS material of environments (a
 	// *secretbox.Box from WINDFLOW_SECRET_KEY, the API's key). Nil, or a nil
 	// Box, fails the activities of environments that have TLS material.
@@ -92,37 +94,58 @@ func (a *Activities) environment(ctx context.Context, id string) (store.Environm
 	return env, nil
 }
 
-// connect opens the environment's engine, with its TLS material when it
-// has some: opened here, in the activity, from the sealed copy loaded by ID,
-// so that it never travels through workflow inputs, results or history.
-// Errors never include the material.
-func (a *Activities) connect(ctx context.Context, env store.Environment) (*client.Client, error) {
-	connect := a.Connect
-	if connect == nil {
-		connect = engine.Connect
+// connect returns the environment's engine client, with its TLS material
+// when it has some: opened here, in the activity, from the sealed copy
+// loaded by ID, so that it never travels through workflow inputs, results
+// or history. The client is cached per environment (see clientCache) and
+// built without talking to the engine: the first request of the activity
+// is what finds an engine unreachable. Call release when done; never Close
+// the client. Errors never include the material.
+func (a *Activities) connect(ctx context.Context, env store.Environment) (*client.Client, func(), error) {
+	var sealed []byte
+	if env.TLS != nil {
+		sealed = env.TLS.Sealed
 	}
+	cli, release, err := a.clients.acquire(env.ID, clientKey(env.Endpoint, sealed), func() (*client.Client, error) {
+		return a.newClient(ctx, env)
+	})
+	if errors.Is(err, engine.ErrBadEndpoint) {
+		return nil, nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadEndpoint", err)
+	}
+	if errors.Is(err, engine.ErrBadTLS) {
+		return nil, nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("environment %s: %s", env.Name, err.Error()), "BadTLS", err)
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to environment %s: %w", env.Name, err)
+	}
+	return cli, release, nil
+}
+
+// newClient builds the client of env: a.Connect when set (tests), else
+// engine.NewClient with the opened TLS material.
+func (a *Activities) newClient(ctx context.Context, env store.Environment) (*client.Client, error) {
+	var material *engine.TLSMaterial
 	if env.TLS != nil {
 		m, err := a.openTLS(env)
 		if err != nil {
 			return nil, err
 		}
-		connect = func(ctx context.Context, endpoint string) (*client.Client, error) {
-			return engine.ConnectTLS(ctx, endpoint, &m)
-		}
+		material = &m
 	}
-	cli, err := connect(ctx, env.Endpoint)
-	if errors.Is(err, engine.ErrBadEndpoint) {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadEndpoint", err)
+	if a.Connect != nil && material == nil {
+		return a.Connect(ctx, env.Endpoint)
 	}
-	if errors.Is(err, engine.ErrBadTLS) {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("environment %s: %s", env.Name, err.Error()), "BadTLS", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("connect to environment %s: %w", env.Name, err)
-	}
-	return cli, nil
+	return engine.NewClient(env.Endpoint, material)
 }
+
+// CloseClients closes the engine clients the activities keep (see
+// clientCache); activities running later open new ones.
+func (a *Activities) CloseClients() { a.clients.closeAll() }
 
 // openTLS opens the environment's sealed TLS material. A worker without the
 // key, or with another key, fails retryably (another worker may have it,

@@ -39,11 +39,11 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 	if err != nil {
 		return workflows.DiskSummary{}, err
 	}
-	cli, err := a.connect(ctx, env)
+	cli, release, err := a.connect(ctx, env)
 	if err != nil {
 		return workflows.DiskSummary{}, err
 	}
-	defer cli.Close()
+	defer release()
 
 	timeout := env.DiskTimeout
 	if timeout <= 0 {

@@ -30,7 +30,8 @@ const (
 	// defaultHeartbeatInterval is well under the workflow's 30 s
 	// HeartbeatTimeout; the SDK throttles what reaches the server anyway.
 	defaultHeartbeatInterval = 2 * time.Second
-	// storeTimeout bounds one batch write, also the last one after a cancel.
+	// storeTimeout bounds every batch write (each flush), also the last one
+	// after a cancel: well under the stream's heartbeat timeout.
 	storeTimeout = 10 * time.Second
 )
 
@@ -141,11 +142,11 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 	if err != nil {
 		return res, err
 	}
-	cli, err := a.connect(ctx, env)
+	cli, release, err := a.connect(ctx, env)
 	if err != nil {
 		return res, err
 	}
-	defer cli.Close()
+	defer release()
 	cursor, err := a.resumeCursor(ctx, env.ID, in.Cursor)
 	if err != nil {
 		return res, err
@@ -163,7 +164,9 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 	var batch []store.ContainerEvent
 	derive := eventDrafts(env.ID, env.Name)
 	flush := func(upTo int64) error {
-		n, ids, err := a.Store.InsertEventsNotify(ctx, env.ID, batch, upTo, derive)
+		wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		n, ids, err := a.Store.InsertEventsNotify(wctx, env.ID, batch, upTo, derive)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("store events of %s: %w", env.Name, err)
 		}
@@ -229,11 +232,11 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	if err != nil {
 		return progress, err
 	}
-	cli, err := a.connect(ctx, env)
+	cli, release, err := a.connect(ctx, env)
 	if err != nil {
 		return progress, err
 	}
-	defer cli.Close()
+	defer release()
 	cursor, err := a.resumeCursor(ctx, env.ID, in.Cursor, progress.Cursor)
 	if err != nil {
 		return progress, err
@@ -289,7 +292,10 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 		if batchCursor <= progress.Cursor && len(batch) == 0 {
 			return nil
 		}
-		n, ids, err := a.Store.InsertEventsNotify(ctx, env.ID, batch, batchCursor, derive)
+		// Bounded, well under the heartbeat timeout, whatever the caller's ctx.
+		wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		n, ids, err := a.Store.InsertEventsNotify(wctx, env.ID, batch, batchCursor, derive)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("store events of %s: %w", env.Name, err)
 		}

@@ -32,11 +32,11 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	}
 	// One cycle per attempt, labelled with the environment's name.
 	defer func() { telemetry.FromContext(ctx).CollectionCycle(env.Name, time.Since(start), err) }()
-	cli, err := a.connect(ctx, env)
+	cli, release, err := a.connect(ctx, env)
 	if err != nil {
 		return workflows.MetricsSummary{}, err
 	}
-	defer cli.Close()
+	defer release()
 
 	stored, err := a.Store.LatestCPUCounters(ctx, env.ID, countersMaxAge)
 	if err != nil {

@@ -18,11 +18,11 @@ func (a *Activities) CheckEngine(ctx context.Context, in workflows.CheckEngineIn
 	if err != nil {
 		return err
 	}
-	cli, err := a.connect(ctx, env)
+	cli, release, err := a.connect(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer cli.Close()
+	defer release()
 	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
 		return fmt.Errorf("ping %s: %w", env.Name, err)
 	}

@@ -20,42 +20,117 @@ import (
 // StopTimeout is how long a stopping worker lets running activities finish.
 const StopTimeout = 10 * time.Second
 
-// HeartbeatThrottle caps how long the SDK holds back heartbeats. A
-// cancellation (a mode switch, a pause, continue-as-new) reaches the event
-// stream only with a heartbeat that reaches the server, so it arrives within
-// this bound instead of 0.8 × the 30 s heartbeat timeout.
-const HeartbeatThrottle = 3 * time.Second
+// Slot budgets of one worker process (see Worker). The checks of the lean
+// workflow shape are local activities with slots of their own; the event
+// streams have a worker of their own; so a long-running stream can never
+// take the slot of a check, a disk check or a notification delivery.
+const (
+	// DefaultMaxStreams bounds the event streams one worker process follows
+	// at once (each is a goroutine and one idle HTTP connection).
+	DefaultMaxStreams = 10_000
+	// DefaultMaxActivities bounds the other regular activities running at
+	// once (disk checks, status records, deliveries, polls, retention).
+	DefaultMaxActivities = 500
+	// DefaultMaxLocalActivities bounds the checks running at once.
+	DefaultMaxLocalActivities = 1_000
+)
 
-// Option adjusts the options New builds the worker with.
-type Option func(*sdkworker.Options)
+// Option adjusts the options New builds the workers with.
+type Option func(*options)
+
+// options are the options of the two workers of a process.
+type options struct {
+	main    sdkworker.Options
+	streams sdkworker.Options
+}
+
+// WithSlots sets the slot budgets (zero or negative keeps a default):
+// streams followed at once, other activities, checks.
+func WithSlots(streams, activities, checks int) Option {
+	return func(o *options) {
+		if streams > 0 {
+			o.streams.MaxConcurrentActivityExecutionSize = streams
+		}
+		if activities > 0 {
+			o.main.MaxConcurrentActivityExecutionSize = activities
+		}
+		if checks > 0 {
+			o.main.MaxConcurrentLocalActivityExecutionSize = checks
+		}
+	}
+}
 
 // WithTelemetry puts m on the context every activity runs under
 // (telemetry.FromContext), so the activities record Windflow's metrics into
 // it. The SDK's own metrics come from the client's MetricsHandler
-// (m.TemporalMetricsHandler()), which the worker inherits.
+// (m.TemporalMetricsHandler()), which the workers inherit.
 func WithTelemetry(m *telemetry.Metrics) Option {
-	return func(o *sdkworker.Options) {
-		ctx := o.BackgroundActivityContext
-		if ctx == nil {
-			ctx = context.Background()
+	return func(o *options) {
+		for _, wo := range []*sdkworker.Options{&o.main, &o.streams} {
+			ctx := wo.BackgroundActivityContext
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			wo.BackgroundActivityContext = telemetry.NewContext(ctx, m)
 		}
-		o.BackgroundActivityContext = telemetry.NewContext(ctx, m)
 	}
 }
 
-// New returns a worker on taskQueue with the environment workflow and every
-// activity registered. The caller starts and stops it.
-func New(c client.Client, taskQueue string, acts *activities.Activities, opts ...Option) sdkworker.Worker {
-	o := sdkworker.Options{
-		WorkerStopTimeout:            StopTimeout,
-		MaxHeartbeatThrottleInterval: HeartbeatThrottle,
+// Worker is the Temporal worker of one Windflow process: a worker on the
+// task queue (workflows, checks, every activity) and one on its streams
+// task queue (workflows.StreamsTaskQueue) for the long-running event
+// streams of the lean workflow shape, each with its own slot budget.
+type Worker struct {
+	main, streams sdkworker.Worker
+}
+
+// New returns the workers of taskQueue with every workflow and activity
+// registered. The caller starts and stops them.
+//
+// Heartbeats use the SDK's default throttle (at most one a minute, or 0.8 ×
+// the heartbeat timeout when shorter): the event stream's cursor is stored
+// in Postgres with the events, so more frequent heartbeats buy nothing.
+func New(c client.Client, taskQueue string, acts *activities.Activities, opts ...Option) *Worker {
+	o := options{
+		main: sdkworker.Options{
+			WorkerStopTimeout:                       StopTimeout,
+			MaxConcurrentActivityExecutionSize:      DefaultMaxActivities,
+			MaxConcurrentLocalActivityExecutionSize: DefaultMaxLocalActivities,
+		},
+		streams: sdkworker.Options{
+			WorkerStopTimeout:                  StopTimeout,
+			MaxConcurrentActivityExecutionSize: DefaultMaxStreams,
+		},
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	w := sdkworker.New(c, taskQueue, o)
-	Register(w, acts)
+	w := &Worker{
+		main:    sdkworker.New(c, taskQueue, o.main),
+		streams: sdkworker.New(c, workflows.StreamsTaskQueue(taskQueue), o.streams),
+	}
+	Register(w.main, acts)
+	w.streams.RegisterActivityWithOptions(acts.StreamEvents, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
 	return w
+}
+
+// Start starts both workers.
+func (w *Worker) Start() error {
+	if err := w.main.Start(); err != nil {
+		return err
+	}
+	if err := w.streams.Start(); err != nil {
+		w.main.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops both workers, each letting running activities finish for up
+// to StopTimeout.
+func (w *Worker) Stop() {
+	w.streams.Stop()
+	w.main.Stop()
 }
 
 // Register registers every workflow (environment, notification delivery and

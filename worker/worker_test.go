@@ -16,15 +16,17 @@ func TestWithTelemetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var o sdkworker.Options
+	var o options
 	WithTelemetry(m)(&o)
-	if telemetry.FromContext(o.BackgroundActivityContext) != m {
-		t.Fatal("activities would not find the telemetry on their context")
+	for _, wo := range []sdkworker.Options{o.main, o.streams} {
+		if telemetry.FromContext(wo.BackgroundActivityContext) != m {
+			t.Fatal("activities would not find the telemetry on their context")
+		}
 	}
 	// A background context set before is kept as the parent.
-	o = sdkworker.Options{BackgroundActivityContext: context.WithValue(context.Background(), ctxKey{}, "kept")}
+	o = options{main: sdkworker.Options{BackgroundActivityContext: context.WithValue(context.Background(), ctxKey{}, "kept")}}
 	WithTelemetry(m)(&o)
-	if telemetry.FromContext(o.BackgroundActivityContext) != m || o.BackgroundActivityContext.Value(ctxKey{}) != "kept" {
+	if telemetry.FromContext(o.main.BackgroundActivityContext) != m || o.main.BackgroundActivityContext.Value(ctxKey{}) != "kept" {
 		t.Fatal("WithTelemetry dropped the existing background context")
 	}
 }

@@ -54,20 +54,18 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 		err     error
 	)
 	if w.state.Settings.CollectMetrics {
-		actx := workflow.WithActivityOptions(ctx, cycleActivityOptions("collect metrics"))
 		var out MetricsSummary
-		err = workflow.ExecuteActivity(actx, ActivityCollectMetrics, CollectMetricsInput{
+		err = w.check(ctx, "collect metrics", ActivityCollectMetrics, CollectMetricsInput{
 			EnvironmentID: w.state.EnvironmentID,
 			CycleAt:       now,
-		}).Get(actx, &out)
+		}, &out)
 		if err == nil {
 			summary = &out
 		}
 	} else {
-		actx := workflow.WithActivityOptions(ctx, cycleActivityOptions("check engine"))
-		err = workflow.ExecuteActivity(actx, ActivityCheckEngine, CheckEngineInput{
+		err = w.check(ctx, "check engine", ActivityCheckEngine, CheckEngineInput{
 			EnvironmentID: w.state.EnvironmentID,
-		}).Get(actx, nil)
+		}, nil)
 	}
 	if ctx.Err() != nil {
 		return // cancelled: says nothing about the engine
@@ -77,7 +75,21 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	} else {
 		w.checkSucceeded(ctx, summary)
 	}
+	if w.lean {
+		w.requestDiskCheck(now)
+	}
 	w.publishDetails(ctx)
+}
+
+// check runs one check activity and decodes its result into out (nil: no
+// result): a local activity in the lean shape, a regular one before it.
+func (w *environmentWorkflow) check(ctx workflow.Context, summary, activity string, in, out any) error {
+	if w.lean {
+		lctx := workflow.WithLocalActivityOptions(ctx, checkLocalActivityOptions(summary))
+		return workflow.ExecuteLocalActivity(lctx, activity, in).Get(lctx, out)
+	}
+	actx := workflow.WithActivityOptions(ctx, cycleActivityOptions(summary))
+	return workflow.ExecuteActivity(actx, activity, in).Get(actx, out)
 }
 
 // checkSucceeded records a successful check; summary is nil for CheckEngine.
@@ -155,6 +167,14 @@ func (w *environmentWorkflow) recordStatusChanges(ctx workflow.Context) {
 // errorText is the readable part of a check's error: the activity's own
 // message rather than the activity-error wrapper with event IDs.
 func errorText(err error) string {
+	// A local activity's plain error arrives unconverted inside the
+	// activity-error wrapper: its own message is the cause's.
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) {
+		if cause := errors.Unwrap(actErr); cause != nil {
+			err = cause
+		}
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		return appErr.Message()

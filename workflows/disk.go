@@ -189,7 +189,11 @@ func (w *environmentWorkflow) checkDisk(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	w.state.NextDiskAt = now.Add(w.state.Settings.WithDiskDefaults().DiskInterval)
 	w.state.LastDiskCheckAt = now
-	actx := workflow.WithActivityOptions(ctx, checkDiskActivityOptions(w.state.Settings))
+	o := checkDiskActivityOptions(w.state.Settings)
+	if w.lean {
+		o.ScheduleToStartTimeout = DiskScheduleToStartTimeout
+	}
+	actx := workflow.WithActivityOptions(ctx, o)
 	var summary DiskSummary
 	err := workflow.ExecuteActivity(actx, ActivityCheckDisk, CheckDiskInput{
 		EnvironmentID: w.state.EnvironmentID,
@@ -210,7 +214,10 @@ func (w *environmentWorkflow) checkDisk(ctx workflow.Context) {
 	// changed during the check applies to it.
 	due, reason := DiskWarningDue(w.state.Settings, summary, w.state.LastDiskWarningAt, now)
 	w.state.DiskVerdict = reason
-	if due {
+	switch {
+	case due && w.lean:
+		w.queueDiskWarning(now, summary, reason)
+	case due:
 		w.recordDiskWarning(ctx, now, summary, reason)
 	}
 	w.publishDetails(ctx)

@@ -168,7 +168,7 @@ func TestDiskWarningDue(t *testing.T) {
 		},
 		"above, within the cooldown": {
 			s: percent, d: diskUsage(now, 92*gb, 100*gb), last: now.Add(-59 * time.Minute),
-			reason: "92.0 % of 100.0 GB > 80 %; warned at 2026-01-05 18:01:00 UTC, cooldown until 2026-01-05 19:01:00 UTC",
+			reason: "92.0 % of 100.0 GB > 80 %; warned at 2036-01-05 18:01:00 UTC, cooldown until 2036-01-05 19:01:00 UTC",
 		},
 		"above, cooldown just over": {
 			s: percent, d: diskUsage(now, 92*gb, 100*gb), last: now.Add(-time.Hour), due: true, reason: "92.0 % of 100.0 GB > 80 %",
@@ -206,6 +206,7 @@ func TestOneDiskWarningPerCooldown(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
+	legacyShape(env)
 	cancelAt(env, 3*time.Hour)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
 	requireCanceled(t, env)
@@ -231,7 +232,7 @@ func TestOneDiskWarningPerCooldown(t *testing.T) {
 	require.Equal(t, t0.Add(3*time.Hour+10*time.Second), s.NextDiskAt)
 	require.NotNil(t, s.LastDisk)
 	require.InDelta(t, 92.0, s.LastDisk.Percent, 1e-9)
-	require.Equal(t, "92.0 % of 100.0 GB > 80 %; warned at 2026-01-05 11:00:10 UTC, cooldown until 2026-01-05 12:00:10 UTC", s.DiskVerdict)
+	require.Equal(t, "92.0 % of 100.0 GB > 80 %; warned at 2036-01-05 11:00:10 UTC, cooldown until 2036-01-05 12:00:10 UTC", s.DiskVerdict)
 	require.Empty(t, s.DiskError)
 	require.Len(t, f.statusRecords(), 1, "disk warnings are not status changes")
 }
@@ -241,6 +242,7 @@ func TestDiskWarningCooldownAcrossContinueAsNew(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
+	legacyShape(env)
 	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 29*time.Minute)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
 
@@ -258,6 +260,7 @@ func TestDiskWarningCooldownAcrossContinueAsNew(t *testing.T) {
 	f2 := &fakeEngine{}
 	f2.diskResult = alwaysFull
 	env2 := newEnv(t, f2)
+	legacyShape(env2)
 	env2.SetStartTime(t0.Add(30 * time.Minute))
 	cancelAt(env2, 40*time.Minute) // until t0 + 70 min
 	env2.ExecuteWorkflow(WorkflowName, in)
@@ -276,6 +279,7 @@ func TestDiskCheckAfterRestartWithoutCarriedTime(t *testing.T) {
 	// no disk fields; the first check comes DiskFirstCheckDelay after start.
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	prev := State{
 		EnvironmentID: "0b7f6c1e-env", Name: "local", Settings: settings(time.Minute),
 		Status: StatusOnline, NextCycleAt: t0.Add(20 * time.Second),
@@ -320,14 +324,15 @@ func TestDiskNoWarning(t *testing.T) {
 			mutate:   func(s *Settings) { s.DiskThresholdMode, s.DiskThresholdBytes = DiskThresholdBytes, 100*gb },
 			summary:  func(at time.Time) DiskSummary { return diskUsage(at, 150*gb, 0) },
 			warnings: 1,
-			verdict:  "150.0 GB > 100.0 GB; warned at 2026-01-05 09:00:10 UTC, cooldown until 2026-01-05 10:00:10 UTC",
-			details:  "**Last disk warning** 2026-01-05 09:00:10 UTC · cooldown until 2026-01-05 10:00:10 UTC",
+			verdict:  "150.0 GB > 100.0 GB; warned at 2036-01-05 09:00:10 UTC, cooldown until 2036-01-05 10:00:10 UTC",
+			details:  "**Last disk warning** 2036-01-05 09:00:10 UTC · cooldown until 2036-01-05 10:00:10 UTC",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := &fakeEngine{}
 			f.diskResult = func(in CheckDiskInput) (DiskSummary, error) { return tc.summary(in.CheckAt), nil }
 			env := newEnv(t, f)
+			legacyShape(env)
 			s := diskSettings(5*time.Minute, time.Hour)
 			if tc.mutate != nil {
 				tc.mutate(&s)
@@ -350,6 +355,7 @@ func TestDiskNoWarning(t *testing.T) {
 func TestDiskIntervalChangeRearmsAtOnce(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	out := updateAt(t, env, time.Minute, SettingsPatch{DiskIntervalSeconds: intp(60)})
 	var during State
 	env.RegisterDelayedCallback(func() { during = queryState(t, env) }, time.Minute+time.Second)
@@ -368,6 +374,7 @@ func TestDiskCooldownChangeAppliesAtNextDecision(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
+	legacyShape(env)
 	// A warning at 10 s; the cooldown shortened to 10 min at 12 min: the
 	// next check (15 min 10 s) is past it and warns, with no re-arm; the
 	// one 10 min later warns again.
@@ -399,6 +406,7 @@ func TestDiskCheckFailure(t *testing.T) {
 		return diskUsage(in.CheckAt, 10*gb, 100*gb), nil
 	}
 	env := newEnv(t, f)
+	legacyShape(env)
 	var failed State
 	env.RegisterDelayedCallback(func() { failed = queryState(t, env) }, time.Minute)
 	cancelAt(env, 6*time.Minute)
@@ -434,6 +442,7 @@ func TestDiskCheckFailure(t *testing.T) {
 func TestSlowDiskCheckDoesNotDelayMetrics(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	// /system/df takes 25 s (within DiskTimeout + margin).
 	env.OnActivity(ActivityCheckDisk, mock.Anything, mock.Anything).After(25 * time.Second).Return(f.checkDisk)
 	cancelAt(env, 45*time.Second)
@@ -451,6 +460,7 @@ func TestContinueAsNewWaitsForDiskCheck(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
+	legacyShape(env)
 	env.OnActivity(ActivityCheckDisk, mock.Anything, mock.Anything).After(20 * time.Second).Return(f.checkDisk)
 	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 15*time.Second)
 	s := diskSettings(5*time.Minute, time.Hour)
@@ -471,6 +481,7 @@ func TestContinueAsNewWaitsForDiskCheck(t *testing.T) {
 func TestDiskPaused(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	updateAt(t, env, time.Minute, SettingsPatch{Paused: boolp(true)})
 	var paused State
 	env.RegisterDelayedCallback(func() { paused = queryState(t, env) }, 2*time.Minute)
@@ -488,6 +499,7 @@ func TestDiskPaused(t *testing.T) {
 func TestNoStatusRecordOnSettingsChange(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	updateAt(t, env, 10*time.Second, SettingsPatch{DiskThresholdPercent: floatp(50), DiskCooldownSeconds: intp(120)})
 	updateAt(t, env, 20*time.Second, SettingsPatch{OfflineAfter: intp(1)})
 	updateAt(t, env, 30*time.Second, SettingsPatch{Paused: boolp(true)})
@@ -515,6 +527,7 @@ func floatp(v float64) *float64 { return &v }
 func TestDiskSettingsRejected(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	out := updateAt(t, env, time.Minute, SettingsPatch{DiskIntervalSeconds: intp(10)})
 	cancelAt(env, 6*time.Minute)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
@@ -559,17 +572,17 @@ func TestDiskDetailsMarkdown(t *testing.T) {
 		LastDisk:          &last,
 		LastDiskCheckAt:   t0,
 		LastDiskWarningAt: t0.Add(-10 * time.Minute),
-		DiskVerdict:       "92.0 % of 100.0 GB > 80 %; warned at 2026-01-05 08:50:00 UTC, cooldown until 2026-01-05 09:50:00 UTC",
+		DiskVerdict:       "92.0 % of 100.0 GB > 80 %; warned at 2036-01-05 08:50:00 UTC, cooldown until 2036-01-05 09:50:00 UTC",
 		NextDiskAt:        t0.Add(5 * time.Minute),
 	}
 	md := s.DetailsMarkdown()
 	for _, want := range []string{
 		"**Disk** check every 5m · threshold 80 % · cooldown 1h\n",
 		"**Last disk usage** 92.0 GB used · 92.0 % of 100.0 GB (statfs) (images 46.0 GB · containers 23.0 GB · volumes 11.5 GB · build cache 11.5 GB)\n",
-		"**Last disk check** 2026-01-05 09:00:00 UTC\n",
+		"**Last disk check** 2036-01-05 09:00:00 UTC\n",
 		"**Disk warning** 92.0 % of 100.0 GB > 80 %; warned at",
-		"**Last disk warning** 2026-01-05 08:50:00 UTC · cooldown until 2026-01-05 09:50:00 UTC\n",
-		"**Next disk check** 2026-01-05 09:05:00 UTC\n",
+		"**Last disk warning** 2036-01-05 08:50:00 UTC · cooldown until 2036-01-05 09:50:00 UTC\n",
+		"**Next disk check** 2036-01-05 09:05:00 UTC\n",
 	} {
 		require.Contains(t, md, want)
 	}

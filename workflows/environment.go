@@ -84,9 +84,15 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 	// behaving as they did (the replay of their histories depends on it).
 	version := workflow.GetVersion(ctx, eventsChangeID, workflow.DefaultVersion, eventsVersion)
 	disk := workflow.GetVersion(ctx, diskChangeID, workflow.DefaultVersion, diskVersion)
+	lean := workflow.GetVersion(ctx, leanChangeID, workflow.DefaultVersion, leanVersion)
 	w := newEnvironmentWorkflow(ctx, in)
 	w.eventsSupported = version >= eventsVersion
 	w.diskSupported = disk >= diskVersion
+	w.lean = lean >= leanVersion
+	if w.lean {
+		// Records the previous run decided but could not store yet.
+		w.pendingStatus, w.state.PendingStatus = w.state.PendingStatus, nil
+	}
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
@@ -97,7 +103,11 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 	}
 	if w.diskSupported {
 		w.diskRunning = true
-		workflow.Go(ctx, w.checkDisks)
+		if w.lean {
+			workflow.Go(ctx, w.checkDisksOnCycles)
+		} else {
+			workflow.Go(ctx, w.checkDisks)
+		}
 	}
 	return w.run(ctx)
 }
@@ -148,6 +158,15 @@ type environmentWorkflow struct {
 	// diskStopping asks checkDisks to stop (before continue-as-new): let a
 	// running check finish, return.
 	diskStopping bool
+
+	// lean is true in runs with the lean shape (see lean.go): checks as
+	// local activities, disk checks on the metrics cycles, streams on their
+	// own task queue, continue-as-new that waits for no activity.
+	lean bool
+	// diskRequested asks checkDisksOnCycles for a check (lean shape).
+	diskRequested bool
+	// diskInFlight is true while a disk check runs (lean shape).
+	diskInFlight bool
 }
 
 func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow {
@@ -327,8 +346,13 @@ func (w *environmentWorkflow) run(ctx workflow.Context) error {
 			w.logger.Info("Environment workflow cancelled, stopping")
 			return err
 		}
-		if w.continueAsNewDue(ctx) && len(w.pendingStatus) == 0 {
-			return w.continueAsNew(ctx)
+		if w.continueAsNewDue(ctx) {
+			if w.lean {
+				return w.continueAsNewLean(ctx)
+			}
+			if len(w.pendingStatus) == 0 {
+				return w.continueAsNew(ctx)
+			}
 		}
 		if w.cycleDue(ctx) {
 			w.runCycle(ctx)

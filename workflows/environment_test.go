@@ -21,7 +21,9 @@ import (
 )
 
 // t0 is the workflow start time of every test.
-var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+// It lies in the future: a local activity's deadline is computed from the
+// workflow clock and checked against the real one.
+var t0 = time.Date(2036, 1, 5, 9, 0, 0, 0, time.UTC)
 
 // fakeEngine stands in for the activities, registered under their names. The
 // test environment runs activities on other goroutines, hence the mutex.
@@ -115,6 +117,14 @@ func newEnv(t *testing.T, f *fakeEngine) *testsuite.TestWorkflowEnvironment {
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&waitForCancellation{f: f}}})
 	t.Cleanup(func() { f.finishStreams(t) })
 	return env
+}
+
+// legacyShape makes the run behave as a run that started before the lean
+// shape (no "lean-cycles" marker in its history): regular check
+// activities, a disk timer of its own, continue-as-new that waits for its
+// activities. Such runs keep that shape until their next continue-as-new.
+func legacyShape(env *testsuite.TestWorkflowEnvironment) {
+	env.OnGetVersion(leanChangeID, workflow.DefaultVersion, leanVersion).Return(workflow.DefaultVersion)
 }
 
 func input(s Settings) Input {
@@ -493,6 +503,7 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 func TestContinueAsNewWaitsForStatusRecord(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	// Recording takes 15 s (a slow database); the checks do not wait for it,
 	// continue-as-new does.
 	env.OnActivity(ActivityRecordStatus, mock.Anything, mock.Anything).After(15 * time.Second).Return(f.recordStatus)
@@ -599,11 +610,11 @@ func TestDetailsMarkdown(t *testing.T) {
 	md := s.DetailsMarkdown()
 	for _, want := range []string{
 		"**Environment** local (`0b7f6c1e-env`)",
-		"**Status** offline since 2026-01-05 09:00:00 UTC",
+		"**Status** offline since 2036-01-05 09:00:00 UTC",
 		"**Settings** metrics every 5m · offline after 2 failed checks",
-		"**Last check** 2026-01-05 09:01:00 UTC, failed (3 in a row): engine unreachable",
+		"**Last check** 2036-01-05 09:01:00 UTC, failed (3 in a row): engine unreachable",
 		"4 containers running · CPU 3.2 % · memory 51.0 %",
-		"**Next check** 2026-01-05 09:06:00 UTC",
+		"**Next check** 2036-01-05 09:06:00 UTC",
 	} {
 		require.Contains(t, md, want)
 	}

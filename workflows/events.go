@@ -146,7 +146,11 @@ func (w *environmentWorkflow) runStream(ctx workflow.Context) {
 	}
 	streamCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	actx := workflow.WithActivityOptions(streamCtx, streamActivityOptions())
+	o := streamActivityOptions()
+	if w.lean {
+		o = w.leanStreamActivityOptions(ctx)
+	}
+	actx := workflow.WithActivityOptions(streamCtx, o)
 	from := w.state.EventCursor
 	future := workflow.ExecuteActivity(actx, ActivityStreamEvents, StreamEventsInput{
 		EnvironmentID: w.state.EnvironmentID,

@@ -40,6 +40,8 @@ type streamCall struct {
 	Stopped bool
 	// Returned is the cursor the attempt returned when stopped.
 	Returned int64
+	// TaskQueue is the task queue the attempt was scheduled on.
+	TaskQueue string
 }
 
 // pollCall is one PollEvents attempt as the fake saw it.
@@ -70,7 +72,7 @@ type eventFakes struct {
 func (f *fakeEngine) streamEvents(ctx context.Context, in StreamEventsInput) (StreamProgress, error) {
 	attempt := activity.GetInfo(ctx).Attempt
 	f.mu.Lock()
-	f.streams = append(f.streams, streamCall{In: in, Attempt: attempt, At: f.now().Sub(t0)})
+	f.streams = append(f.streams, streamCall{In: in, Attempt: attempt, At: f.now().Sub(t0), TaskQueue: activity.GetInfo(ctx).TaskQueue})
 	i := len(f.streams) - 1
 	stop, fail := f.streamStop, f.streamFail
 	f.streamsRunning.Add(1)
@@ -473,6 +475,7 @@ func TestMetricsWhileStreaming(t *testing.T) {
 func TestContinueAsNewStopsTheStream(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	env.RegisterDelayedCallback(func() {
 		env.SetContinueAsNewSuggested(true)
 		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(3)}) // wakes the loop
@@ -492,6 +495,7 @@ func TestContinueAsNewStopsTheStream(t *testing.T) {
 func TestContinueAsNewWaitsForPoll(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
+	legacyShape(env)
 	env.OnActivity(ActivityPollEvents, mock.Anything, mock.Anything).After(10 * time.Second).Return(f.pollEvents)
 	env.RegisterDelayedCallback(func() {
 		env.SetContinueAsNewSuggested(true)
@@ -612,13 +616,13 @@ func TestEventsDetailsMarkdown(t *testing.T) {
 		NextPollAt:    t0.Add(time.Minute),
 	}
 	require.Contains(t, s.DetailsMarkdown(),
-		"**Events** poll every 1m · read up to 2026-01-05 09:00:01.500 UTC · next poll 2026-01-05 09:01:00 UTC\n")
+		"**Events** poll every 1m · read up to 2036-01-05 09:00:01.500 UTC · next poll 2036-01-05 09:01:00 UTC\n")
 
 	s = State{Settings: eventSettings(EventModeStream), EventsError: "environment not found", EventsRestartAt: t0.Add(5 * time.Minute)}
 	md := s.DetailsMarkdown()
 	require.Contains(t, md, "**Events** stream · nothing read yet\n")
 	require.Contains(t, md, "**Events error** environment not found\n")
-	require.Contains(t, md, "**Event stream restarts** 2026-01-05 09:05:00 UTC (or at the next settings change)\n")
+	require.Contains(t, md, "**Event stream restarts** 2036-01-05 09:05:00 UTC (or at the next settings change)\n")
 
 	require.Contains(t, State{Settings: settings(time.Minute)}.DetailsMarkdown(), "**Events** off · nothing read yet\n")
 	require.Equal(t, "poll events every 45s", pollTimerSummary(Settings{PollInterval: 45 * time.Second}))

@@ -437,6 +437,15 @@ type State struct {
 	LastDiskWarningAt time.Time `json:"lastDiskWarningAt,omitzero"`
 	// NextDiskAt is when the next disk check is due (zero while paused).
 	NextDiskAt time.Time `json:"nextDiskAt,omitzero"`
+
+	// Records decided but not yet stored, carried across continue-as-new so
+	// that it never waits for the database (lean shape only; see lean.go).
+	//
+	// PendingStatus holds the status transitions not yet recorded, oldest
+	// first.
+	PendingStatus []RecordStatusInput `json:"pendingStatus,omitempty"`
+	// PendingDiskWarning is a disk warning not yet recorded.
+	PendingDiskWarning *RecordDiskWarningInput `json:"pendingDiskWarning,omitempty"`
 }
 
 // CollectMetricsInput is the input of the CollectMetrics activity.

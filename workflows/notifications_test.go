@@ -264,10 +264,10 @@ func TestDispatcherDetailsMarkdown(t *testing.T) {
 		LastRunAt: t0, NextRunAt: t0.Add(30 * time.Second)}.DetailsMarkdown()
 	for _, want := range []string{
 		"**Notification dispatcher** sweeps every 30s\n",
-		"**Last sweep** 2026-01-05 09:00:00 UTC\n",
+		"**Last sweep** 2036-01-05 09:00:00 UTC\n",
 		"**Totals** 3 sweeps · 5 deliveries started · 1 failed sweeps · 2 pending at the last sweep\n",
 		"**Last error** database unavailable\n",
-		"**Next sweep** 2026-01-05 09:00:30 UTC\n",
+		"**Next sweep** 2036-01-05 09:00:30 UTC\n",
 	} {
 		require.Contains(t, md, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -21,7 +22,9 @@ type config struct {
 	TemporalUIURL     string
 	DockerHost        string
 	StatsParallelism  int
-	LogLevel          string
+	// Slot budgets of the worker (see worker.WithSlots).
+	MaxStreams, MaxActivities, MaxChecks int
+	LogLevel                             string
 	// InternalPrefix and OptOutLabel decide which containers' events are ignored.
 	InternalPrefix string
 	OptOutLabel    string
@@ -77,7 +80,13 @@ func loadConfig(fs *flag.FlagSet) config {
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
 	fs.StringVar(&c.DockerHost, "docker-host", env("DOCKER_HOST", "unix:///var/run/docker.sock"), "engine registered as \"local\" by dev ($DOCKER_HOST)")
-	fs.IntVar(&c.StatsParallelism, "stats-parallelism", envInt("WINDFLOW_STATS_PARALLELISM", 16), "container stats read at once per environment ($WINDFLOW_STATS_PARALLELISM)")
+	fs.IntVar(&c.StatsParallelism, "stats-parallelism", envInt("WINDFLOW_STATS_PARALLELISM", 128), "container stats read at once per environment ($WINDFLOW_STATS_PARALLELISM)")
+	fs.IntVar(&c.MaxStreams, "max-streams", envInt("WINDFLOW_MAX_STREAMS", worker.DefaultMaxStreams),
+		"event streams one worker follows at once ($WINDFLOW_MAX_STREAMS)")
+	fs.IntVar(&c.MaxActivities, "max-activities", envInt("WINDFLOW_MAX_ACTIVITIES", worker.DefaultMaxActivities),
+		"other activities (disk checks, records, deliveries) one worker runs at once ($WINDFLOW_MAX_ACTIVITIES)")
+	fs.IntVar(&c.MaxChecks, "max-checks", envInt("WINDFLOW_MAX_CHECKS", worker.DefaultMaxLocalActivities),
+		"checks (metrics cycles) one worker runs at once ($WINDFLOW_MAX_CHECKS)")
 	fs.StringVar(&c.InternalPrefix, "internal-prefix", env("WINDFLOW_INTERNAL_PREFIX", "windflow-internal-"), "events of containers named with this prefix are ignored ($WINDFLOW_INTERNAL_PREFIX)")
 	fs.StringVar(&c.OptOutLabel, "opt-out-label", env("WINDFLOW_OPT_OUT_LABEL", "windflow.ignore"), "containers with this label set to true are ignored ($WINDFLOW_OPT_OUT_LABEL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("WINDFLOW_LOG_LEVEL", "info"), "debug, info, warn or error ($WINDFLOW_LOG_LEVEL)")

@@ -152,13 +152,15 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 	if box != nil { // a nil *Box in the interface would not read as "no key"
 		acts.Secrets = box
 	}
-	w := worker.New(tc, cfg.TaskQueue, acts, worker.WithTelemetry(tel))
+	w := worker.New(tc, cfg.TaskQueue, acts, worker.WithTelemetry(tel),
+		worker.WithSlots(cfg.MaxStreams, cfg.MaxActivities, cfg.MaxChecks))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	slog.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
 	<-ctx.Done()
 	w.Stop() // waits up to worker.StopTimeout for running activities
+	acts.CloseClients()
 	slog.Info("worker stopped")
 	return nil
 }

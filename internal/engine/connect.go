@@ -68,6 +68,24 @@ func ConnectTLS(ctx context.Context, endpoint string, m *TLSMaterial) (*client.C
 	return cli, nil
 }
 
+// NewClient returns a client for a Docker endpoint URL (see
+// ValidateEndpoint) with TLS material m (nil: none), without talking to the
+// engine: the client negotiates the API version on its first request, and
+// an engine that does not answer fails that request (wrapping
+// ErrUnreachable through the callers' engineError). Errors are those of
+// ConnectTLS before its ping. The caller closes the client.
+func NewClient(endpoint string, m *TLSMaterial) (*client.Client, error) {
+	cli, _, err := newClient(endpoint, m)
+	return cli, err
+}
+
+// Connection reuse of a client (see newClient): one engine's idle
+// connections kept between cycles, and for how long.
+const (
+	IdleConnsPerEngine = 16
+	IdleConnTimeout    = 90 * time.Second
+)
+
 // newClient returns a client for endpoint with m (nil: no TLS), without
 // talking to the engine.
 func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error) {
@@ -82,18 +100,26 @@ func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error
 	if err != nil {
 		return nil, ep, err
 	}
-	var opts []client.Opt
-	if tlsCfg != nil {
-		// Before WithHost, which configures the transport it finds: a
-		// transport with TLSClientConfig makes the client use https (and
-		// its Dialer tls.Dial), with proxies from the environment like any
-		// tcp:// endpoint.
-		opts = append(opts, client.WithHTTPClient(&http.Client{
-			Transport:     &http.Transport{TLSClientConfig: tlsCfg, TLSHandshakeTimeout: 10 * time.Second},
-			CheckRedirect: client.CheckRedirect,
-		}))
+	// Before WithHost, which configures the transport it finds (its dialer
+	// for unix sockets, proxies from the environment for tcp://). A
+	// transport with TLSClientConfig makes the client use https (and its
+	// Dialer tls.Dial). The moby default keeps 6 idle connections in all,
+	// so a cycle that reads every container at once would dial (and, with
+	// TLS, handshake) most of them again every cycle: keep up to
+	// IdleConnsPerEngine alive for IdleConnTimeout, longer than the default
+	// 30 s cycle.
+	transport := &http.Transport{
+		MaxIdleConnsPerHost: IdleConnsPerEngine,
+		IdleConnTimeout:     IdleConnTimeout,
 	}
-	opts = append(opts, client.WithHost(ep.host))
+	if tlsCfg != nil {
+		transport.TLSClientConfig = tlsCfg
+		transport.TLSHandshakeTimeout = 10 * time.Second
+	}
+	opts := []client.Opt{
+		client.WithHTTPClient(&http.Client{Transport: transport, CheckRedirect: client.CheckRedirect}),
+		client.WithHost(ep.host),
+	}
 	cli, err := client.New(opts...)
 	if err != nil {
 		return nil, ep, fmt.Errorf("%w: %s: %w", ErrBadEndpoint, endpoint, err)

@@ -2,13 +2,6 @@ package engine
 
 import "github.com/moby/moby/client"
 
-// NewClient exposes newClient (a client that has not talked to the engine
-// yet) to the TLS tests of package engine_test.
-func NewClient(endpoint string, m *TLSMaterial) (*client.Client, error) {
-	cli, _, err := newClient(endpoint, m)
-	return cli, err
-}
-
 // EventsDialer exposes eventsDialer.
 var EventsDialer = eventsDialer
 

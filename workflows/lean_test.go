@@ -1,0 +1,167 @@
+package workflows
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+)
+
+// The lean shape (lean.go): new runs have it; the tests that call
+// legacyShape cover runs that started before it.
+
+func TestLeanDiskChecksRideOnCycles(t *testing.T) {
+	f := &fakeEngine{}
+	f.diskResult = alwaysFull
+	env := newEnv(t, f)
+	cancelAt(env, 16*time.Minute+30*time.Second)
+	s := diskSettings(5*time.Minute, time.Hour)
+	s.MetricsInterval = time.Minute
+	env.ExecuteWorkflow(WorkflowName, input(s))
+	requireCanceled(t, env)
+
+	// The first check with the first cycle, then with the first cycle at or
+	// after each due time: no timer of its own.
+	require.Equal(t, minutes(0, 5, 10, 15), f.diskCheckTimes())
+	require.Equal(t, []time.Duration{0}, f.warningTimes(), "one warning per cooldown")
+	st := queryState(t, env)
+	require.Equal(t, t0.Add(20*time.Minute), st.NextDiskAt)
+	require.Nil(t, st.PendingDiskWarning, "recorded")
+	require.Equal(t, t0, st.LastDiskWarningAt)
+}
+
+func TestLeanDiskIntervalRoundedUpToCycles(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	cancelAt(env, 6*time.Minute+30*time.Second)
+	s := diskSettings(time.Minute, time.Hour)
+	s.DiskInterval = 90 * time.Second
+	s.MetricsInterval = time.Minute
+	env.ExecuteWorkflow(WorkflowName, input(s))
+	requireCanceled(t, env)
+
+	// Due at 1m30, 3m30+…: each waits for the next cycle.
+	require.Equal(t, minutes(0, 2, 4, 6), f.diskCheckTimes())
+}
+
+func TestLeanNoDiskCheckWhilePaused(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	updateAt(t, env, 30*time.Second, SettingsPatch{Paused: boolp(true)})
+	updateAt(t, env, 20*time.Minute, SettingsPatch{Paused: boolp(false)})
+	cancelAt(env, 27*time.Minute)
+	s := diskSettings(5*time.Minute, time.Hour)
+	s.MetricsInterval = time.Minute
+	env.ExecuteWorkflow(WorkflowName, input(s))
+	requireCanceled(t, env)
+
+	// 0; nothing while paused; resumed at 20 min: the first cycle at 21 min
+	// is past the resume's first-check delay, then every 5 min.
+	require.Equal(t, minutes(0, 21, 26), f.diskCheckTimes())
+}
+
+func TestLeanChecksAreLocalActivitiesOnTime(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	cancelAt(env, 95*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+	require.Equal(t, seconds(0, 30, 60, 90), f.collectTimes())
+	require.Len(t, f.statusRecords(), 1)
+}
+
+func TestLeanContinueAsNewCarriesPendingStatus(t *testing.T) {
+	// The database is down: RecordStatus fails (retryably) forever.
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.OnActivity(ActivityRecordStatus, mock.Anything, mock.Anything).Return(errors.New("connect: connection refused"))
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(10*time.Second)))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	// The run continued as new at its next wake-up (10 s) without waiting
+	// for the record, which travels in the state.
+	require.Equal(t, seconds(0), f.collectTimes())
+	require.Equal(t, []RecordStatusInput{
+		{EnvironmentID: "0b7f6c1e-env", Online: true, ChangedAt: t0, Previous: StatusUnknown},
+	}, in.State.PendingStatus)
+	require.Equal(t, t0.Add(10*time.Second), in.State.NextCycleAt)
+
+	// The next run records it (the database is back) and does not repeat
+	// the transition.
+	f2 := &fakeEngine{}
+	env2 := newEnv(t, f2)
+	env2.SetStartTime(t0.Add(10 * time.Second))
+	cancelAt(env2, 25*time.Second)
+	env2.ExecuteWorkflow(WorkflowName, in)
+	requireCanceled(t, env2)
+	require.Equal(t, in.State.PendingStatus, f2.statusRecords())
+	require.Empty(t, queryState(t, env2).PendingStatus)
+	require.Equal(t, seconds(10, 20, 30), f2.collectTimes())
+}
+
+func TestLeanContinueAsNewCarriesPendingDiskWarning(t *testing.T) {
+	f := &fakeEngine{}
+	f.diskResult = alwaysFull
+	env := newEnv(t, f)
+	env.OnActivity(ActivityRecordDiskWarning, mock.Anything, mock.Anything).Return(errors.New("connect: connection refused"))
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 5*time.Second)
+	s := diskSettings(5*time.Minute, time.Hour)
+	s.MetricsInterval = 10 * time.Second
+	env.ExecuteWorkflow(WorkflowName, input(s))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.Equal(t, seconds(0), f.diskCheckTimes())
+	require.NotNil(t, in.State.PendingDiskWarning)
+	require.Equal(t, t0, in.State.PendingDiskWarning.CheckAt)
+	require.Equal(t, "92.0 % of 100.0 GB > 80 %", in.State.PendingDiskWarning.Reason)
+	require.Equal(t, t0, in.State.LastDiskWarningAt, "the cooldown counts from the decision")
+
+	f2 := &fakeEngine{}
+	f2.diskResult = alwaysFull
+	env2 := newEnv(t, f2)
+	env2.SetStartTime(t0.Add(10 * time.Second))
+	cancelAt(env2, 10*time.Minute)
+	env2.ExecuteWorkflow(WorkflowName, in)
+	requireCanceled(t, env2)
+	require.Equal(t, []time.Duration{0}, f2.warningTimes(), "recorded by the next run, once; no new warning within the cooldown")
+	require.Equal(t, []time.Duration{5 * time.Minute, 10 * time.Minute}, f2.diskCheckTimes(), "the cadence carried")
+}
+
+func TestLeanContinueAsNewAbandonsRunningDiskCheck(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.OnActivity(ActivityCheckDisk, mock.Anything, mock.Anything).After(25 * time.Second).Return(f.checkDisk)
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 5*time.Second)
+	s := diskSettings(5*time.Minute, time.Hour)
+	s.MetricsInterval = 10 * time.Second
+	env.ExecuteWorkflow(WorkflowName, input(s))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.Equal(t, seconds(0), f.collectTimes(), "continued as new at 10 s, the disk check still running")
+	require.True(t, in.State.NextDiskAt.IsZero(), "the abandoned check runs in the first cycle of the next run")
+}
+
+func TestLeanContinueAsNewDoesNotWaitForTheStream(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.RegisterDelayedCallback(func() {
+		env.SetContinueAsNewSuggested(true)
+		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(3)}) // wakes the loop
+	}, 500*ms)
+	prev := State{EnvironmentID: "0b7f6c1e-env", Settings: eventSettings(EventModeStream), Status: StatusOnline,
+		NextCycleAt: t0.Add(time.Minute), EventCursor: at(-time.Minute)}
+	env.ExecuteWorkflow(WorkflowName, Input{EnvironmentID: prev.EnvironmentID, Settings: prev.Settings, State: &prev})
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	streams := f.streamCalls()
+	require.Len(t, streams, 1)
+	require.Equal(t, StreamsTaskQueue("default-test-taskqueue"), streams[0].TaskQueue, "streams run on their own task queue")
+	// The run did not wait for the stream's result: it carries the cursor
+	// it had; the next stream resumes from the newest of it and the cursor
+	// stored with the events.
+	require.Equal(t, at(-time.Minute), in.State.EventCursor)
+	require.Equal(t, 3, in.State.Settings.OfflineAfter)
+}
