@@ -44,6 +44,9 @@ func runBench(ctx context.Context, cfg config) error {
 	_ = fs.Parse(args[1:])
 
 	rep, err := scale.Run(ctx, c)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "scale: interrupted; what the run started is gone")
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,6 +158,8 @@ type ProcUsage struct {
 	// RSS is the mean and the largest of the RSS samples (the group's sum), in bytes.
 	RSSMean uint64 `json:"rssMeanBytes"`
 	RSSMax  uint64 `json:"rssMaxBytes"`
+	// PIDs are the group's processes at the end.
+	PIDs []int `json:"pids"`
 }
 
 // ProcSampler measures CPU and RSS of process groups between Start and Stop.
@@ -259,6 +262,10 @@ func (s *ProcSampler) Stop() (usage []ProcUsage, machineCPU float64) {
 			}
 		}
 		u := ProcUsage{Name: g.Name, Processes: len(ticks1[i]), RSSMax: s.rssMax[i]}
+		for pid := range ticks1[i] {
+			u.PIDs = append(u.PIDs, pid)
+		}
+		slices.Sort(u.PIDs)
 		if s.rssN > 0 {
 			u.RSSMean = s.rssSum[i] / uint64(s.rssN)
 		}

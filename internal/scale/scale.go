@@ -625,13 +625,15 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 	h.logf("measuring for %s", cfg.Duration)
 	sampler.Start()
 	up := &updater{h: h, targets: targets, every: cfg.UpdateEvery}
-	wctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	wctx, cancel := context.WithDeadline(ctx, from.Add(cfg.Duration))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); up.run(wctx) }()
 	<-wctx.Done()
 	cancel()
-	to := time.Now()
+	// The window is exactly Duration long, so that each environment's due
+	// cycles are Duration/Interval.
+	to := from.Add(cfg.Duration)
 	usage, machine := sampler.Stop()
 	if err := ctx.Err(); err != nil {
 		wg.Wait()

@@ -384,3 +384,42 @@ func mapsEqual(a, b map[string]int) bool {
 	}
 	return true
 }
+
+func TestReportDerivedFigures(t *testing.T) {
+	r := &Report{
+		Config:        ReportConfig{Registered: 10, WindowSeconds: 60},
+		Heartbeats:    HeartbeatStats{Count: 30},
+		History:       HistoryStats{Workflows: 2, EventsInWindow: 44, CyclesInWindow: 4, Actions: Actions{Total: 20}, PerCycle: Dist{N: 2, P50: 11}},
+		Cycles:        CycleStats{Percent: 99.4, Lateness: Dist{N: 5, P99: 1.5}},
+		Updates:       UpdateStats{Latency: Dist{N: 3, P99: 0.5}, Non2xx: 1},
+		Processes:     []ProcUsage{{Name: "api", RSSMax: 900 * mb}, {Name: "worker", RSSMax: 100 * mb}},
+		WorkerBaseRSS: 50 * mb,
+	}
+	r.finish()
+	// (20 actions / 2 workflows + 30 heartbeats / 10 environments) per minute, × 1,440 minutes.
+	if r.HistoryActionsPerEnvPerDay != 14400 || r.HeartbeatsPerEnvPerDay != 4320 || r.ActionsPerEnvPerDay != 18720 {
+		t.Errorf("actions per env per day: history %v heartbeats %v total %v; want 14400 + 4320 = 18720",
+			r.HistoryActionsPerEnvPerDay, r.HeartbeatsPerEnvPerDay, r.ActionsPerEnvPerDay)
+	}
+	if r.EventsPerCycleMean != 11 || r.WorkerRSSPerEnv != 5*mb {
+		t.Errorf("events per cycle mean %v, worker RSS per env %v", r.EventsPerCycleMean, r.WorkerRSSPerEnv)
+	}
+	met := map[string]bool{}
+	for _, tg := range r.Targets {
+		met[tg.Name] = tg.Met
+	}
+	want := map[string]bool{
+		"due cycles stored": false, // 99.4 < 99.5
+		"lateness p99":      true,
+		"Update p99":        false, // fast, but one answer was not 2xx
+		"history events per steady cycle (median)": false,
+		"Temporal actions per environment per day": false,
+		"worker RSS max (MB)":                      true, // the worker's, not the api's 900 MB
+		"worker RSS growth per environment (KB)":   false,
+	}
+	for name, w := range want {
+		if got, ok := met[name]; !ok || got != w {
+			t.Errorf("target %q met = %v (present %v), want %v", name, got, ok, w)
+		}
+	}
+}
