@@ -665,6 +665,9 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 		Processes:  usage,
 		MachineCPU: machine,
 	}
+	if rep.Cycles.Stored == 0 {
+		rep.Notes = append(rep.Notes, "no cycle was stored in the window: see why in "+h.worker.log)
+	}
 	if temporalPID == 0 {
 		rep.Notes = append(rep.Notes, "the Temporal dev server process was not found: its row is empty")
 	}
