@@ -134,7 +134,21 @@ func (b *evtBundle) insert(t *testing.T, envID uuid.UUID, events ...store.Contai
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := range stored {
+		stored[i].TxID = b.txID(t, "container_events", stored[i].ID)
+	}
 	return stored
+}
+
+// txID returns the writing transaction of a row: with its ID, its place in
+// the stream.
+func (b *evtBundle) txID(t *testing.T, table string, id int64) uint64 {
+	t.Helper()
+	var tx uint64
+	if err := b.store.Pool().QueryRow(b.ctx, `SELECT tx_id FROM `+table+` WHERE id = $1`, id).Scan(&tx); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 // recordStatus stores a status change and returns it as stored.
@@ -151,6 +165,7 @@ func (b *evtBundle) recordStatus(t *testing.T, envID uuid.UUID, online bool, at 
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.TxID = b.txID(t, "environment_status", c.ID)
 	return c
 }
 
@@ -398,6 +413,12 @@ func TestEventsAPI_BadInput(t *testing.T) {
 		{"/api/v1/stream?environment=" + missing, 404, "not_found"},
 		{"/api/v1/stream?lastEventId=12", 400, "invalid_last_event_id"},
 		{"/api/v1/stream?lastEventId=a:b", 400, "invalid_last_event_id"},
+		{"/api/v1/stream?lastEventId=-1:0", 400, "invalid_last_event_id"},
+		{"/api/v1/stream?lastEventId=1.2:3", 400, "invalid_last_event_id"},
+		{"/api/v1/stream?lastEventId=1.2:3.x", 400, "invalid_last_event_id"},
+		{"/api/v1/stream?lastEventId=1.2.3:4.5", 400, "invalid_last_event_id"},
+		{"/api/v1/stream?lastEventId=1.-2:3.4", 400, "invalid_last_event_id"},
+		{"/api/v1/stream?lastEventId=%2B1.2:3.4", 400, "invalid_last_event_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -598,7 +619,7 @@ func wantEvent(t *testing.T, m sseMessage, e store.ContainerEvent, cursor string
 	}
 	if m.event != "container_event" || json.Unmarshal([]byte(m.data), &got) != nil ||
 		got.ID != e.ID || got.EnvironmentID != e.EnvironmentID || got.TimeNano != e.TimeNano ||
-		got.Action != e.Action || got.ContainerID != e.ContainerID || m.id != cursor {
+		got.Action != e.Action || got.ContainerID != e.ContainerID || !cursorMatches(m.id, cursor) {
 		t.Fatalf("stream message %+v, want container_event %d (%s) with id %s", m, e.ID, e.Action, cursor)
 	}
 }
@@ -615,12 +636,51 @@ func wantStatus(t *testing.T, m sseMessage, c store.StatusChange, cursor string)
 	}
 	if m.event != "environment_status" || json.Unmarshal([]byte(m.data), &got) != nil ||
 		got.ID != c.ID || got.EnvironmentID != c.EnvironmentID || got.Online != c.Online ||
-		got.Error != c.Error || !got.ChangedAt.Equal(c.ChangedAt) || m.id != cursor {
+		got.Error != c.Error || !got.ChangedAt.Equal(c.ChangedAt) || !cursorMatches(m.id, cursor) {
 		t.Fatalf("stream message %+v, want environment_status %d with id %s", m, c.ID, cursor)
 	}
 }
 
-func cursorOf(eventID, statusID int64) string { return fmt.Sprintf("%d:%d", eventID, statusID) }
+// cursorOf is the SSE id "<eventTx>.<eventID>:<statusTx>.<statusID>" of the
+// stream after the event and status change at ev and st; anyPos stands for
+// a half the test cannot know (where a fresh connection started).
+func cursorOf(ev, st store.StreamPosition) string {
+	half := func(p store.StreamPosition) string {
+		if p == anyPos {
+			return "*"
+		}
+		return fmt.Sprintf("%d.%d", p.TxID, p.ID)
+	}
+	return half(ev) + ":" + half(st)
+}
+
+// anyPos is a position that cursorOf writes as "*".
+var anyPos = store.StreamPosition{TxID: ^uint64(0), ID: -1}
+
+func evPos(e store.ContainerEvent) store.StreamPosition {
+	return store.StreamPosition{TxID: e.TxID, ID: e.ID}
+}
+
+func stPos(c store.StatusChange) store.StreamPosition {
+	return store.StreamPosition{TxID: c.TxID, ID: c.ID}
+}
+
+// cursorMatches tells whether the SSE id got is want, where a "*" half of
+// want matches any position.
+func cursorMatches(got, want string) bool {
+	gotEv, gotSt, ok := strings.Cut(got, ":")
+	wantEv, wantSt, _ := strings.Cut(want, ":")
+	half := func(g, w string) bool {
+		if w != "*" {
+			return g == w
+		}
+		tx, id, ok := strings.Cut(g, ".")
+		_, errTx := strconv.ParseUint(tx, 10, 64)
+		_, errID := strconv.ParseInt(id, 10, 64)
+		return ok && errTx == nil && errID == nil
+	}
+	return ok && half(gotEv, wantEv) && half(gotSt, wantSt)
+}
 
 func TestStream_LiveThenResume(t *testing.T) {
 	t.Parallel()
@@ -639,33 +699,54 @@ func TestStream_LiveThenResume(t *testing.T) {
 	start := b.insert(t, env.ID, evtEvent(time.Second, "c1", "start"))[0]
 	inserted := time.Now()
 	m := c.next(t)
-	wantEvent(t, m, start, cursorOf(start.ID, oldStatus.ID))
+	// The status half is where the connection started.
+	wantEvent(t, m, start, cursorOf(evPos(start), anyPos))
+	_, statusHalf, _ := strings.Cut(m.id, ":")
 	if lag := m.at.Sub(inserted); lag > time.Second {
 		t.Fatalf("the event reached the stream after %s, want within 1s", lag)
 	}
 	offline := b.recordStatus(t, env.ID, false, evtBase.Add(time.Minute))
-	wantStatus(t, c.next(t), offline, cursorOf(start.ID, offline.ID))
+	wantStatus(t, c.next(t), offline, cursorOf(evPos(start), stPos(offline)))
 	if old.ID >= start.ID {
 		t.Fatal("IDs do not grow")
+	}
+	if !stPos(oldStatus).Less(stPos(offline)) {
+		t.Fatalf("status positions do not grow: %+v then %+v (the stream started at %s)", stPos(oldStatus), stPos(offline), statusHalf)
 	}
 
 	// Disconnect; what is stored meanwhile comes first on resume, once.
 	c.close()
 	die := b.insert(t, env.ID, evtEvent(2*time.Second, "c1", "die"), evtEvent(3*time.Second, "c1", "destroy"))
 	online := b.recordStatus(t, env.ID, true, evtBase.Add(2*time.Minute))
-	r := openStream(t, b.http.URL, "", cursorOf(start.ID, offline.ID))
-	wantEvent(t, r.next(t), die[0], cursorOf(die[0].ID, offline.ID))
-	wantEvent(t, r.next(t), die[1], cursorOf(die[1].ID, offline.ID))
-	wantStatus(t, r.next(t), online, cursorOf(die[1].ID, online.ID))
+	r := openStream(t, b.http.URL, "", cursorOf(evPos(start), stPos(offline)))
+	wantEvent(t, r.next(t), die[0], cursorOf(evPos(die[0]), stPos(offline)))
+	wantEvent(t, r.next(t), die[1], cursorOf(evPos(die[1]), stPos(offline)))
+	wantStatus(t, r.next(t), online, cursorOf(evPos(die[1]), stPos(online)))
 	// Then live.
 	live := b.insert(t, env.ID, evtEvent(4*time.Second, "c2", "create"))[0]
-	wantEvent(t, r.next(t), live, cursorOf(live.ID, online.ID))
+	wantEvent(t, r.next(t), live, cursorOf(evPos(live), stPos(online)))
 	r.quiet(t, 300*time.Millisecond)
 
 	// ?lastEventId= resumes the same way (for clients that cannot set headers).
-	q := openStream(t, b.http.URL, "?lastEventId="+cursorOf(die[1].ID, online.ID), "")
-	wantEvent(t, q.next(t), live, cursorOf(live.ID, online.ID))
+	q := openStream(t, b.http.URL, "?lastEventId="+cursorOf(evPos(die[1]), stPos(online)), "")
+	wantEvent(t, q.next(t), live, cursorOf(evPos(live), stPos(online)))
 	q.quiet(t, 300*time.Millisecond)
+
+	// The former id "<eventID>:<statusID>" resumes after those IDs.
+	l := openStream(t, b.http.URL, "", fmt.Sprintf("%d:%d", die[0].ID, offline.ID))
+	wantEvent(t, l.next(t), die[1], cursorOf(evPos(die[1]), anyPos))
+	wantEvent(t, l.next(t), live, cursorOf(evPos(live), anyPos))
+	wantStatus(t, l.next(t), online, cursorOf(evPos(live), stPos(online)))
+	l.quiet(t, 300*time.Millisecond)
+	// "0:0" replays both tables from the start, as it always did.
+	z := openStream(t, b.http.URL, "?lastEventId=0:0", "")
+	for _, e := range []store.ContainerEvent{old, start, die[0], die[1], live} {
+		wantEvent(t, z.next(t), e, cursorOf(evPos(e), anyPos))
+	}
+	for _, st := range []store.StatusChange{oldStatus, offline, online} {
+		wantStatus(t, z.next(t), st, cursorOf(evPos(live), stPos(st)))
+	}
+	z.quiet(t, 300*time.Millisecond)
 }
 
 func TestStream_EnvironmentFilter(t *testing.T) {
@@ -681,14 +762,9 @@ func TestStream_EnvironmentFilter(t *testing.T) {
 	status := b.recordStatus(t, env.ID, true, evtBase.Add(time.Second))
 	// The other environment's status may have been read (and skipped)
 	// before this event or after it.
-	m := c.next(t)
-	if m.id != cursorOf(mine.ID, 0) {
-		wantEvent(t, m, mine, cursorOf(mine.ID, status.ID-1))
-	} else {
-		wantEvent(t, m, mine, cursorOf(mine.ID, 0))
-	}
+	wantEvent(t, c.next(t), mine, cursorOf(evPos(mine), anyPos))
 	// The cursor counts the skipped rows too.
-	wantStatus(t, c.next(t), status, cursorOf(mine.ID, status.ID))
+	wantStatus(t, c.next(t), status, cursorOf(evPos(mine), stPos(status)))
 	c.quiet(t, 300*time.Millisecond)
 }
 
@@ -733,7 +809,7 @@ func TestStream_TwoInstances(t *testing.T) {
 		t.Fatalf("EventsAfterID = %v, %v", stored, err)
 	}
 	for _, c := range []*sseClient{c1, c2} {
-		wantEvent(t, c.next(t), stored[0], cursorOf(stored[0].ID, 0))
+		wantEvent(t, c.next(t), stored[0], cursorOf(store.StreamPosition{TxID: b.txID(t, "container_events", stored[0].ID), ID: stored[0].ID}, anyPos))
 	}
 	for _, c := range []*sseClient{c1, c2} {
 		c.quiet(t, 300*time.Millisecond)
@@ -748,7 +824,7 @@ func TestStream_StartsLazily(t *testing.T) {
 	env := b.createEnv(t, "env")
 	c := openStream(t, b.http.URL, "", "")
 	e := b.insert(t, env.ID, evtEvent(0, "c1", "start"))[0]
-	wantEvent(t, c.next(t), e, cursorOf(e.ID, 0))
+	wantEvent(t, c.next(t), e, cursorOf(evPos(e), anyPos))
 }
 
 // The listener's connection is killed: clients catch up once it is back.
@@ -758,7 +834,7 @@ func TestStream_ListenerReconnects(t *testing.T) {
 	env := b.createEnv(t, "env")
 	c := openStream(t, b.http.URL, "", "")
 	first := b.insert(t, env.ID, evtEvent(0, "c1", "start"))[0]
-	wantEvent(t, c.next(t), first, cursorOf(first.ID, 0))
+	wantEvent(t, c.next(t), first, cursorOf(evPos(first), anyPos))
 
 	var killed int
 	if err := b.store.Pool().QueryRow(b.ctx, `
@@ -767,9 +843,9 @@ func TestStream_ListenerReconnects(t *testing.T) {
 		t.Fatalf("terminated %d listeners, %v; want 1", killed, err)
 	}
 	second := b.insert(t, env.ID, evtEvent(time.Second, "c1", "die"))[0] // likely while reconnecting
-	wantEvent(t, c.next(t), second, cursorOf(second.ID, 0))
+	wantEvent(t, c.next(t), second, cursorOf(evPos(second), anyPos))
 	third := b.insert(t, env.ID, evtEvent(2*time.Second, "c1", "destroy"))[0]
-	wantEvent(t, c.next(t), third, cursorOf(third.ID, 0))
+	wantEvent(t, c.next(t), third, cursorOf(evPos(third), anyPos))
 }
 
 // Stopping the listener (the process shutting down) ends the open streams,
@@ -801,5 +877,35 @@ func TestStream_EndsWhenTheListenerStops(t *testing.T) {
 	defer cancelShutdown()
 	if err := hs.Config.Shutdown(shutdown); err != nil {
 		t.Fatalf("graceful shutdown: %v", err)
+	}
+}
+
+// A transaction that began before an event's (and writes nothing the
+// stream listens to) holds the event back until it ends; the stream then
+// delivers it within about a second although nothing notifies it.
+func TestStream_HeldBackByLongTransaction(t *testing.T) {
+	t.Parallel()
+	b := evtSetup(t, true)
+	env := b.createEnv(t, "env")
+	c := openStream(t, b.http.URL, "", "")
+
+	long, err := b.store.Pool().Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = long.Rollback(context.WithoutCancel(b.ctx)) }()
+	if _, err := long.Exec(b.ctx, `SELECT pg_current_xact_id()`); err != nil { // takes a transaction id
+		t.Fatal(err)
+	}
+	e := b.insert(t, env.ID, evtEvent(0, "c1", "start"))[0]
+	c.quiet(t, 500*time.Millisecond)
+	if err := long.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	m := c.next(t)
+	wantEvent(t, m, e, cursorOf(evPos(e), anyPos))
+	if lag := m.at.Sub(ended); lag > 3*time.Second {
+		t.Fatalf("the event came %s after the long transaction ended, want about a second at most", lag)
 	}
 }

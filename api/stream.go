@@ -143,35 +143,106 @@ func (s *Server) streamHeartbeat() time.Duration {
 	return DefaultStreamHeartbeat
 }
 
-// streamCursor is the position of a stream client: the last event ID and
-// the last status ID it was sent. Its text form "<eventID>:<statusID>" is the
-// SSE id of every message.
+// Re-reads of a stream whose rows are held back by a long transaction
+// (store.EventsAfter's held): the end of that transaction may wake nobody.
+const (
+	streamHeldMinRetry = 50 * time.Millisecond
+	streamHeldMaxRetry = time.Second
+)
+
+// streamFollower is what the live stream needs from Postgres on top of
+// EventStore; *store.Store implements it.
+type streamFollower interface {
+	StreamHead(ctx context.Context) (store.StreamHead, error)
+	EventsAfter(ctx context.Context, q store.FollowQuery) ([]store.ContainerEvent, bool, error)
+	StatusChangesAfter(ctx context.Context, q store.FollowQuery) ([]store.StatusChange, bool, error)
+	EventPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
+	StatusPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
+}
+
+// streamCursor is the position of a stream client: the place in follow
+// order (store.StreamPosition: writing transaction, then ID) of the last
+// event and of the last status change it was sent. Its text form
+// "<eventTx>.<eventID>:<statusTx>.<statusID>" is the SSE id of every
+// message; clients treat it as opaque.
 type streamCursor struct {
-	event, status int64
+	event, status store.StreamPosition
+	// skip is the snapshot of a fresh connection's store.StreamHead: rows
+	// already committed when the client connected are not sent. It is not
+	// part of the id (a resumed client may get such a row once more).
+	skip string
+	// legacy is set by parseStreamCursor for the former form
+	// "<eventID>:<statusID>": event.ID and status.ID are plain IDs to
+	// translate with the store.
+	legacy bool
 }
 
 func (c streamCursor) String() string {
-	return strconv.FormatInt(c.event, 10) + ":" + strconv.FormatInt(c.status, 10)
+	return strconv.FormatUint(c.event.TxID, 10) + "." + strconv.FormatInt(c.event.ID, 10) + ":" +
+		strconv.FormatUint(c.status.TxID, 10) + "." + strconv.FormatInt(c.status.ID, 10)
 }
 
+// parseStreamCursor reads a Last-Event-ID: the current form
+// "<eventTx>.<eventID>:<statusTx>.<statusID>", or the former
+// "<eventID>:<statusID>" (legacy set), which means "every event and status
+// change whose ID is greater".
 func parseStreamCursor(raw string) (streamCursor, error) {
 	bad := errorf(http.StatusBadRequest, "invalid_last_event_id",
-		"Last-Event-ID %q is not an id this stream sent (<eventID>:<statusID>)", raw)
+		"Last-Event-ID %q is not an id this stream sent (<eventTx>.<eventID>:<statusTx>.<statusID>)", raw)
 	e, st, ok := strings.Cut(raw, ":")
 	if !ok {
 		return streamCursor{}, bad
 	}
 	var (
-		c   streamCursor
-		err error
+		c        streamCursor
+		eok, sok bool
 	)
-	if c.event, err = strconv.ParseInt(e, 10, 64); err != nil || c.event < 0 {
-		return streamCursor{}, bad
+	if c.legacy = !strings.Contains(e, ".") && !strings.Contains(st, "."); c.legacy {
+		c.event.ID, eok = parseID(e)
+		c.status.ID, sok = parseID(st)
+	} else {
+		c.event, eok = parsePosition(e)
+		c.status, sok = parsePosition(st)
 	}
-	if c.status, err = strconv.ParseInt(st, 10, 64); err != nil || c.status < 0 {
+	if !eok || !sok {
 		return streamCursor{}, bad
 	}
 	return c, nil
+}
+
+// parsePosition reads "<tx>.<id>".
+func parsePosition(raw string) (store.StreamPosition, bool) {
+	tx, id, ok := strings.Cut(raw, ".")
+	if !ok {
+		return store.StreamPosition{}, false
+	}
+	var (
+		p   store.StreamPosition
+		err error
+	)
+	if p.TxID, err = strconv.ParseUint(tx, 10, 64); err != nil || strings.HasPrefix(tx, "+") {
+		return store.StreamPosition{}, false
+	}
+	if p.ID, ok = parseID(id); !ok {
+		return store.StreamPosition{}, false
+	}
+	return p, true
+}
+
+// parseID reads a non-negative decimal ID.
+func parseID(raw string) (int64, bool) {
+	id, err := strconv.ParseInt(raw, 10, 64)
+	return id, err == nil && id >= 0 && !strings.HasPrefix(raw, "+")
+}
+
+// snapshotXmax returns the xmax of a pg_snapshot's text "xmin:xmax:xip,…".
+func snapshotXmax(snapshot string) (uint64, bool) {
+	parts := strings.SplitN(snapshot, ":", 3)
+	if len(parts) < 2 {
+		return 0, false
+	}
+	xmax, err := strconv.ParseUint(parts[1], 10, 64)
+	return xmax, err == nil
 }
 
 // statusJSON is a status change in the live stream.
@@ -188,18 +259,35 @@ type statusJSON struct {
 //	event: container_event       data: an event as in GET /api/v1/events
 //	event: environment_status    data: {id, environmentId, online, error, changedAt}
 //
-// Every message has the id "<eventID>:<statusID>", the last event and status
-// IDs sent on the connection. A client that reconnects with it (the
-// Last-Event-ID header, which EventSource sends by itself, or ?lastEventId=)
-// first gets every row stored after those IDs, then the live ones; without
-// it the stream starts with what is stored from now on. ?environment=<uuid>
-// keeps one environment's rows. A ": keepalive" comment is sent every
-// StreamHeartbeat (15 s) on an idle stream.
+// Every message has the id "<eventTx>.<eventID>:<statusTx>.<statusID>": the
+// places of the last event and status change sent on the connection in the
+// store's follow order (writing transaction, then ID; see
+// store.StreamPosition). Clients treat it as opaque. A client that
+// reconnects with it (the Last-Event-ID header, which EventSource sends by
+// itself, or ?lastEventId=) first gets every row stored after those places,
+// then the live ones; without it the stream starts with what is stored from
+// now on. The former id "<eventID>:<statusID>" is still accepted and means
+// "every event and status change whose ID is greater" (none of them is
+// skipped; a few with smaller IDs that committed later may come again);
+// "0:0" thus replays both tables from the start, as it always did.
+// ?environment=<uuid> keeps one environment's rows. A ": keepalive"
+// comment is sent every StreamHeartbeat (15 s) on an idle stream.
+//
+// Rows are sent in follow order, and only once every transaction that
+// began before theirs has ended, so that no row is ever skipped while
+// writers of every environment run side by side. The cost: a long
+// transaction anywhere in the database cluster delays (never loses) live
+// delivery until it ends; the stream then re-reads every 50 ms to 1 s.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	es, err := s.eventStore()
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	follower, ok := es.(streamFollower)
+	if !ok {
+		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's event store cannot be followed"))
 		return
 	}
 	envID, err := s.environmentFilter(r)
@@ -225,14 +313,20 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	s.stream.start(context.Background(), es, s.logger())
 	wake := s.stream.subscribe()
 	defer s.stream.unsubscribe(wake)
-	if lastID == "" {
-		if cur.event, err = es.MaxEventID(ctx); err == nil {
-			cur.status, err = es.MaxStatusID(ctx)
+	switch {
+	case lastID == "":
+		var head store.StreamHead
+		if head, err = follower.StreamHead(ctx); err == nil {
+			cur = streamCursor{event: head.Position, status: head.Position, skip: head.Snapshot}
 		}
-		if err != nil {
-			writeError(w, r, err)
-			return
+	case cur.legacy:
+		if cur.event, err = follower.EventPositionAfterID(ctx, cur.event.ID); err == nil {
+			cur.status, err = follower.StatusPositionAfterID(ctx, cur.status.ID)
 		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
 
 	rc := http.NewResponseController(w)
@@ -250,19 +344,31 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	heartbeat := time.NewTicker(s.streamHeartbeat())
 	defer heartbeat.Stop()
 	stopped := s.stream.stopped()
+	heldRetry := streamHeldMinRetry
 	for {
 		// Catch up on every wake-up, and at each heartbeat as a safety net.
-		if err := s.sendNew(ctx, w, rc, es, envID, &cur); err != nil {
+		held, err := s.sendNew(ctx, w, rc, follower, envID, &cur)
+		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, errClientGone) {
 				s.logger().Warn("stream: ending a connection; the client resumes with Last-Event-ID", "err", err)
 			}
 			return
+		}
+		// Rows held back by a long transaction: read again soon, since its
+		// end may wake nobody.
+		var retry <-chan time.Time
+		if held {
+			retry = time.After(heldRetry)
+			heldRetry = min(2*heldRetry, streamHeldMaxRetry)
+		} else {
+			heldRetry = streamHeldMinRetry
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-stopped:
 			return
+		case <-retry:
 		case <-wake:
 		case <-heartbeat.C:
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
@@ -276,28 +382,37 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendNew writes every event and status change stored after cur (of envID
-// when set) and advances cur.
+// when set) that can be followed yet, and advances cur. held tells that
+// committed rows are held back by a transaction that is still running.
 func (s *Server) sendNew(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController,
-	es EventStore, envID *uuid.UUID, cur *streamCursor) error {
-	for {
-		events, err := es.EventsAfterID(ctx, cur.event, streamPage)
-		if err != nil {
-			return fmt.Errorf("read events: %w", err)
+	f streamFollower, envID *uuid.UUID, cur *streamCursor) (held bool, err error) {
+	if cur.skip != "" {
+		// Once both positions are past every transaction the snapshot knew
+		// of, it skips nothing any more.
+		if xmax, ok := snapshotXmax(cur.skip); !ok || (cur.event.TxID >= xmax && cur.status.TxID >= xmax) {
+			cur.skip = ""
 		}
+	}
+	for {
+		events, eventsHeld, err := f.EventsAfter(ctx, store.FollowQuery{After: cur.event, Skip: cur.skip, Limit: streamPage})
+		if err != nil {
+			return false, fmt.Errorf("read events: %w", err)
+		}
+		held = held || eventsHeld
 		sent := false
 		for _, e := range events {
-			cur.event = e.ID
+			cur.event = store.StreamPosition{TxID: e.TxID, ID: e.ID}
 			if envID != nil && e.EnvironmentID != *envID {
 				continue
 			}
 			if err := writeSSE(w, "container_event", *cur, eventView(e)); err != nil {
-				return err
+				return false, err
 			}
 			sent = true
 		}
 		if sent {
 			if err := rc.Flush(); err != nil {
-				return errors.Join(errClientGone, err)
+				return false, errors.Join(errClientGone, err)
 			}
 		}
 		if len(events) < streamPage {
@@ -305,28 +420,29 @@ func (s *Server) sendNew(ctx context.Context, w http.ResponseWriter, rc *http.Re
 		}
 	}
 	for {
-		changes, err := es.StatusChangesAfterID(ctx, cur.status, streamPage)
+		changes, changesHeld, err := f.StatusChangesAfter(ctx, store.FollowQuery{After: cur.status, Skip: cur.skip, Limit: streamPage})
 		if err != nil {
-			return fmt.Errorf("read status changes: %w", err)
+			return false, fmt.Errorf("read status changes: %w", err)
 		}
+		held = held || changesHeld
 		sent := false
 		for _, c := range changes {
-			cur.status = c.ID
+			cur.status = store.StreamPosition{TxID: c.TxID, ID: c.ID}
 			if envID != nil && c.EnvironmentID != *envID {
 				continue
 			}
 			if err := writeSSE(w, "environment_status", *cur, statusView(c)); err != nil {
-				return err
+				return false, err
 			}
 			sent = true
 		}
 		if sent {
 			if err := rc.Flush(); err != nil {
-				return errors.Join(errClientGone, err)
+				return false, errors.Join(errClientGone, err)
 			}
 		}
 		if len(changes) < streamPage {
-			return nil
+			return held, nil
 		}
 	}
 }

@@ -19,9 +19,12 @@ import (
 // ContainerEvent is one container event of an engine, stored once: its
 // identity is (EnvironmentID, TimeNano, ContainerID, Action).
 type ContainerEvent struct {
-	// ID is set by the database; it grows in the order events are stored
-	// (the live stream resumes after an ID).
+	// ID is set by the database; it grows in the order events are
+	// inserted, which is not the order their transactions commit in.
 	ID int64
+	// TxID is the transaction that stored the event: (TxID, ID) is its
+	// place in follow order (StreamPosition). Only EventsAfter sets it.
+	TxID uint64
 	// EnvironmentID is the engine's environment. InsertEvents sets it.
 	EnvironmentID uuid.UUID
 	// TimeNano is the event's time on the engine's clock, Unix nanoseconds.
@@ -206,12 +209,11 @@ func (s *Store) InsertEventsNotify(ctx context.Context, envID uuid.UUID, events 
 		}
 		return nil
 	}
-	if len(events) > 0 {
-		err = s.inAppendTx(ctx, appendContainerEvents, write)
-	} else {
-		err = pgx.BeginFunc(ctx, s.pool, write)
-	}
-	if err != nil {
+	// No lock: followers read in (tx_id, id) order below the horizon (see
+	// StreamPosition), so concurrent writers of every environment proceed
+	// side by side. ctx bounds the whole write: a canceled or expired ctx
+	// interrupts it and the transaction rolls back.
+	if err = pgx.BeginFunc(ctx, s.pool, write); err != nil {
 		return 0, nil, wrapWriteError("insert events", err)
 	}
 	return inserted, notificationIDs, nil
@@ -434,12 +436,27 @@ const containerEventColumns = `id, environment_id, time_nano, received_at, conta
 
 // scanContainerEvent reads one row selected with containerEventColumns.
 func scanContainerEvent(row pgx.CollectableRow) (ContainerEvent, error) {
+	return scanContainerEventAfter(row)
+}
+
+// scanFollowedEvent reads one row selected with tx_id, then
+// containerEventColumns.
+func scanFollowedEvent(row pgx.CollectableRow) (ContainerEvent, error) {
+	var txID uint64
+	e, err := scanContainerEventAfter(row, &txID)
+	e.TxID = txID
+	return e, err
+}
+
+// scanContainerEventAfter reads one row selected with the columns of first,
+// then containerEventColumns.
+func scanContainerEventAfter(row pgx.CollectableRow, first ...any) (ContainerEvent, error) {
 	var (
 		e    ContainerEvent
 		exit *int32
 	)
-	err := row.Scan(&e.ID, &e.EnvironmentID, &e.TimeNano, &e.ReceivedAt, &e.ContainerID,
-		&e.ContainerName, &e.Image, &e.Action, &e.Attributes, &exit)
+	err := row.Scan(append(first, &e.ID, &e.EnvironmentID, &e.TimeNano, &e.ReceivedAt, &e.ContainerID,
+		&e.ContainerName, &e.Image, &e.Action, &e.Attributes, &exit)...)
 	if err != nil {
 		return ContainerEvent{}, err
 	}
@@ -535,9 +552,45 @@ func unixNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// EventsAfter returns up to q.Limit events of every environment after
+// q.After in follow order (TxID, ID), each with its TxID set: what a
+// follower of the live stream has not seen yet. Only events of transactions
+// that have ended are returned, so no event can later appear before the
+// last one returned: a follower that moves its position to the last event
+// never skips one. A long transaction anywhere in the cluster (once it has
+// written anything) holds back the events of every later transaction until
+// it ends: live delivery is delayed, nothing is lost. held then tells (when
+// fewer than q.Limit events are returned) that committed events after the
+// last one returned are visible all the same, so the follower should read
+// again shortly: the end of the long transaction may notify nobody. See
+// StreamPosition.
+func (s *Store) EventsAfter(ctx context.Context, q FollowQuery) (events []ContainerEvent, held bool, err error) {
+	events, held, err = follow(ctx, s, "container_events", containerEventColumns, q, scanFollowedEvent,
+		func(e ContainerEvent) StreamPosition { return StreamPosition{TxID: e.TxID, ID: e.ID} })
+	if err != nil {
+		return nil, false, fmt.Errorf("store: events after %+v: %w", q.After, err)
+	}
+	return events, held, nil
+}
+
+// EventPositionAfterID translates the live stream's former cursor, "every
+// event whose ID is greater than id", into a position for EventsAfter that
+// skips none of them (some events with a smaller ID that committed later
+// may be returned again). Events stored before migration 00007 are in ID
+// order, so for them it is exact; id 0 is the start of the table.
+func (s *Store) EventPositionAfterID(ctx context.Context, id int64) (StreamPosition, error) {
+	p, err := s.positionAfterID(ctx, "container_events", id)
+	if err != nil {
+		return StreamPosition{}, fmt.Errorf("store: event position after %d: %w", id, err)
+	}
+	return p, nil
+}
+
 // EventsAfterID returns up to limit events of every environment whose ID is
-// greater than afterID, in ascending ID order: what a follower of the live
-// stream has not seen yet. limit is clamped to 1..500 (0 means 100).
+// greater than afterID, in ascending ID order. IDs do not become visible in
+// order (writers take no lock), so this is for reading back what was just
+// stored, not for following: a follower uses EventsAfter. limit is clamped
+// to 1..500 (0 means 100).
 func (s *Store) EventsAfterID(ctx context.Context, afterID int64, limit int) ([]ContainerEvent, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT `+containerEventColumns+`
@@ -553,8 +606,8 @@ func (s *Store) EventsAfterID(ctx context.Context, afterID int64, limit int) ([]
 	return events, nil
 }
 
-// MaxEventID returns the greatest stored event ID, 0 when there is none:
-// where a follower that wants only new events starts.
+// MaxEventID returns the greatest stored event ID, 0 when there is none. A
+// follower that wants only new events starts at StreamHead instead.
 func (s *Store) MaxEventID(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM container_events`).Scan(&id); err != nil {

@@ -1,16 +1,19 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/windflow/monitor/internal/store"
 )
@@ -518,28 +521,318 @@ func TestEventsAndStatusAfterID(t *testing.T) {
 	}
 }
 
-// A follower that reads "after the last ID it saw" while many writers append
-// concurrently sees every row: IDs become visible in the order they were
-// assigned.
-func TestFollowerAfterIDMissesNothingUnderConcurrentWrites(t *testing.T) {
+// openStore opens another Store on the test's schema with a pool of maxConns
+// connections.
+func (b *testBundle) openStore(t testing.TB, maxConns int) *store.Store {
+	t.Helper()
+	s, err := store.Open(b.ctx, b.url+"&pool_max_conns="+strconv.Itoa(maxConns))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// followAll reads events after *pos until nothing is left to read and
+// nothing is held back (or the deadline passes), appending them to got.
+func followAll(t *testing.T, ctx context.Context, s *store.Store, pos *store.StreamPosition, skip string, got *[]store.ContainerEvent) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		events, held, err := s.EventsAfter(ctx, store.FollowQuery{After: *pos, Skip: skip, Limit: 50})
+		if err != nil {
+			t.Fatalf("EventsAfter: %v", err)
+		}
+		for _, e := range events {
+			*pos = store.StreamPosition{TxID: e.TxID, ID: e.ID}
+		}
+		*got = append(*got, events...)
+		if len(events) == 50 {
+			continue
+		}
+		if !held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("rows still held back after 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ids returns the IDs of events.
+func ids(events []store.ContainerEvent) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// A transaction that inserted a row and is still open holds back the rows
+// of every later transaction, even committed ones, until it ends: a
+// follower never moves past a row that can still appear. A naive follower
+// of "id > N" does skip it.
+func TestFollowerWaitsForOlderTransactions(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	const writers, batches, perBatch = 6, 25, 4
-	envs := make([]store.Environment, writers)
+	slowEnv, fastEnv := b.createEnv(t, "slow"), b.createEnv(t, "fast")
+
+	slow, err := b.store.Pool().Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = slow.Rollback(context.WithoutCancel(b.ctx)) }()
+	var slowEvent, slowStatus int64
+	if err := slow.QueryRow(b.ctx, `
+		INSERT INTO container_events (environment_id, time_nano, event_time, container_id, action)
+		VALUES ($1, $2, now(), 'c', 'start') RETURNING id`, slowEnv.ID, eventBase).Scan(&slowEvent); err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.QueryRow(b.ctx, `
+		INSERT INTO environment_status (environment_id, online, changed_at)
+		VALUES ($1, true, now()) RETURNING id`, slowEnv.ID).Scan(&slowStatus); err != nil {
+		t.Fatal(err)
+	}
+	// A later transaction commits a greater ID first.
+	if _, err := b.store.InsertEvents(b.ctx, fastEnv.ID, []store.ContainerEvent{containerEvent(0, "f", "start")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: fastEnv.ID, Online: true, ChangedAt: baseTime}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The naive follower sees the greater ID and would move past the other.
+	naive, err := b.store.EventsAfterID(b.ctx, 0, 0)
+	if err != nil || len(naive) != 1 || naive[0].ID <= slowEvent {
+		t.Fatalf("EventsAfterID(0) = %v, %v; want only the fast event, after %d", ids(naive), err, slowEvent)
+	}
+	// The follower gets nothing yet, and is told rows are held back.
+	events, held, err := b.store.EventsAfter(b.ctx, store.FollowQuery{})
+	if err != nil || len(events) != 0 || !held {
+		t.Fatalf("EventsAfter while an older transaction is open = %v, held %t, %v; want none, held", ids(events), held, err)
+	}
+	changes, held, err := b.store.StatusChangesAfter(b.ctx, store.FollowQuery{})
+	if err != nil || len(changes) != 0 || !held {
+		t.Fatalf("StatusChangesAfter while an older transaction is open = %+v, held %t, %v; want none, held", changes, held, err)
+	}
+
+	if err := slow.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		pos store.StreamPosition
+		got []store.ContainerEvent
+	)
+	followAll(t, b.ctx, b.store, &pos, "", &got)
+	if len(got) != 2 || got[0].ID != slowEvent || got[1].ID != naive[0].ID || got[0].TxID >= got[1].TxID {
+		t.Fatalf("EventsAfter after the commit = %+v; want the slow event, then the fast one", got)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		changes, held, err = b.store.StatusChangesAfter(b.ctx, store.FollowQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !held || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(changes) != 2 || changes[0].ID != slowStatus || changes[0].TxID != got[0].TxID || changes[1].TxID <= got[1].TxID {
+		t.Fatalf("StatusChangesAfter after the commit = %+v", changes)
+	}
+	// Past the last row: nothing more.
+	if after, held, err := b.store.StatusChangesAfter(b.ctx, store.FollowQuery{
+		After: store.StreamPosition{TxID: changes[1].TxID, ID: changes[1].ID}}); err != nil || len(after) != 0 || held {
+		t.Fatalf("StatusChangesAfter(last) = %+v, %t, %v", after, held, err)
+	}
+}
+
+// A follower that starts at StreamHead gets the rows of transactions that
+// were still running then, and not those already committed, even when they
+// come later in follow order.
+func TestStreamHeadSkipsWhatWasStoredBefore(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(0, "c", "old")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	running, err := b.store.Pool().Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = running.Rollback(context.WithoutCancel(b.ctx)) }()
+	var runningID int64
+	if err := running.QueryRow(b.ctx, `
+		INSERT INTO container_events (environment_id, time_nano, event_time, container_id, action)
+		VALUES ($1, $2, now(), 'c', 'running') RETURNING id`, env.ID, eventBase+1).Scan(&runningID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(2, "c", "committed")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	head, err := b.store.StreamHead(b.ctx)
+	if err != nil || head.Snapshot == "" || head.Position.ID != 0 {
+		t.Fatalf("StreamHead with a transaction running = %+v, %v; want a snapshot", head, err)
+	}
+	if err := running.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(3, "c", "new")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	pos := head.Position
+	var got []store.ContainerEvent
+	followAll(t, b.ctx, b.store, &pos, head.Snapshot, &got)
+	if len(got) != 2 || got[0].ID != runningID || got[1].Action != "new" {
+		t.Fatalf("events after the head = %+v; want the one still running at the head, then the new one", got)
+	}
+
+	// With no transaction running, the head needs no snapshot... unless
+	// another test of the cluster runs one: then it is only a skip list.
+	head, err = b.store.StreamHead(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos = head.Position
+	got = nil
+	followAll(t, b.ctx, b.store, &pos, head.Snapshot, &got)
+	if len(got) != 0 {
+		t.Fatalf("events after a fresh head = %+v; want none", got)
+	}
+}
+
+// The stream's former cursor, "every row with an ID greater than N", is
+// translated into a position that skips none of them.
+func TestPositionAfterID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	for i := range 4 {
+		if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(time.Duration(i), "c", "start")}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := b.store.EventsAfterID(b.ctx, 0, 0)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("EventsAfterID = %v, %v", ids(all), err)
+	}
+	// The first two as if stored before migration 00007 (tx_id 0).
+	if _, err := b.store.Pool().Exec(b.ctx, `UPDATE container_events SET tx_id = '0' WHERE id <= $1`, all[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		after int64
+		want  []int64
+	}{
+		{0, ids(all)},
+		{all[0].ID, ids(all[1:])},
+		{all[1].ID, ids(all[2:])},
+		{all[2].ID, ids(all[3:])},
+		{all[3].ID, nil},
+		{all[3].ID + 100, nil},
+	} {
+		pos, err := b.store.EventPositionAfterID(b.ctx, tt.after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []store.ContainerEvent
+		followAll(t, b.ctx, b.store, &pos, "", &got)
+		if !slices.Equal(ids(got), tt.want) {
+			t.Fatalf("after ID %d: got %v, want %v", tt.after, ids(got), tt.want)
+		}
+	}
+	// A position past every row still gets what is stored next.
+	pos, err := b.store.EventPositionAfterID(b.ctx, all[3].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(time.Minute, "c", "die")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got []store.ContainerEvent
+	followAll(t, b.ctx, b.store, &pos, "", &got)
+	if len(got) != 1 || got[0].Action != "die" {
+		t.Fatalf("after the last ID, then a new event: %+v", got)
+	}
+
+	if _, _, err := b.store.RecordStatus(b.ctx, store.StatusChange{EnvironmentID: env.ID, ChangedAt: baseTime}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := b.store.StatusPositionAfterID(b.ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		changes, held, err := b.store.StatusChangesAfter(b.ctx, store.FollowQuery{After: sp})
+		if err != nil || len(changes) > 1 || (len(changes) == 0 && !held) {
+			t.Fatalf("status changes after ID 0 = %+v, %t, %v", changes, held, err)
+		}
+		if len(changes) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the status change is still held back after 20s")
+		}
+		time.Sleep(10 * time.Millisecond) // another test's transaction holds it back
+	}
+}
+
+// Many environments write concurrently, some of them keeping their
+// transaction open after the insert, while a follower reads with
+// EventsAfter: it sees every event exactly once, in follow order. A naive
+// follower of "id > N" reading alongside skips events, which shows that the
+// writes do commit out of ID order (the test would catch a follower that
+// relied on IDs).
+func TestFollowerMissesNothingUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const (
+		fastWriters, fastBatches = 12, 20
+		slowWriters, slowBatches = 4, 5
+		perBatch                 = 3
+	)
+	s := b.openStore(t, fastWriters+slowWriters+4)
+	envs := make([]store.Environment, fastWriters+slowWriters)
 	for i := range envs {
 		envs[i] = b.createEnv(t, fmt.Sprintf("env-%d", i))
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Go(func() {
+	// The naive follower publishes the greatest ID it saw; a slow writer
+	// keeps its transaction open (inside the store's write, after the
+	// insert) until that ID is past its own, or a while.
+	var naiveMax atomic.Int64
+	hold := func(e store.ContainerEvent, _ []store.ContainerEvent) []store.NotificationDraft {
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for naiveMax.Load() <= e.ID && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+
+	ctx := b.ctx
+	var writers sync.WaitGroup
+	errs := make(chan error, len(envs))
+	for w := range envs {
+		writers.Go(func() {
+			slow := w >= fastWriters
+			batches := fastBatches
+			var derive store.EventDeriver
+			if slow {
+				batches, derive = slowBatches, hold
+			}
 			for i := range batches {
 				var batch []store.ContainerEvent
 				for j := range perBatch {
 					batch = append(batch, containerEvent(time.Duration(i*perBatch+j), "c", "start"))
 				}
-				if _, err := b.store.InsertEvents(b.ctx, envs[w].ID, batch, 0); err != nil {
+				if slow {
+					batch = batch[:1] // derive holds once per event
+				}
+				if _, _, err := s.InsertEventsNotify(ctx, envs[w].ID, batch, 0, derive); err != nil {
 					errs <- err
 					return
 				}
@@ -547,39 +840,177 @@ func TestFollowerAfterIDMissesNothingUnderConcurrentWrites(t *testing.T) {
 		})
 	}
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { writers.Wait(); close(done) }()
 
-	seen := map[int64]bool{}
-	var cursor int64
-	follow := func() {
-		for {
-			events, err := b.store.EventsAfterID(b.ctx, cursor, 50)
+	// The naive follower.
+	naiveSeen := map[int64]bool{}
+	naiveDone := make(chan struct{})
+	go func() {
+		defer close(naiveDone)
+		var cursor int64
+		for finished := false; !finished; {
+			select {
+			case <-done:
+				finished = true
+			default:
+			}
+			events, err := s.EventsAfterID(ctx, cursor, 500)
 			if err != nil {
-				t.Fatalf("EventsAfterID: %v", err)
-			}
-			for _, e := range events {
-				seen[e.ID] = true
-				cursor = e.ID
-			}
-			if len(events) < 50 {
+				errs <- err
 				return
 			}
+			for _, e := range events {
+				naiveSeen[e.ID] = true
+				cursor = e.ID
+			}
+			naiveMax.Store(cursor)
+			time.Sleep(time.Millisecond)
 		}
-	}
+	}()
+
+	// The follower.
+	var (
+		pos  store.StreamPosition
+		got  []store.ContainerEvent
+		held int
+	)
 	for finished := false; !finished; {
 		select {
 		case <-done:
 			finished = true
 		default:
 		}
-		follow()
+		events, h, err := s.EventsAfter(ctx, store.FollowQuery{After: pos, Limit: 50})
+		if err != nil {
+			t.Fatalf("EventsAfter: %v", err)
+		}
+		if h {
+			held++
+		}
+		for _, e := range events {
+			next := store.StreamPosition{TxID: e.TxID, ID: e.ID}
+			if !pos.Less(next) {
+				t.Fatalf("EventsAfter went back: %+v after %+v", next, pos)
+			}
+			pos = next
+		}
+		got = append(got, events...)
+		if len(events) < 50 {
+			time.Sleep(time.Millisecond)
+		}
 	}
-	follow()
+	followAll(t, ctx, s, &pos, "", &got)
+	<-naiveDone
 	close(errs)
 	for err := range errs {
-		t.Fatalf("InsertEvents: %v", err)
+		t.Fatalf("writer or naive follower: %v", err)
 	}
-	if want := writers * batches * perBatch; len(seen) != want || b.count(t, "container_events") != want {
-		t.Fatalf("the follower saw %d events of %d", len(seen), want)
+
+	// Every event exactly once, in the database's (tx_id, id) order.
+	rows, err := s.Pool().Query(ctx, `SELECT id FROM container_events ORDER BY tx_id, id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := fastWriters*fastBatches*perBatch + slowWriters*slowBatches; len(want) != n {
+		t.Fatalf("%d events stored, want %d", len(want), n)
+	}
+	if !slices.Equal(ids(got), want) {
+		t.Fatalf("the follower saw %d events (%d distinct), want %d in (tx_id, id) order",
+			len(got), len(slices.Compact(slices.Sorted(slices.Values(ids(got))))), len(want))
+	}
+	missed := len(want) - len(naiveSeen)
+	t.Logf("%d events; the follower read while rows were held back %d times; the naive id > N follower missed %d", len(want), held, missed)
+	if missed == 0 {
+		t.Fatal("the naive follower missed nothing: the writes did not commit out of ID order, so this test proves nothing")
+	}
+}
+
+// Rows stored before migration 00007 get tx_id 0 (first in follow order, in
+// ID order); later rows take their transaction's ID.
+func TestAppendTxMigration(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(0, "c", "start")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	var txID, current uint64
+	if err := b.store.Pool().QueryRow(b.ctx, `SELECT tx_id, pg_snapshot_xmax(pg_current_snapshot()) FROM container_events`).Scan(&txID, &current); err != nil {
+		t.Fatal(err)
+	}
+	if txID == 0 || txID >= current {
+		t.Fatalf("tx_id of a new row = %d (next transaction %d)", txID, current)
+	}
+	rows, _ := b.store.Pool().Query(b.ctx, `
+		SELECT table_name || '.' || column_default FROM information_schema.columns
+		WHERE table_schema = current_schema() AND column_name = 'tx_id' ORDER BY table_name`)
+	defaults, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || !slices.Equal(defaults, []string{
+		"container_events.pg_current_xact_id()", "environment_status.pg_current_xact_id()"}) {
+		t.Fatalf("tx_id defaults = %v, %v", defaults, err)
+	}
+}
+
+// Concurrent event writes of 50 environments, each flushing batches of 5
+// events: the cost of one flush (ns/op) and the flushes' p99 latency.
+func BenchmarkInsertEvents50Environments(b *testing.B) {
+	bb := setup(b)
+	const envCount, perBatch = 50, 5
+	s := bb.openStore(b, envCount+5)
+	envs := make([]store.Environment, envCount)
+	for i := range envs {
+		e, err := s.CreateEnvironment(bb.ctx, validEnvironment(fmt.Sprintf("bench-%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		envs[i] = e
+	}
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		latencies []time.Duration
+	)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := range envCount {
+		wg.Go(func() {
+			var mine []time.Duration
+			for i := 0; ; i++ {
+				if next.Add(1) > int64(b.N) {
+					break
+				}
+				batch := make([]store.ContainerEvent, perBatch)
+				for j := range batch {
+					batch[j] = containerEvent(time.Duration(i*perBatch+j), "c", "start")
+				}
+				start := time.Now()
+				if _, err := s.InsertEvents(bb.ctx, envs[w].ID, batch, eventBase+int64(i)); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(latencies)
+	if len(latencies) > 0 {
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms/flush")
+		b.ReportMetric(float64(len(latencies)*perBatch)/b.Elapsed().Seconds(), "events/s")
 	}
 }

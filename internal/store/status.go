@@ -13,8 +13,12 @@ import (
 // StatusChange is one online/offline transition of an environment.
 type StatusChange struct {
 	// ID is set by the database; it grows in the order transitions are
-	// stored (the live stream resumes after an ID).
+	// inserted, which is not the order their transactions commit in.
 	ID int64
+	// TxID is the transaction that stored the transition: (TxID, ID) is its
+	// place in follow order (StreamPosition). Only StatusChangesAfter sets
+	// it.
+	TxID uint64
 	// EnvironmentID and ChangedAt identify the transition: recording the same
 	// pair twice (a retried activity) stores it once.
 	EnvironmentID uuid.UUID
@@ -47,7 +51,9 @@ func (s *Store) RecordStatus(ctx context.Context, c StatusChange, draft *Notific
 		}
 		drafts = append(drafts, row)
 	}
-	err = s.inAppendTx(ctx, appendEnvironmentStatus, func(tx pgx.Tx) error {
+	// No lock: followers read in (tx_id, id) order below the horizon (see
+	// StreamPosition).
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO environment_status (environment_id, online, error, changed_at)
 			VALUES ($1, $2, $3, $4)
@@ -118,9 +124,43 @@ func scanStatusChange(row pgx.CollectableRow) (StatusChange, error) {
 	return c, err
 }
 
+// StatusChangesAfter returns up to q.Limit transitions of every environment
+// after q.After in follow order (TxID, ID), each with its TxID set: what a
+// follower of the live stream has not seen yet. It follows the rules of
+// EventsAfter (no transition can later appear before the last one returned;
+// held tells that committed transitions are held back by a long
+// transaction).
+func (s *Store) StatusChangesAfter(ctx context.Context, q FollowQuery) (changes []StatusChange, held bool, err error) {
+	changes, held, err = follow(ctx, s, "environment_status", statusColumns, q, func(row pgx.CollectableRow) (StatusChange, error) {
+		var c StatusChange
+		err := row.Scan(&c.TxID, &c.ID, &c.EnvironmentID, &c.Online, &c.Error, &c.ChangedAt)
+		c.ChangedAt = c.ChangedAt.UTC()
+		return c, err
+	}, func(c StatusChange) StreamPosition { return StreamPosition{TxID: c.TxID, ID: c.ID} })
+	if err != nil {
+		return nil, false, fmt.Errorf("store: status changes after %+v: %w", q.After, err)
+	}
+	return changes, held, nil
+}
+
+// statusColumns are the columns read by scanStatusChange.
+const statusColumns = `id, environment_id, online, error, changed_at`
+
+// StatusPositionAfterID is EventPositionAfterID for transitions: a position
+// for StatusChangesAfter that skips no transition whose ID is greater than
+// id.
+func (s *Store) StatusPositionAfterID(ctx context.Context, id int64) (StreamPosition, error) {
+	p, err := s.positionAfterID(ctx, "environment_status", id)
+	if err != nil {
+		return StreamPosition{}, fmt.Errorf("store: status position after %d: %w", id, err)
+	}
+	return p, nil
+}
+
 // StatusChangesAfterID returns up to limit transitions of every environment
-// whose ID is greater than afterID, in ascending ID order: what a follower
-// of the live stream has not seen yet. limit is clamped to 1..500 (0 means
+// whose ID is greater than afterID, in ascending ID order. IDs do not
+// become visible in order, so this is for reading back, not for following:
+// a follower uses StatusChangesAfter. limit is clamped to 1..500 (0 means
 // 100).
 func (s *Store) StatusChangesAfterID(ctx context.Context, afterID int64, limit int) ([]StatusChange, error) {
 	rows, _ := s.pool.Query(ctx, `
@@ -138,7 +178,7 @@ func (s *Store) StatusChangesAfterID(ctx context.Context, afterID int64, limit i
 }
 
 // MaxStatusID returns the greatest stored transition ID, 0 when there is
-// none: where a follower that wants only new transitions starts.
+// none. A follower that wants only new transitions starts at StreamHead.
 func (s *Store) MaxStatusID(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM environment_status`).Scan(&id); err != nil {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,8 +37,8 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	// schema is the schema holding the store's tables; it names the NOTIFY
-	// channels and keys the advisory locks, so that schemas sharing a
-	// database (parallel tests) stay apart.
+	// channels, so that schemas sharing a database (parallel tests) stay
+	// apart.
 	schema string
 }
 
@@ -105,40 +104,169 @@ func (s *Store) Pool() *pgxpool.Pool {
 	return s.pool
 }
 
-// Tables whose rows are appended in id order: see inAppendTx.
-const (
-	appendContainerEvents   = "container_events"
-	appendEnvironmentStatus = "environment_status"
-)
+// Following container_events and environment_status.
+//
+// Followers (the live stream) read these tables "after a position" and must
+// never skip a row. A bigserial id alone cannot be a position: ids are taken
+// when a row is inserted, not when its transaction commits, so id 11 may
+// become visible while id 10 is still in flight, and a follower that moved
+// past 11 would never see 10. Serializing the writers (one lock per table)
+// would make ids visible in order, but it serializes the event writes of
+// every environment.
+//
+// Instead every row records the transaction that wrote it (tx_id, default
+// pg_current_xact_id(), migration 00007), and a follower reads in (tx_id, id)
+// order only the rows whose tx_id is below the horizon
+// pg_snapshot_xmin(pg_current_snapshot()) of its own statement. Every
+// transaction below the horizon has ended (committed or rolled back), so its
+// rows are all visible to the read, and every transaction still running, or
+// not started yet, has (or will get) a tx_id at or above the horizon: no row
+// can appear behind a follower's position any more. Writers take no lock.
+//
+// The trade-off: the horizon is the oldest transaction id still running in
+// the whole PostgreSQL cluster (any database, any table, once it has written
+// something). A long transaction anywhere delays live delivery of every row
+// written after it started, until it ends; nothing is lost or reordered, and
+// rows of tables other than these two are not affected. Rows stored before
+// migration 00007 have tx_id 0 and come first, in id order.
 
-// inAppendTx runs fn in a transaction that holds, until it ends, the
-// advisory lock of appends to table (per schema). Writers of a table whose
-// rows are read in id order by followers (the live stream resumes "after id
-// N") take it around their inserts, so that ids become visible in the order
-// they were assigned: without it a transaction could commit id 11 while id 10
-// is still in flight, and a follower that moved past 11 would never see 10.
-// The lock is held for one short insert; readers never take it.
-func (s *Store) inAppendTx(ctx context.Context, table string, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.appendLockID(table)); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+// StreamPosition is a place in the follow order (TxID, ID) of
+// container_events or of environment_status: a follower has seen every row
+// at or before it. The zero position is before every row.
+type StreamPosition struct {
+	// TxID is the writing transaction of the row (xid8, epoch included).
+	TxID uint64
+	// ID is the row's ID.
+	ID int64
 }
 
-// appendLockID derives the advisory lock key of the appends to a table of
-// the store's schema.
-func (s *Store) appendLockID(table string) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("windflow-monitor/append/" + s.schema + "." + table))
-	return int64(h.Sum64() >> 1)
+// Less tells whether p comes before q in follow order.
+func (p StreamPosition) Less(q StreamPosition) bool {
+	return p.TxID < q.TxID || (p.TxID == q.TxID && p.ID < q.ID)
+}
+
+// StreamHead is where a follower starts when it wants only the rows stored
+// from now on (see Store.StreamHead).
+type StreamHead struct {
+	// Position is (horizon, 0): every row of a transaction below the
+	// horizon is already visible, and so counts as "before now".
+	Position StreamPosition
+	// Snapshot, when not empty, is the text of the snapshot taken with
+	// Position (a pg_snapshot): rows of transactions at or above the horizon
+	// that were already committed then are in it, and are skipped by a
+	// FollowQuery that carries it. Empty when no transaction was running.
+	Snapshot string
+}
+
+// FollowQuery is a follower's read of what is new after its position.
+type FollowQuery struct {
+	// After is the position of the last row seen.
+	After StreamPosition
+	// Skip, when not empty, is a StreamHead's Snapshot: rows already visible
+	// in it are skipped (they were stored before the follower started).
+	Skip string
+	// Limit is clamped to 1..500; 0 means 100.
+	Limit int
+}
+
+// StreamHead returns where a follower of container_events and
+// environment_status that wants only the rows stored from now on starts.
+// It holds for both tables.
+func (s *Store) StreamHead(ctx context.Context) (StreamHead, error) {
+	var (
+		xmin, xmax uint64
+		snapshot   string
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT pg_snapshot_xmin(snap), pg_snapshot_xmax(snap), snap::text
+		FROM pg_current_snapshot() AS snap`).Scan(&xmin, &xmax, &snapshot)
+	if err != nil {
+		return StreamHead{}, fmt.Errorf("store: stream head: %w", err)
+	}
+	head := StreamHead{Position: StreamPosition{TxID: xmin}}
+	if xmin != xmax {
+		// Transactions at or above the horizon may have committed already:
+		// remember which, so that their rows are not replayed.
+		head.Snapshot = snapshot
+	}
+	return head, nil
+}
+
+// followHorizon is the horizon of a follower's read, as a scalar subquery
+// that PostgreSQL evaluates once per statement (an index bound).
+const followHorizon = `(SELECT pg_snapshot_xmin(pg_current_snapshot()))`
+
+// follow reads up to q.Limit rows of table after q.After in follow order,
+// below the horizon; scan reads tx_id, then columns, and pos gives a row's
+// position. When it returns fewer rows than the limit, held tells whether
+// committed rows after the last one returned are visible now all the same:
+// rows held back by the horizon (a transaction older than theirs still
+// runs) or rows whose older transactions ended between the two reads. The
+// follower should read again soon: the end of that older transaction may
+// wake nobody.
+func follow[T any](ctx context.Context, s *Store, table, columns string, q FollowQuery,
+	scan pgx.RowToFunc[T], pos func(T) StreamPosition) (got []T, held bool, err error) {
+	var skip *string
+	if q.Skip != "" {
+		skip = &q.Skip
+	}
+	limit := clampLimit(q.Limit)
+	rows, _ := s.pool.Query(ctx, `
+		SELECT tx_id, `+columns+`
+		FROM `+table+`
+		WHERE (tx_id, id) > ($1::xid8, $2::bigint) AND tx_id < `+followHorizon+`
+			AND ($3::text IS NULL OR NOT pg_visible_in_snapshot(tx_id, $3::text::pg_snapshot))
+		ORDER BY tx_id, id
+		LIMIT $4`,
+		q.After.TxID, q.After.ID, skip, limit)
+	got, err = pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(got) < limit {
+		// Not "tx_id >= horizon": the horizon of this second statement may
+		// have moved past rows that the first one held back.
+		last := q.After
+		if len(got) > 0 {
+			last = pos(got[len(got)-1])
+		}
+		err = s.pool.QueryRow(ctx, `
+			SELECT EXISTS (
+				SELECT 1 FROM `+table+`
+				WHERE (tx_id, id) > ($1::xid8, $2::bigint)
+					AND ($3::text IS NULL OR NOT pg_visible_in_snapshot(tx_id, $3::text::pg_snapshot)))`,
+			last.TxID, last.ID, skip).Scan(&held)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	return got, held, nil
+}
+
+// positionAfterID translates "every row of table with an id greater than id"
+// (the live stream's former cursor) into a position that skips none of
+// them: just before the first such row in follow order, or the horizon when
+// no such row is visible yet (every row not visible yet will have a tx_id at
+// or above it). Rows with a smaller id that come later in follow order are
+// delivered again; for the rows stored before migration 00007 (tx_id 0, id
+// order) the translation is exact. Id 0 gives the start of the table.
+func (s *Store) positionAfterID(ctx context.Context, table string, id int64) (StreamPosition, error) {
+	var p StreamPosition
+	err := s.pool.QueryRow(ctx, `
+		WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
+		SELECT tx_id, id - 1 FROM (
+			(SELECT tx_id, id FROM `+table+`, h
+			 WHERE id > $1 AND tx_id < h.horizon
+			 ORDER BY tx_id, id LIMIT 1)
+			UNION ALL
+			SELECT horizon, 1 FROM h
+		) AS first
+		ORDER BY tx_id, id
+		LIMIT 1`, id).Scan(&p.TxID, &p.ID)
+	if err != nil {
+		return StreamPosition{}, err
+	}
+	return p, nil
 }
 
 // pgErrorCode returns the SQLSTATE of err when it is a PostgreSQL error, and

@@ -21,7 +21,7 @@ type testBundle struct {
 
 // setup creates an isolated migrated schema and opens a Store on it. Both are
 // closed and dropped when the test ends.
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	databaseURL := storetest.NewSchema(t)
 	ctx := t.Context()
