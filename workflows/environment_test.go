@@ -646,6 +646,11 @@ func TestReplay(t *testing.T) {
 		// With disk checks: a warning, a disk interval change (re-armed
 		// timer), a check retried after a failure, a second warning.
 		"testdata/environment_history_disk.json",
+		// The lean shape: checks as local activities, disk checks on the
+		// cycles (two warnings), a failed check (offline, online), an
+		// accepted and a rejected update, a signal, the stream on its own
+		// task queue.
+		"testdata/environment_history_lean.json",
 		// A delivery retried twice, then delivered.
 		"testdata/notification_delivery_history.json",
 		// A delivery failed for good (non-retryable), marked failed.

@@ -2,11 +2,15 @@ package workflows
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 )
 
 // The lean shape (lean.go): new runs have it; the tests that call
@@ -164,4 +168,50 @@ func TestLeanContinueAsNewDoesNotWaitForTheStream(t *testing.T) {
 	// stored with the events.
 	require.Equal(t, at(-time.Minute), in.State.EventCursor)
 	require.Equal(t, 3, in.State.Settings.OfflineAfter)
+}
+
+// TestLeanHistoryEventsPerCycle counts, in the recorded history of the lean
+// shape, the events of each steady cycle: from a metrics timer's
+// TimerStarted to the next one, in spans where nothing else happened (no
+// disk check, status record, update or signal). The budget is 8.
+func TestLeanHistoryEventsPerCycle(t *testing.T) {
+	hist, err := client.HistoryFromJSON(mustOpen(t, "testdata/environment_history_lean.json"), client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	var starts []int // indexes of the metrics TimerStarted events
+	events := hist.GetEvents()
+	for i, e := range events {
+		if e.GetTimerStartedEventAttributes() != nil &&
+			strings.Contains(string(e.GetUserMetadata().GetSummary().GetData()), "metrics every") {
+			starts = append(starts, i)
+		}
+	}
+	require.GreaterOrEqual(t, len(starts), 8, "the recorded history has steady cycles")
+	steady := 0
+	for k := 1; k < len(starts); k++ {
+		span := events[starts[k-1]:starts[k]]
+		plain := true
+		for _, e := range span {
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_TIMER_STARTED, enumspb.EVENT_TYPE_TIMER_FIRED, enumspb.EVENT_TYPE_MARKER_RECORDED,
+				enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			default:
+				plain = false
+			}
+		}
+		if !plain {
+			continue
+		}
+		steady++
+		require.LessOrEqual(t, len(span), 8, "events of the steady cycle starting at event %d", span[0].GetEventId())
+		require.Equal(t, 6, len(span), "TimerStarted, TimerFired, 3 workflow-task events, 1 local-activity marker")
+	}
+	require.GreaterOrEqual(t, steady, 3, "steady cycles found")
+}
+
+func mustOpen(t *testing.T, name string) *os.File {
+	t.Helper()
+	f, err := os.Open(name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }

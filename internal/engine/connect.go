@@ -108,17 +108,27 @@ func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error
 	// TLS, handshake) most of them again every cycle: keep up to
 	// IdleConnsPerEngine alive for IdleConnTimeout, longer than the default
 	// 30 s cycle.
+	//
+	// A non-nil, empty TLSNextProto turns HTTP/2 off (dockerd speaks
+	// HTTP/1.1): otherwise cloning the transport, as WithHTTPClient does,
+	// sets up HTTP/2 and fills in a TLSClientConfig, from which the moby
+	// client would guess https and its Dialer would dial TLS, even for a
+	// plain tcp:// engine. The scheme is also set explicitly.
 	transport := &http.Transport{
 		MaxIdleConnsPerHost: IdleConnsPerEngine,
 		IdleConnTimeout:     IdleConnTimeout,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+	scheme := "http"
 	if tlsCfg != nil {
 		transport.TLSClientConfig = tlsCfg
 		transport.TLSHandshakeTimeout = 10 * time.Second
+		scheme = "https"
 	}
 	opts := []client.Opt{
 		client.WithHTTPClient(&http.Client{Transport: transport, CheckRedirect: client.CheckRedirect}),
 		client.WithHost(ep.host),
+		client.WithScheme(scheme),
 	}
 	cli, err := client.New(opts...)
 	if err != nil {

@@ -1,10 +1,18 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+
+	"github.com/moby/moby/client"
 )
 
 func TestValidateEndpoint(t *testing.T) {
@@ -108,4 +116,48 @@ func TestConnectCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Connect with canceled ctx = %v, want context.Canceled", err)
 	}
+}
+
+// TestNewClientPlainTCP: a client for a plain tcp:// engine speaks plain
+// HTTP, for its requests and for the raw events dial, and keeps its
+// connections alive between requests.
+func TestNewClientPlainTCP(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.41")
+		_, _ = w.Write([]byte("OK"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	cli, err := NewClient("tcp://"+srv.Listener.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	for range 3 {
+		if _, err := cli.Ping(t.Context(), client.PingOptions{}); err != nil {
+			t.Fatalf("ping over plain HTTP: %v", err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("3 pings used %d connections, want 1 kept alive", n)
+	}
+	conn, err := eventsDialer(cli)(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the events dialer must dial plain TCP: %v", err)
+	}
+	_ = res.Body.Close()
 }

@@ -21,6 +21,8 @@
 //     re-armed), a second poll, a switch back to the stream by signal (it
 //     starts from the last poll's cursor); the cancellation stops the stream.
 //     The cursor hand-overs are checked on the way.
+//   - lean (environment_history_lean.json): the lean shape (see
+//     workflows/lean.go and recordLean).
 //   - disk (environment_history_disk.json): events on (stream), disk checks
 //     every 2 min with a 1 min cooldown, the stub's disk 92 % full: the first
 //     check (10 s) warns; an update sets the disk interval to 1 min (the
@@ -109,6 +111,7 @@ var scenarios = map[string]scenarioDef{
 	"basic":           {recordBasic, "environment_history.json", true},
 	"events":          {recordEvents, "environment_history_events.json", true},
 	"disk":            {recordDisk, "environment_history_disk.json", true},
+	"lean":            {recordLean, "environment_history_lean.json", true},
 	"delivery":        {recordDelivery, "notification_delivery_history.json", false},
 	"delivery-failed": {recordDeliveryFailed, "notification_delivery_failed_history.json", false},
 	"dispatcher":      {recordDispatcher, "notification_dispatcher_history.json", true},
@@ -339,6 +342,13 @@ func run(address, namespace, out string, def scenarioDef) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
+	// The streams of the lean shape run on a task queue of their own.
+	streams := worker.New(c, workflows.StreamsTaskQueue(taskQueue), worker.Options{MaxHeartbeatThrottleInterval: 200 * time.Millisecond})
+	streams.RegisterActivityWithOptions(stub.stream, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
+	if err := streams.Start(); err != nil {
+		return fmt.Errorf("start streams worker: %w", err)
+	}
+	defer streams.Stop()
 
 	start := func(ctx context.Context, settings workflows.Settings) (client.WorkflowRun, error) {
 		envID := fmt.Sprintf("recorded-%d", time.Now().Unix())
@@ -566,6 +576,61 @@ func recordDisk(ctx context.Context, c client.Client, stub *stubEngine, start st
 	if checks != 2 || len(warnings) != 2 || final.DiskError != "" || final.Settings.DiskThresholdMode != workflows.DiskThresholdPercent ||
 		warnings[1].Reason != "92.0 % of 100.0 GB > 80 %" || !final.LastDiskWarningAt.Equal(final.LastDiskCheckAt) {
 		return nil, fmt.Errorf("unexpected final state %+v (warnings %+v)", final, warnings)
+	}
+	return run, nil
+}
+
+// recordLean is the scenario of environment_history_lean.json: the lean
+// shape (checks as local activities, disk checks on the cycles, the stream
+// on its own task queue). Events on (stream), disk checks every minute with
+// a 1 min cooldown on a 92 % full disk, every 2 min; cycle 2 fails
+// (offline with offlineAfter 1, set by update), cycle 3 recovers; a signal
+// sets the disk interval to 1 min; then steady cycles until the second disk
+// warning and 9 cycles in all.
+func recordLean(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.failCycle2 = true
+	stub.mu.Unlock()
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = 10 * time.Second
+	settings.EventsEnabled = true
+	settings.EventMode = workflows.EventModeStream
+	settings.DiskInterval = 2 * time.Minute
+	settings.DiskCooldown = time.Minute
+	settings.DiskCapacityBytes = 100_000_000_000
+	run, err := start(ctx, settings)
+	if err != nil {
+		return nil, err
+	}
+	first, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOnline && s.LastDisk != nil })
+	if err != nil {
+		return nil, err
+	}
+	if _, err := configure(ctx, c, run, workflows.SettingsPatch{OfflineAfter: intp(1)}); err != nil {
+		return nil, fmt.Errorf("accepted update: %w", err)
+	}
+	if _, err := configure(ctx, c, run, workflows.SettingsPatch{MetricsIntervalSeconds: intp(5)}); err == nil {
+		return nil, errors.New("the out-of-range update was accepted")
+	}
+	if _, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOffline }); err != nil {
+		return nil, err
+	}
+	// A shorter disk interval re-arms the next disk check (on a cycle).
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{DiskIntervalSeconds: intp(60)}); err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	final, err := waitForState(ctx, c, run, func(s workflows.State) bool {
+		return s.Cycles >= 9 && s.LastDiskWarningAt.After(first.LastDiskWarningAt) && s.PendingDiskWarning == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	stub.mu.Lock()
+	checks, warnings, streams := len(stub.diskChecks), len(stub.diskWarnings), len(stub.streams)
+	stub.mu.Unlock()
+	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "diskChecks", checks, "warnings", warnings, "streams", streams)
+	if final.Status != workflows.StatusOnline || checks < 2 || warnings < 2 || streams != 1 || final.PendingDiskWarning != nil {
+		return nil, fmt.Errorf("unexpected final state %+v (disk checks %d, warnings %d, streams %d)", final, checks, warnings, streams)
 	}
 	return run, nil
 }
