@@ -11,24 +11,30 @@ import (
 )
 
 // DefaultParallelism is the number of stats reads a Collector runs at once
-// when its Parallelism is not positive.
-const DefaultParallelism = 8
+// when its Parallelism is not positive. It is a cap, not a pace: an engine
+// that answers stats from its 1 s collector serves every read in flight on
+// the same pass, so a cycle costs about one pass as long as all its
+// containers are read at once (see the package doc for the choice of 128).
+const DefaultParallelism = 128
 
-// Collector reads all running containers' stats with bounded parallelism.
-// The zero value is ready to use.
+// Collector reads all running containers' stats at once, up to Parallelism
+// reads in flight. The zero value is ready to use.
 type Collector struct {
-	// Parallelism bounds the concurrent stats reads; <= 0 means
-	// DefaultParallelism.
+	// Parallelism caps the concurrent stats reads; <= 0 means
+	// DefaultParallelism. Above the cap, the reads go in waves of at most
+	// Parallelism, each costing about one collector pass of the engine.
 	Parallelism int
 }
 
-// Collect lists the running containers, reads /info for NCPU and MemTotal,
-// and reads every container's stats. A container that has counters in prev
-// (keyed by full container ID) gets a one-shot read, which answers at once,
-// and its CPU % is computed against those counters; a container seen for the
-// first time gets a stream=false read, where the daemon waits about 1 s for
-// a second sample (see the package doc for the measured costs). The caller
-// keeps each sample's Counters for the next cycle.
+// Collect lists the running containers, reads /info for NCPU and MemTotal
+// (at the same time as the stats), and reads every container's stats, all at
+// once up to Parallelism. A container that has counters in prev (keyed by
+// full container ID) gets a one-shot read, answered by the engine's next
+// collector pass, and its CPU % is computed against those counters; a
+// container seen for the first time gets a stream=false read, where the
+// daemon waits one more pass (about 1 s) for a second sample (see the
+// package doc for the measured costs). The caller keeps each sample's
+// Counters for the next cycle.
 //
 // A container that vanished between the list and its stats read is left out
 // and is not an error. An engine that cannot be reached, or that fails a
@@ -38,25 +44,51 @@ func (c Collector) Collect(ctx context.Context, cli *client.Client, prev map[str
 	if cli == nil {
 		return HostSample{}, nil, errors.New("engine: collect: nil client")
 	}
-	list, err := cli.ContainerList(ctx, client.ContainerListOptions{})
-	if err != nil {
-		return HostSample{}, nil, engineError("list containers", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// /info is independent of the stats: it runs alongside the list and
+	// the reads, so it adds nothing to a cycle that waits for a pass.
+	type infoResult struct {
+		ncpu     int
+		memTotal int64
+		err      error
 	}
-	info, err := cli.Info(ctx, client.InfoOptions{})
+	infoDone := make(chan infoResult, 1)
+	go func() {
+		res, err := cli.Info(ctx, client.InfoOptions{})
+		if err != nil {
+			infoDone <- infoResult{err: engineError("info", err)}
+			return
+		}
+		infoDone <- infoResult{ncpu: res.Info.NCPU, memTotal: res.Info.MemTotal}
+	}()
+	samples, err := c.listAndRead(ctx, cli, prev)
 	if err != nil {
-		return HostSample{}, nil, engineError("info", err)
-	}
-	samples, err := c.readAll(ctx, cli, list.Items, prev)
-	if err != nil {
+		cancel()
+		<-infoDone
 		return HostSample{}, nil, err
 	}
-	memTotal := uint64(max(info.Info.MemTotal, 0))
-	return HostTotals(samples, info.Info.NCPU, memTotal), samples, nil
+	info := <-infoDone
+	if info.err != nil {
+		return HostSample{}, nil, info.err
+	}
+	memTotal := uint64(max(info.memTotal, 0))
+	return HostTotals(samples, info.ncpu, memTotal), samples, nil
 }
 
-// readAll reads the stats of items, at most c.parallelism() at a time, and
-// returns the samples of the containers that still ran, in list order. The
-// first error cancels the reads still going and is returned.
+// listAndRead lists the running containers and reads their stats.
+func (c Collector) listAndRead(ctx context.Context, cli *client.Client, prev map[string]CPUCounters) ([]ContainerSample, error) {
+	list, err := cli.ContainerList(ctx, client.ContainerListOptions{})
+	if err != nil {
+		return nil, engineError("list containers", err)
+	}
+	return c.readAll(ctx, cli, list.Items, prev)
+}
+
+// readAll reads the stats of items, all at once up to c.parallelism() reads
+// in flight (a read beyond the cap starts when one ends), and returns the
+// samples of the containers that still ran, in list order. The first error
+// cancels the reads still going and is returned.
 func (c Collector) readAll(ctx context.Context, cli *client.Client, items []container.Summary, prev map[string]CPUCounters) ([]ContainerSample, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

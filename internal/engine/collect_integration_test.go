@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +46,94 @@ func TestCollectRealEngine(t *testing.T) {
 		t.Fatalf("second Collect: %v", err)
 	}
 	checkCycle(t, "one-shot", host, second, busy, idle)
+}
+
+// TestCollectCPUMatchesDockerStats checks that the CPU % Collect gives a busy
+// container in production mode (one-shot, against the previous cycle's
+// counters) is within 2 points of what `docker stats --no-stream` prints for
+// it. The container spins under a 0.3 CPU quota with a 10 ms CFS period, so
+// its use is steady and the same over Collect's window and docker's (the
+// second after it), whatever else the host runs, within 0.3 points.
+// Other load on the host can still starve it for a moment, so a miss is
+// retried twice; a wrong formula misses every time.
+func TestCollectCPUMatchesDockerStats(t *testing.T) {
+	cli := enginetest.Client(t)
+	docker := dockerCLI(t)
+	ctx := t.Context()
+	busy := enginetest.RunContainer(t, cli, "wf-engine-cpu", "sh", "-c", "while :; do :; done")
+	_, err := cli.ContainerUpdate(ctx, busy, client.ContainerUpdateOptions{
+		Resources: &container.Resources{CPUPeriod: 10_000, CPUQuota: 3_000},
+	})
+	if err != nil {
+		t.Fatalf("limit the busy container to 0.3 CPU: %v", err)
+	}
+	const tolerance = 2.0 // points of CPU %
+	var c engine.Collector
+	for attempt := 1; attempt <= 3; attempt++ {
+		_, first, err := c.Collect(ctx, cli, nil)
+		if err != nil {
+			t.Fatalf("first Collect: %v", err)
+		}
+		prev := make(map[string]engine.CPUCounters, len(first))
+		for _, s := range first {
+			prev[s.ID] = s.Counters
+		}
+		time.Sleep(2 * time.Second)
+
+		var (
+			wg     sync.WaitGroup
+			out    []byte
+			cliErr error
+		)
+		wg.Go(func() {
+			cmd := exec.CommandContext(ctx, docker, "stats", "--no-stream", "--format", "{{.CPUPerc}}", busy)
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+enginetest.Endpoint())
+			out, cliErr = cmd.Output()
+		})
+		_, second, err := c.Collect(ctx, cli, prev)
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("second Collect: %v", err)
+		}
+		if cliErr != nil {
+			t.Fatalf("docker stats: %v (%s)", cliErr, out)
+		}
+		want, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(string(out)), "%"), 64)
+		if err != nil {
+			t.Fatalf("docker stats printed %q: %v", out, err)
+		}
+		var got *engine.ContainerSample
+		for i := range second {
+			if second[i].ID == busy {
+				got = &second[i]
+			}
+		}
+		if got == nil || !got.CPUKnown {
+			t.Fatalf("busy container missing or CPU unknown in the second Collect: %+v", got)
+		}
+		t.Logf("attempt %d: Collect %.2f %%, docker stats %.2f %%", attempt, got.CPUPercent, want)
+		if math.Abs(got.CPUPercent-want) <= tolerance {
+			return
+		}
+	}
+	t.Errorf("Collect's CPU %% stayed more than %.0f points away from docker stats' in 3 attempts", tolerance)
+}
+
+// dockerCLI returns the path of the docker CLI. Without one the test is
+// skipped, or fails under WINDFLOW_REQUIRE_STACK=1, like a missing engine.
+func dockerCLI(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("docker")
+	if err != nil {
+		if _, statErr := os.Stat("/usr/bin/docker"); statErr == nil {
+			return "/usr/bin/docker"
+		}
+		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
+			t.Fatalf("docker CLI required (WINDFLOW_REQUIRE_STACK=1): %v", err)
+		}
+		t.Skipf("no docker CLI: %v", err)
+	}
+	return path
 }
 
 // checkCycle asserts what every cycle of TestCollectRealEngine must show.

@@ -18,33 +18,72 @@
 // the first time. A 30 s cycle also gives a CPU % averaged over the whole
 // interval instead of over the one second stream=false looks at.
 //
-// BenchmarkStats measured it on this project's reference engine, Debian's
-// dockerd 20.10.24 (API 1.41, cgroup v1, overlay2), 2 CPUs, 4 idle
-// containers, Parallelism 8, go test -bench BenchmarkStats -benchtime=10x.
-// "idle daemon" is the start of a monitoring cycle (the daemon's collector
-// asleep); "ticking daemon" is back-to-back reads, as when another client
-// streams stats from the same engine:
+// On this project's reference engine, Debian's dockerd 20.10.24 (API 1.41,
+// cgroup v1, overlay2, 2 CPUs), every read goes through the daemon's stats
+// collector, whatever the mode. The collector sleeps while nobody reads;
+// the first read wakes it, and it makes a pass over the containers being
+// read at that instant, publishing one sample of each, then sleeps 1 s and
+// makes the next pass over the containers read by then, and so on. A
+// one-shot read returns at the first pass that includes its container;
+// stream=false at the second. So the reads that miss the first pass (all but
+// the first few of a parallel cycle) cost one sleep plus one pass in
+// one-shot mode and two of each with stream=false, and reads that cannot
+// start until others end (a parallelism cap below the container count) wait
+// for one more pass per wave. According to moby/moby#46448 (merged for
+// Docker 25), newer engines answer one-shot reads directly, without the
+// collector (not measured here: no such engine).
+//
+// BenchmarkStats, one container's read, go test -bench BenchmarkStats
+// -benchtime=5x; "idle daemon" is the start of a monitoring cycle (the
+// collector asleep), "ticking daemon" back-to-back reads, as when another
+// client streams stats from the same engine:
 //
 //	                               stream=false   one-shot
-//	one container, idle daemon        1.07 s       2.6 ms
-//	Collect (4), idle daemon          2.01 s       0.97 s
+//	one container, idle daemon        1.01 s       4.2 ms
 //	one container, ticking daemon     2.01 s       1.00 s
-//	Collect (4), ticking daemon       2.02 s       1.01 s
 //
-// On 20.10 a one-shot read still goes through the daemon's collector: it is
-// answered at once only by a collector that is asleep, and the reads of a
-// parallel Collect that miss its first pass wait for the next one, 1 s
-// later. Even so a cycle costs half as long as with stream=false, whose
-// second sample always costs one more collector pass. According to
-// moby/moby#46448 (merged for Docker 25), newer engines answer one-shot reads
-// directly, without the collector, so there one-shot costs milliseconds
-// while stream=false stays at 1–2 s (not measured here: no such engine).
+// # Parallelism: every container at once
 //
-// Parallelism bounds the concurrent reads (default 8). On an engine that
-// routes reads through its collector the cost is waiting, not work: a cycle
-// of n containers takes about n/Parallelism collector passes in one-shot
-// mode and twice that with stream=false (100 containers: about 13 s against
-// 25 s at the default). Raise Parallelism for large engines.
+// Hence Collect reads all the containers at once: the whole cycle then costs
+// one sleep and one pass, about what a single one-shot read of a busy engine
+// costs. BenchmarkCycle, 50 idle containers, medians of go test -bench
+// BenchmarkCycle, two runs (-benchtime=5x) where every op started from an
+// idle daemon, on a host that other builds kept busy (load 2–10), and one
+// (10x) where another client kept the collector ticking throughout:
+//
+//	                                   idle daemon   idle daemon   ticking
+//	one-shot-all (list, all one-shot)     1.18 s        1.49 s      0.68 s
+//	seed (list, all stream=false)         2.33 s        2.93 s      1.83 s
+//	collect (Collect, prev. counters)     1.17 s        1.33 s      0.66 s
+//	collect / one-shot-all                0.99          0.89        0.97
+//	collect / seed                        0.50          0.45        0.36
+//
+// The same 50 read 16 at a time (the old configured default) took 4.45 s, and
+// 8 at a time with stream=false 14.8 s (shared/REFERENCE.md). Collect is the
+// floor: /info runs alongside the reads, and the list is one quick request.
+// Against stream=false it cannot do much better than half, since the latter
+// costs exactly one more sleep and pass.
+//
+// DefaultParallelism is 128, a cap rather than a pace. A read in flight costs
+// one HTTP connection (a file descriptor and a goroutine on each side) held
+// for about a second, and one subscriber in the daemon, whose work per pass
+// is one cgroup read per container however many readers wait for it; so the
+// cap bounds connections, not the engine's work. 128 reads an engine of up
+// to 128 running containers in one pass, while one environment never holds
+// more than 128 connections to its engine (or to a socket proxy or SSH
+// tunnel in front of it), and a worker collecting several environments at
+// once stays far from the open-file limit (Go raises the soft limit to the
+// hard one). Connect's transport puts no limit on connections per host.
+// Above the cap the reads go in waves (a read starts when one ends, that is
+// at the next pass), so N containers cost about ⌈N/128⌉ sleeps and passes:
+// 500 containers, by the pass times above, about 6–8 s (not measured),
+// within the 15 s a cycle may take. Set a lower Parallelism
+// (WINDFLOW_STATS_PARALLELISM) for an engine behind a proxy that caps
+// connections.
+//
+// For a steady load the CPU % over the interval between cycles matches what
+// docker stats shows within 2 points (TestCollectCPUMatchesDockerStats checks
+// it against the docker CLI).
 //
 // A container restart resets its counters; CPUPercent then returns 0 and
 // the sample says CPUKnown=false, and the next cycle is exact again.

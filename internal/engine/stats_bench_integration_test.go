@@ -9,9 +9,6 @@ import (
 	"github.com/windflow/monitor/internal/engine/enginetest"
 )
 
-// benchContainers is how many idle containers BenchmarkStats runs.
-const benchContainers = 4
-
 // idleGap is how long to wait for the daemon's stats collector to go idle
 // after a read: it sleeps its 1 s interval after each pass and only then
 // notices that nobody is subscribed. Probed on dockerd 20.10 with one-shot
@@ -19,9 +16,8 @@ const benchContainers = 4
 // of 20 did.
 const idleGap = 2500 * time.Millisecond
 
-// BenchmarkStats compares the two stats read modes on the real engine, for
-// one container's read per op ("read") and for one Collect of every running
-// container per op ("collect"):
+// BenchmarkStats compares the two stats read modes on the real engine, one
+// container's read per op:
 //
 //   - stream=false: the daemon drops one sample of its 1 s collector and
 //     returns the next, with precpu_stats filled;
@@ -32,56 +28,39 @@ const idleGap = 2500 * time.Millisecond
 // stats collector idle, as at the start of a 30 s monitoring cycle (the wait
 // for it to go idle is not counted: ns/op is the read alone). "ticking-daemon":
 // ops run back to back, so the collector is always mid-interval, as when
-// another client streams stats from the same engine. The numbers are in the
-// package doc. Run with -benchtime=10x: each op takes up to 4.5 s.
+// another client streams stats from the same engine. A whole cycle over many
+// containers is BenchmarkCycle's. The numbers are in the package doc. Run
+// with -benchtime=10x: each op takes up to 3.6 s.
 func BenchmarkStats(b *testing.B) {
 	cli := enginetest.Client(b)
-	ids := make([]string, benchContainers)
-	for i := range ids {
-		ids[i] = enginetest.RunContainer(b, cli, fmt.Sprintf("wf-bench-%d", i), "sleep", "3600")
-	}
+	id := enginetest.RunContainer(b, cli, "wf-bench", "sleep", "3600")
 	ctx := b.Context()
-	var c engine.Collector
-	_, first, err := c.Collect(ctx, cli, nil)
+	first, ok, err := engine.ReadStats(ctx, cli, id, nil)
+	if err == nil && !ok {
+		err = fmt.Errorf("container %s skipped", id)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	prev := make(map[string]engine.CPUCounters, len(first))
-	for _, s := range first {
-		prev[s.ID] = s.Counters
-	}
-	counters, ok := prev[ids[0]]
-	if !ok {
-		b.Fatalf("container %s missing from the first Collect", ids[0])
-	}
+	counters := first.Counters
 
 	modes := []struct {
 		name    string
-		prev    map[string]engine.CPUCounters
 		oneShot *engine.CPUCounters
 	}{
-		{"stream=false", nil, nil},
-		{"one-shot", prev, &counters},
+		{"stream=false", nil},
+		{"one-shot", &counters},
 	}
 	for _, m := range modes {
 		read := func() error {
-			_, ok, err := engine.ReadStats(ctx, cli, ids[0], m.oneShot)
+			_, ok, err := engine.ReadStats(ctx, cli, id, m.oneShot)
 			if err == nil && !ok {
-				err = fmt.Errorf("container %s skipped", ids[0])
-			}
-			return err
-		}
-		collect := func() error {
-			_, samples, err := c.Collect(ctx, cli, m.prev)
-			if err == nil && len(samples) < benchContainers {
-				err = fmt.Errorf("collected %d containers, want >= %d", len(samples), benchContainers)
+				err = fmt.Errorf("container %s skipped", id)
 			}
 			return err
 		}
 		b.Run(m.name+"/read/idle-daemon", func(b *testing.B) { benchIdleDaemon(b, read) })
-		b.Run(m.name+"/collect/idle-daemon", func(b *testing.B) { benchIdleDaemon(b, collect) })
 		b.Run(m.name+"/read/ticking-daemon", func(b *testing.B) { benchBackToBack(b, read) })
-		b.Run(m.name+"/collect/ticking-daemon", func(b *testing.B) { benchBackToBack(b, collect) })
 	}
 }
 

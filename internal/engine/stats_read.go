@@ -13,10 +13,12 @@ import (
 )
 
 // readStats reads one stats record of container id. With prev == nil it asks
-// for stream=false, where the daemon waits for its next collector tick
-// (about 1 s) and fills precpu_stats; otherwise for a one-shot record that
-// comes back at once with precpu_stats empty, and the CPU % is computed
-// against *prev. ok is false when the container vanished between the list
+// for stream=false, where the daemon waits for one more collector pass
+// (about 1 s) and fills precpu_stats; otherwise for a one-shot record, with
+// precpu_stats empty, and the CPU % is computed against *prev. A one-shot
+// read costs one collector pass on engines that route it through their
+// collector (dockerd 20.10: at once if the collector was asleep, else at its
+// next pass; see the package doc), milliseconds on newer ones. ok is false when the container vanished between the list
 // and this read (404, 409, or the empty record a stopped container gives).
 func readStats(ctx context.Context, cli *client.Client, id string, prev *CPUCounters) (s ContainerSample, ok bool, err error) {
 	res, err := cli.ContainerStats(ctx, id, client.ContainerStatsOptions{
