@@ -143,9 +143,11 @@ func (a *Activities) newClient(ctx context.Context, env store.Environment) (*cli
 	return engine.NewClient(env.Endpoint, material)
 }
 
-// CloseClients closes the engine clients the activities keep (see
-// clientCache); activities running later open new ones.
-func (a *Activities) CloseClients() { a.clients.closeAll() }
+// CloseClients closes the engine clients a keeps (see clientCache);
+// activities running later open new ones. A function, not a method: every
+// exported method of Activities is an activity to a worker that registers
+// the struct.
+func CloseClients(a *Activities) { a.clients.closeAll() }
 
 // openTLS opens the environment's sealed TLS material. A worker without the
 // key, or with another key, fails retryably (another worker may have it,

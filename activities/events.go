@@ -27,9 +27,11 @@ const (
 	// defaultFlushInterval bounds how long a received event waits before it
 	// is stored (and pushed to live clients).
 	defaultFlushInterval = 200 * time.Millisecond
-	// defaultHeartbeatInterval is well under the workflow's 30 s
-	// HeartbeatTimeout; the SDK throttles what reaches the server anyway.
-	defaultHeartbeatInterval = 2 * time.Second
+	// defaultHeartbeatInterval is how often the stream records its
+	// progress with the SDK, which sends at most one heartbeat a minute (its
+	// default throttle under the lean shape's 2 min heartbeat timeout; 0.8 ×
+	// 30 s for runs of the older shape): well under both.
+	defaultHeartbeatInterval = 10 * time.Second
 	// storeTimeout bounds every batch write (each flush), also the last one
 	// after a cancel: well under the stream's heartbeat timeout.
 	storeTimeout = 10 * time.Second
@@ -259,14 +261,18 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	// stores and heartbeats.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	events := make(chan engine.Event, 1024)
+	// Pointers, and a modest buffer: a stream costs little memory while
+	// idle (1,000 streams per worker); a slow flush blocks the reader, and
+	// the socket and the engine's own subscriber buffer (1,024 events) hold
+	// what arrives meanwhile.
+	events := make(chan *engine.Event, 256)
 	var malformed atomic.Int64
 	readDone := make(chan error, 1)
 	go func() {
 		readDone <- engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true},
 			func(e engine.Event) error {
 				select {
-				case events <- e:
+				case events <- &e:
 					return nil
 				case <-readCtx.Done():
 					return readCtx.Err()
@@ -281,10 +287,10 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 
 	var batch []store.ContainerEvent
 	batchCursor := progress.Cursor
-	take := func(e engine.Event) {
+	take := func(e *engine.Event) {
 		batchCursor = max(batchCursor, e.TimeNano)
-		if keep, _ := a.Events.filter().Keep(e); keep {
-			batch = append(batch, eventRow(env.ID, e))
+		if keep, _ := a.Events.filter().Keep(*e); keep {
+			batch = append(batch, eventRow(env.ID, *e))
 		}
 	}
 	derive := eventDrafts(env.ID, env.Name)

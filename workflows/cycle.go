@@ -76,7 +76,7 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 		w.checkSucceeded(ctx, summary)
 	}
 	if w.lean {
-		w.requestDiskCheck(now)
+		w.requestDiskCheck(ctx, now)
 	}
 	w.publishDetails(ctx)
 }
@@ -136,13 +136,25 @@ func (w *environmentWorkflow) transition(ctx workflow.Context, to Status) {
 		change.Error = w.state.LastError
 	}
 	w.pendingStatus = append(w.pendingStatus, change)
+	if w.lean {
+		w.startStatusRecorder(ctx)
+	}
 }
 
 // recordStatusChanges runs as a workflow goroutine for the whole run: it
 // records the queued transitions one at a time, in order, so that the checks
 // never wait for the database and two transitions never race.
+//
+// In the lean shape it runs only while transitions are pending (see
+// startStatusRecorder).
 func (w *environmentWorkflow) recordStatusChanges(ctx workflow.Context) {
+	if w.lean {
+		defer func() { w.recorderRunning = false }()
+	}
 	for {
+		if w.lean && len(w.pendingStatus) == 0 {
+			return
+		}
 		if err := workflow.Await(ctx, func() bool { return len(w.pendingStatus) > 0 }); err != nil {
 			return // cancelled
 		}

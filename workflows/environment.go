@@ -96,18 +96,22 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 	if err := w.registerHandlers(ctx); err != nil {
 		return err
 	}
-	workflow.Go(ctx, w.recordStatusChanges)
+	if w.lean {
+		// Goroutines on demand: a workflow in the worker's cache costs one
+		// goroutine stack per goroutine, so the lean shape keeps only the
+		// main loop and the event collection running between cycles.
+		w.startStatusRecorder(ctx)
+		w.startDiskWork(ctx)
+	} else {
+		workflow.Go(ctx, w.recordStatusChanges)
+	}
 	if w.eventsSupported {
 		w.eventsRunning = true
 		workflow.Go(ctx, w.collectEvents)
 	}
-	if w.diskSupported {
+	if w.diskSupported && !w.lean {
 		w.diskRunning = true
-		if w.lean {
-			workflow.Go(ctx, w.checkDisksOnCycles)
-		} else {
-			workflow.Go(ctx, w.checkDisks)
-		}
+		workflow.Go(ctx, w.checkDisks)
 	}
 	return w.run(ctx)
 }
@@ -163,10 +167,12 @@ type environmentWorkflow struct {
 	// local activities, disk checks on the metrics cycles, streams on their
 	// own task queue, continue-as-new that waits for no activity.
 	lean bool
-	// diskRequested asks checkDisksOnCycles for a check (lean shape).
-	diskRequested bool
-	// diskInFlight is true while a disk check runs (lean shape).
+	// diskInFlight is true while a disk check (and the recording of its
+	// warning) runs (lean shape).
 	diskInFlight bool
+	// recorderRunning is true while the goroutine recording status
+	// transitions runs (lean shape).
+	recorderRunning bool
 }
 
 func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow {

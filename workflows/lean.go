@@ -21,9 +21,13 @@ import (
 //     the wait for a local-activity slot: a check that cannot start in time
 //     counts as a failed check instead of waiting forever.
 //   - The disk check rides on the metrics cycles: no timer of its own. When a
-//     cycle finds the disk check due, the disk goroutine schedules CheckDisk
-//     (a regular activity: /system/df can take minutes and must not hold a
-//     workflow task open) in the same workflow task. The effective disk
+//     cycle finds the disk check due, a goroutine schedules CheckDisk (a
+//     regular activity: /system/df can take minutes and must not hold a
+//     workflow task open) in the same workflow task.
+//   - Goroutines on demand: the status recorder and the disk check run only
+//     while they have work, so that a workflow in the worker's cache holds
+//     two goroutine stacks (the main loop, the event collection) between
+//     cycles. The effective disk
 //     interval is therefore rounded up to the next metrics cycle, and there
 //     are no disk checks while paused (as before).
 //   - The event stream runs on the streams task queue (StreamsTaskQueue), a
@@ -95,35 +99,47 @@ func (w *environmentWorkflow) leanStreamActivityOptions(ctx workflow.Context) wo
 	return o
 }
 
+// startStatusRecorder starts the goroutine that records the pending status
+// transitions, unless it runs or nothing is pending; it returns when the
+// queue is empty.
+func (w *environmentWorkflow) startStatusRecorder(ctx workflow.Context) {
+	if w.recorderRunning || len(w.pendingStatus) == 0 {
+		return
+	}
+	w.recorderRunning = true
+	workflow.Go(ctx, w.recordStatusChanges)
+}
+
 // requestDiskCheck is called after each check of the lean shape: when the
-// disk check is due and none is running, it wakes the disk goroutine, which
-// schedules CheckDisk in the same workflow task.
-func (w *environmentWorkflow) requestDiskCheck(now time.Time) {
+// disk check is due and none is running, it starts one, which schedules
+// CheckDisk in the same workflow task.
+func (w *environmentWorkflow) requestDiskCheck(ctx workflow.Context, now time.Time) {
 	if !w.diskSupported || w.diskInFlight || w.state.Settings.Paused {
 		return
 	}
 	if w.state.NextDiskAt.IsZero() || !now.Before(w.state.NextDiskAt) {
-		w.diskRequested = true
+		w.diskInFlight = true
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { w.diskInFlight = false }()
+			w.checkDisk(ctx)
+			if w.state.PendingDiskWarning != nil && ctx.Err() == nil {
+				w.recordPendingDiskWarning(ctx)
+			}
+		})
 	}
 }
 
-// checkDisksOnCycles is checkDisks in the lean shape: a check whenever a
-// metrics cycle requests one, and the recording of a pending warning first
-// (one carried from the previous run included).
-func (w *environmentWorkflow) checkDisksOnCycles(ctx workflow.Context) {
-	for ctx.Err() == nil {
-		if w.state.PendingDiskWarning != nil {
-			w.recordPendingDiskWarning(ctx)
-			continue
-		}
-		if err := workflow.Await(ctx, func() bool { return w.diskRequested }); err != nil {
-			return
-		}
-		w.diskRequested = false
-		w.diskInFlight = true
-		w.checkDisk(ctx)
-		w.diskInFlight = false
+// startDiskWork records, at the start of a run, a disk warning the previous
+// run decided but could not record.
+func (w *environmentWorkflow) startDiskWork(ctx workflow.Context) {
+	if !w.diskSupported || w.state.PendingDiskWarning == nil {
+		return
 	}
+	w.diskInFlight = true
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.diskInFlight = false }()
+		w.recordPendingDiskWarning(ctx)
+	})
 }
 
 // queueDiskWarning decides a warning in the lean shape: the cooldown starts
@@ -168,8 +184,8 @@ func (w *environmentWorkflow) continueAsNewLean(ctx workflow.Context) error {
 	w.stopTimer()
 	state := w.snapshot()
 	state.PendingStatus = append([]RecordStatusInput(nil), w.pendingStatus...)
-	if w.diskInFlight {
-		// Abandoned: the next run checks in its first cycle.
+	if w.diskInFlight && state.PendingDiskWarning == nil {
+		// A check abandoned: the next run checks in its first cycle.
 		state.NextDiskAt = time.Time{}
 	}
 	w.logger.Info("Continuing as new", "Cycles", state.Cycles, "RunCycles", w.runCycles,

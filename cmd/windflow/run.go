@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -117,6 +118,12 @@ func serveMetrics(ctx context.Context, g *errgroup.Group, addr string, tel *tele
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", tel.Handler())
+	if pprofOn() {
+		// Profiles for capacity work (WINDFLOW_PPROF=1), on the metrics
+		// listener only, never on the API's.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	g.Go(func() error {
 		if err := serveHTTP(ctx, "metrics", addr, mux); err != nil {
 			return fmt.Errorf("%w (set WINDFLOW_METRICS_ADDR to another address, or to empty to turn the listener off)", err)
@@ -124,6 +131,10 @@ func serveMetrics(ctx context.Context, g *errgroup.Group, addr string, tel *tele
 		return nil
 	})
 }
+
+// pprofOn reports whether WINDFLOW_PPROF asks for profiles on the metrics
+// listener.
+func pprofOn() bool { return envBool("WINDFLOW_PPROF") }
 
 // withMetrics serves GET /metrics from tel and everything else from h.
 func withMetrics(h http.Handler, tel *telemetry.Metrics) http.Handler {
@@ -160,7 +171,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 	slog.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
 	<-ctx.Done()
 	w.Stop() // waits up to worker.StopTimeout for running activities
-	acts.CloseClients()
+	activities.CloseClients(acts)
 	slog.Info("worker stopped")
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -127,9 +128,13 @@ func TestNewClientPlainTCP(t *testing.T) {
 		w.Header().Set("Api-Version", "1.41")
 		_, _ = w.Write([]byte("OK"))
 	}))
+	var closed atomic.Int32
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			conns.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
 		}
 	}
 	srv.Start()
@@ -146,6 +151,14 @@ func TestNewClientPlainTCP(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Fatalf("3 pings used %d connections, want 1 kept alive", n)
+	}
+	// Idle connections of a plain engine close after IdleConnTimeout.
+	deadline := time.Now().Add(IdleConnTimeout + 5*time.Second)
+	for closed.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle connection is still open %s after the last request", IdleConnTimeout+5*time.Second)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	conn, err := eventsDialer(cli)(t.Context())
 	if err != nil {

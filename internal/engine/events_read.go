@@ -60,7 +60,9 @@ func ReadEvents(ctx context.Context, cli *client.Client, q EventsQuery, fn func(
 		return err
 	}
 	defer func() { _ = body.Close() }()
-	r := bufio.NewReaderSize(body, 64<<10)
+	// A small buffer: readLine accumulates longer lines, and an idle stream
+	// (one per environment and worker) should cost little memory.
+	r := bufio.NewReaderSize(body, 4<<10)
 	for {
 		line, tooLong, rerr := readLine(r, maxEventLine)
 		if err := ctx.Err(); err != nil {
@@ -109,22 +111,38 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		req.Host = host
 	}
 	req.Header.Set("Accept", "application/x-ndjson, application/json;q=0.9")
-	dial := eventsDialer(cli)
-	hc := &http.Client{Transport: &http.Transport{
-		// The client's dialer: unix socket or tcp, with TLS when the client
-		// has it (it then returns a TLS connection, so the URL stays http).
-		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
-		DisableKeepAlives: true,
-	}}
-	resp, err := hc.Do(req)
+	// One connection of its own, spoken to directly rather than through an
+	// http.Transport, which would keep two goroutines and two buffers per
+	// stream (a worker follows one stream per environment). The client's
+	// dialer: unix socket or tcp, with TLS when the client has it (it then
+	// returns a TLS connection, so the URL stays http).
+	conn, err := eventsDialer(cli)(ctx)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
 		return nil, fmt.Errorf("engine: events: %w: %w", ErrUnreachable, err)
 	}
+	// Cancelling ctx closes the connection, which ends a blocked read.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	fail := func(err error) (io.ReadCloser, error) {
+		stop()
+		_ = conn.Close()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("engine: events: %w: %w", ErrUnreachable, err)
+	}
+	if err := req.Write(conn); err != nil {
+		return fail(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), req)
+	if err != nil {
+		return fail(err)
+	}
+	body := &eventsBody{ReadCloser: resp.Body, conn: conn, stop: stop}
 	if resp.StatusCode != http.StatusOK {
-		defer func() { _ = resp.Body.Close() }()
+		defer func() { _ = body.Close() }()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		var m struct {
 			Message string `json:"message"`
@@ -135,7 +153,24 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		}
 		return nil, fmt.Errorf("engine: events: %s: %s", resp.Status, msg)
 	}
-	return resp.Body, nil
+	return body, nil
+}
+
+// eventsBody is the body of an events response on its own connection:
+// closing it closes the connection.
+type eventsBody struct {
+	io.ReadCloser
+	conn net.Conn
+	stop func() bool
+}
+
+func (b *eventsBody) Close() error {
+	b.stop()
+	// The connection first: closing the body of a response read with
+	// http.ReadResponse drains it, which never ends on a live stream.
+	err := b.conn.Close()
+	_ = b.ReadCloser.Close()
+	return err
 }
 
 // eventsDialer returns the dialer of the raw events request. For a client

@@ -258,7 +258,9 @@ func childEnv(set map[string]string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "WINDFLOW_") || slices.Contains([]string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}, k) {
+		// WINDFLOW_PPROF passes through: profiles of the children on
+		// their metrics listener, for capacity work.
+		if (strings.HasPrefix(k, "WINDFLOW_") && k != "WINDFLOW_PPROF") || slices.Contains([]string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}, k) {
 			continue
 		}
 		env = append(env, kv)
