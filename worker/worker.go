@@ -33,6 +33,10 @@ const (
 	DefaultMaxActivities = 500
 	// DefaultMaxLocalActivities bounds the checks running at once.
 	DefaultMaxLocalActivities = 1_000
+	// DefaultWorkflowTaskPollers and DefaultActivityTaskPollers are the
+	// long polls of the main task queue.
+	DefaultWorkflowTaskPollers = 8
+	DefaultActivityTaskPollers = 4
 )
 
 // Option adjusts the options New builds the workers with.
@@ -93,7 +97,12 @@ type Worker struct {
 func New(c client.Client, taskQueue string, acts *activities.Activities, opts ...Option) *Worker {
 	o := options{
 		main: sdkworker.Options{
-			WorkerStopTimeout:                       StopTimeout,
+			WorkerStopTimeout: StopTimeout,
+			// The SDK's 2 pollers of each kind fall behind at ~1,000
+			// environments (a workflow task every 30 ms): more long polls
+			// cost the server almost nothing while idle.
+			MaxConcurrentWorkflowTaskPollers:        DefaultWorkflowTaskPollers,
+			MaxConcurrentActivityTaskPollers:        DefaultActivityTaskPollers,
 			MaxConcurrentActivityExecutionSize:      DefaultMaxActivities,
 			MaxConcurrentLocalActivityExecutionSize: DefaultMaxLocalActivities,
 		},

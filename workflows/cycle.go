@@ -43,8 +43,11 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	w.timerFired = false
 	now := workflow.Now(ctx)
 	// Fixed rate from the start of this check; a settings change during the
-	// check re-arms from the moment of the change instead.
-	w.state.NextCycleAt = now.Add(w.state.Settings.MetricsInterval)
+	// check re-arms from the moment of the change instead. The lean shape
+	// keeps to its schedule: the next check is due one interval after this
+	// one was due, so that a late start does not shift every later check
+	// (slots missed altogether are skipped).
+	w.state.NextCycleAt = nextCycleAt(w.lean, w.state.NextCycleAt, now, w.state.Settings.MetricsInterval)
 	w.state.LastCycleAt = now
 	w.state.Cycles++
 	w.runCycles++
@@ -79,6 +82,18 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 		w.requestDiskCheck(ctx, now)
 	}
 	w.publishDetails(ctx)
+}
+
+// nextCycleAt is when the check after the one due at due and starting at
+// now is due: now + interval, or, on a schedule, due + interval unless that
+// is not after now (a slot missed altogether), then now + interval.
+func nextCycleAt(onSchedule bool, due, now time.Time, interval time.Duration) time.Time {
+	if onSchedule && !due.IsZero() {
+		if next := due.Add(interval); next.After(now) {
+			return next
+		}
+	}
+	return now.Add(interval)
 }
 
 // check runs one check activity and decodes its result into out (nil: no

@@ -215,3 +215,24 @@ func mustOpen(t *testing.T, name string) *os.File {
 	t.Cleanup(func() { _ = f.Close() })
 	return f
 }
+
+func TestNextCycleAt(t *testing.T) {
+	const interval = 30 * time.Second
+	for name, tc := range map[string]struct {
+		onSchedule bool
+		due, now   time.Duration
+		want       time.Duration
+	}{
+		"on time":                      {true, 30 * time.Second, 30 * time.Second, 60 * time.Second},
+		"late: keeps to the schedule":  {true, 30 * time.Second, 32 * time.Second, 60 * time.Second},
+		"a slot missed: from now":      {true, 30 * time.Second, 65 * time.Second, 95 * time.Second},
+		"exactly one interval late":    {true, 30 * time.Second, 60 * time.Second, 90 * time.Second},
+		"legacy shape: from the start": {false, 30 * time.Second, 32 * time.Second, 62 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := nextCycleAt(tc.onSchedule, t0.Add(tc.due), t0.Add(tc.now), interval)
+			require.Equal(t, t0.Add(tc.want), got)
+		})
+	}
+	require.Equal(t, t0.Add(interval), nextCycleAt(true, time.Time{}, t0, interval), "no due time: from now")
+}

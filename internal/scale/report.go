@@ -149,8 +149,8 @@ func (r *Report) Print(out io.Writer) {
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	cy := r.Cycles
-	fmt.Fprintf(tw, "cycles stored / due\t%d / %.0f\t%.2f %% credited (≤ due per environment); %d environments without a cycle\n",
-		cy.Stored, cy.Due, cy.Percent, cy.WithoutCycle)
+	fmt.Fprintf(tw, "cycles stored / due\t%d / %.0f\t%.2f %% of the schedule's slots got a cycle (%.0f missed); %d environments without a cycle\n",
+		cy.Stored, cy.Due, cy.Percent, cy.MissedSlots, cy.WithoutCycle)
 	fmt.Fprintf(tw, "lateness between cycles\tp50 %.3f s  p99 %.3f s  max %.3f s\t(cycle_at[i] − cycle_at[i−1]) − interval, n=%d\n",
 		cy.Lateness.P50, cy.Lateness.P99, cy.Lateness.Max, cy.Lateness.N)
 	fmt.Fprintf(tw, "collection time\tp50 %.3f s  p99 %.3f s  max %.3f s\tcollected_at − cycle_at, n=%d\n",

@@ -238,6 +238,8 @@ func (h *harness) start(ctx context.Context) error {
 	var err error
 	h.fleet, err = fakeengine.StartFleet(cfg.Envs, fakeengine.Options{
 		Containers: cfg.Containers, StatsTick: cfg.StatsTick, EventEvery: cfg.EventEvery, Seed: 1,
+		// Independent daemons tick at independent phases.
+		Phases: true,
 	})
 	if err != nil {
 		return fmt.Errorf("scale: fake engines: %w", err)

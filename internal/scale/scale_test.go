@@ -423,3 +423,29 @@ func TestReportDerivedFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestCountCyclesEdges: a cycle that a little lateness pushes past the
+// window's end is not a missed slot; an environment that stops cycling
+// misses every slot after its last cycle.
+func TestCountCyclesEdges(t *testing.T) {
+	from := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	const interval = 30 * time.Second
+	to := from.Add(2 * time.Minute) // 4 slots
+	at := func(s float64) Cycle { return Cycle{At: from.Add(time.Duration(s * float64(time.Second)))} }
+	pushed, stuck, lateStart := uuid.New(), uuid.New(), uuid.New()
+	cycles := map[uuid.UUID][]Cycle{
+		pushed:    {at(-0.5), at(29.5), at(59.5), at(89.5), at(120.5)}, // the slot at 119.5 started 1 s late
+		stuck:     {at(10), at(40)},
+		lateStart: {at(50), at(80), at(110)}, // the slots at ~20 s (and before) missed
+	}
+	st := CountCycles([]uuid.UUID{pushed, stuck, lateStart}, cycles, from, to, interval)
+	if st.Stored != 3+2+3 {
+		t.Errorf("stored = %d, want 8", st.Stored)
+	}
+	if want := 1.0 + 2; st.MissedSlots != want { // pushed 0, stuck 2 (70, 100), lateStart 1 (20)
+		t.Errorf("missed slots = %v, want %v", st.MissedSlots, want)
+	}
+	if want := 12.0 - 3; st.Credited != want {
+		t.Errorf("credited = %v, want %v", st.Credited, want)
+	}
+}

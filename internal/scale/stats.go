@@ -51,8 +51,10 @@ type CycleStats struct {
 	Environments int `json:"environments"`
 	// Due is Σ window/interval over every environment (environments with no
 	// cycle count too); Stored the cycles whose cycle_at is in the window;
-	// Credited the stored cycles counted at most Due per environment, so
-	// that an environment's extra cycle does not hide another's missing one.
+	// Credited is Due less the slots of the schedule that got no cycle
+	// (MissedSlots; see CountCycles), so that an environment's extra cycle
+	// does not hide another's missing one, and a cycle that a little
+	// lateness pushed past the window's end is not counted as missed.
 	Due      float64 `json:"due"`
 	Stored   int     `json:"stored"`
 	Credited float64 `json:"credited"`
@@ -60,11 +62,40 @@ type CycleStats struct {
 	Percent float64 `json:"percent"`
 	// WithoutCycle counts the environments with no cycle in the window.
 	WithoutCycle int `json:"withoutCycle"`
+	// MissedSlots counts the slots of the schedule with no cycle.
+	MissedSlots float64 `json:"missedSlots"`
 	// Lateness is (cycle_at[i] − cycle_at[i−1]) − interval over consecutive
 	// cycles of one environment, for every cycle i in the window (i−1 may be
 	// before it); Collect is collected_at − cycle_at of the cycles in the window.
 	Lateness Dist `json:"lateness"`
 	Collect  Dist `json:"collect"`
+}
+
+// missedSlots counts the slots of one environment's schedule in [from, to)
+// that got no cycle, from its cycles sorted by time: a gap of n intervals
+// between two cycles in the window misses n − 1 slots, and the stretches
+// before the first and after the last cycle miss one slot per full interval
+// beyond half an interval of tolerance (a cycle due just inside the window
+// may start just outside it). No cycle in the window misses every slot.
+func missedSlots(cs []Cycle, from, to time.Time, interval time.Duration) float64 {
+	var in []time.Time
+	for _, c := range cs {
+		if !c.At.Before(from) && c.At.Before(to) {
+			in = append(in, c.At)
+		}
+	}
+	if len(in) == 0 {
+		return float64(to.Sub(from)) / float64(interval)
+	}
+	tol := interval / 2
+	edge := func(d time.Duration) float64 {
+		return math.Max(0, math.Floor(float64(d-tol)/float64(interval)))
+	}
+	missed := edge(in[0].Sub(from)) + edge(to.Sub(in[len(in)-1]))
+	for i := 1; i < len(in); i++ {
+		missed += math.Max(0, math.Round(float64(in[i].Sub(in[i-1]))/float64(interval))-1)
+	}
+	return missed
 }
 
 // CountCycles compares the cycles stored per environment with the cycles
@@ -95,9 +126,11 @@ func CountCycles(envs []uuid.UUID, cycles map[uuid.UUID][]Cycle, from, to time.T
 				late = append(late, (c.At.Sub(cs[i-1].At) - interval).Seconds())
 			}
 		}
+		missed := missedSlots(cs, from, to, interval)
 		st.Due += perEnv
 		st.Stored += in
-		st.Credited += math.Min(float64(in), perEnv)
+		st.MissedSlots += math.Min(missed, perEnv)
+		st.Credited += math.Max(0, perEnv-missed)
 		if in == 0 {
 			st.WithoutCycle++
 		}

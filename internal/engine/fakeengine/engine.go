@@ -38,6 +38,9 @@ type Engine struct {
 
 	reqs [nRoutes]atomic.Int64
 
+	// phase delays this engine's stats answers after each tick (Options.Phases).
+	phase time.Duration
+
 	done      chan struct{} // closed by close: ends streams and pending reads
 	mu        sync.Mutex
 	closed    bool
@@ -131,6 +134,7 @@ func newEngine(f *Fleet, idx int) (*Engine, error) {
 		served:   make(chan struct{}),
 		done:     make(chan struct{}),
 		evRand:   rand.New(rand.NewPCG(uint64(f.opts.Seed)^0x5eed, uint64(idx)*2+1)),
+		phase:    enginePhase(f.opts, idx),
 	}
 	e.ev.subs = map[*subscriber]struct{}{}
 	e.build()
@@ -421,4 +425,14 @@ func putBuf(b *[]byte) {
 	if cap(*b) <= 64<<10 {
 		bufPool.Put(b)
 	}
+}
+
+// enginePhase is the delay of engine idx's stats answers after a tick: the
+// golden-ratio sequence spreads any number of engines evenly over the tick.
+func enginePhase(o Options, idx int) time.Duration {
+	if !o.Phases {
+		return 0
+	}
+	_, frac := math.Modf(float64(idx) * 0.6180339887498949)
+	return time.Duration(frac * float64(o.StatsTick))
 }

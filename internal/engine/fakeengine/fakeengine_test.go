@@ -647,3 +647,50 @@ func TestStartFleetRejectsNoEngine(t *testing.T) {
 		t.Error("no error for 0 engines")
 	}
 }
+
+// TestPhasesSpreadAnswers: with Phases, each engine answers a stats read at
+// its own publish times (its phase within every tick, spread over the tick
+// across engines), within one tick of the request, with precpu one tick
+// before.
+func TestPhasesSpreadAnswers(t *testing.T) {
+	const tick = 200 * time.Millisecond
+	f, err := StartFleet(8, Options{Containers: 1, StatsTick: tick, Phases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	phases := map[time.Duration]bool{}
+	for i, e := range f.Engines() {
+		if e.phase < 0 || e.phase >= tick {
+			t.Fatalf("engine %d: phase %s outside [0, %s)", i, e.phase, tick)
+		}
+		phases[e.phase.Round(10*time.Millisecond)] = true
+	}
+	if len(phases) < 6 {
+		t.Fatalf("8 engines share %d distinct phases, want them spread", len(phases))
+	}
+	for i, e := range f.Engines() {
+		asked := time.Now()
+		res, err := http.Get("http://" + strings.TrimPrefix(e.Endpoint(), "tcp://") + "/containers/" + e.Expected()[0].ID + "/stats?stream=false")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec container.StatsResponse
+		err = json.NewDecoder(res.Body).Decode(&rec)
+		_ = res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(asked); waited > tick+50*time.Millisecond {
+			t.Errorf("engine %d answered after %s, want within one tick", i, waited)
+		}
+		// The record's time is one of this engine's publish times.
+		off := rec.Read.Sub(f.start) % tick
+		if d := (off - e.phase).Abs(); d > time.Millisecond && d < tick-time.Millisecond {
+			t.Errorf("engine %d published at %s into the tick, want its phase %s", i, off, e.phase)
+		}
+		if got := rec.Read.Sub(rec.PreRead); got != tick {
+			t.Errorf("engine %d: read − preread = %s, want %s", i, got, tick)
+		}
+	}
+}

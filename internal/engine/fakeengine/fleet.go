@@ -17,6 +17,11 @@ type Options struct {
 	MemTotal   int64         // /info MemTotal bytes (default 8 GiB)
 	EventEvery time.Duration // if > 0, each engine emits a synthetic container event sequence (kill, die(exitCode), stop, start, restart of a random container) about this often, jittered per engine; 0 = no events except Emit
 	Seed       int64         // deterministic figures/jitter
+	// Phases makes each engine publish its stats at its own phase of the
+	// tick (spread evenly over StatsTick by engine index), as independent
+	// daemons do, instead of every engine at the same instant; the figures
+	// are those of the shared tick either way.
+	Phases bool
 }
 
 func (o Options) withDefaults() Options {

@@ -1,6 +1,7 @@
 package fakeengine
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,6 +50,10 @@ func (e *Engine) serveStats(w http.ResponseWriter, r *http.Request, key string) 
 		return
 	}
 	ctx := r.Context()
+	if e.f.opts.Phases && !stream {
+		e.serveOwnPublish(ctx, w, c, oneShot)
+		return
+	}
 	prev := e.f.cur.Load()
 	flusher, _ := w.(http.Flusher)
 	if stream {
@@ -161,4 +166,35 @@ func (e *Engine) appendCPU(b []byte, total, sys uint64) []byte {
 	b = strconv.AppendInt(b, int64(e.f.opts.NCPU), 10)
 	b = append(b, `,"throttling_data":{"periods":0,"throttled_periods":0,"throttled_time":0}}`...)
 	return b
+}
+
+// serveOwnPublish answers a stats read at this engine's own next publish
+// (Options.Phases): the daemon publishes every StatsTick at its phase, so a
+// read waits between 0 and one StatsTick, half of it on average, as on
+// dockerd; the record is that of the publish, precpu one StatsTick before.
+func (e *Engine) serveOwnPublish(ctx context.Context, w http.ResponseWriter, c *fakeContainer, oneShot bool) {
+	period := e.f.opts.StatsTick
+	var k time.Duration // the first publish at or after now
+	if since := time.Since(e.f.start) - e.phase; since > 0 {
+		k = (since + period - 1) / period
+	}
+	at := k*period + e.phase // since the fleet's start
+	t := time.NewTimer(at - time.Since(e.f.start))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return
+	case <-e.done:
+		return
+	}
+	cur := &tick{at: e.f.start.Add(at).UTC(), elapsed: at.Nanoseconds()}
+	var pre *tick
+	if !oneShot {
+		pre = &tick{at: e.f.start.Add(at - period).UTC(), elapsed: (at - period).Nanoseconds()}
+	}
+	b := getBuf()
+	*b = e.appendStats(*b, c, cur, pre)
+	writeJSON(w, http.StatusOK, *b)
+	putBuf(b)
 }
