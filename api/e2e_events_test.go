@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/windflow/monitor/workflows"
 	"net/http"
 	"net/url"
 	"os"
@@ -463,9 +464,10 @@ func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
 	churn(ctx, t, cli, 2*time.Second)
 	until := time.Now()
 	expected := stop(until)
-	// The dead worker's stream is noticed at its heartbeat timeout (30 s),
-	// then retried on the new worker from the cursor.
-	b.expectEvents(t, env.ID, expected, from, until, 120*time.Second)
+	// The dead worker's stream is noticed at its heartbeat timeout (2 min,
+	// workflows.LeanStreamHeartbeatTimeout), then retried on the new worker
+	// from the cursor.
+	b.expectEvents(t, env.ID, expected, from, until, workflows.LeanStreamHeartbeatTimeout+90*time.Second)
 	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
 		t.Errorf("gaps recorded although the engine still held every event: %+v", gaps)
 	}
