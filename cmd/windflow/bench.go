@@ -47,15 +47,20 @@ func runBench(ctx context.Context, cfg config) error {
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "scale: interrupted; what the run started is gone")
 	}
-	if err != nil {
+	if rep == nil {
 		return err
 	}
+	// A measured run is printed even when its cleanup failed afterwards
+	// (err then says what was left behind).
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if eerr := enc.Encode(rep); eerr != nil {
+			return eerr
+		}
+		return err
 	}
 	rep.Print(os.Stdout)
 	fmt.Println()
-	return nil
+	return err
 }
