@@ -23,6 +23,7 @@ import (
 	"github.com/windflow/monitor/internal/engine/enginetest"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
+	"github.com/windflow/monitor/internal/temporaltest"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -38,23 +39,9 @@ type testBundle struct {
 	taskQueue   string
 }
 
-// temporalAddress returns TEMPORAL_ADDRESS, skipping (or, with
-// WINDFLOW_REQUIRE_STACK=1, failing) the test without it.
-func temporalAddress(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("TEMPORAL_ADDRESS")
-	if addr == "" {
-		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
-			t.Fatal("TEMPORAL_ADDRESS is not set and WINDFLOW_REQUIRE_STACK=1")
-		}
-		t.Skip("TEMPORAL_ADDRESS is not set: skipping an end-to-end test")
-	}
-	return addr
-}
-
 func dial(t *testing.T, identity string) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: temporalAddress(t), Identity: identity})
+	c, err := client.Dial(client.Options{HostPort: temporaltest.Address(t), Identity: identity})
 	if err != nil {
 		t.Fatalf("dial temporal: %v", err)
 	}

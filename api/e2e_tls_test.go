@@ -35,6 +35,7 @@ import (
 	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
+	"github.com/windflow/monitor/internal/temporaltest"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -90,7 +91,7 @@ func setupTLS(t *testing.T) *tlsBundle {
 	}
 	t.Cleanup(st.Close)
 	taskQueue := "e2e-tls-" + uuid.NewString()
-	wc, err := client.Dial(client.Options{HostPort: temporalAddress(t), Identity: "e2e-tls-worker",
+	wc, err := client.Dial(client.Options{HostPort: temporaltest.Address(t), Identity: "e2e-tls-worker",
 		Logger: tlog.NewStructuredLogger(logger)})
 	if err != nil {
 		t.Fatalf("dial temporal: %v", err)

@@ -17,21 +17,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-)
 
-// temporalAddress returns TEMPORAL_ADDRESS, skipping (or, with
-// WINDFLOW_REQUIRE_STACK=1, failing) the test without it.
-func temporalAddress(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("TEMPORAL_ADDRESS")
-	if addr == "" {
-		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
-			t.Fatal("TEMPORAL_ADDRESS is not set and WINDFLOW_REQUIRE_STACK=1")
-		}
-		t.Skip("TEMPORAL_ADDRESS is not set: skipping a test that needs a Temporal server")
-	}
-	return addr
-}
+	"github.com/windflow/monitor/internal/temporaltest"
+)
 
 // serverStream is one StreamEvents attempt seen by serverStubs.
 type serverStream struct {
@@ -131,7 +119,7 @@ func (s *serverStubs) waitFor(t *testing.T, what string, cond func() bool) {
 // cancelled stream returns is handed to the poll that follows, the poll's to
 // the next stream, and the stream's to the next run after continue-as-new.
 func TestEventsOnServer(t *testing.T) {
-	addr := temporalAddress(t)
+	addr := temporaltest.Address(t)
 	namespace := os.Getenv("TEMPORAL_NAMESPACE")
 	if namespace == "" {
 		namespace = "default"

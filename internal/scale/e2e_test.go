@@ -16,21 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/windflow/monitor/internal/store/storetest"
+	"github.com/windflow/monitor/internal/temporaltest"
 )
-
-// temporalAddress returns TEMPORAL_ADDRESS, skipping (or, with
-// WINDFLOW_REQUIRE_STACK=1, failing) the test without it.
-func temporalAddress(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("TEMPORAL_ADDRESS")
-	if addr == "" {
-		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
-			t.Fatal("TEMPORAL_ADDRESS is not set and WINDFLOW_REQUIRE_STACK=1")
-		}
-		t.Skip("TEMPORAL_ADDRESS is not set: skipping a test that needs a Temporal server")
-	}
-	return addr
-}
 
 // moduleRoot is the directory of go.mod above this package.
 func moduleRoot(t *testing.T) string {
@@ -62,7 +49,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 		t.Skip("end-to-end: about a minute")
 	}
 	dbURL := storetest.DatabaseURL(t)
-	addr := temporalAddress(t)
+	addr := temporaltest.Address(t)
 	root := moduleRoot(t)
 
 	bin := filepath.Join(t.TempDir(), "windflow")

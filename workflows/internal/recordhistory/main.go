@@ -519,11 +519,10 @@ func recordEvents(ctx context.Context, c client.Client, stub *stubEngine, start 
 	return run, nil
 }
 
-// recordDisk is the scenario of environment_history_disk.json.
-func recordDisk(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
-	stub.mu.Lock()
-	stub.failDiskCheck = 2
-	stub.mu.Unlock()
+// diskScenarioSettings are the settings of the disk and lean scenarios:
+// checks every 10 s, the event stream, disk checks every 2 min with a 1 min
+// cooldown against a configured 100 GB.
+func diskScenarioSettings() workflows.Settings {
 	settings := workflows.DefaultSettings()
 	settings.MetricsInterval = 10 * time.Second
 	settings.EventsEnabled = true
@@ -531,6 +530,15 @@ func recordDisk(ctx context.Context, c client.Client, stub *stubEngine, start st
 	settings.DiskInterval = 2 * time.Minute
 	settings.DiskCooldown = time.Minute
 	settings.DiskCapacityBytes = 100_000_000_000
+	return settings
+}
+
+// recordDisk is the scenario of environment_history_disk.json.
+func recordDisk(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.failDiskCheck = 2
+	stub.mu.Unlock()
+	settings := diskScenarioSettings()
 	run, err := start(ctx, settings)
 	if err != nil {
 		return nil, err
@@ -591,13 +599,7 @@ func recordLean(ctx context.Context, c client.Client, stub *stubEngine, start st
 	stub.mu.Lock()
 	stub.failCycle2 = true
 	stub.mu.Unlock()
-	settings := workflows.DefaultSettings()
-	settings.MetricsInterval = 10 * time.Second
-	settings.EventsEnabled = true
-	settings.EventMode = workflows.EventModeStream
-	settings.DiskInterval = 2 * time.Minute
-	settings.DiskCooldown = time.Minute
-	settings.DiskCapacityBytes = 100_000_000_000
+	settings := diskScenarioSettings()
 	run, err := start(ctx, settings)
 	if err != nil {
 		return nil, err
