@@ -352,13 +352,10 @@ func (w *environmentWorkflow) run(ctx workflow.Context) error {
 			w.logger.Info("Environment workflow cancelled, stopping")
 			return err
 		}
-		if w.continueAsNewDue(ctx) {
-			if w.lean {
-				return w.continueAsNewLean(ctx)
-			}
-			if len(w.pendingStatus) == 0 {
-				return w.continueAsNew(ctx)
-			}
+		// The lean shape carries unrecorded transitions to the next run; the
+		// older one waits until they are recorded.
+		if w.continueAsNewDue(ctx) && (w.lean || len(w.pendingStatus) == 0) {
+			return w.continueAsNew(ctx)
 		}
 		if w.cycleDue(ctx) {
 			w.runCycle(ctx)
@@ -461,13 +458,16 @@ func (w *environmentWorkflow) continueAsNewDue(ctx workflow.Context) bool {
 }
 
 func (w *environmentWorkflow) continueAsNew(ctx workflow.Context) error {
-	// Stop the event collection and the disk checks first: the stream hands
-	// its cursor back when it has really stopped, a running poll finishes, a
-	// running disk check finishes and records its warning.
-	w.eventsStopping = w.eventsSupported
-	w.diskStopping = w.diskSupported
-	if err := workflow.Await(ctx, func() bool { return !w.eventsRunning && !w.diskRunning }); err != nil {
-		return err
+	if !w.lean {
+		// Stop the event collection and the disk checks first: the stream
+		// hands its cursor back when it has really stopped, a running poll
+		// finishes, a running disk check finishes and records its warning.
+		// The lean shape waits for none of them (see carryPending).
+		w.eventsStopping = w.eventsSupported
+		w.diskStopping = w.diskSupported
+		if err := workflow.Await(ctx, func() bool { return !w.eventsRunning && !w.diskRunning }); err != nil {
+			return err
+		}
 	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
@@ -475,7 +475,11 @@ func (w *environmentWorkflow) continueAsNew(ctx workflow.Context) error {
 	w.drainSignals(ctx)
 	w.stopTimer()
 	state := w.snapshot()
-	w.logger.Info("Continuing as new", "Cycles", state.Cycles, "RunCycles", w.runCycles)
+	if w.lean {
+		w.carryPending(&state)
+	}
+	w.logger.Info("Continuing as new", "Cycles", state.Cycles, "RunCycles", w.runCycles,
+		"PendingStatus", len(state.PendingStatus), "PendingDiskWarning", state.PendingDiskWarning != nil)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{
 		EnvironmentID: state.EnvironmentID,
 		Name:          state.Name,

@@ -174,26 +174,13 @@ func (w *environmentWorkflow) recordPendingDiskWarning(ctx workflow.Context) {
 	w.publishDetails(ctx)
 }
 
-// continueAsNewLean continues as new without waiting for any activity (see
-// the lean shape above): only for the handlers, as every run must.
-func (w *environmentWorkflow) continueAsNewLean(ctx workflow.Context) error {
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return err
-	}
-	w.drainSignals(ctx)
-	w.stopTimer()
-	state := w.snapshot()
+// carryPending completes the state a lean run continues as new with: the
+// transitions not yet recorded travel with it, and a disk check abandoned
+// mid-way runs again in the first cycle of the next run (a pending disk
+// warning is already in the state).
+func (w *environmentWorkflow) carryPending(state *State) {
 	state.PendingStatus = append([]RecordStatusInput(nil), w.pendingStatus...)
 	if w.diskInFlight && state.PendingDiskWarning == nil {
-		// A check abandoned: the next run checks in its first cycle.
 		state.NextDiskAt = time.Time{}
 	}
-	w.logger.Info("Continuing as new", "Cycles", state.Cycles, "RunCycles", w.runCycles,
-		"PendingStatus", len(state.PendingStatus), "PendingDiskWarning", state.PendingDiskWarning != nil)
-	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{
-		EnvironmentID: state.EnvironmentID,
-		Name:          state.Name,
-		Settings:      state.Settings,
-		State:         &state,
-	})
 }
