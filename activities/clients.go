@@ -3,6 +3,7 @@ package activities
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,11 @@ type cachedClient struct {
 	// stale is set when a newer client replaced this one: it is closed when
 	// the last holder releases it.
 	stale bool
+	// dropIdle closes the client's idle connections at each release: a
+	// plain engine's connection costs little to open again next cycle, and
+	// kept alive it would hold two goroutines and two buffers per
+	// environment between cycles. TLS engines keep theirs (handshakes).
+	dropIdle bool
 }
 
 // clientKey identifies what a client is built from, without keeping the
@@ -49,6 +55,10 @@ func clientKey(endpoint string, sealedTLS []byte) string {
 	sum := sha256.Sum256(sealedTLS)
 	return endpoint + "#" + hex.EncodeToString(sum[:8])
 }
+
+// keyHasTLS reports whether a clientKey was built with TLS material (an
+// endpoint never holds "#": ValidateEndpoint refuses fragments).
+func keyHasTLS(key string) bool { return strings.Contains(key, "#") }
 
 // acquire returns the cached client of id built from key, or builds one
 // with build and caches it. release gives it back.
@@ -85,7 +95,7 @@ func (c *clientCache) acquire(id uuid.UUID, key string, build func() (*client.Cl
 		}
 		c.retire(old)
 	}
-	e := &cachedClient{key: key, cli: cli, refs: 1, usedAt: now}
+	e := &cachedClient{key: key, cli: cli, refs: 1, usedAt: now, dropIdle: !keyHasTLS(key)}
 	c.entries[id] = e
 	return cli, c.releaser(e), nil
 }
@@ -99,7 +109,8 @@ func (c *clientCache) releaser(e *cachedClient) func() {
 			defer c.mu.Unlock()
 			e.refs--
 			e.usedAt = time.Now()
-			if e.stale && e.refs == 0 {
+			if (e.stale && e.refs == 0) || e.dropIdle {
+				// Close closes idle connections only: the client stays usable.
 				_ = e.cli.Close()
 			}
 		})

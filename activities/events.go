@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -257,121 +257,177 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	progress.Cursor = max(progress.Cursor, cursor)
 	activity.RecordHeartbeat(ctx, progress)
 
-	// The reader goroutine hands events over; this goroutine batches,
-	// stores and heartbeats.
+	// Events are read on this goroutine, and batched, stored and
+	// heartbeated from short-lived timer goroutines: an idle stream holds
+	// one goroutine and no ticker (a worker follows one stream per
+	// environment).
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
-	// Pointers, and a modest buffer: a stream costs little memory while
-	// idle (1,000 streams per worker); a slow flush blocks the reader, and
-	// the socket and the engine's own subscriber buffer (1,024 events) hold
-	// what arrives meanwhile.
-	events := make(chan *engine.Event, 256)
-	var malformed atomic.Int64
-	readDone := make(chan error, 1)
-	go func() {
-		readDone <- engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true},
-			func(e engine.Event) error {
-				select {
-				case events <- &e:
-					return nil
-				case <-readCtx.Done():
-					return readCtx.Err()
-				}
-			},
-			func([]byte) {
-				malformed.Add(1)
-				telemetry.FromContext(ctx).EventsMalformed(env.Name, 1)
-			})
-		close(events)
-	}()
-
-	var batch []store.ContainerEvent
-	batchCursor := progress.Cursor
-	take := func(e *engine.Event) {
-		batchCursor = max(batchCursor, e.TimeNano)
-		if keep, _ := a.Events.filter().Keep(*e); keep {
-			batch = append(batch, eventRow(env.ID, *e))
-		}
+	s := &eventStream{
+		a: a, ctx: ctx, env: env, derive: eventDrafts(env.ID, env.Name),
+		progress: progress, batchCursor: progress.Cursor, stopRead: stopReading,
 	}
-	derive := eventDrafts(env.ID, env.Name)
-	flush := func(ctx context.Context) error {
-		if batchCursor <= progress.Cursor && len(batch) == 0 {
-			return nil
+	s.heartbeat = time.AfterFunc(a.Events.heartbeatInterval(), s.beat)
+	readErr := engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
+	stopReading()
+	progress, err = s.finish()
+	if err != nil {
+		return progress, err
+	}
+	// The reader stopped: the engine closed the stream, the connection
+	// broke, or the context ended.
+	return a.streamStopped(ctx, env, progress, readErr)
+}
+
+// eventStream is what one StreamEvents holds between its reads and its
+// writes: the events read and not yet stored, and the progress stored.
+type eventStream struct {
+	a      *Activities
+	ctx    context.Context
+	env    store.Environment
+	derive store.EventDeriver
+
+	mu          sync.Mutex
+	batch       []store.ContainerEvent
+	batchCursor int64 // the newest event read, kept or not
+	progress    workflows.StreamProgress
+	malformed   int64
+	ringMarked  bool
+	flushArmed  bool
+	flusher     *time.Timer // flushes a batch flushInterval after its first event
+	heartbeat   *time.Timer // re-armed by each beat
+	closed      bool
+	// failed is the first store error: it stops the read and fails the
+	// activity (the retry resumes from the stored cursor).
+	failed   error
+	stopRead context.CancelFunc
+}
+
+// add takes one event read (the reading goroutine). A store error stops
+// the read.
+func (s *eventStream) add(e engine.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
+	if !s.ringMarked {
+		// The buffer holds events now: an empty one later means a restart.
+		if err := s.a.Store.SetRingSeen(s.ctx, s.env.ID, true); err != nil {
+			s.failed = err
+			return err
 		}
-		// Bounded, well under the heartbeat timeout, whatever the caller's ctx.
-		wctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		n, ids, err := a.Store.InsertEventsNotify(wctx, env.ID, batch, batchCursor, derive)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("store events of %s: %w", env.Name, err)
+		s.ringMarked = true
+	}
+	s.batchCursor = max(s.batchCursor, e.TimeNano)
+	if keep, _ := s.a.Events.filter().Keep(e); keep {
+		s.batch = append(s.batch, eventRow(s.env.ID, e))
+	}
+	if len(s.batch) >= s.a.Events.batchSize() {
+		if err := s.flushLocked(s.ctx); err != nil {
+			s.failed = err
+			return err
 		}
-		a.startDeliveries(ctx, ids)
-		telemetry.FromContext(ctx).EventsStored(env.Name, n, len(batch)-n)
-		progress.Stored += int64(n)
-		progress.Cursor = batchCursor
-		batch = batch[:0]
 		return nil
 	}
-	ringMarked := false
-	flushTicker := time.NewTicker(a.Events.flushInterval())
-	defer flushTicker.Stop()
-	heartbeat := time.NewTicker(a.Events.heartbeatInterval())
-	defer heartbeat.Stop()
-
-	finish := func(cause error) (workflows.StreamProgress, error) {
-		stopReading()
-		for e := range events { // what the reader still held is stored too
-			take(e)
-		}
-		err := <-readDone
-		progress.Malformed += malformed.Load()
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-		defer cancel()
-		if ferr := flush(wctx); ferr != nil {
-			return progress, ferr
-		}
-		activity.RecordHeartbeat(ctx, progress)
-		if cause == nil {
-			cause = err
-		}
-		return progress, cause
-	}
-
-	for {
-		select {
-		case e, ok := <-events:
-			if ok && !ringMarked {
-				// The buffer holds events now: an empty one later means a restart.
-				if err := a.Store.SetRingSeen(ctx, env.ID, true); err != nil {
-					return finish(err)
-				}
-				ringMarked = true
-			}
-			if !ok {
-				// The reader stopped: the engine closed the stream, the
-				// connection broke, or the context ended.
-				_, err := finish(nil)
-				return a.streamStopped(ctx, env, progress, err)
-			}
-			take(e)
-			if len(batch) >= a.Events.batchSize() {
-				if err := flush(ctx); err != nil {
-					return finish(err)
-				}
-			}
-		case <-flushTicker.C:
-			if err := flush(ctx); err != nil {
-				return finish(err)
-			}
-		case <-heartbeat.C:
-			p := progress
-			p.Malformed += malformed.Load()
-			activity.RecordHeartbeat(ctx, p)
-		case <-ctx.Done():
-			_, err := finish(nil)
-			return a.streamStopped(ctx, env, progress, err)
+	if !s.flushArmed {
+		s.flushArmed = true
+		if s.flusher == nil {
+			s.flusher = time.AfterFunc(s.a.Events.flushInterval(), s.timedFlush)
+		} else {
+			s.flusher.Reset(s.a.Events.flushInterval())
 		}
 	}
+	return nil
+}
+
+// malformedLine counts a line the engine sent that is not an event.
+func (s *eventStream) malformedLine([]byte) {
+	s.mu.Lock()
+	s.malformed++
+	s.mu.Unlock()
+	telemetry.FromContext(s.ctx).EventsMalformed(s.env.Name, 1)
+}
+
+// timedFlush stores the batch flushInterval after its first event (a
+// timer goroutine). A store error stops the read.
+func (s *eventStream) timedFlush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushArmed = false
+	if s.closed || s.failed != nil {
+		return
+	}
+	if err := s.flushLocked(s.ctx); err != nil {
+		s.failed = err
+		s.stopRead()
+	}
+}
+
+// flushLocked stores the batch and the cursor in one transaction, bounded
+// well under the heartbeat timeout whatever ctx allows. s.mu is held.
+func (s *eventStream) flushLocked(ctx context.Context) error {
+	if s.batchCursor <= s.progress.Cursor && len(s.batch) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	n, ids, err := s.a.Store.InsertEventsNotify(wctx, s.env.ID, s.batch, s.batchCursor, s.derive)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("store events of %s: %w", s.env.Name, err)
+	}
+	s.a.startDeliveries(ctx, ids)
+	telemetry.FromContext(ctx).EventsStored(s.env.Name, n, len(s.batch)-n)
+	s.progress.Stored += int64(n)
+	s.progress.Cursor = s.batchCursor
+	s.batch = s.batch[:0]
+	return nil
+}
+
+// snapshotLocked is the progress to report. s.mu is held.
+func (s *eventStream) snapshotLocked() workflows.StreamProgress {
+	p := s.progress
+	p.Malformed += s.malformed
+	return p
+}
+
+// beat records the progress with the SDK (which sends at most one
+// heartbeat per throttle interval) and re-arms itself.
+func (s *eventStream) beat() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	p := s.snapshotLocked()
+	s.mu.Unlock()
+	activity.RecordHeartbeat(s.ctx, p)
+	s.mu.Lock()
+	if !s.closed {
+		s.heartbeat.Reset(s.a.Events.heartbeatInterval())
+	}
+	s.mu.Unlock()
+}
+
+// finish stops the timers, stores what was read (also after a cancel) and
+// records the final progress. It returns the first store error.
+func (s *eventStream) finish() (workflows.StreamProgress, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.heartbeat.Stop()
+	if s.flusher != nil {
+		s.flusher.Stop()
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), storeTimeout)
+	defer cancel()
+	err := s.flushLocked(wctx)
+	p := s.snapshotLocked()
+	activity.RecordHeartbeat(s.ctx, p)
+	if s.failed != nil {
+		return p, s.failed
+	}
+	return p, err
 }
 
 // streamStopped turns the way a stream ended into the activity's outcome:

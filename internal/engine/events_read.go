@@ -136,7 +136,10 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 	if err := req.Write(conn); err != nil {
 		return fail(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), req)
+	// A small reader under the body: the chunked decoder reads chunk
+	// headers through it, and ReadEvents' own buffer takes the data
+	// straight from the connection when this one is empty.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1<<10), req)
 	if err != nil {
 		return fail(err)
 	}
