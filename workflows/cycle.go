@@ -73,10 +73,17 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	if ctx.Err() != nil {
 		return // cancelled: says nothing about the engine
 	}
-	if err != nil {
-		w.checkFailed(ctx, err)
-	} else {
+	switch {
+	case err == nil:
 		w.checkSucceeded(ctx, summary)
+	case hasErrorType(err, ErrTypeMonitorUnavailable) && w.handlesFaults(ctx):
+		w.checkUnknown(ctx, err)
+	case hasErrorType(err, ErrTypeEnvironmentNotFound) && w.handlesFaults(ctx):
+		w.state.LastError = errorText(err)
+		w.environmentGone = true
+		return // the main loop ends the workflow
+	default:
+		w.checkFailed(ctx, err)
 	}
 	if w.lean {
 		w.requestDiskCheck(ctx, now)
@@ -109,6 +116,7 @@ func (w *environmentWorkflow) check(ctx workflow.Context, summary, activity stri
 
 // checkSucceeded records a successful check; summary is nil for CheckEngine.
 func (w *environmentWorkflow) checkSucceeded(ctx workflow.Context, summary *MetricsSummary) {
+	w.monitorAvailable()
 	w.state.ConsecutiveFailures = 0
 	w.state.LastError = ""
 	if summary != nil {
@@ -122,6 +130,7 @@ func (w *environmentWorkflow) checkSucceeded(ctx workflow.Context, summary *Metr
 // checkFailed records a failed check; OfflineAfter of them in a row make the
 // environment offline.
 func (w *environmentWorkflow) checkFailed(ctx workflow.Context, err error) {
+	w.monitorAvailable()
 	w.state.ConsecutiveFailures++
 	w.state.LastError = errorText(err)
 	w.logger.Warn("Check failed", "ConsecutiveFailures", w.state.ConsecutiveFailures, "Error", w.state.LastError)

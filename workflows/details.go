@@ -88,6 +88,9 @@ func (s State) DetailsMarkdown() string {
 	switch {
 	case s.LastCycleAt.IsZero():
 		b.WriteString("**Last check** none yet\n")
+	case !s.MonitorUnavailableSince.IsZero():
+		fmt.Fprintf(&b, "**Last check** %s, unknown: the monitor itself is unavailable since %s (%d cycles not stored in all): %s\n",
+			formatTime(s.LastCycleAt), formatTime(s.MonitorUnavailableSince), s.UnstoredCycles, s.MonitorError)
 	case s.ConsecutiveFailures > 0:
 		fmt.Fprintf(&b, "**Last check** %s, failed (%d in a row): %s\n", formatTime(s.LastCycleAt), s.ConsecutiveFailures, s.LastError)
 	default:

@@ -173,6 +173,10 @@ type environmentWorkflow struct {
 	// recorderRunning is true while the goroutine recording status
 	// transitions runs (lean shape).
 	recorderRunning bool
+
+	// environmentGone is set when a check found that the environment no
+	// longer exists: the main loop ends the workflow (see faults.go).
+	environmentGone bool
 }
 
 func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow {
@@ -351,6 +355,9 @@ func (w *environmentWorkflow) run(ctx workflow.Context) error {
 		if err := ctx.Err(); err != nil {
 			w.logger.Info("Environment workflow cancelled, stopping")
 			return err
+		}
+		if w.environmentGone {
+			return w.end(ctx)
 		}
 		// The lean shape carries unrecorded transitions to the next run; the
 		// older one waits until they are recorded.

@@ -446,6 +446,20 @@ type State struct {
 	PendingStatus []RecordStatusInput `json:"pendingStatus,omitempty"`
 	// PendingDiskWarning is a disk warning not yet recorded.
 	PendingDiskWarning *RecordDiskWarningInput `json:"pendingDiskWarning,omitempty"`
+
+	// The monitor's own outages (see faults.go): checks that could not be
+	// judged because PostgreSQL was unavailable.
+	//
+	// MonitorUnavailableSince is the workflow time of the first such check
+	// of the current outage; zero when there is none (a check that reached
+	// the store again ends it).
+	MonitorUnavailableSince time.Time `json:"monitorUnavailableSince,omitzero"`
+	// MonitorError is the error of the last such check, during an outage.
+	MonitorError string `json:"monitorError,omitempty"`
+	// UnstoredCycles counts such checks over the whole life of the
+	// workflow: cycles whose sample was not stored and whose outcome is
+	// unknown.
+	UnstoredCycles int64 `json:"unstoredCycles,omitempty"`
 }
 
 // CollectMetricsInput is the input of the CollectMetrics activity.
