@@ -257,10 +257,12 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	progress.Cursor = max(progress.Cursor, cursor)
 	activity.RecordHeartbeat(ctx, progress)
 
-	// Events are read on this goroutine, and batched, stored and
-	// heartbeated from short-lived timer goroutines: an idle stream holds
-	// one goroutine and no ticker (a worker follows one stream per
-	// environment).
+	// Events are read on a goroutine of their own, and batched, stored
+	// and heartbeated from short-lived timer goroutines: an idle stream
+	// holds no ticker (a worker follows one stream per environment). The
+	// read runs on a fresh goroutine rather than this one because this
+	// one's stack is already deep (the SDK's frames): a blocked read on top
+	// of it would keep a stack twice the size of the two apart.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	s := &eventStream{
@@ -268,7 +270,11 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 		progress: progress, batchCursor: progress.Cursor, stopRead: stopReading,
 	}
 	s.heartbeat = time.AfterFunc(a.Events.heartbeatInterval(), s.beat)
-	readErr := engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
+	readDone := make(chan error, 1)
+	go func() {
+		readDone <- engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
+	}()
+	readErr := <-readDone
 	stopReading()
 	progress, err = s.finish()
 	if err != nil {
