@@ -95,6 +95,28 @@ type Server struct {
 	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
 	// call the API; empty means CORS off.
 	CORSOrigins []string
+	// ListenAddr is the address the API listens on (host:port); its host is
+	// an allowed Host header when no token is set (see AllowedHosts).
+	ListenAddr string
+	// AllowedHosts are further host names (port ignored) that requests may
+	// name in their Host header when no token is set. Without a token,
+	// loopback names (localhost, *.localhost), IP literals and the host of
+	// ListenAddr are always allowed and any other name is refused with 421:
+	// this defeats DNS rebinding, where a web page reaches the API through
+	// a name of its own that resolves to 127.0.0.1.
+	AllowedHosts []string
+	// MaxStreamClients bounds the open GET /api/v1/stream connections of
+	// this Server: 0 means DefaultMaxStreamClients, negative no bound. Over
+	// it the answer is 503 with Retry-After.
+	MaxStreamClients int
+	// StreamBacklog bounds the rows one stream connection reads to catch
+	// up (a resume from an old Last-Event-ID, or a client that fell
+	// behind): 0 means DefaultStreamBacklog. Past it the connection gets a
+	// backlog_truncated message and continues from the present.
+	StreamBacklog int
+	// StreamWriteTimeout bounds each write to a stream client: 0 means
+	// DefaultStreamWriteTimeout. A client that does not read is dropped.
+	StreamWriteTimeout time.Duration
 
 	// stream is the shared LISTEN connection of /api/v1/stream (stream.go).
 	stream streamHub
@@ -108,12 +130,12 @@ func (s *Server) Routes() http.Handler {
 	sec := s.security()
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, sec.clientIP, s.logRequests, middleware.Recoverer,
-		securityHeaders, sec.cors, limitBody)
+		securityHeaders, sec.checkHost, sec.cors, limitBody)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/api/v1", func(r chi.Router) {
 		// Mutations are counted before authentication: token guesses too.
-		r.Use(sec.limitMutations, sec.authenticate)
+		r.Use(sec.limitMutations, sec.authenticate, sec.refuseBrowserForgery)
 		envs := s.environmentRoutes()
 		// One environment's events and gaps (events.go).
 		envs.Get("/{id}/events", s.listEnvironmentEvents)
@@ -159,18 +181,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when Postgres and Temporal both answer.
+// readyz answers 200 when Postgres and Temporal both answer. It is open to
+// anyone, so a failure is answered as "unavailable" and its detail (which
+// names hosts, users and internal states) only logged.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
 	status := http.StatusOK
 	if err := s.Store.Ping(ctx); err != nil {
-		checks["postgres"] = err.Error()
+		s.logger().Warn("readyz: postgres does not answer", "err", err)
+		checks["postgres"] = "unavailable"
 		status = http.StatusServiceUnavailable
 	}
 	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"] = err.Error()
+		s.logger().Warn("readyz: temporal does not answer", "err", err)
+		checks["temporal"] = "unavailable"
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, checks)

@@ -167,40 +167,80 @@ func validateChannelURL(raw string) error {
 	return nil
 }
 
-// validateKinds checks that every kind is known.
-func validateKinds(kinds []string) error {
-	for _, k := range kinds {
-		if !notify.ValidKind(k) {
-			shown := k
-			if utf8.RuneCountInString(shown) > 60 {
-				shown = string([]rune(shown)[:60]) + "…"
-			}
-			return errorf(http.StatusBadRequest, "invalid_kind", "unknown kind %q; kinds are %s",
-				shown, strings.Join(notify.AllKinds, ", "))
-		}
+// Bounds of a subscription's lists, in entries as sent (before duplicates
+// are dropped): a list over them is refused with a 400.
+const (
+	maxSubscriptionEnvironments = 1000
+	maxSubscriptionKinds        = 100
+)
+
+// checkListLength refuses a subscription list of more than max entries.
+func checkListLength(field string, n, max int) error {
+	if n > max {
+		return errorf(http.StatusBadRequest, "too_many_"+field,
+			"%s: %d entries, at most %d are accepted (duplicates count)", field, n, max)
 	}
 	return nil
 }
 
-// environmentIDs parses a subscription's environment list and checks that
-// every environment exists.
+// dedup returns list without repeated entries, in first-seen order.
+func dedup[T comparable](list []T) []T {
+	seen := make(map[T]struct{}, len(list))
+	out := make([]T, 0, len(list))
+	for _, v := range list {
+		if _, ok := seen[v]; !ok {
+			seen[v] = struct{}{}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// validateKinds checks that every kind is known and returns the list
+// without duplicates.
+func validateKinds(kinds []string) ([]string, error) {
+	if err := checkListLength("kinds", len(kinds), maxSubscriptionKinds); err != nil {
+		return nil, err
+	}
+	for _, k := range kinds {
+		if !notify.ValidKind(k) {
+			return nil, errorf(http.StatusBadRequest, "invalid_kind", "unknown kind %q; kinds are %s",
+				shorten(k), strings.Join(notify.AllKinds, ", "))
+		}
+	}
+	return dedup(kinds), nil
+}
+
+// environmentIDs parses a subscription's environment list, drops
+// duplicates and checks that every environment exists (one query).
 func (s *Server) environmentIDs(ctx context.Context, raw []string) ([]uuid.UUID, error) {
+	if err := checkListLength("environments", len(raw), maxSubscriptionEnvironments); err != nil {
+		return nil, err
+	}
 	ids := make([]uuid.UUID, 0, len(raw))
 	for _, r := range raw {
 		id, err := uuid.Parse(r)
 		if err != nil {
-			shown := r
-			if utf8.RuneCountInString(shown) > 60 {
-				shown = string([]rune(shown)[:60]) + "…"
-			}
-			return nil, errorf(http.StatusBadRequest, "invalid_environment", "environments: %q is not a UUID", shown)
-		}
-		if _, err := s.Store.GetEnvironment(ctx, id); errors.Is(err, store.ErrNotFound) {
-			return nil, errorf(http.StatusBadRequest, "invalid_environment", "environments: environment %s does not exist", id)
-		} else if err != nil {
-			return nil, err
+			return nil, errorf(http.StatusBadRequest, "invalid_environment", "environments: %q is not a UUID", shorten(r))
 		}
 		ids = append(ids, id)
+	}
+	ids = dedup(ids)
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	envs, err := s.Store.ListEnvironments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[uuid.UUID]bool, len(envs))
+	for _, e := range envs {
+		known[e.ID] = true
+	}
+	for _, id := range ids {
+		if !known[id] {
+			return nil, errorf(http.StatusBadRequest, "invalid_environment", "environments: environment %s does not exist", id)
+		}
 	}
 	return ids, nil
 }
@@ -227,10 +267,11 @@ func (s *Server) applyChannelRequest(ctx context.Context, c store.Channel, req c
 		c.Enabled = *req.Enabled
 	}
 	if req.Kinds != nil {
-		if err := validateKinds(*req.Kinds); err != nil {
+		kinds, err := validateKinds(*req.Kinds)
+		if err != nil {
 			return c, err
 		}
-		c.Kinds = *req.Kinds
+		c.Kinds = kinds
 	}
 	if req.Environments != nil {
 		ids, err := s.environmentIDs(ctx, *req.Environments)

@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -164,14 +167,40 @@ func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, envID *uuid.
 	writeJSON(w, http.StatusOK, map[string]any{"events": out, "nextCursor": nextCursor})
 }
 
+// maxFilterLength bounds the container and action filters, in bytes: a
+// container ID is 64 hex digits, a name or an action far less.
+const maxFilterLength = 256
+
+// textFilter reads a text filter of a query: printable UTF-8 of at most
+// maxFilterLength bytes (Postgres refuses NUL bytes and invalid UTF-8 in
+// text, and no stored name or action holds a control character).
+func textFilter(query url.Values, param string) (string, error) {
+	v := strings.TrimSpace(query.Get(param))
+	switch {
+	case len(v) > maxFilterLength:
+		return "", errorf(http.StatusBadRequest, "invalid_query", "%s: longer than %d bytes", param, maxFilterLength)
+	case !utf8.ValidString(v):
+		return "", errorf(http.StatusBadRequest, "invalid_query", "%s: not valid UTF-8", param)
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return "", errorf(http.StatusBadRequest, "invalid_query", "%s: holds a control character", param)
+	}
+	return v, nil
+}
+
 // eventQuery reads the filters of an events request.
 func eventQuery(r *http.Request) (store.EventQuery, error) {
 	query := r.URL.Query()
-	q := store.EventQuery{
-		Container: strings.TrimPrefix(strings.TrimSpace(query.Get("container")), "/"),
-		Action:    strings.TrimSpace(query.Get("action")),
+	var (
+		q   store.EventQuery
+		err error
+	)
+	if q.Container, err = textFilter(query, "container"); err != nil {
+		return q, err
 	}
-	var err error
+	q.Container = strings.TrimPrefix(q.Container, "/")
+	if q.Action, err = textFilter(query, "action"); err != nil {
+		return q, err
+	}
 	if q.From, err = parseTime(query.Get("from"), time.Time{}); err != nil {
 		return q, invalidQuery("from", err)
 	}
@@ -211,7 +240,7 @@ func parseLimit(raw string) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > maxEventsLimit {
-		return 0, errorf(http.StatusBadRequest, "invalid_query", "limit must be an integer from 1 to %d, got %q", maxEventsLimit, raw)
+		return 0, errorf(http.StatusBadRequest, "invalid_query", "limit must be an integer from 1 to %d, got %q", maxEventsLimit, shorten(raw))
 	}
 	return n, nil
 }
@@ -225,7 +254,7 @@ func (s *Server) environmentFilter(r *http.Request) (*uuid.UUID, error) {
 	}
 	id, err := uuid.Parse(raw)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "invalid_id", "environment: %q is not a UUID", raw)
+		return nil, errorf(http.StatusBadRequest, "invalid_id", "environment: %q is not a UUID", shorten(raw))
 	}
 	if _, err := s.Store.GetEnvironment(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "not_found", "environment %s does not exist", id)
@@ -243,7 +272,7 @@ func encodeEventCursor(p store.EventPosition) string {
 
 // decodeEventCursor reads a cursor made by encodeEventCursor.
 func decodeEventCursor(raw string) (store.EventPosition, error) {
-	bad := errorf(http.StatusBadRequest, "invalid_cursor", "cursor %q is not a cursor this API returned", raw)
+	bad := errorf(http.StatusBadRequest, "invalid_cursor", "cursor %q is not a cursor this API returned", shorten(raw))
 	b, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
 		return store.EventPosition{}, bad

@@ -56,34 +56,54 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// Bounds of a time in a query: the Unix epoch up to the last second of year
+// 9999 (a later time cannot be written in RFC 3339, so no answer could
+// carry it).
+var (
+	earliestQueryTime = time.Unix(0, 0).UTC()
+	latestQueryTime   = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// parseTime reads a time of a query: RFC 3339 or Unix seconds, between
+// earliestQueryTime and latestQueryTime; "" is def.
 func parseTime(raw string, def time.Time) (time.Time, error) {
 	if raw == "" {
 		return def, nil
 	}
+	var t time.Time
 	if secs, err := strconv.ParseInt(raw, 10, 64); err == nil {
-		if secs < 0 || secs > 1<<40 {
-			return time.Time{}, errorf(http.StatusBadRequest, "invalid_query", "%d out of range", secs)
+		if secs < 0 || secs > latestQueryTime.Unix() {
+			return time.Time{}, errorf(http.StatusBadRequest, "invalid_query",
+				"%d out of range: Unix seconds from 0 to %d", secs, latestQueryTime.Unix())
 		}
-		return time.Unix(secs, 0).UTC(), nil
+		t = time.Unix(secs, 0)
+	} else if t, err = time.Parse(time.RFC3339Nano, raw); err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, "invalid_query", "%q is neither RFC 3339 nor Unix seconds", shorten(raw))
 	}
-	t, err := time.Parse(time.RFC3339Nano, raw)
-	if err != nil {
-		return time.Time{}, errorf(http.StatusBadRequest, "invalid_query", "%q is neither RFC 3339 nor Unix seconds", raw)
+	t = t.UTC()
+	if t.Before(earliestQueryTime) || t.After(latestQueryTime) {
+		return time.Time{}, errorf(http.StatusBadRequest, "invalid_query", "%s out of range: from %s to %s",
+			t.Format(time.RFC3339), earliestQueryTime.Format(time.RFC3339), latestQueryTime.Format(time.RFC3339))
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
+// parseStep reads the step of a series: a Go duration or whole seconds,
+// from minStep to maxRange.
 func parseStep(raw string) (time.Duration, error) {
 	d, err := time.ParseDuration(raw)
 	if err != nil {
-		secs, ierr := strconv.Atoi(raw)
+		secs, ierr := strconv.ParseInt(raw, 10, 64)
 		if ierr != nil {
-			return 0, errorf(http.StatusBadRequest, "invalid_query", "%q is neither a duration nor seconds", raw)
+			return 0, errorf(http.StatusBadRequest, "invalid_query", "%q is neither a duration nor seconds", shorten(raw))
+		}
+		if secs < 0 || secs > int64(maxRange/time.Second) {
+			return 0, errorf(http.StatusBadRequest, "invalid_query", "step must be from %s to %s", minStep, maxRange)
 		}
 		d = time.Duration(secs) * time.Second
 	}
-	if d < minStep {
-		return 0, errorf(http.StatusBadRequest, "invalid_query", "step must be at least %s", minStep)
+	if d < minStep || d > maxRange {
+		return 0, errorf(http.StatusBadRequest, "invalid_query", "step must be from %s to %s", minStep, maxRange)
 	}
 	return d, nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -57,8 +58,11 @@ type security struct {
 	// rateLimit is the mutations per window per client IP; 0 means off.
 	rateLimit int
 	// origins are the allowed CORS origins, normalized; empty means CORS off.
-	origins  map[string]struct{}
-	warnings []string
+	origins map[string]struct{}
+	// allowedHosts are the host names a Host header may name when no token
+	// is set (besides loopback names and IP literals); lower case, no port.
+	allowedHosts map[string]struct{}
+	warnings     []string
 }
 
 // security resolves the Server's security fields and the warnings about them.
@@ -101,6 +105,13 @@ func (s *Server) security() *security {
 		warn("client IPs are read from X-Forwarded-For (TrustProxyHeaders): its last entry must be " +
 			"written by a reverse proxy, and only that proxy may reach the API, or clients can choose " +
 			"their rate-limit address")
+	}
+
+	sec.allowedHosts = make(map[string]struct{})
+	for _, raw := range append([]string{s.ListenAddr}, s.AllowedHosts...) {
+		if host := hostName(raw); host != "" {
+			sec.allowedHosts[host] = struct{}{}
+		}
 	}
 
 	for _, raw := range s.CORSOrigins {
@@ -364,4 +375,98 @@ func (sec *security) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hostName is the lower-case host of a Host header or host[:port], without
+// port, brackets or trailing dot.
+func hostName(hostport string) string {
+	host := strings.TrimSpace(hostport)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+}
+
+// hostAllowed tells whether a request naming host (a Host header) may be
+// served without a token: loopback names, IP literals (DNS rebinding needs
+// a name), the listen address's host and the configured ones.
+func (sec *security) hostAllowed(hostport string) bool {
+	host := hostName(hostport)
+	if host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil {
+		return true
+	}
+	_, ok := sec.allowedHosts[host]
+	return ok
+}
+
+// checkHost refuses, when no token is set, a request whose Host header
+// names a host the API does not answer to (421). Without it, a web page on
+// a name of its own that resolves to 127.0.0.1 (DNS rebinding) could read
+// and change everything through the visitor's browser. With a token the
+// page would still need the token, so every host is served.
+func (sec *security) checkHost(next http.Handler) http.Handler {
+	if sec.tokenSet {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !sec.hostAllowed(r.Host) {
+			writeError(w, r, errorf(http.StatusMisdirectedRequest, "host_not_allowed",
+				"this API does not answer to the host %q; add it to WINDFLOW_ALLOWED_HOSTS, or set WINDFLOW_API_TOKEN",
+				shorten(hostName(r.Host))))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuseBrowserForgery refuses, when no token is set, the changes a web page
+// could make through a visitor's browser without a CORS preflight: a body
+// that is not declared as application/json (415; browsers send text/plain
+// or form bodies without asking), and any change coming from a page of
+// another origin, which browsers name in Origin (403). Clients that are not
+// browsers send no Origin header. With a token, a page would need the
+// token, which browsers never add by themselves.
+func (sec *security) refuseBrowserForgery(next http.Handler) http.Handler {
+	if sec.tokenSet {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isMutation(r.Method) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && !sec.originAllowed(origin, r.Host) {
+			writeError(w, r, errorf(http.StatusForbidden, "cross_origin",
+				"changes from a web page of another origin are refused; set WINDFLOW_API_TOKEN or WINDFLOW_CORS_ORIGINS"))
+			return
+		}
+		if hasBody(r) && !isJSONContentType(r.Header.Get("Content-Type")) {
+			writeError(w, r, errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+				"a request body needs Content-Type: application/json"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// originAllowed tells whether a page of origin may change something: one
+// of the CORS origins, or the API's own origin (same host).
+func (sec *security) originAllowed(origin, host string) bool {
+	if _, ok := sec.origins[strings.ToLower(origin)]; ok {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
+// hasBody tells whether a request carries a body (declared, or chunked).
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody)
+}
+
+// isJSONContentType tells whether a Content-Type is application/json
+// (parameters such as charset allowed).
+func isJSONContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }

@@ -60,6 +60,7 @@ func secDo(t *testing.T, h http.Handler, c secCall) secAnswer {
 		body = strings.NewReader(c.body)
 	}
 	req := httptest.NewRequest(c.method, c.path, body)
+	req.Host = "127.0.0.1:8080" // httptest's example.com is refused without a token
 	if c.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -501,6 +502,8 @@ func TestSecurity_BodyLimit(t *testing.T) {
 	}
 	// Same without a declared length: reading stops at the limit.
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/environments", io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(big)))
+	req.Host = "localhost:8080"
+	req.Header.Set("Content-Type", "application/json")
 	req.ContentLength = -1
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

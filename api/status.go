@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
@@ -66,7 +68,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		out["live"] = nil
-		out["liveError"] = err.Error()
+		out["liveError"] = s.liveError(r, env.ID, err)
 	} else {
 		out["live"] = stateView(state)
 	}
@@ -82,4 +84,16 @@ type stateJSON struct {
 
 func stateView(s workflows.State) stateJSON {
 	return stateJSON{State: s, Settings: settingsView(s.Settings)}
+}
+
+// liveError says why the live state is missing without repeating
+// Temporal's error, which is logged instead.
+func (s *Server) liveError(r *http.Request, envID uuid.UUID, err error) string {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return "the environment's workflow is not running"
+	}
+	s.logger().Warn("status: the workflow's state query failed", "environment_id", envID, "err", err,
+		"request_id", middleware.GetReqID(r.Context()))
+	return "the workflow did not answer the state query (Temporal unavailable, or the workflow is busy); retry later"
 }

@@ -25,6 +25,18 @@ const DefaultStreamHeartbeat = 15 * time.Second
 // streamPage is how many rows a stream client reads from Postgres at a time.
 const streamPage = 500
 
+// Bounds of the live stream (Server.MaxStreamClients, StreamBacklog,
+// StreamWriteTimeout) when the Server leaves them zero.
+const (
+	DefaultMaxStreamClients   = 256
+	DefaultStreamBacklog      = 10000
+	DefaultStreamWriteTimeout = 10 * time.Second
+)
+
+// streamRetryAfter is the Retry-After, in seconds, of a stream refused
+// because every slot is taken.
+const streamRetryAfter = "10"
+
 // streamHub is the one LISTEN connection of a Server, fanned out to its
 // stream clients as wake-ups. A wake-up carries nothing: each client then
 // reads what is new after its own cursor from Postgres, so order, resume and
@@ -37,6 +49,25 @@ type streamHub struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	subs    map[chan struct{}]struct{}
+	// clients counts the open stream connections (acquire, release).
+	clients int
+}
+
+// acquire takes a client slot, unless max (> 0) are taken already.
+func (h *streamHub) acquire(max int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if max > 0 && h.clients >= max {
+		return false
+	}
+	h.clients++
+	return true
+}
+
+func (h *streamHub) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clients--
 }
 
 // start runs the listener until ctx ends or stop is called; once started,
@@ -141,6 +172,31 @@ func (s *Server) streamHeartbeat() time.Duration {
 		return s.StreamHeartbeat
 	}
 	return DefaultStreamHeartbeat
+}
+
+// maxStreamClients is Server.MaxStreamClients resolved: 0 means no bound.
+func (s *Server) maxStreamClients() int {
+	switch {
+	case s.MaxStreamClients == 0:
+		return DefaultMaxStreamClients
+	case s.MaxStreamClients < 0:
+		return 0
+	}
+	return s.MaxStreamClients
+}
+
+func (s *Server) streamBacklog() int {
+	if s.StreamBacklog > 0 {
+		return s.StreamBacklog
+	}
+	return DefaultStreamBacklog
+}
+
+func (s *Server) streamWriteTimeout() time.Duration {
+	if s.StreamWriteTimeout > 0 {
+		return s.StreamWriteTimeout
+	}
+	return DefaultStreamWriteTimeout
 }
 
 // Re-reads of a stream whose rows are held back by a long transaction
@@ -268,10 +324,16 @@ type statusJSON struct {
 // then the live ones; without it the stream starts with what is stored from
 // now on. The former id "<eventID>:<statusID>" is still accepted and means
 // "every event and status change whose ID is greater" (none of them is
-// skipped; a few with smaller IDs that committed later may come again);
-// "0:0" thus replays both tables from the start, as it always did.
+// skipped; a few with smaller IDs that committed later may come again).
 // ?environment=<uuid> keeps one environment's rows. A ": keepalive"
 // comment is sent every StreamHeartbeat (15 s) on an idle stream.
+//
+// Bounds: at most MaxStreamClients connections per Server (then 503 with
+// Retry-After); a catch-up reads at most StreamBacklog rows — a resume from
+// an old id ("0:0") or a client that fell that far behind gets
+// "event: backlog_truncated" (data {code, message, skippedAfter}, id = the
+// present) and continues from now; every write must finish within
+// StreamWriteTimeout, or the client is dropped.
 //
 // Rows are sent in follow order, and only once every transaction that
 // began before theirs has ended, so that no row is ever skipped while
@@ -290,6 +352,13 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's event store cannot be followed"))
 		return
 	}
+	if !s.stream.acquire(s.maxStreamClients()) {
+		w.Header().Set("Retry-After", streamRetryAfter)
+		writeError(w, r, busyf("too_many_streams",
+			"this API instance already serves %d live streams (its limit); retry in %s seconds", s.maxStreamClients(), streamRetryAfter))
+		return
+	}
+	defer s.stream.release()
 	envID, err := s.environmentFilter(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -329,15 +398,15 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // no write timeout on a stream
+	out := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.streamWriteTimeout()}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	out.deadline()
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
-		s.logger().Error("stream: response cannot be flushed", "err", err)
+	if err := out.rc.Flush(); err != nil {
+		s.logger().Warn("stream: response cannot be flushed", "err", err)
 		return
 	}
 
@@ -347,7 +416,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	heldRetry := streamHeldMinRetry
 	for {
 		// Catch up on every wake-up, and at each heartbeat as a safety net.
-		held, err := s.sendNew(ctx, w, rc, follower, envID, &cur)
+		held, err := s.catchUp(ctx, out, follower, envID, &cur)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, errClientGone) {
 				s.logger().Warn("stream: ending a connection; the client resumes with Last-Event-ID", "err", err)
@@ -371,21 +440,75 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		case <-retry:
 		case <-wake:
 		case <-heartbeat.C:
+			out.deadline()
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
 				return
 			}
-			if err := rc.Flush(); err != nil {
+			if err := out.rc.Flush(); err != nil {
 				return
 			}
 		}
 	}
 }
 
+// streamWriter writes to one stream client, each write bounded by timeout
+// (a client that stops reading fills the socket buffers, the write times
+// out and the connection is dropped).
+type streamWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// deadline gives the next writes (up to the next call) timeout to finish.
+// A ResponseWriter that cannot take deadlines (a test recorder) writes
+// without.
+func (sw *streamWriter) deadline() {
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
+}
+
+// errBacklogTruncated tells that more rows were behind a client than its
+// backlog allows.
+var errBacklogTruncated = errors.New("stream backlog over the limit")
+
+// catchUp sends what is new after cur (sendNew) within the Server's
+// backlog. When more rows are behind, the client gets a backlog_truncated
+// message whose id is the present, and the stream continues from there:
+// what it skipped is still readable with GET /api/v1/events.
+func (s *Server) catchUp(ctx context.Context, out *streamWriter, f streamFollower, envID *uuid.UUID, cur *streamCursor) (held bool, err error) {
+	budget := s.streamBacklog()
+	held, err = s.sendNew(ctx, out, f, envID, cur, &budget)
+	if !errors.Is(err, errBacklogTruncated) {
+		return held, err
+	}
+	skipped := cur.String()
+	head, err := f.StreamHead(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read the stream head: %w", err)
+	}
+	*cur = streamCursor{event: head.Position, status: head.Position, skip: head.Snapshot}
+	out.deadline()
+	if err := writeSSE(out.w, "backlog_truncated", *cur, map[string]any{
+		"code": "backlog_truncated",
+		"message": fmt.Sprintf("more than %d rows were behind this connection; the stream continues from now: "+
+			"read what was skipped with GET /api/v1/events", s.streamBacklog()),
+		"skippedAfter": skipped,
+	}); err != nil {
+		return false, err
+	}
+	if err := out.rc.Flush(); err != nil {
+		return false, errors.Join(errClientGone, err)
+	}
+	return false, nil
+}
+
 // sendNew writes every event and status change stored after cur (of envID
-// when set) that can be followed yet, and advances cur. held tells that
-// committed rows are held back by a transaction that is still running.
-func (s *Server) sendNew(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController,
-	f streamFollower, envID *uuid.UUID, cur *streamCursor) (held bool, err error) {
+// when set) that can be followed yet, and advances cur; it reads at most
+// *budget rows (and takes what it read from it), and returns
+// errBacklogTruncated when rows are left over. held tells that committed
+// rows are held back by a transaction that is still running.
+func (s *Server) sendNew(ctx context.Context, out *streamWriter, f streamFollower, envID *uuid.UUID,
+	cur *streamCursor, budget *int) (held bool, err error) {
 	if cur.skip != "" {
 		// Once both positions are past every transaction the snapshot knew
 		// of, it skips nothing any more.
@@ -394,54 +517,66 @@ func (s *Server) sendNew(ctx context.Context, w http.ResponseWriter, rc *http.Re
 		}
 	}
 	for {
-		events, eventsHeld, err := f.EventsAfter(ctx, store.FollowQuery{After: cur.event, Skip: cur.skip, Limit: streamPage})
+		if *budget <= 0 {
+			return held, errBacklogTruncated
+		}
+		limit := min(streamPage, *budget)
+		events, eventsHeld, err := f.EventsAfter(ctx, store.FollowQuery{After: cur.event, Skip: cur.skip, Limit: limit})
 		if err != nil {
 			return false, fmt.Errorf("read events: %w", err)
 		}
 		held = held || eventsHeld
+		*budget -= len(events)
+		out.deadline()
 		sent := false
 		for _, e := range events {
 			cur.event = store.StreamPosition{TxID: e.TxID, ID: e.ID}
 			if envID != nil && e.EnvironmentID != *envID {
 				continue
 			}
-			if err := writeSSE(w, "container_event", *cur, eventView(e)); err != nil {
+			if err := writeSSE(out.w, "container_event", *cur, eventView(e)); err != nil {
 				return false, err
 			}
 			sent = true
 		}
 		if sent {
-			if err := rc.Flush(); err != nil {
+			if err := out.rc.Flush(); err != nil {
 				return false, errors.Join(errClientGone, err)
 			}
 		}
-		if len(events) < streamPage {
+		if len(events) < limit {
 			break
 		}
 	}
 	for {
-		changes, changesHeld, err := f.StatusChangesAfter(ctx, store.FollowQuery{After: cur.status, Skip: cur.skip, Limit: streamPage})
+		if *budget <= 0 {
+			return held, errBacklogTruncated
+		}
+		limit := min(streamPage, *budget)
+		changes, changesHeld, err := f.StatusChangesAfter(ctx, store.FollowQuery{After: cur.status, Skip: cur.skip, Limit: limit})
 		if err != nil {
 			return false, fmt.Errorf("read status changes: %w", err)
 		}
 		held = held || changesHeld
+		*budget -= len(changes)
+		out.deadline()
 		sent := false
 		for _, c := range changes {
 			cur.status = store.StreamPosition{TxID: c.TxID, ID: c.ID}
 			if envID != nil && c.EnvironmentID != *envID {
 				continue
 			}
-			if err := writeSSE(w, "environment_status", *cur, statusView(c)); err != nil {
+			if err := writeSSE(out.w, "environment_status", *cur, statusView(c)); err != nil {
 				return false, err
 			}
 			sent = true
 		}
 		if sent {
-			if err := rc.Flush(); err != nil {
+			if err := out.rc.Flush(); err != nil {
 				return false, errors.Join(errClientGone, err)
 			}
 		}
-		if len(changes) < streamPage {
+		if len(changes) < limit {
 			return held, nil
 		}
 	}
