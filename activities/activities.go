@@ -19,6 +19,8 @@ import (
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/telemetry"
+	"github.com/windflow/monitor/workflows"
 )
 
 // Store is what the activities need from Postgres.
@@ -72,25 +74,29 @@ type Activities struct {
 }
 
 // errNotFound is the type of the non-retryable error returned when an
-// environment does not exist (any more).
-const errNotFound = "EnvironmentNotFound"
+// environment does not exist (any more): its workflow ends.
+const errNotFound = workflows.ErrTypeEnvironmentNotFound
 
 // environment loads an environment by ID; an unknown or malformed ID is a
-// non-retryable error.
+// non-retryable error (errNotFound), PostgreSQL unavailable the monitor's
+// own fault (see storeError).
 func (a *Activities) environment(ctx context.Context, id string) (store.Environment, error) {
 	envID, err := uuid.Parse(id)
 	if err != nil {
 		return store.Environment{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("bad environment id %q", id), errNotFound, err)
 	}
-	env, err := a.Store.GetEnvironment(ctx, envID)
+	sctx, cancel := storeContext(ctx)
+	defer cancel()
+	env, err := a.Store.GetEnvironment(sctx, envID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Environment{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("environment %s does not exist", id), errNotFound, err)
 	}
 	if err != nil {
-		return store.Environment{}, fmt.Errorf("load environment %s: %w", id, err)
+		return store.Environment{}, storeError(ctx, "load environment", id, err)
 	}
+	telemetry.FromContext(ctx).StoreAvailable()
 	return env, nil
 }
 

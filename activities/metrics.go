@@ -31,16 +31,27 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 		return workflows.MetricsSummary{}, err
 	}
 	// One cycle per attempt, labelled with the environment's name.
-	defer func() { telemetry.FromContext(ctx).CollectionCycle(env.Name, time.Since(start), err) }()
+	defer func() {
+		outcome := telemetry.OutcomeOK
+		switch {
+		case isMonitorUnavailable(err):
+			outcome = telemetry.OutcomeUnavailable
+		case err != nil:
+			outcome = telemetry.OutcomeError
+		}
+		telemetry.FromContext(ctx).CollectionCycleOutcome(env.Name, time.Since(start), outcome)
+	}()
 	cli, release, err := a.connect(ctx, env)
 	if err != nil {
 		return workflows.MetricsSummary{}, err
 	}
 	defer release()
 
-	stored, err := a.Store.LatestCPUCounters(ctx, env.ID, countersMaxAge)
+	sctx, cancel := storeContext(ctx)
+	stored, err := a.Store.LatestCPUCounters(sctx, env.ID, countersMaxAge)
+	cancel()
 	if err != nil {
-		return workflows.MetricsSummary{}, fmt.Errorf("load previous counters: %w", err)
+		return workflows.MetricsSummary{}, storeError(ctx, "load previous counters of", env.Name, err)
 	}
 	prev := make(map[string]engine.CPUCounters, len(stored))
 	for id, c := range stored {
@@ -87,14 +98,23 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 			OnlineCPUs:     int(s.Counters.OnlineCPUs),
 		})
 	}
-	inserted, err := a.Store.InsertMetrics(ctx, hostRow, rows)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		// Deleted meanwhile, or values Postgres refuses: retrying cannot help.
+	// The engine answered: a store that cannot take the cycle now is the
+	// monitor's fault (storeError), not the engine's.
+	sctx, cancel = storeContext(ctx)
+	inserted, err := a.Store.InsertMetrics(sctx, hostRow, rows)
+	cancel()
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted meanwhile: the workflow ends.
+		return workflows.MetricsSummary{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("store metrics of %s: environment %s does not exist", env.Name, env.ID), errNotFound, err)
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		// Values Postgres refuses: retrying cannot help.
 		return workflows.MetricsSummary{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("store metrics of %s: %v", env.Name, err), "StoreRejected", err)
 	}
 	if err != nil {
-		return workflows.MetricsSummary{}, fmt.Errorf("store metrics of %s: %w", env.Name, err)
+		return workflows.MetricsSummary{}, storeError(ctx, "store metrics of", env.Name, err)
 	}
 	return workflows.MetricsSummary{
 		CollectedAt:       collectedAt,

@@ -6,7 +6,7 @@
 //
 // Windflow's metrics:
 //
-//	windflow_collection_cycles_total{environment,outcome}     metric collection cycles, outcome ok|error
+//	windflow_collection_cycles_total{environment,outcome}     metric collection cycles (attempts), outcome ok|error|unavailable
 //	windflow_collection_duration_seconds{environment}         duration of a collection cycle (histogram)
 //	windflow_collection_last_success_timestamp_seconds{environment}
 //	                                                          Unix time of the last successful cycle
@@ -17,6 +17,11 @@
 //	windflow_notifications_delivered_total{kind}              notification deliveries that succeeded
 //	windflow_notifications_failed_total{kind}                 notification delivery attempts that failed
 //	windflow_disk_usage_bytes{environment}                    engine disk usage at the last check
+//	windflow_store_unavailable                                1 while PostgreSQL is unavailable to this worker's activities
+//	                                                          (its last store call failed for that), else 0
+//	windflow_store_unavailable_total{operation}               store calls of activities that failed because PostgreSQL was unavailable
+//	windflow_cycles_unstored_total{environment,…}             checks left unknown because the monitor was unavailable (counted by the
+//	                                                          workflow through the Temporal metrics handler, with the SDK's labels)
 //
 // The environment label is the environment's name: one series set per
 // environment, so cardinality grows with the number of environments, not with
@@ -54,6 +59,9 @@ const Namespace = "windflow"
 const (
 	OutcomeOK    = "ok"
 	OutcomeError = "error"
+	// OutcomeUnavailable: the monitor itself (PostgreSQL) was unavailable;
+	// the cycle says nothing about the engine.
+	OutcomeUnavailable = "unavailable"
 )
 
 // temporalBuckets are the histogram bounds, in seconds, of the Temporal SDK's
@@ -79,6 +87,8 @@ type Metrics struct {
 	notifDelivered   *prometheus.CounterVec
 	notifFailed      *prometheus.CounterVec
 	diskUsage        *prometheus.GaugeVec
+	storeUnavailable prometheus.Gauge
+	storeFailures    *prometheus.CounterVec
 }
 
 // New creates a fresh registry (not Prometheus' global default one, so that
@@ -129,12 +139,22 @@ func New() (*Metrics, error) {
 		Help: "Disk used by an environment's engine (images, containers, volumes, build cache) at the last check.",
 	}, []string{"environment"})
 
+	m.storeUnavailable = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "store_unavailable",
+		Help: "1 while PostgreSQL is unavailable to this process's activities (their last store call failed for that), else 0.",
+	})
+	m.storeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "store_unavailable_total",
+		Help: "Store calls of activities that failed because PostgreSQL was unavailable, by operation.",
+	}, []string{"operation"})
+
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.cycles, m.cycleDuration, m.lastSuccess,
 		m.eventsIngested, m.eventsDuplicates, m.eventsMalformed, m.eventGaps,
 		m.notifDelivered, m.notifFailed, m.diskUsage,
+		m.storeUnavailable, m.storeFailures,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("telemetry: register: %w", err)
@@ -219,21 +239,50 @@ func (m *Metrics) Shutdown(ctx context.Context) error {
 // its outcome (err nil: ok), its duration and, when it succeeded, the time of
 // the last success.
 func (m *Metrics) CollectionCycle(environment string, d time.Duration, err error) {
+	outcome := OutcomeOK
+	if err != nil {
+		outcome = OutcomeError
+	}
+	m.CollectionCycleOutcome(environment, d, outcome)
+}
+
+// CollectionCycleOutcome records one metric collection cycle of an
+// environment with its outcome (OutcomeOK, OutcomeError or
+// OutcomeUnavailable), its duration and, when it succeeded, the time of the
+// last success.
+func (m *Metrics) CollectionCycleOutcome(environment string, d time.Duration, outcome string) {
 	if m == nil {
 		return
 	}
-	outcome, other := OutcomeOK, OutcomeError
-	if err != nil {
-		outcome, other = OutcomeError, OutcomeOK
-	}
 	m.cycles.WithLabelValues(environment, outcome).Inc()
-	// Both outcomes exist from the first cycle on, so rates and ratios work
-	// before the first error.
-	m.cycles.WithLabelValues(environment, other).Add(0)
+	// Every outcome exists from the first cycle on, so rates and ratios
+	// work before the first error.
+	for _, other := range []string{OutcomeOK, OutcomeError, OutcomeUnavailable} {
+		m.cycles.WithLabelValues(environment, other).Add(0)
+	}
 	m.cycleDuration.WithLabelValues(environment).Observe(d.Seconds())
-	if err == nil {
+	if outcome == OutcomeOK {
 		m.lastSuccess.WithLabelValues(environment).SetToCurrentTime()
 	}
+}
+
+// StoreUnavailable records a store call of an activity (operation names
+// it: "load environment", "store metrics", …) that failed because
+// PostgreSQL was unavailable, and marks the store unavailable.
+func (m *Metrics) StoreUnavailable(operation string) {
+	if m == nil {
+		return
+	}
+	m.storeFailures.WithLabelValues(operation).Inc()
+	m.storeUnavailable.Set(1)
+}
+
+// StoreAvailable marks the store available: a store call succeeded.
+func (m *Metrics) StoreAvailable() {
+	if m == nil {
+		return
+	}
+	m.storeUnavailable.Set(0)
 }
 
 // EventsStored records a stored batch of events: how many were new and how
