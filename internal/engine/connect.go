@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	"weak"
 
 	"github.com/moby/moby/client"
+
+	"github.com/windflow/monitor/internal/netpolicy"
 )
 
 // ErrBadEndpoint is wrapped by every error about an endpoint URL that cannot
@@ -57,7 +60,7 @@ func Connect(ctx context.Context, endpoint string) (*client.Client, error) {
 // ReadEvents works on the client: its raw stream dials with the same TLS
 // configuration.
 func ConnectTLS(ctx context.Context, endpoint string, m *TLSMaterial) (*client.Client, error) {
-	cli, ep, err := newClient(endpoint, m)
+	cli, ep, err := newClient(endpoint, m, netpolicy.Default())
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +77,22 @@ func ConnectTLS(ctx context.Context, endpoint string, m *TLSMaterial) (*client.C
 // an engine that does not answer fails that request (wrapping
 // ErrUnreachable through the callers' engineError). Errors are those of
 // ConnectTLS before its ping. The caller closes the client.
+//
+// Every connection of the client obeys the process's outbound policy
+// (netpolicy.Default, taken when the client is built): see
+// NewClientWithPolicy.
 func NewClient(endpoint string, m *TLSMaterial) (*client.Client, error) {
-	cli, _, err := newClient(endpoint, m)
+	return NewClientWithPolicy(endpoint, m, netpolicy.Default())
+}
+
+// NewClientWithPolicy is NewClient under outbound policy p: an endpoint
+// whose literal host or socket p refuses gives the *netpolicy.RefusedError
+// at once, and every connection the client (and ReadEvents on it) makes is
+// judged again on the address actually dialed, after DNS resolution,
+// before it is made. A refusal at dial time is an engine error wrapping
+// ErrUnreachable and netpolicy.ErrRefused.
+func NewClientWithPolicy(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (*client.Client, error) {
+	cli, _, err := newClient(endpoint, m, p)
 	return cli, err
 }
 
@@ -93,12 +110,15 @@ const (
 	IdleTLSConnTimeout    = 90 * time.Second
 )
 
-// newClient returns a client for endpoint with m (nil: no TLS), without
-// talking to the engine.
-func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error) {
+// newClient returns a client for endpoint with m (nil: no TLS) under
+// policy p, without talking to the engine.
+func newClient(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (*client.Client, endpoint, error) {
 	ep, err := parseEndpoint(endpoint)
 	if err != nil {
 		return nil, ep, err
+	}
+	if err := p.CheckEndpoint(endpoint); err != nil {
+		return nil, ep, fmt.Errorf("engine: %w", err)
 	}
 	// API-version negotiation is the default of this client version (the
 	// WithAPIVersionNegotiation option is a deprecated no-op), so nothing
@@ -142,6 +162,8 @@ func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error
 	opts := []client.Opt{
 		client.WithHTTPClient(&http.Client{Transport: transport, CheckRedirect: client.CheckRedirect}),
 		client.WithHost(ep.host),
+		// After WithHost, which sets the transport's dialer.
+		client.WithDialContext(policedDial(ep, p)),
 		client.WithScheme(scheme),
 	}
 	cli, err := client.New(opts...)
@@ -149,9 +171,32 @@ func newClient(endpoint string, m *TLSMaterial) (*client.Client, endpoint, error
 		return nil, ep, fmt.Errorf("%w: %s: %w", ErrBadEndpoint, endpoint, err)
 	}
 	if tlsCfg != nil {
-		rememberTLS(cli, tlsCfg)
+		// A plain client's Dialer is the transport's (policedDial).
+		rememberDial(cli, tlsCfg, p)
 	}
 	return cli, ep, nil
+}
+
+// policedDial is the transport's dialer for ep under p: the socket of a
+// unix:// endpoint, or the address the transport asks for. When that is
+// not the endpoint's own (a proxy from the environment), the endpoint's
+// host is judged too, on the addresses it resolves to, since the proxy
+// dials it unjudged.
+func policedDial(ep endpoint, p *netpolicy.Policy) func(context.Context, string, string) (net.Conn, error) {
+	if ep.scheme == "unix" {
+		socket := strings.TrimPrefix(ep.host, "unix://")
+		return func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return p.DialContext(ctx, "unix", socket)
+		}
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != ep.addr {
+			if err := p.CheckResolved(ctx, ep.hostname); err != nil {
+				return nil, err
+			}
+		}
+		return p.DialContext(ctx, network, addr)
+	}
 }
 
 // endpoint is a validated endpoint in the canonical form the moby client
@@ -162,6 +207,8 @@ type endpoint struct {
 	// hostname is the host name or IP address of a tcp:// endpoint,
 	// without brackets and port: the name its TLS certificate must carry.
 	hostname string
+	// addr is the host:port of a tcp:// endpoint.
+	addr string
 }
 
 // tlsConfigFor returns the TLS configuration of m for ep, nil for no TLS.
@@ -175,33 +222,48 @@ func tlsConfigFor(ep endpoint, raw string, m *TLSMaterial) (*tls.Config, error) 
 	return m.tlsConfig(ep.hostname)
 }
 
-// tlsClients remembers the TLS configuration of the clients ConnectTLS
-// made, for ReadEvents' raw dial: the moby client keeps its configuration
-// to itself, and its own Dialer (tls.Dial) ignores the context. Entries are
-// keyed weakly and dropped when the client is garbage collected.
-var tlsClients = struct {
+// clientDials remembers, for ReadEvents' raw dial, the TLS configuration
+// and the outbound policy of the TLS clients newClient made: the moby client
+// keeps its configuration to itself, and its own Dialer for TLS (tls.Dial)
+// ignores the context and the policy. Entries are keyed weakly and dropped
+// when the client is garbage collected.
+var clientDials = struct {
 	sync.Mutex
-	m map[weak.Pointer[client.Client]]*tls.Config
-}{m: map[weak.Pointer[client.Client]]*tls.Config{}}
+	m map[weak.Pointer[client.Client]]clientDial
+}{m: map[weak.Pointer[client.Client]]clientDial{}}
 
-func rememberTLS(cli *client.Client, cfg *tls.Config) {
+// clientDial is what ReadEvents needs to dial like the client.
+type clientDial struct {
+	tls    *tls.Config // nil: no TLS
+	policy *netpolicy.Policy
+}
+
+func rememberDial(cli *client.Client, cfg *tls.Config, p *netpolicy.Policy) {
 	k := weak.Make(cli)
-	tlsClients.Lock()
-	tlsClients.m[k] = cfg
-	tlsClients.Unlock()
+	clientDials.Lock()
+	clientDials.m[k] = clientDial{tls: cfg, policy: p}
+	clientDials.Unlock()
 	runtime.AddCleanup(cli, func(k weak.Pointer[client.Client]) {
-		tlsClients.Lock()
-		delete(tlsClients.m, k)
-		tlsClients.Unlock()
+		clientDials.Lock()
+		delete(clientDials.m, k)
+		clientDials.Unlock()
 	}, k)
 }
 
-// clientTLS returns the TLS configuration ConnectTLS gave cli, or nil.
-func clientTLS(cli *client.Client) *tls.Config {
-	tlsClients.Lock()
-	defer tlsClients.Unlock()
-	return tlsClients.m[weak.Make(cli)]
+// dialOf returns what newClient remembered for cli; a plain client, or
+// one made elsewhere, gets no TLS and the process's policy.
+func dialOf(cli *client.Client) clientDial {
+	clientDials.Lock()
+	d, ok := clientDials.m[weak.Make(cli)]
+	clientDials.Unlock()
+	if !ok {
+		return clientDial{policy: netpolicy.Default()}
+	}
+	return d
 }
+
+// clientTLS returns the TLS configuration ConnectTLS gave cli, or nil.
+func clientTLS(cli *client.Client) *tls.Config { return dialOf(cli).tls }
 
 // parseEndpoint validates endpoint and returns its canonical form.
 func parseEndpoint(raw string) (endpoint, error) {
@@ -238,7 +300,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return bad("want tcp://host:port with a port between 1 and 65535")
 		}
-		return endpoint{scheme: "tcp", host: "tcp://" + u.Host + strings.TrimSuffix(u.Path, "/"), hostname: host}, nil
+		return endpoint{scheme: "tcp", host: "tcp://" + u.Host + strings.TrimSuffix(u.Path, "/"), hostname: host, addr: u.Host}, nil
 	case "":
 		return bad("missing scheme (want unix:// or tcp://)")
 	default:

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/windflow/monitor/internal/netpolicy"
 )
 
 // EventsQuery selects the events ReadEvents reads.
@@ -154,7 +156,8 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		if json.Unmarshal(b, &m) == nil && m.Message != "" {
 			msg = m.Message
 		}
-		return nil, fmt.Errorf("engine: events: %s: %s", resp.Status, msg)
+		// The engine's words, bounded: they end up stored and served.
+		return nil, fmt.Errorf("engine: events: %s: %s", netpolicy.RemoteText(resp.Status), netpolicy.RemoteText(msg))
 	}
 	return body, nil
 }
@@ -177,14 +180,16 @@ func (b *eventsBody) Close() error {
 }
 
 // eventsDialer returns the dialer of the raw events request. For a client
-// of ConnectTLS it dials TLS itself, bounded by ctx and a 10 s connect
-// timeout: the moby client's Dialer does TLS too, but with tls.Dial, which
-// ignores ctx, so a stalled handshake would hang the stream activity past
-// its cancellation. Otherwise it is the client's Dialer (unix socket or
-// plain tcp, which follows ctx).
+// of ConnectTLS it dials TLS itself, under the client's outbound policy,
+// bounded by ctx and a 10 s connect and handshake timeout: the moby
+// client's Dialer does TLS too, but with tls.Dial, which ignores ctx and
+// the policy, so a stalled handshake would hang the stream activity past
+// its cancellation. Otherwise it is the client's Dialer: for a client of
+// newClient, the transport's policed dialer (unix socket or plain tcp,
+// which follows ctx).
 func eventsDialer(cli *client.Client) func(context.Context) (net.Conn, error) {
-	cfg := clientTLS(cli)
-	if cfg == nil {
+	d := dialOf(cli)
+	if d.tls == nil {
 		return cli.Dialer()
 	}
 	return func(ctx context.Context) (net.Conn, error) {
@@ -192,8 +197,23 @@ func eventsDialer(cli *client.Client) func(context.Context) (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg}
-		return d.DialContext(ctx, "tcp", hu.Host)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		raw, err := d.policy.DialContext(ctx, "tcp", hu.Host)
+		if err != nil {
+			return nil, err
+		}
+		cfg := d.tls
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(hu.Host)
+		}
+		conn := tls.Client(raw, cfg)
+		if err := conn.HandshakeContext(ctx); err != nil {
+			_ = raw.Close()
+			return nil, err
+		}
+		return conn, nil
 	}
 }
 

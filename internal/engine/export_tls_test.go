@@ -10,7 +10,7 @@ func HasClientTLS(cli *client.Client) bool { return clientTLS(cli) != nil }
 
 // TLSClientsLen is how many clients' TLS configurations are remembered.
 func TLSClientsLen() int {
-	tlsClients.Lock()
-	defer tlsClients.Unlock()
-	return len(tlsClients.m)
+	clientDials.Lock()
+	defer clientDials.Unlock()
+	return len(clientDials.m)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,6 +57,9 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 		// Surface the refusal itself: net's OpError would prefix it
 		// with "dial tcp …: " and hide it from a quick read.
 		if refused, ok := errors.AsType[*RefusedError](err); ok {
+			if host, _, _ := net.SplitHostPort(addr); host != refused.Target && !strings.HasPrefix(network, "unix") {
+				refused.Name = host
+			}
 			return nil, refused
 		}
 		return nil, err
@@ -95,4 +99,30 @@ func (p *Policy) HTTPClient(timeout time.Duration) *http.Client {
 			return p.CheckHost(req.URL.Hostname())
 		},
 	}
+}
+
+// CheckResolved judges host and every address it resolves to, for a target
+// that something else will dial (a proxy, a library whose HTTP client
+// cannot be replaced). It is weaker than a policed dial — the name may
+// resolve differently a moment later — so use it only where no dial can
+// be judged.
+func (p *Policy) CheckResolved(ctx context.Context, host string) error {
+	if err := p.CheckHost(host); err != nil {
+		return err
+	}
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil || host == "" {
+		return nil // an IP literal: judged above
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil // nothing to judge: the dial will fail on its own
+	}
+	for _, a := range addrs {
+		if err := p.CheckAddr(a); err != nil {
+			refused, _ := errors.AsType[*RefusedError](err)
+			refused.Name = host
+			return refused
+		}
+	}
+	return nil
 }

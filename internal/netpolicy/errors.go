@@ -33,7 +33,9 @@ func (r Rule) Always() bool {
 type RefusedError struct {
 	// Target is what was refused: an IP address, a host name or a socket path.
 	Target string
-	Rule   Rule
+	// Name is the host name that resolved to Target, when known.
+	Name string
+	Rule Rule
 	// Range is the refused range holding Target ("10.0.0.0/8"), if any.
 	Range string
 }
@@ -43,7 +45,11 @@ func (e *RefusedError) Error() string {
 	if e.Range != "" {
 		what += " (" + e.Range + ")"
 	}
-	msg := fmt.Sprintf("%s %s: %s", ErrRefused, e.Target, what)
+	target := e.Target
+	if e.Name != "" {
+		target = e.Name + " (" + e.Target + ")"
+	}
+	msg := fmt.Sprintf("%s %s: %s", ErrRefused, target, what)
 	switch {
 	case e.Rule.Always():
 		return msg + "; always refused"
