@@ -31,6 +31,9 @@ type fakeEngine struct {
 	mu sync.Mutex
 	// failAt decides whether the check of the cycle at this workflow time fails.
 	failAt func(cycleAt time.Time) bool
+	// errAt, when set and not nil for the cycle, is the error of its checks
+	// (CollectMetrics and CheckEngine); see faults_test.go.
+	errAt func(cycleAt time.Time) error
 	// collects holds the CycleAt of every CollectMetrics attempt.
 	collects []time.Time
 	// checks holds the workflow time of every CheckEngine attempt.
@@ -50,6 +53,11 @@ func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (Metrics
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.collects = append(f.collects, in.CycleAt)
+	if f.errAt != nil {
+		if err := f.errAt(in.CycleAt); err != nil {
+			return MetricsSummary{}, err
+		}
+	}
 	if f.failAt != nil && f.failAt(in.CycleAt) {
 		return MetricsSummary{}, errors.New("engine unreachable")
 	}
@@ -60,6 +68,9 @@ func (f *fakeEngine) checkEngine(_ context.Context, _ CheckEngineInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.checks = append(f.checks, f.now())
+	if f.errAt != nil {
+		return f.errAt(f.now())
+	}
 	return nil
 }
 
