@@ -1,10 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
@@ -46,13 +51,84 @@ type config struct {
 	MutationRateLimit    int
 	TrustProxyHeaders    bool
 	CORSOrigins          []string
+	// AllowedHosts are host names the API answers to without a token,
+	// besides loopback and its listen address ($WINDFLOW_ALLOWED_HOSTS).
+	AllowedHosts []string
+	// Live stream bounds (see api.Server).
+	MaxStreamClients   int
+	StreamBacklog      int
+	StreamWriteTimeout time.Duration
 	// Retention in days of old data (0: keep forever), pruned hourly by a
 	// Temporal Schedule.
 	Retention workflows.PruneInput
+
+	// envErrors are the environment variables whose value could not be
+	// read; validate reports them.
+	envErrors *envReader
 }
 
+// envReader reads typed environment variables and remembers every value
+// it could not parse: a typo fails startup instead of silently meaning the
+// default.
+type envReader struct{ errs []error }
+
+func (r *envReader) fail(name, value, want string) {
+	r.errs = append(r.errs, fmt.Errorf("%s=%q is not %s", name, value, want))
+}
+
+func (r *envReader) int(name string, def int) int {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(name, v, "an integer")
+		return def
+	}
+	return n
+}
+
+func (r *envReader) bool(name string) bool {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, v, "a boolean (true, false, 1, 0)")
+	}
+	return b
+}
+
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(name, v, "a duration (such as 10s or 1m)")
+		return def
+	}
+	return d
+}
+
+// list reads a comma-separated list, without empty entries.
+func (r *envReader) list(name string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// envBool reads a boolean variable; an unparsable value is false (the
+// startup check of loadConfig's variables reports it).
 func envBool(name string) bool {
-	b, _ := strconv.ParseBool(os.Getenv(name))
+	b, _ := strconv.ParseBool(strings.TrimSpace(os.Getenv(name)))
 	return b
 }
 
@@ -63,15 +139,12 @@ func env(name, def string) string {
 	return def
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
-}
-
-func loadConfig(fs *flag.FlagSet) config {
-	var c config
+// loadConfig reads the environment and defines the flags on fs; the flags
+// write into the returned config when fs is parsed (so it is a pointer:
+// a copy taken before fs.Parse would not see them).
+func loadConfig(fs *flag.FlagSet) *config {
+	c := &config{envErrors: &envReader{}}
+	envInt, envBool, envDuration := c.envErrors.int, c.envErrors.bool, c.envErrors.duration
 	fs.StringVar(&c.DatabaseURL, "database-url",
 		env("DATABASE_URL", "postgres://postgres@127.0.0.1:55432/windflow?sslmode=disable"), "PostgreSQL URL ($DATABASE_URL)")
 	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port ($TEMPORAL_ADDRESS)")
@@ -109,12 +182,55 @@ func loadConfig(fs *flag.FlagSet) config {
 		"days disk samples are kept, 0: forever ($WINDFLOW_RETENTION_DISK_DAYS)")
 	fs.IntVar(&c.Retention.NotificationsDays, "retention-notifications-days", envInt("WINDFLOW_RETENTION_NOTIFICATIONS_DAYS", def.NotificationsDays),
 		"days delivered or failed notifications are kept, 0: forever ($WINDFLOW_RETENTION_NOTIFICATIONS_DAYS)")
-	for _, o := range strings.Split(os.Getenv("WINDFLOW_CORS_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.CORSOrigins = append(c.CORSOrigins, o)
+	fs.IntVar(&c.MaxStreamClients, "max-stream-clients", envInt("WINDFLOW_MAX_STREAM_CLIENTS", 0),
+		"open live streams per API process; 0: 256, negative: no bound ($WINDFLOW_MAX_STREAM_CLIENTS)")
+	fs.IntVar(&c.StreamBacklog, "stream-backlog", envInt("WINDFLOW_STREAM_BACKLOG", 0),
+		"rows a live stream reads to catch up before it skips to the present; 0: 10000 ($WINDFLOW_STREAM_BACKLOG)")
+	fs.DurationVar(&c.StreamWriteTimeout, "stream-write-timeout", envDuration("WINDFLOW_STREAM_WRITE_TIMEOUT", 0),
+		"a live stream client that takes longer to accept a write is dropped; 0: 10s ($WINDFLOW_STREAM_WRITE_TIMEOUT)")
+	envBool("WINDFLOW_PPROF") // only checked here (pprofOn reads it): a bad value fails startup
+	c.CORSOrigins = c.envErrors.list("WINDFLOW_CORS_ORIGINS")
+	c.AllowedHosts = c.envErrors.list("WINDFLOW_ALLOWED_HOSTS")
+	return c
+}
+
+// maxRetentionDays is the longest retention (100 years), the bound the
+// pruning activity enforces too.
+const maxRetentionDays = 36500
+
+// validate reports, all at once, the environment variables that could not
+// be read and the values out of range; startup stops on it.
+func (c config) validate() error {
+	var errs []error
+	if c.envErrors != nil {
+		errs = append(errs, c.envErrors.errs...)
+	}
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	return c
+	for _, d := range []struct {
+		name string
+		days int
+	}{
+		{"metrics", c.Retention.MetricsDays}, {"events", c.Retention.EventsDays},
+		{"disk", c.Retention.DiskDays}, {"notifications", c.Retention.NotificationsDays},
+	} {
+		check(d.days >= 0 && d.days <= maxRetentionDays,
+			"retention of %s (WINDFLOW_RETENTION_%s_DAYS, -retention-%s-days) must be from 0 (keep forever) to %d days, got %d",
+			d.name, strings.ToUpper(d.name), d.name, maxRetentionDays, d.days)
+	}
+	check(c.StatsParallelism >= 1, "stats parallelism (WINDFLOW_STATS_PARALLELISM) must be at least 1, got %d", c.StatsParallelism)
+	check(c.MaxStreams >= 0 && c.MaxActivities >= 0 && c.MaxChecks >= 0,
+		"worker slots (WINDFLOW_MAX_STREAMS, WINDFLOW_MAX_ACTIVITIES, WINDFLOW_MAX_CHECKS) cannot be negative")
+	check(c.StreamBacklog >= 0, "stream backlog (WINDFLOW_STREAM_BACKLOG) cannot be negative, got %d", c.StreamBacklog)
+	check(c.StreamWriteTimeout >= 0, "stream write timeout (WINDFLOW_STREAM_WRITE_TIMEOUT) cannot be negative, got %s", c.StreamWriteTimeout)
+	var level slog.Level
+	check(level.UnmarshalText([]byte(c.LogLevel)) == nil, "log level (WINDFLOW_LOG_LEVEL) must be debug, info, warn or error, got %q", c.LogLevel)
+	_, _, err := net.SplitHostPort(c.HTTPAddr)
+	check(err == nil, "HTTP address (WINDFLOW_HTTP_ADDR) must be host:port, got %q", c.HTTPAddr)
+	return errors.Join(errs...)
 }
 
 // metricsAddr is the separate /metrics listener: $WINDFLOW_METRICS_ADDR

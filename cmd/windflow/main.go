@@ -61,11 +61,15 @@ func main() {
 	fs := flag.NewFlagSet("windflow "+cmd, flag.ExitOnError)
 	cfg := loadConfig(fs)
 	_ = fs.Parse(args)
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "windflow %s: bad configuration:\n%v\n", cmd, err)
+		os.Exit(2)
+	}
 	slog.SetDefault(newLogger(cfg.LogLevel))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg); err != nil && !errors.Is(err, context.Canceled) {
+	if err := run(ctx, *cfg); err != nil && !errors.Is(err, context.Canceled) {
 		slog.Error("windflow "+cmd+" failed", "err", err)
 		os.Exit(1)
 	}

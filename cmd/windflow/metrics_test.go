@@ -48,7 +48,7 @@ func TestWithMetrics(t *testing.T) {
 }
 
 func TestMetricsAddr(t *testing.T) {
-	load := func() config { return loadConfig(flag.NewFlagSet("test", flag.ContinueOnError)) }
+	load := func() config { return *loadConfig(flag.NewFlagSet("test", flag.ContinueOnError)) }
 	t.Setenv("WINDFLOW_METRICS_ADDR", "") // restored after the test
 	os.Unsetenv("WINDFLOW_METRICS_ADDR")
 	if got := load().metricsAddr(defaultWorkerMetricsAddr); got != defaultWorkerMetricsAddr {

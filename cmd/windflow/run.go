@@ -194,6 +194,11 @@ func newServer(cfg config, st *store.Store, tc client.Client) (*api.Server, erro
 		MutationRateLimit:    cfg.MutationRateLimit,
 		TrustProxyHeaders:    cfg.TrustProxyHeaders,
 		CORSOrigins:          cfg.CORSOrigins,
+		ListenAddr:           cfg.HTTPAddr,
+		AllowedHosts:         cfg.AllowedHosts,
+		MaxStreamClients:     cfg.MaxStreamClients,
+		StreamBacklog:        cfg.StreamBacklog,
+		StreamWriteTimeout:   cfg.StreamWriteTimeout,
 	}
 	box, err := secretbox.FromString(cfg.SecretKey)
 	if err != nil {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadWith loads the configuration from the environment set by the test
+// and the given flags.
+func loadWith(t *testing.T, args ...string) config {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c := loadConfig(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return *c
+}
+
+func TestConfig_DefaultsAreValid(t *testing.T) {
+	c := loadWith(t)
+	if err := c.validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if c.Retention.MetricsDays != 30 || c.Retention.EventsDays != 90 {
+		t.Fatalf("retention defaults %+v", c.Retention)
+	}
+}
+
+// TestConfig_BadEnvironmentFailsStartup: a value that cannot be read is
+// reported with its variable, not silently replaced by the default.
+func TestConfig_BadEnvironmentFailsStartup(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"WINDFLOW_STATS_PARALLELISM", "lots", "WINDFLOW_STATS_PARALLELISM=\"lots\" is not an integer"},
+		{"WINDFLOW_MUTATION_RATE_LIMIT", "60/min", "WINDFLOW_MUTATION_RATE_LIMIT=\"60/min\" is not an integer"},
+		{"WINDFLOW_RETENTION_EVENTS_DAYS", "90d", "WINDFLOW_RETENTION_EVENTS_DAYS=\"90d\" is not an integer"},
+		{"WINDFLOW_PUBLIC_READS", "yes please", "WINDFLOW_PUBLIC_READS=\"yes please\" is not a boolean"},
+		{"WINDFLOW_ALLOW_UNAUTHENTICATED", "on", "WINDFLOW_ALLOW_UNAUTHENTICATED=\"on\" is not a boolean"},
+		{"WINDFLOW_PPROF", "enable", "WINDFLOW_PPROF=\"enable\" is not a boolean"},
+		{"WINDFLOW_STREAM_WRITE_TIMEOUT", "10", "WINDFLOW_STREAM_WRITE_TIMEOUT=\"10\" is not a duration"},
+		{"WINDFLOW_MAX_STREAM_CLIENTS", "1e3", "WINDFLOW_MAX_STREAM_CLIENTS=\"1e3\" is not an integer"},
+		{"WINDFLOW_LOG_LEVEL", "verbose", "log level (WINDFLOW_LOG_LEVEL) must be debug, info, warn or error"},
+		{"WINDFLOW_HTTP_ADDR", "8080", "WINDFLOW_HTTP_ADDR) must be host:port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			err := loadWith(t).validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%s=%q: validate() = %v; want an error containing %q", tc.name, tc.value, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfig_EveryErrorAtOnce(t *testing.T) {
+	t.Setenv("WINDFLOW_MAX_CHECKS", "x")
+	t.Setenv("WINDFLOW_TRUST_PROXY_HEADERS", "maybe")
+	t.Setenv("WINDFLOW_RETENTION_DISK_DAYS", "-1")
+	err := loadWith(t).validate()
+	if err == nil {
+		t.Fatal("validate() = nil")
+	}
+	for _, want := range []string{"WINDFLOW_MAX_CHECKS", "WINDFLOW_TRUST_PROXY_HEADERS", "WINDFLOW_RETENTION_DISK_DAYS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+// TestConfig_RetentionValidatedAtStartup: the bounds of the pruning
+// activity are checked before anything starts, from the environment and
+// from flags.
+func TestConfig_RetentionValidatedAtStartup(t *testing.T) {
+	for _, tc := range []struct {
+		env, value string
+		args       []string
+		ok         bool
+	}{
+		{"WINDFLOW_RETENTION_METRICS_DAYS", "0", nil, true},
+		{"WINDFLOW_RETENTION_METRICS_DAYS", "36500", nil, true},
+		{"WINDFLOW_RETENTION_METRICS_DAYS", "36501", nil, false},
+		{"WINDFLOW_RETENTION_NOTIFICATIONS_DAYS", "-5", nil, false},
+		{"WINDFLOW_RETENTION_EVENTS_DAYS", "99999999", nil, false},
+		{"", "", []string{"-retention-disk-days", "-1"}, false},
+		{"", "", []string{"-retention-disk-days", "7"}, true},
+		// A flag wins over a bad-but-readable environment value.
+		{"WINDFLOW_RETENTION_EVENTS_DAYS", "-1", []string{"-retention-events-days", "10"}, true},
+	} {
+		t.Run(tc.env+"="+tc.value+strings.Join(tc.args, " "), func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv(tc.env, tc.value)
+			}
+			err := loadWith(t, tc.args...).validate()
+			if tc.ok != (err == nil) {
+				t.Fatalf("validate() = %v; want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "from 0 (keep forever) to 36500 days") {
+				t.Fatalf("error %q does not give the range", err)
+			}
+		})
+	}
+}
+
+func TestConfig_StreamAndHosts(t *testing.T) {
+	t.Setenv("WINDFLOW_ALLOWED_HOSTS", " monitor.lan, ,windflow.example.com:8080 ")
+	t.Setenv("WINDFLOW_STREAM_WRITE_TIMEOUT", "3s")
+	t.Setenv("WINDFLOW_MAX_STREAM_CLIENTS", "12")
+	c := loadWith(t, "-stream-backlog", "50")
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.AllowedHosts, "|") != "monitor.lan|windflow.example.com:8080" {
+		t.Fatalf("AllowedHosts = %q", c.AllowedHosts)
+	}
+	if c.StreamWriteTimeout != 3*time.Second || c.MaxStreamClients != 12 || c.StreamBacklog != 50 {
+		t.Fatalf("stream settings %v %d %d", c.StreamWriteTimeout, c.MaxStreamClients, c.StreamBacklog)
+	}
+	if err := loadWith(t, "-stream-backlog", "-1").validate(); err == nil {
+		t.Fatal("a negative backlog passed")
+	}
+}
