@@ -10,6 +10,11 @@
 // sending and never echoes it, RedactURL shows only scheme and host, and
 // Sender.Send scrubs the URL out of shoutrrr's errors.
 //
+// Sends obey the outbound policy (internal/netpolicy): CheckTarget judges
+// a URL as written (for the API), and Sender.Send refuses a refused target
+// before sending and sends generic webhooks through a policed HTTP client,
+// bound to its context and timeout.
+//
 // # Channel URLs
 //
 // Channels use shoutrrr's URL syntax: ntfy://ntfy.sh/topic,

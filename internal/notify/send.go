@@ -4,7 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/specialized/generic"
+
+	"github.com/windflow/monitor/internal/netpolicy"
 )
 
 // DefaultSendTimeout is Sender's timeout when Sender.Timeout is zero.
@@ -31,20 +38,31 @@ var ErrSendFailed = errors.New("notification not sent")
 // query string is forwarded to the receiver as-is, so it cannot carry
 // template=json). generic://host/path without disabletls=yes uses HTTPS.
 //
+// Every send obeys an outbound policy (Sender.Policy, else
+// netpolicy.Default): a URL whose host is a refused address (or a metadata
+// host name) is refused before anything is sent, and a generic webhook —
+// sent here through a policed HTTP client, redirects included, rather than
+// through shoutrrr's http.DefaultClient — is judged on every address it
+// dials, after DNS resolution. ntfy, pagerduty and discord send through
+// the same policed client; the other services use their own HTTP clients
+// (the binary gives http.DefaultClient the policy and a timeout too).
+//
 // Send returns when the service answers, the timeout passes or ctx ends,
-// whichever is first. shoutrrr's services take no context: on timeout or
-// cancellation the request is abandoned, not aborted (most services bound
-// it with their own HTTP timeout; the generic webhook uses Go's default
-// client and waits for the receiver).
+// whichever is first. A generic webhook's request is aborted then; the
+// other services take no context, so their request is abandoned and ends
+// with their HTTP client's timeout (the policed client's is Timeout).
 type Sender struct {
 	// Timeout bounds one Send; zero means DefaultSendTimeout.
 	Timeout time.Duration
+	// Policy judges the targets; nil means netpolicy.Default().
+	Policy *netpolicy.Policy
 }
 
 // Send sends title and message to rawURL. Errors wrap ErrSendFailed (and
-// ErrInvalidURL, context.Canceled or context.DeadlineExceeded when that is
-// the cause); their text names the URL only as RedactURL does and is
-// scrubbed of every part of the URL, since shoutrrr's errors may embed it.
+// ErrInvalidURL, netpolicy.ErrRefused, context.Canceled or
+// context.DeadlineExceeded when that is the cause); their text names the
+// URL only as RedactURL does and is scrubbed of every part of the URL,
+// since shoutrrr's errors may embed it, and bounded in length.
 func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 	where := RedactURL(rawURL)
 	if err := ctx.Err(); err != nil {
@@ -54,29 +72,61 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 	if timeout <= 0 {
 		timeout = DefaultSendTimeout
 	}
+	policy := s.Policy
+	if policy == nil {
+		policy = netpolicy.Default()
+	}
+	if err := CheckTarget(policy, rawURL); err != nil {
+		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	done := make(chan error, 1) // buffered: an abandoned send still finishes
-	go func() { done <- sendNow(rawURL, title, message) }()
+	go func() {
+		hc := policy.HTTPClient(timeout) // per send: no connection outlives it
+		err := sendNow(ctx, hc, rawURL, title, message)
+		hc.CloseIdleConnections()
+		done <- err
+	}()
 	select {
 	case err := <-done:
-		if err != nil {
-			if errors.Is(err, ErrInvalidURL) {
-				return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
-			}
-			return fmt.Errorf("%w to %s: %s", ErrSendFailed, where, scrubSecrets(err.Error(), rawURL))
+		if err == nil {
+			return nil
 		}
-		return nil
+		if refused, ok := errors.AsType[*netpolicy.RefusedError](err); ok {
+			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, refused)
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, cerr)
+		}
+		if errors.Is(err, ErrInvalidURL) {
+			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
+		}
+		return fmt.Errorf("%w to %s: %s", ErrSendFailed, where, netpolicy.RemoteText(scrubSecrets(err.Error(), rawURL)))
 	case <-ctx.Done():
 		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, ctx.Err())
 	}
 }
 
+// CheckTarget judges the host of a notification URL as written (no DNS
+// lookup) under p: a refused address or metadata host name gives the
+// *netpolicy.RefusedError. Services that keep a credential in the host
+// position (slack://token-a/…) are not judged (their host is not dialed).
+// The API calls it on create, update and test send (refused → 400).
+func CheckTarget(p *netpolicy.Policy, rawURL string) error {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || secretHostSchemes[serviceScheme(u)] {
+		return nil
+	}
+	return p.CheckHost(u.Hostname())
+}
+
 // sendNow locates the service for rawURL and sends through it, turning a
-// panic inside shoutrrr into an error. Its errors are NOT scrubbed, except
-// those wrapping ErrInvalidURL.
-func sendNow(rawURL, title, message string) (err error) {
+// panic inside shoutrrr into an error: a generic webhook through hc bound
+// to ctx, another service through hc where it accepts one. Its errors are
+// NOT scrubbed, except those wrapping ErrInvalidURL.
+func sendNow(ctx context.Context, hc *http.Client, rawURL, title, message string) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("service panicked: %v", p)
@@ -87,5 +137,9 @@ func sendNow(rawURL, title, message string) (err error) {
 		return err
 	}
 	body, params := composeBody(carriesTitle(svc), title, message)
+	if g, ok := svc.(*generic.Service); ok {
+		return sendGeneric(ctx, hc, g, body, params)
+	}
+	useHTTPClient(svc, hc)
 	return svc.Send(body, &params)
 }
