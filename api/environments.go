@@ -1,26 +1,17 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/internal/engine"
-	"github.com/windflow/monitor/internal/secretbox"
+	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -73,11 +64,16 @@ type environmentJSON struct {
 	Settings settingsJSON `json:"settings"`
 	// TLS says what TLS material the environment has (null: none), never
 	// the material itself (see tlsView below).
-	TLS         *tlsView  `json:"tls"`
-	WorkflowID  string    `json:"workflowId"`
-	WorkflowURL string    `json:"workflowUrl,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	TLS         *tlsView `json:"tls"`
+	WorkflowID  string   `json:"workflowId"`
+	WorkflowURL string   `json:"workflowUrl,omitempty"`
+	// Version counts the changes of the environment; it is also the ETag.
+	Version int64 `json:"version"`
+	// SettingsApplied is false while the workflow may not yet run with the
+	// stored settings (the reconciler applies them once Temporal answers).
+	SettingsApplied bool      `json:"settingsApplied"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
 }
 
 func (s *Server) environmentJSON(e store.Environment) environmentJSON {
@@ -87,7 +83,8 @@ func (s *Server) environmentJSON(e store.Environment) environmentJSON {
 		TLS:         tlsViewOf(e.TLS),
 		WorkflowID:  workflows.WorkflowID(e.ID.String()),
 		WorkflowURL: s.workflowURL(e.ID),
-		CreatedAt:   e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		Version:     e.Version, SettingsApplied: !e.SettingsPending,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
 }
 
@@ -114,45 +111,11 @@ func settingsView(s workflows.Settings) settingsJSON {
 }
 
 // settingsOf reads the workflow settings stored with an environment.
-func settingsOf(e store.Environment) workflows.Settings {
-	return workflows.Settings{
-		MetricsInterval: e.MetricsInterval,
-		CollectMetrics:  e.CollectMetrics,
-		Paused:          e.Paused,
-		OfflineAfter:    e.OfflineAfter,
-		EventsEnabled:   e.EventsEnabled,
-		EventMode:       workflows.EventMode(e.EventMode),
-		PollInterval:    e.PollInterval,
-
-		DiskInterval:         e.DiskInterval,
-		DiskTimeout:          e.DiskTimeout,
-		DiskThresholdMode:    e.DiskThresholdMode,
-		DiskThresholdPercent: e.DiskThresholdPercent,
-		DiskThresholdBytes:   e.DiskThresholdBytes,
-		DiskCapacityBytes:    e.DiskCapacityBytes,
-		DiskCooldown:         e.DiskCooldown,
-	}.WithEventDefaults().WithDiskDefaults()
-}
+func settingsOf(e store.Environment) workflows.Settings { return envflow.SettingsOf(e) }
 
 // withSettings returns e carrying set.
 func withSettings(e store.Environment, set workflows.Settings) store.Environment {
-	e.MetricsInterval = set.MetricsInterval
-	e.CollectMetrics = set.CollectMetrics
-	e.Paused = set.Paused
-	e.OfflineAfter = set.OfflineAfter
-	set = set.WithEventDefaults()
-	e.EventsEnabled = set.EventsEnabled
-	e.EventMode = string(set.EventMode)
-	e.PollInterval = set.PollInterval
-	set = set.WithDiskDefaults()
-	e.DiskInterval = set.DiskInterval
-	e.DiskTimeout = set.DiskTimeout
-	e.DiskThresholdMode = set.DiskThresholdMode
-	e.DiskThresholdPercent = set.DiskThresholdPercent
-	e.DiskThresholdBytes = set.DiskThresholdBytes
-	e.DiskCapacityBytes = set.DiskCapacityBytes
-	e.DiskCooldown = set.DiskCooldown
-	return e
+	return envflow.WithSettings(e, set)
 }
 
 func validateName(name string) error {
@@ -180,7 +143,7 @@ type createEnvironmentRequest struct {
 
 func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
 	var req createEnvironmentRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeObject(w, r, &req, "tls"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -190,6 +153,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/environments/"+env.ID.String())
+	setETag(w, env)
 	writeJSON(w, http.StatusCreated, s.environmentJSON(env))
 }
 
@@ -219,60 +183,36 @@ func (s *Server) CreateEnvironmentTLS(ctx context.Context, name, endpoint string
 	if env.TLS, err = s.sealTLS(env.ID, endpoint, m); err != nil {
 		return store.Environment{}, err
 	}
-	env, err = s.Store.CreateEnvironment(ctx, env)
-	if errors.Is(err, store.ErrNameTaken) {
-		return store.Environment{}, errorf(http.StatusConflict, "name_taken", "an environment named %q already exists", name)
+	flows, err := s.flows()
+	if err != nil {
+		return store.Environment{}, err
+	}
+	created, err := flows.Create(ctx, env)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Environment{}, errorf(http.StatusConflict, "deleted", "environment %s was deleted while it was being created", env.ID)
 	}
 	if err != nil {
-		return store.Environment{}, fmt.Errorf("create environment: %w", err)
+		return store.Environment{}, flowError(err, name)
 	}
-	if err := s.StartWorkflow(ctx, env); err != nil {
-		// Best effort on a fresh context: the request's may be what failed.
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if derr := s.Store.DeleteEnvironment(cleanup, env.ID); derr != nil {
-			s.logger().Error("undo environment creation", "environment_id", env.ID, "err", derr)
-		}
-		return store.Environment{}, errorf(http.StatusServiceUnavailable, "temporal_unavailable",
-			"could not start the environment workflow: %s", err.Error())
-	}
-	return env, nil
+	return created, nil
 }
 
-// StartWorkflow starts the environment's workflow, or keeps the running one:
-// the ID conflict policy is use-existing, so there is never a second collector
-// for an environment.
-func (s *Server) StartWorkflow(ctx context.Context, env store.Environment) error {
-	set := settingsOf(env)
-	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(env.ID.String()),
-		TaskQueue:                s.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            fmt.Sprintf("Environment **%s** — Docker engine %s", env.Name, redactEndpoint(env.Endpoint)),
-	}, workflows.WorkflowName, workflows.Input{
-		EnvironmentID: env.ID.String(),
-		Name:          env.Name,
-		Settings:      set,
-	})
-	if err != nil {
-		return fmt.Errorf("start workflow of %s: %w", env.Name, err)
-	}
-	return nil
-}
+// followEvery is how often Reconcile's follower looks for environments
+// whose workflow may not run with the stored settings.
+const followEvery = 30 * time.Second
 
-// Reconcile makes sure every stored environment has its workflow running; it
-// is idempotent (use-existing) and runs when an API or dev process starts.
+// Reconcile brings every stored environment's workflow to its stored
+// settings (starting those that do not run; idempotent), then keeps doing so
+// in the background until ctx ends, every 30 s, for the environments whose
+// settings change was stored but not confirmed by their workflow
+// (envflow.Controller.Follow). It runs when an API or dev process starts.
 func (s *Server) Reconcile(ctx context.Context) error {
-	envs, err := s.Store.ListEnvironments(ctx)
+	flows, err := s.flows()
 	if err != nil {
-		return fmt.Errorf("list environments: %w", err)
+		return err
 	}
-	var errs []error
-	for _, env := range envs {
-		errs = append(errs, s.StartWorkflow(ctx, env))
-	}
-	return errors.Join(errs...)
+	go flows.Follow(ctx, followEvery)
+	return flows.Reconcile(ctx)
 }
 
 func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
@@ -288,12 +228,21 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
 }
 
-// environment loads the environment named by the {id} URL parameter.
-func (s *Server) environment(r *http.Request) (store.Environment, error) {
+// environmentID parses the {id} URL parameter.
+func environmentID(r *http.Request) (uuid.UUID, error) {
 	raw := chi.URLParam(r, "id")
 	id, err := uuid.Parse(raw)
 	if err != nil {
-		return store.Environment{}, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", raw)
+		return uuid.Nil, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", shorten(raw))
+	}
+	return id, nil
+}
+
+// environment loads the environment named by the {id} URL parameter.
+func (s *Server) environment(r *http.Request) (store.Environment, error) {
+	id, err := environmentID(r)
+	if err != nil {
+		return store.Environment{}, err
 	}
 	env, err := s.Store.GetEnvironment(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -308,6 +257,7 @@ func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	setETag(w, env)
 	writeJSON(w, http.StatusOK, s.environmentJSON(env))
 }
 
@@ -319,15 +269,22 @@ type patchEnvironmentRequest struct {
 }
 
 // patchEnvironment renames an environment or changes its endpoint or TLS
-// material; the next cycle uses them (activities load them by ID).
+// material, under the row lock and from the row as it is then: a concurrent
+// settings change is kept. The next cycle uses them (activities load them
+// by ID). If-Match, when sent, must name the current version.
 func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
+	id, err := environmentID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ifMatch, err := ifMatchVersions(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	var req patchEnvironmentRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeObject(w, r, &req, "tls"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -336,205 +293,64 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		env.Name = *req.Name
 	}
 	if req.Endpoint != nil {
 		if err := validateEndpoint(*req.Endpoint); err != nil {
 			writeError(w, r, err)
 			return
 		}
-		env.Endpoint = *req.Endpoint
 	}
-	if env.TLS, err = s.patchTLS(env, req.TLS); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	env, err = s.Store.UpdateEnvironment(r.Context(), env)
-	switch {
-	case errors.Is(err, store.ErrNameTaken):
-		writeError(w, r, errorf(http.StatusConflict, "name_taken", "an environment named %q already exists", env.Name))
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, errorf(http.StatusNotFound, "not_found", "environment %s does not exist", env.ID))
-	case err != nil:
-		writeError(w, r, err)
-	default:
-		writeJSON(w, http.StatusOK, s.environmentJSON(env))
-	}
-}
-
-// deleteEnvironment cancels the workflow, waits for it to stop so that no
-// late cycle writes after the delete, then removes the environment and its data.
-func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
+	flows, err := s.flows()
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.stopWorkflow(r.Context(), env.ID); err != nil {
-		writeError(w, r, errorf(http.StatusServiceUnavailable, "temporal_unavailable", "could not stop the workflow: %s", err.Error()))
+	env, err := flows.Modify(r.Context(), id, ifMatch, func(env *store.Environment) error {
+		if req.Name != nil {
+			env.Name = *req.Name
+		}
+		if req.Endpoint != nil {
+			env.Endpoint = *req.Endpoint
+		}
+		var err error
+		env.TLS, err = s.patchTLS(*env, req.TLS)
+		return err
+	})
+	name := ""
+	if req.Name != nil {
+		name = *req.Name
+	}
+	if err != nil {
+		writeError(w, r, flowError(err, name))
 		return
 	}
-	if err := s.Store.DeleteEnvironment(r.Context(), env.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	setETag(w, env)
+	writeJSON(w, http.StatusOK, s.environmentJSON(env))
+}
+
+// deleteEnvironment stops the workflow, waits for it to end so that no late
+// cycle writes after the delete, then removes the environment and its data;
+// under the row lock, so no settings change can restart the workflow of a
+// deleted environment. If-Match, when sent, must name the current version.
+func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) {
+	id, err := environmentID(r)
+	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	ifMatch, err := ifMatchVersions(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	flows, err := s.flows()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := flows.Delete(r.Context(), id, ifMatch); err != nil {
+		writeError(w, r, flowError(err, ""))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// stopWorkflow requests cancellation and waits (bounded) for the workflow to end.
-func (s *Server) stopWorkflow(ctx context.Context, id uuid.UUID) error {
-	wid := workflows.WorkflowID(id.String())
-	err := s.Temporal.CancelWorkflow(ctx, wid, "")
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err = s.Temporal.GetWorkflow(wait, wid, "").Get(wait, nil)
-	var canceled *temporal.CanceledError
-	if err == nil || errors.As(err, &canceled) || errors.As(err, &notFound) {
-		return nil
-	}
-	if wait.Err() != nil {
-		return fmt.Errorf("workflow %s did not stop within 30s", wid)
-	}
-	// Any other end (failed, terminated) also means it is no longer running.
-	return nil
-}
-
-// redactEndpoint drops user info and query parameters from an endpoint URL
-// before it is shown in the Temporal Web UI.
-func redactEndpoint(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "(unparsable endpoint)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	u.Fragment = ""
-	return u.String()
-}
-
-// TLS material of tcp:// environments. Requests carry it in PEM
-// ("tls": {"ca": …, "cert": …, "key": …}); it is checked (engine.CheckTLS),
-// sealed with Server.Secrets for the environment's ID (engine.SealTLS) and
-// stored sealed. Answers only say what there is (tlsView); errors name the
-// field at fault, never its content.
-
-// Sealer seals and opens secrets at rest; *secretbox.Box implements it.
-type Sealer = engine.Sealer
-
-// tlsRequest is the TLS material of a request, in PEM. Every field is
-// optional, but cert and key go together; {} means TLS verified against
-// the system roots without a client certificate.
-type tlsRequest struct {
-	CA   string `json:"ca"`
-	Cert string `json:"cert"`
-	Key  string `json:"key"`
-}
-
-func (t *tlsRequest) material() *engine.TLSMaterial {
-	if t == nil {
-		return nil
-	}
-	return &engine.TLSMaterial{CA: []byte(t.CA), Cert: []byte(t.Cert), Key: []byte(t.Key)}
-}
-
-// optionalTLS tells an absent "tls" (keep) from "tls": null (remove) in a PATCH.
-type optionalTLS struct {
-	set   bool
-	value *tlsRequest
-}
-
-func (o *optionalTLS) UnmarshalJSON(b []byte) error {
-	o.set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		o.value = nil
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var v tlsRequest
-	if err := dec.Decode(&v); err != nil {
-		// json's messages name fields and types, never string values.
-		return fmt.Errorf("tls: %w", err)
-	}
-	o.value = &v
-	return nil
-}
-
-// tlsView is what answers show of an environment's TLS material.
-type tlsView struct {
-	// CA: the material has its own CA (else the system roots are used).
-	CA bool `json:"ca"`
-	// ClientCert: it has a client certificate, with this subject and expiry.
-	ClientCert         bool       `json:"clientCert"`
-	ClientCertSubject  string     `json:"clientCertSubject,omitempty"`
-	ClientCertNotAfter *time.Time `json:"clientCertNotAfter,omitempty"`
-}
-
-func tlsViewOf(t *store.EnvironmentTLS) *tlsView {
-	if t == nil {
-		return nil
-	}
-	v := &tlsView{CA: t.CA, ClientCert: t.ClientCert, ClientCertSubject: t.ClientCertSubject}
-	if t.ClientCert {
-		notAfter := t.ClientCertNotAfter
-		v.ClientCertNotAfter = &notAfter
-	}
-	return v
-}
-
-// sealTLS checks m for endpoint and seals it for the environment id; nil m
-// gives nil. Bad material is a 400 naming the field at fault; a server
-// without a secret key answers 400 tls_unavailable.
-func (s *Server) sealTLS(id uuid.UUID, endpoint string, m *engine.TLSMaterial) (*store.EnvironmentTLS, error) {
-	if m == nil {
-		return nil, nil
-	}
-	info, err := engine.CheckTLS(endpoint, *m)
-	switch {
-	case errors.Is(err, engine.ErrBadEndpoint):
-		return nil, errorf(http.StatusBadRequest, "invalid_endpoint", "%s", err.Error())
-	case err != nil:
-		// CheckTLS's errors never include the material.
-		return nil, errorf(http.StatusBadRequest, "invalid_tls", "%s", err.Error())
-	}
-	noKey := errorf(http.StatusBadRequest, "tls_unavailable",
-		"TLS material needs WINDFLOW_SECRET_KEY: this server has no key to encrypt it at rest")
-	if s.Secrets == nil {
-		return nil, noKey
-	}
-	sealed, err := engine.SealTLS(s.Secrets, id.String(), *m)
-	if errors.Is(err, secretbox.ErrNoKey) {
-		return nil, noKey
-	}
-	if err != nil {
-		return nil, fmt.Errorf("environment %s: %w", id, err)
-	}
-	return &store.EnvironmentTLS{
-		Sealed: sealed, CA: info.CA,
-		ClientCert: info.ClientCert, ClientCertSubject: info.ClientCertSubject, ClientCertNotAfter: info.ClientCertNotAfter,
-	}, nil
-}
-
-// patchTLS returns the TLS material env has after a PATCH that may set or
-// remove it (env carries the patched endpoint).
-func (s *Server) patchTLS(env store.Environment, o optionalTLS) (*store.EnvironmentTLS, error) {
-	t := env.TLS
-	if o.set {
-		var err error
-		if t, err = s.sealTLS(env.ID, env.Endpoint, o.value.material()); err != nil {
-			return nil, err
-		}
-	}
-	if t != nil && !strings.HasPrefix(strings.ToLower(env.Endpoint), "tcp://") {
-		return nil, errorf(http.StatusBadRequest, "invalid_endpoint",
-			`the environment has TLS material, which needs a tcp:// endpoint (send "tls": null to remove it)`)
-	}
-	return t, nil
 }

@@ -6,79 +6,62 @@ import (
 	"net/http"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
+	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/workflows"
 )
 
 // updateTimeout bounds how long a settings change waits for the workflow.
 const updateTimeout = 15 * time.Second
 
-// putSettings sends a settings patch to the environment's workflow as the
-// configure Update and, once accepted, stores the new settings. A value the
-// validator rejects answers 400 with its reason and changes nothing.
+// putSettings changes an environment's settings. Postgres holds them: the
+// change is stored first (from the row as it is then, under its lock, so a
+// concurrent PATCH is kept), then applied by the workflow's configure
+// Update. Answers: 200 with the environment and the workflow's state once
+// the workflow applied it; 400 for a value out of range (nothing changed);
+// 412 when If-Match names another version; 202 with the stored environment
+// ("settingsApplied": false) when Temporal could not be reached: the change
+// is kept and the workflow gets it as soon as Temporal answers.
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
+	id, err := environmentID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ifMatch, err := ifMatchVersions(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	var patch workflows.SettingsPatch
-	if err := decodeJSON(w, r, &patch); err != nil {
+	if err := decodeObject(w, r, &patch); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	// The workflow validates too; checking here first answers bad input
-	// without a round trip and even when Temporal is down.
-	if _, err := patch.Apply(settingsOf(env)); err != nil {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_settings", "%s", err.Error()))
+	flows, err := s.flows()
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), updateTimeout)
 	defer cancel()
-	state, err := s.configure(ctx, env.ID.String(), patch)
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		// No running workflow (terminated by an operator, say): start it with
-		// the stored settings, then apply the change.
-		if err = s.StartWorkflow(ctx, env); err == nil {
-			state, err = s.configure(ctx, env.ID.String(), patch)
-		}
-	}
-	var appErr *temporal.ApplicationError
-	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidSettings:
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_settings", "%s", appErr.Message()))
-		return
-	case err != nil:
-		writeError(w, r, errorf(http.StatusServiceUnavailable, "temporal_unavailable", "settings not applied: %s", err.Error()))
+	env, state, err := flows.Configure(ctx, id, ifMatch, patch)
+	if errors.Is(err, envflow.ErrWorkflowUnavailable) && env.Version > 0 {
+		s.logger().Warn("settings stored, not yet applied by the workflow", "environment_id", id, "err", err)
+		setETag(w, env)
+		writeJSON(w, http.StatusAccepted, map[string]any{
+			"environment": s.environmentJSON(env),
+			"state":       nil,
+			"message":     "settings stored; the workflow applies them as soon as Temporal answers",
+		})
 		return
 	}
-	env, err = s.Store.UpdateEnvironment(ctx, withSettings(env, state.Settings))
 	if err != nil {
-		writeError(w, r, err)
+		writeError(w, r, flowError(err, ""))
 		return
 	}
+	setETag(w, env)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"environment": s.environmentJSON(env),
 		"state":       stateView(state),
 	})
-}
-
-// configure runs the configure Update and waits for its result.
-func (s *Server) configure(ctx context.Context, envID string, patch workflows.SettingsPatch) (workflows.State, error) {
-	handle, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(envID),
-		UpdateName:   workflows.UpdateConfigure,
-		Args:         []any{patch},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return workflows.State{}, err
-	}
-	var state workflows.State
-	err = handle.Get(ctx, &state)
-	return state, err
 }

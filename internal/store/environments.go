@@ -61,6 +61,13 @@ type Environment struct {
 	// nil for none. UpdateEnvironment writes it like every other field, so
 	// an update that starts from GetEnvironment keeps it.
 	TLS *EnvironmentTLS
+	// Version counts the changes of the row: 1 when created, one more at
+	// every write (the API's ETag). Set by the database.
+	Version int64
+	// SettingsPending is true while the environment's workflow may not run
+	// with the stored settings (a change stored but not yet confirmed by the
+	// workflow, or a workflow not yet started); see LockEnvironment.
+	SettingsPending bool
 	// CreatedAt and UpdatedAt are set by the database.
 	CreatedAt, UpdatedAt time.Time
 }
@@ -69,7 +76,8 @@ const environmentColumns = `id, name, endpoint, metrics_interval_seconds, collec
 	paused, offline_after, events_enabled, event_mode, poll_interval_seconds,
 	disk_interval_seconds, disk_timeout_seconds, disk_threshold_mode, disk_threshold_percent,
 	disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds,
-	tls_sealed, tls_ca, tls_client_subject, tls_client_not_after, created_at, updated_at`
+	tls_sealed, tls_ca, tls_client_subject, tls_client_not_after, version, settings_pending,
+	created_at, updated_at`
 
 // Event settings stored for an Environment whose fields are left zero.
 const (
@@ -185,7 +193,7 @@ func environmentValues(e Environment) ([]any, error) {
 // CreateEnvironment stores a new environment and returns it as stored. A zero
 // ID is replaced by a generated one, a zero EventMode or PollInterval by its
 // default (DefaultEventMode, DefaultPollInterval); CreatedAt and UpdatedAt
-// are set to now.
+// are set to now, Version to 1; SettingsPending is stored as given.
 // It returns ErrNameTaken when the name is used, ErrInvalid when a setting is
 // out of range.
 func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environment, error) {
@@ -201,10 +209,10 @@ func (s *Store) CreateEnvironment(ctx context.Context, e Environment) (Environme
 			collect_metrics, paused, offline_after, events_enabled, event_mode, poll_interval_seconds,
 			disk_interval_seconds, disk_timeout_seconds, disk_threshold_mode, disk_threshold_percent,
 			disk_threshold_bytes, disk_capacity_bytes, disk_cooldown_seconds,
-			tls_sealed, tls_ca, tls_client_subject, tls_client_not_after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+			tls_sealed, tls_ca, tls_client_subject, tls_client_not_after, settings_pending)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 		RETURNING `+environmentColumns,
-		values...)
+		append(values, e.SettingsPending)...)
 	created, err := pgx.CollectExactlyOneRow(rows, scanEnvironment)
 	if err != nil {
 		return Environment{}, wrapEnvironmentError("create environment", err)
@@ -243,10 +251,15 @@ func (s *Store) ListEnvironments(ctx context.Context) ([]Environment, error) {
 	return envs, nil
 }
 
-// UpdateEnvironment replaces the name, endpoint and settings of the
-// environment e.ID, sets UpdatedAt to now and returns the environment as
-// stored; a zero EventMode or PollInterval is stored as its default, like in
-// CreateEnvironment. It returns ErrNotFound, ErrNameTaken or ErrInvalid.
+// UpdateEnvironment replaces the name, endpoint, settings and TLS material
+// of the environment e.ID with those of e, sets UpdatedAt to now, counts one
+// more Version and returns the environment as stored; a zero EventMode or
+// PollInterval is stored as its default, like in CreateEnvironment. It
+// returns ErrNotFound, ErrNameTaken or ErrInvalid.
+//
+// It writes every column from e: a copy read earlier undoes whatever changed
+// since. Concurrent writers use LockEnvironment, which reads and writes under
+// the row lock.
 func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environment, error) {
 	values, err := environmentValues(e)
 	if err != nil {
@@ -274,6 +287,7 @@ func (s *Store) UpdateEnvironment(ctx context.Context, e Environment) (Environme
 			tls_ca = $19,
 			tls_client_subject = $20,
 			tls_client_not_after = $21,
+			version = version + 1,
 			updated_at = now()
 		WHERE id = $1
 		RETURNING `+environmentColumns,
@@ -311,7 +325,7 @@ func scanEnvironment(row pgx.CollectableRow) (Environment, error) {
 		&diskInterval, &diskTimeout, &e.DiskThresholdMode, &e.DiskThresholdPercent,
 		&e.DiskThresholdBytes, &e.DiskCapacityBytes, &cooldown,
 		&tlsCols.sealed, &tlsCols.ca, &tlsCols.clientSubject, &tlsCols.clientExpiry,
-		&e.CreatedAt, &e.UpdatedAt)
+		&e.Version, &e.SettingsPending, &e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return Environment{}, err
 	}

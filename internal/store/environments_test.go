@@ -45,6 +45,7 @@ func TestEnvironmentCRUD(t *testing.T) {
 		t.Fatalf("timestamps: created %v, updated %v", created.CreatedAt, created.UpdatedAt)
 	}
 	want.ID, want.CreatedAt, want.UpdatedAt = created.ID, created.CreatedAt, created.UpdatedAt
+	want.Version = 1
 	if created != want {
 		t.Fatalf("CreateEnvironment returned %+v, want %+v", created, want)
 	}
@@ -85,6 +86,7 @@ func TestEnvironmentCRUD(t *testing.T) {
 		t.Fatalf("timestamps after update: created %v, updated %v", updated.CreatedAt, updated.UpdatedAt)
 	}
 	update.UpdatedAt = updated.UpdatedAt
+	update.Version = 2
 	if updated != update {
 		t.Fatalf("UpdateEnvironment returned %+v, want %+v", updated, update)
 	}

@@ -1,0 +1,135 @@
+package envflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// errNoTemporal is the error of a controller without a Temporal client.
+var errNoTemporal = errors.New("no Temporal client")
+
+// start starts the environment's workflow with its stored settings, or keeps
+// the running one: the ID conflict policy is use-existing, so there is never
+// a second collector for an environment. Callers hold the row lock.
+func (c *Controller) start(ctx context.Context, env store.Environment) error {
+	if c.Temporal == nil {
+		return fmt.Errorf("%w: %w", ErrWorkflowUnavailable, errNoTemporal)
+	}
+	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(env.ID.String()),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            fmt.Sprintf("Environment **%s** — Docker engine %s", env.Name, RedactEndpoint(env.Endpoint)),
+	}, workflows.WorkflowName, workflows.Input{
+		EnvironmentID: env.ID.String(),
+		Name:          env.Name,
+		Settings:      SettingsOf(env),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: start workflow of %s: %w", ErrWorkflowUnavailable, env.Name, err)
+	}
+	return nil
+}
+
+// apply makes the environment's workflow run with env's stored settings: it
+// sends them all in the configure Update, or starts the workflow with them
+// when none runs. Callers hold the row lock. The error is a *SettingsError
+// when the workflow rejects them, else wraps ErrWorkflowUnavailable.
+func (c *Controller) apply(ctx context.Context, env store.Environment) (workflows.State, error) {
+	if c.Temporal == nil {
+		return workflows.State{}, fmt.Errorf("%w: %w", ErrWorkflowUnavailable, errNoTemporal)
+	}
+	patch := FullPatch(SettingsOf(env))
+	state, err := c.update(ctx, env.ID.String(), patch)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// No running workflow (it ended, or an operator terminated it):
+		// start it with the stored settings, then read its state.
+		if err = c.start(ctx, env); err == nil {
+			state, err = c.update(ctx, env.ID.String(), patch)
+		}
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return state, nil
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidSettings:
+		return workflows.State{}, &SettingsError{Reason: appErr.Message()}
+	case errors.Is(err, ErrWorkflowUnavailable):
+		return workflows.State{}, err
+	default:
+		return workflows.State{}, fmt.Errorf("%w: configure: %w", ErrWorkflowUnavailable, err)
+	}
+}
+
+// update runs the configure Update and waits for its result.
+func (c *Controller) update(ctx context.Context, envID string, patch workflows.SettingsPatch) (workflows.State, error) {
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(envID),
+		UpdateName:   workflows.UpdateConfigure,
+		Args:         []any{patch},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return workflows.State{}, err
+	}
+	var state workflows.State
+	err = handle.Get(ctx, &state)
+	return state, err
+}
+
+// stopTimeout bounds the wait for a cancelled workflow to end.
+const stopTimeout = 30 * time.Second
+
+// stop requests cancellation and waits (bounded) for the workflow to end.
+func (c *Controller) stop(ctx context.Context, id fmt.Stringer) error {
+	if c.Temporal == nil {
+		return errNoTemporal
+	}
+	wid := workflows.WorkflowID(id.String())
+	err := c.Temporal.CancelWorkflow(ctx, wid, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, stopTimeout)
+	defer cancel()
+	err = c.Temporal.GetWorkflow(wait, wid, "").Get(wait, nil)
+	var canceled *temporal.CanceledError
+	if err == nil || errors.As(err, &canceled) || errors.As(err, &notFound) {
+		return nil
+	}
+	if wait.Err() != nil {
+		return fmt.Errorf("workflow %s did not stop within %s", wid, stopTimeout)
+	}
+	// Any other end (failed, terminated) also means it is no longer running.
+	return nil
+}
+
+// RedactEndpoint drops user info and query parameters from an endpoint URL
+// before it is shown in the Temporal Web UI.
+func RedactEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "(unparsable endpoint)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	u.Fragment = ""
+	return u.String()
+}
