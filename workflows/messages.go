@@ -305,8 +305,11 @@ type SettingsPatch struct {
 // Apply returns s with the patch applied, or an error if the result is out of
 // range; s itself is never modified.
 func (p SettingsPatch) Apply(s Settings) (Settings, error) {
+	var err error
 	if p.MetricsIntervalSeconds != nil {
-		s.MetricsInterval = time.Duration(*p.MetricsIntervalSeconds) * time.Second
+		if s.MetricsInterval, err = secondsIn("metricsInterval", *p.MetricsIntervalSeconds, MinMetricsInterval, MaxMetricsInterval, false); err != nil {
+			return Settings{}, err
+		}
 	}
 	if p.CollectMetrics != nil {
 		s.CollectMetrics = *p.CollectMetrics
@@ -324,13 +327,19 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 		s.EventMode = *p.EventMode
 	}
 	if p.PollIntervalSeconds != nil {
-		s.PollInterval = time.Duration(*p.PollIntervalSeconds) * time.Second
+		if s.PollInterval, err = secondsIn("pollInterval", *p.PollIntervalSeconds, MinPollInterval, MaxPollInterval, true); err != nil {
+			return Settings{}, err
+		}
 	}
 	if p.DiskIntervalSeconds != nil {
-		s.DiskInterval = time.Duration(*p.DiskIntervalSeconds) * time.Second
+		if s.DiskInterval, err = secondsIn("diskInterval", *p.DiskIntervalSeconds, MinDiskInterval, MaxDiskInterval, true); err != nil {
+			return Settings{}, err
+		}
 	}
 	if p.DiskTimeoutSeconds != nil {
-		s.DiskTimeout = time.Duration(*p.DiskTimeoutSeconds) * time.Second
+		if s.DiskTimeout, err = secondsIn("diskTimeout", *p.DiskTimeoutSeconds, MinDiskTimeout, MaxDiskTimeout, true); err != nil {
+			return Settings{}, err
+		}
 	}
 	if p.DiskThresholdMode != nil {
 		s.DiskThresholdMode = *p.DiskThresholdMode
@@ -345,12 +354,31 @@ func (p SettingsPatch) Apply(s Settings) (Settings, error) {
 		s.DiskCapacityBytes = *p.DiskCapacityBytes
 	}
 	if p.DiskCooldownSeconds != nil {
-		s.DiskCooldown = time.Duration(*p.DiskCooldownSeconds) * time.Second
+		if s.DiskCooldown, err = secondsIn("diskCooldown", *p.DiskCooldownSeconds, MinDiskCooldown, MaxDiskCooldown, true); err != nil {
+			return Settings{}, err
+		}
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
 	}
 	return s, nil
+}
+
+// secondsIn converts the seconds of the setting named field into a
+// duration after checking them against [lo, hi], so that no value wraps
+// around in the multiplication (18446744084 s is 10.29 s once multiplied
+// into a time.Duration). zeroIsDefault accepts 0, which Settings reads as
+// the default of the field.
+func secondsIn(field string, seconds int, lo, hi time.Duration, zeroIsDefault bool) (time.Duration, error) {
+	if zeroIsDefault && seconds == 0 {
+		return 0, nil
+	}
+	if seconds < int(lo/time.Second) || seconds > int(hi/time.Second) {
+		// The message of Validate, with the value as given.
+		return 0, fmt.Errorf("%w: %s must be between %s and %s, got %ds",
+			ErrInvalidSettings, field, lo, hi, seconds)
+	}
+	return time.Duration(seconds) * time.Second, nil
 }
 
 // Status is the reachability of an environment as the workflow sees it.
