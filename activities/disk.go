@@ -100,7 +100,7 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 		CapacitySource:  sum.CapacitySource,
 		Percent:         sum.Percent,
 	}); err != nil {
-		return workflows.DiskSummary{}, storeError(ctx, "store disk usage of", env.Name, err)
+		return workflows.DiskSummary{}, storeError(ctx, "store disk usage", "of "+env.Name, err)
 	}
 	return sum, nil
 }
@@ -141,7 +141,7 @@ func (a *Activities) RecordDiskWarning(ctx context.Context, in workflows.RecordD
 		CauseKey: fmt.Sprintf("disk:%s:%d", env.ID, in.CheckAt.UnixNano()),
 	})
 	if err != nil {
-		return storeError(ctx, "record disk warning of", env.Name, err)
+		return storeError(ctx, "record disk warning", "of "+env.Name, err)
 	}
 	a.startDeliveries(ctx, ids)
 	return nil

@@ -38,9 +38,11 @@ func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // storeError wraps the error of the store call operation ("load
-// environment", "store metrics", …): a MonitorUnavailable application error
-// when PostgreSQL was unavailable (and the attempt itself is still live),
-// else the error with the operation in front. It counts and logs outages.
+// environment", "store metrics", …; the label of the outage metric) on
+// subject ("of <name>", an ID): a MonitorUnavailable application error when
+// PostgreSQL was unavailable (and the attempt itself is still live), else
+// the error with the operation and subject in front. It counts and logs
+// outages.
 func storeError(ctx context.Context, operation, subject string, err error) error {
 	if ctx.Err() != nil || !store.IsUnavailable(err) {
 		return fmt.Errorf("%s %s: %w", operation, subject, err)

@@ -51,7 +51,7 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	stored, err := a.Store.LatestCPUCounters(sctx, env.ID, countersMaxAge)
 	cancel()
 	if err != nil {
-		return workflows.MetricsSummary{}, storeError(ctx, "load previous counters of", env.Name, err)
+		return workflows.MetricsSummary{}, storeError(ctx, "load previous counters", "of "+env.Name, err)
 	}
 	prev := make(map[string]engine.CPUCounters, len(stored))
 	for id, c := range stored {
@@ -114,7 +114,7 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 			fmt.Sprintf("store metrics of %s: %v", env.Name, err), "StoreRejected", err)
 	}
 	if err != nil {
-		return workflows.MetricsSummary{}, storeError(ctx, "store metrics of", env.Name, err)
+		return workflows.MetricsSummary{}, storeError(ctx, "store metrics", "of "+env.Name, err)
 	}
 	return workflows.MetricsSummary{
 		CollectedAt:       collectedAt,

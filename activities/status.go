@@ -44,7 +44,7 @@ func (a *Activities) RecordStatus(ctx context.Context, in workflows.RecordStatus
 		ChangedAt:     in.ChangedAt,
 	}, statusDraft(env, in))
 	if err != nil {
-		return storeError(ctx, "record status of", env.Name, err)
+		return storeError(ctx, "record status", "of "+env.Name, err)
 	}
 	a.startDeliveries(ctx, ids)
 	return nil

@@ -113,7 +113,12 @@ func offsets(ts []time.Time) []time.Duration {
 // registered by name, the way the worker registers them.
 func newEnv(t *testing.T, f *fakeEngine) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
+	return newEnvIn(t, f, &testsuite.WorkflowTestSuite{})
+}
+
+// newEnvIn is newEnv in the given suite (e.g. with a metrics handler).
+func newEnvIn(t *testing.T, f *fakeEngine, suite *testsuite.WorkflowTestSuite) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	f.now = env.Now

@@ -8,6 +8,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/windflow/monitor/internal/telemetry"
 )
 
 // The monitor's own faults (faults.go): a check that fails with
@@ -238,4 +240,38 @@ func TestNotFoundOfOldRunsKeepsFailing(t *testing.T) {
 	records := f.statusRecords()
 	require.Len(t, records, 2, "online, then offline as before")
 	require.False(t, records[1].Online)
+}
+
+func TestStoreDownCountsUnstoredCyclesInPrometheus(t *testing.T) {
+	tel, err := telemetry.New()
+	require.NoError(t, err)
+	suite := &testsuite.WorkflowTestSuite{}
+	suite.SetMetricsHandler(tel.TemporalMetricsHandler())
+	f := &fakeEngine{errAt: func(at time.Time) error {
+		if between(at, 30*time.Second, 60*time.Second) {
+			return storeDown()
+		}
+		return nil
+	}}
+	env := newEnvIn(t, f, suite)
+	cancelAt(env, 100*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	families, err := tel.Registry().Gather()
+	require.NoError(t, err)
+	var got float64
+	for _, fam := range families {
+		if fam.GetName() != MetricCyclesUnstored+"_total" {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "environment" && l.GetValue() == "local" {
+					got += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	require.EqualValues(t, 2, got, "one per unknown cycle, not per attempt")
 }
