@@ -61,6 +61,10 @@ type config struct {
 	// Retention in days of old data (0: keep forever), pruned hourly by a
 	// Temporal Schedule.
 	Retention workflows.PruneInput
+	// OutboundAllow is the outbound allow-list ($WINDFLOW_OUTBOUND_ALLOW,
+	// -outbound-allow; unset: the command's default, see outbound.go).
+	OutboundAllow    string
+	OutboundAllowSet bool
 
 	// envErrors are the environment variables whose value could not be
 	// read; validate reports them.
@@ -191,6 +195,8 @@ func loadConfig(fs *flag.FlagSet) *config {
 	envBool("WINDFLOW_PPROF") // only checked here (pprofOn reads it): a bad value fails startup
 	c.CORSOrigins = c.envErrors.list("WINDFLOW_CORS_ORIGINS")
 	c.AllowedHosts = c.envErrors.list("WINDFLOW_ALLOWED_HOSTS")
+	c.OutboundAllow, c.OutboundAllowSet = os.LookupEnv("WINDFLOW_OUTBOUND_ALLOW")
+	fs.Func("outbound-allow", "outbound targets allowed besides public addresses and DOCKER_HOST: loopback, private, unix, CIDRs, unix:///path ($WINDFLOW_OUTBOUND_ALLOW)", c.setOutboundAllow)
 	return c
 }
 
@@ -230,6 +236,7 @@ func (c config) validate() error {
 	check(level.UnmarshalText([]byte(c.LogLevel)) == nil, "log level (WINDFLOW_LOG_LEVEL) must be debug, info, warn or error, got %q", c.LogLevel)
 	_, _, err := net.SplitHostPort(c.HTTPAddr)
 	check(err == nil, "HTTP address (WINDFLOW_HTTP_ADDR) must be host:port, got %q", c.HTTPAddr)
+	errs = append(errs, c.checkOutbound())
 	return errors.Join(errs...)
 }
 

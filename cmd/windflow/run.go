@@ -100,6 +100,9 @@ func open(ctx context.Context, cfg config) (c *conns, closeAll func(), err error
 }
 
 func runWorker(ctx context.Context, cfg config) error {
+	if err := installOutbound(cfg, false); err != nil {
+		return err
+	}
 	c, closeAll, err := open(ctx, cfg)
 	if err != nil {
 		return err
@@ -255,6 +258,9 @@ func serveAPI(ctx context.Context, g *errgroup.Group, cfg config, srv *api.Serve
 }
 
 func runAPI(ctx context.Context, cfg config) error {
+	if err := installOutbound(cfg, false); err != nil {
+		return err
+	}
 	c, closeAll, err := open(ctx, cfg)
 	if err != nil {
 		return err
@@ -302,6 +308,9 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler) error {
 // runDev runs migrations, the worker and the API in one process, and
 // registers the local engine as environment "local" if it is not there.
 func runDev(ctx context.Context, cfg config) error {
+	if err := installOutbound(cfg, true); err != nil {
+		return err
+	}
 	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
