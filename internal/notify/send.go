@@ -50,7 +50,7 @@ var ErrSendFailed = errors.New("notification not sent")
 // Send returns when the service answers, the timeout passes or ctx ends,
 // whichever is first. A generic webhook's request is aborted then; the
 // other services take no context, so their request is abandoned and ends
-// with their HTTP client's timeout (the policed client's is Timeout).
+// with their HTTP client's timeout (the policed client's is Timeout + 1 s).
 type Sender struct {
 	// Timeout bounds one Send; zero means DefaultSendTimeout.
 	Timeout time.Duration
@@ -84,7 +84,10 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 
 	done := make(chan error, 1) // buffered: an abandoned send still finishes
 	go func() {
-		hc := policy.HTTPClient(timeout) // per send: no connection outlives it
+		// Per send, so that no connection outlives it; its timeout a little
+		// after ctx's, so that a service without a context (ntfy…) is cut by
+		// ctx first, and its abandoned request ends soon after.
+		hc := policy.HTTPClient(timeout + time.Second)
 		err := sendNow(ctx, hc, rawURL, title, message)
 		hc.CloseIdleConnections()
 		done <- err
