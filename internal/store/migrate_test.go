@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -40,20 +41,10 @@ func TestMigrateIsIdempotent(t *testing.T) {
 func TestMigrateHonoursOptionsSearchPath(t *testing.T) {
 	t.Parallel()
 	baseURL, schema, conn := emptySchema(t)
-	if !strings.HasPrefix(baseURL, "postgres://") && !strings.HasPrefix(baseURL, "postgresql://") {
-		t.Skip("DATABASE_URL is a key=value string, not a URL")
-	}
-
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("options", "-csearch_path="+schema)
-	u.RawQuery = q.Encode() // options=-csearch_path%3D...
+	withOptions := optionsSearchPath(t, baseURL, schema)
 	// public may hold a migrated database of its own (make dev): it must not change.
 	publicBefore := tablesIn(t, conn, "public")
-	if err := store.Migrate(t.Context(), u.String()); err != nil {
+	if err := store.Migrate(t.Context(), withOptions); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	if n := tablesIn(t, conn, schema); n != len(storeTables) {
@@ -135,4 +126,42 @@ func tablesIn(t *testing.T, conn *pgx.Conn, schema string) int {
 		t.Fatalf("list tables: %v", err)
 	}
 	return n
+}
+
+// optionsSearchPath returns databaseURL with the libpq options parameter
+// setting search_path to schema, in the form databaseURL is written in: a
+// postgres:// URL or a key=value string.
+func optionsSearchPath(t *testing.T, databaseURL, schema string) string {
+	t.Helper()
+	if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") {
+		return databaseURL + " options='-csearch_path=" + schema + "'"
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("options", "-csearch_path="+schema)
+	u.RawQuery = q.Encode() // options=-csearch_path%3D...
+	return u.String()
+}
+
+// The options form works on both ways of writing DATABASE_URL.
+func TestMigrateHonoursOptionsSearchPathKeyValue(t *testing.T) {
+	t.Parallel()
+	baseURL, schema, conn := emptySchema(t)
+	cfg, err := pgx.ParseConfig(baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+	if cfg.Password != "" {
+		kv += " password='" + cfg.Password + "'"
+	}
+	if err := store.Migrate(t.Context(), optionsSearchPath(t, kv, schema)); err != nil {
+		t.Fatalf("Migrate with a key=value DATABASE_URL: %v", err)
+	}
+	if n := tablesIn(t, conn, schema); n != len(storeTables) {
+		t.Fatalf("schema %s has %d of the %d tables", schema, n, len(storeTables))
+	}
 }
