@@ -49,9 +49,10 @@ const (
 const MetricCyclesUnstored = "windflow_cycles_unstored"
 
 // EndTimeout bounds how long a workflow whose environment is gone waits for
-// its event stream to stop (at most one heartbeat timeout of the stream plus
-// a margin) and for its update handlers to finish before it completes.
-const EndTimeout = LeanStreamHeartbeatTimeout + 30*time.Second
+// its event stream to acknowledge its cancellation and for its update
+// handlers to finish before it completes. A stream that has not stopped by
+// then stops at its next heartbeat, which finds the workflow closed.
+const EndTimeout = 10 * time.Second
 
 const (
 	faultsChangeID = "monitor-faults"

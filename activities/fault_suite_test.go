@@ -223,3 +223,86 @@ func namespace() string {
 	}
 	return "default"
 }
+
+// TestFaultEnvironmentDeleted deletes an environment's row under its running
+// workflow (what a DELETE racing a settings change could leave behind): the
+// workflow completes instead of failing its checks forever, records nothing
+// for the deleted row, and does not continue as new.
+func TestFaultEnvironmentDeleted(t *testing.T) {
+	enginetest.Client(t)
+	addr := temporaltest.Address(t)
+	schemaURL := storetest.NewSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, schemaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = workflows.MinMetricsInterval
+	settings.EventsEnabled = true // a stream runs, and must stop
+	env, err := st.CreateEnvironment(ctx, store.Environment{
+		Name: "fault-deleted-" + uuid.NewString()[:8], Endpoint: enginetest.Endpoint(),
+		MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+		EventsEnabled: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: namespace(), Logger: sdklog.NewStructuredLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	taskQueue := fmt.Sprintf("fault-deleted-%d", time.Now().UnixNano())
+	acts := &activities.Activities{Store: st, Collector: engine.Collector{Parallelism: 4}}
+	w := worker.New(c, taskQueue, acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	defer activities.CloseClients(acts)
+
+	wid := workflows.WorkflowID(env.ID.String())
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wid, TaskQueue: taskQueue}, workflows.WorkflowName,
+		workflows.Input{EnvironmentID: env.ID.String(), Name: env.Name, Settings: settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.TerminateWorkflow(context.Background(), wid, "", "test over") }()
+	for {
+		last, err := st.LatestStatus(ctx, env.ID)
+		if err == nil && last.Online {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the first online transition was never stored: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+
+	deletedAt := time.Now()
+	if err := st.DeleteEnvironment(ctx, env.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The next check (within one interval) finds the row gone.
+	if err := c.GetWorkflow(ctx, wid, run.GetRunID()).Get(ctx, nil); err != nil {
+		t.Fatalf("the workflow of the deleted environment: %v, want it completed", err)
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, wid, run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if got := info.GetStatus().String(); got != "Completed" {
+		t.Fatalf("workflow status %s, want Completed (not ContinuedAsNew, not Failed)", got)
+	}
+	ended := info.GetCloseTime().AsTime().Sub(deletedAt)
+	t.Logf("completed %.1f s after the delete", ended.Seconds())
+	if limit := settings.MetricsInterval + workflows.EndTimeout + 5*time.Second; ended > limit {
+		t.Errorf("completed %s after the delete, want within %s", ended, limit)
+	}
+}
