@@ -291,9 +291,6 @@ func (n needles) checkProto(t *testing.T, where string, m proto.Message) {
 // description or query, and not in clear in Postgres.
 func TestEndToEnd_TLS(t *testing.T) {
 	cli := enginetest.Client(t)
-	if !strings.HasPrefix(enginetest.Endpoint(), "unix://") {
-		t.Skipf("the TLS proxy forwards to a unix socket; the test engine is %s", enginetest.Endpoint())
-	}
 	b := setupTLS(t)
 	proxy := enginetest.StartTLSProxyServer(t, enginetest.Endpoint())
 	m := proxy.Material

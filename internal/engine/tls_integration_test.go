@@ -18,9 +18,6 @@ import (
 // front of the engine's unix socket), and collects through it.
 func TestConnectTLSThroughProxy(t *testing.T) {
 	local := enginetest.Client(t) // skips when no engine answers
-	if !strings.HasPrefix(enginetest.Endpoint(), "unix://") {
-		t.Skipf("the TLS proxy forwards to a unix socket; the test engine is %s", enginetest.Endpoint())
-	}
 	endpoint, m := enginetest.StartTLSProxy(t, enginetest.Endpoint())
 	busy := enginetest.RunContainer(t, local, "wf-tls-busy", "sh", "-c", "while :; do :; done")
 
@@ -52,9 +49,6 @@ func TestConnectTLSThroughProxy(t *testing.T) {
 
 func TestConnectTLSRejected(t *testing.T) {
 	enginetest.Client(t)
-	if !strings.HasPrefix(enginetest.Endpoint(), "unix://") {
-		t.Skip("the TLS proxy forwards to a unix socket")
-	}
 	endpoint, m := enginetest.StartTLSProxy(t, enginetest.Endpoint())
 	stranger := enginetest.NewPKI(t, "another CA").ClientMaterial(t, "stranger")
 	for _, tc := range []struct {
@@ -108,9 +102,6 @@ func TestConnectTLSRejected(t *testing.T) {
 // stream through the TLS endpoint.
 func TestReadEventsThroughTLS(t *testing.T) {
 	local := enginetest.Client(t)
-	if !strings.HasPrefix(enginetest.Endpoint(), "unix://") {
-		t.Skip("the TLS proxy forwards to a unix socket")
-	}
 	endpoint, m := enginetest.StartTLSProxy(t, enginetest.Endpoint())
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

@@ -144,7 +144,7 @@ type TLSProxy struct {
 // StartTLSProxy listens on 127.0.0.1:0 with a fresh CA, a server
 // certificate for the IP 127.0.0.1 and tls.RequireAndVerifyClientCert, and
 // forwards every connection that completes the handshake to the engine at
-// socket (unix:///path or /path). It stops, closing every connection, when
+// socket (unix:///path, /path, or a plain tcp://host:port engine). It stops, closing every connection, when
 // the test ends. It returns the endpoint and the client material.
 func StartTLSProxy(t testing.TB, socket string) (string, engine.TLSMaterial) {
 	t.Helper()
@@ -156,9 +156,11 @@ func StartTLSProxy(t testing.TB, socket string) (string, engine.TLSMaterial) {
 // close its connections, or to issue other certificates of its CA).
 func StartTLSProxyServer(t testing.TB, socket string) *TLSProxy {
 	t.Helper()
-	path := strings.TrimPrefix(socket, "unix://")
-	if !strings.HasPrefix(path, "/") {
-		t.Fatalf("StartTLSProxy: %q is not a unix socket", socket)
+	network, address := "unix", strings.TrimPrefix(socket, "unix://")
+	if rest, ok := strings.CutPrefix(socket, "tcp://"); ok {
+		network, address = "tcp", strings.TrimSuffix(rest, "/")
+	} else if !strings.HasPrefix(address, "/") {
+		t.Fatalf("StartTLSProxy: %q is neither a unix socket nor a tcp:// engine", socket)
 	}
 	pki := NewPKI(t, "windflow test CA")
 	certPEM, keyPEM := pki.Issue(t, "windflow test engine", true, "127.0.0.1")
@@ -188,7 +190,7 @@ func StartTLSProxyServer(t testing.TB, socket string) *TLSProxy {
 		t.Fatal(err)
 	}
 	p.ln, p.Endpoint = ln, "tcp://"+ln.Addr().String()
-	p.wg.Go(func() { p.serve(path) })
+	p.wg.Go(func() { p.serve(network, address) })
 	t.Cleanup(p.Close)
 	return p
 }
@@ -229,13 +231,13 @@ func (p *TLSProxy) CloseConnections() {
 	}
 }
 
-func (p *TLSProxy) serve(socketPath string) {
+func (p *TLSProxy) serve(network, address string) {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return // closed
 		}
-		p.wg.Go(func() { p.forward(c.(*tls.Conn), socketPath) })
+		p.wg.Go(func() { p.forward(c.(*tls.Conn), network, address) })
 	}
 }
 
@@ -256,7 +258,7 @@ func (p *TLSProxy) track(c net.Conn, add bool) {
 // forward completes the handshake (a client without an accepted
 // certificate fails here) and copies bytes both ways until both sides are
 // done.
-func (p *TLSProxy) forward(client *tls.Conn, socketPath string) {
+func (p *TLSProxy) forward(client *tls.Conn, network, address string) {
 	p.track(client, true)
 	defer p.track(client, false)
 	defer client.Close()
@@ -265,7 +267,7 @@ func (p *TLSProxy) forward(client *tls.Conn, socketPath string) {
 		return
 	}
 	_ = client.SetDeadline(time.Time{})
-	upstream, err := net.Dial("unix", socketPath)
+	upstream, err := net.Dial(network, address)
 	if err != nil {
 		return
 	}
@@ -275,7 +277,9 @@ func (p *TLSProxy) forward(client *tls.Conn, socketPath string) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, _ = io.Copy(upstream, client)
-		_ = upstream.(*net.UnixConn).CloseWrite()
+		if hc, ok := upstream.(interface{ CloseWrite() error }); ok {
+			_ = hc.CloseWrite()
+		}
 	})
 	_, err = io.Copy(client, upstream)
 	if err == nil || errors.Is(err, net.ErrClosed) {
