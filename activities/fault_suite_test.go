@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/internal/engine"
@@ -109,8 +114,9 @@ func TestFaultStoreOutage(t *testing.T) {
 	defer activities.CloseClients(acts)
 
 	wid := workflows.WorkflowID(env.ID.String())
-	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wid, TaskQueue: taskQueue}, workflows.WorkflowName,
-		workflows.Input{EnvironmentID: env.ID.String(), Name: env.Name, Settings: settings}); err != nil {
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wid, TaskQueue: taskQueue}, workflows.WorkflowName,
+		workflows.Input{EnvironmentID: env.ID.String(), Name: env.Name, Settings: settings})
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = c.TerminateWorkflow(context.Background(), wid, "", "test over") }()
@@ -214,6 +220,14 @@ func TestFaultStoreOutage(t *testing.T) {
 	if v, _ := metricValue(t, tel, "windflow_store_unavailable_total", map[string]string{"operation": "load environment"}); v < faultOutageCycles {
 		t.Errorf("windflow_store_unavailable_total{load environment} = %v, want ≥ %d", v, faultOutageCycles)
 	}
+
+	// The history replays with the current code, marker included.
+	if err := c.TerminateWorkflow(ctx, wid, run.GetRunID(), "test over"); err != nil {
+		t.Fatal(err)
+	}
+	if !replayHistory(ctx, t, c, wid, run.GetRunID()) {
+		t.Error("no monitor-faults version marker in the history")
+	}
 }
 
 // namespace is TEMPORAL_NAMESPACE, or "default".
@@ -305,4 +319,33 @@ func TestFaultEnvironmentDeleted(t *testing.T) {
 	if limit := settings.MetricsInterval + workflows.EndTimeout + 5*time.Second; ended > limit {
 		t.Errorf("completed %s after the delete, want within %s", ended, limit)
 	}
+	if !replayHistory(ctx, t, c, wid, run.GetRunID()) {
+		t.Error("no monitor-faults version marker in the history")
+	}
+}
+
+// replayHistory replays the history of a closed run with the current
+// workflow code (a nondeterminism fails the test) and reports whether it
+// holds the "monitor-faults" version marker.
+func replayHistory(ctx context.Context, t *testing.T, c client.Client, wid, runID string) (faultsMarker bool) {
+	t.Helper()
+	history := &historypb.History{}
+	iter := c.GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		history.Events = append(history.Events, ev)
+		if a := ev.GetMarkerRecordedEventAttributes(); a != nil && a.GetMarkerName() == "Version" &&
+			strings.Contains(a.GetDetails()["change-id"].String(), "monitor-faults") {
+			faultsMarker = true
+		}
+	}
+	replayer := sdkworker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(workflows.EnvironmentWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	if err := replayer.ReplayWorkflowHistory(nil, history); err != nil {
+		t.Fatalf("replay of %s: %v", wid, err)
+	}
+	return faultsMarker
 }
