@@ -136,6 +136,8 @@ func flowError(err error, name string) error {
 		return errorf(http.StatusBadRequest, "invalid_settings", "a value is out of range")
 	case errors.Is(err, envflow.ErrWorkflowUnavailable):
 		return errorf(http.StatusServiceUnavailable, "temporal_unavailable", "%s", err.Error())
+	case store.IsUnavailable(err):
+		return errorf(http.StatusServiceUnavailable, "postgres_unavailable", "%s", err.Error())
 	default:
 		return err
 	}

@@ -182,18 +182,29 @@ func (c *Controller) Configure(ctx context.Context, id uuid.UUID, ifMatch []int6
 		if state, err = c.apply(ctx, tx.Environment()); err != nil {
 			return err
 		}
+		if err := tx.SetSettingsPending(ctx, false); err != nil {
+			return err
+		}
 		saved = tx.Environment()
-		saved.SettingsPending = false
-		return tx.SetSettingsPending(ctx, false)
+		return nil
 	})
+	if err != nil {
+		saved.SettingsPending = true // the mark of the first step stays
+	}
 	var invalid *SettingsError
-	if errors.As(err, &invalid) {
+	switch {
+	case err == nil:
+	case errors.As(err, &invalid):
 		// The workflow refused what this process accepted (a worker of
 		// another version): put the settings back unless changed since.
 		c.restore(ctx, before, saved.Version)
-	}
-	if err != nil {
 		return saved, workflows.State{}, err
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrWorkflowUnavailable):
+		return saved, workflows.State{}, err
+	default:
+		// The change is stored and marked: whatever stopped us here (the
+		// database, the deadline), the reconciler finishes the job.
+		return saved, workflows.State{}, fmt.Errorf("%w: %w", ErrWorkflowUnavailable, err)
 	}
 	return saved, state, nil
 }
