@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/telemetry"
@@ -56,7 +57,7 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) {
 			return workflows.DiskSummary{}, fmt.Errorf("disk usage of %s: no answer within %s", env.Name, timeout)
 		}
-		return workflows.DiskSummary{}, fmt.Errorf("disk usage of %s: %w", env.Name, err)
+		return workflows.DiskSummary{}, fmt.Errorf("disk usage of %s: %w", env.Name, engine.BoundError(err))
 	}
 	sum := workflows.DiskSummary{
 		CheckedAt:       time.Now().UTC(),
@@ -74,7 +75,7 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 	case env.DiskCapacityBytes == 0 && strings.HasPrefix(env.Endpoint, "unix://"):
 		info, err := cli.Info(ctx, client.InfoOptions{})
 		if err != nil {
-			return workflows.DiskSummary{}, fmt.Errorf("info of %s: %w", env.Name, err)
+			return workflows.DiskSummary{}, fmt.Errorf("info of %s: %w", env.Name, engine.BoundError(err))
 		}
 		if size, ok := filesystemSize(info.Info.DockerRootDir); ok {
 			sum.CapacityBytes, sum.CapacitySource = size, capacityStatfs

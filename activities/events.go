@@ -170,7 +170,7 @@ func (a *Activities) PollEvents(ctx context.Context, in workflows.PollEventsInpu
 		n, ids, err := a.Store.InsertEventsNotify(wctx, env.ID, batch, upTo, derive)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("store events of %s: %w", env.Name, err)
+			return storeError(ctx, "store events", "of "+env.Name, err)
 		}
 		a.startDeliveries(ctx, ids)
 		telemetry.FromContext(ctx).EventsStored(env.Name, n, len(batch)-n)
@@ -380,7 +380,7 @@ func (s *eventStream) flushLocked(ctx context.Context) error {
 	n, ids, err := s.a.Store.InsertEventsNotify(wctx, s.env.ID, s.batch, s.batchCursor, s.derive)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("store events of %s: %w", s.env.Name, err)
+		return storeError(ctx, "store events", "of "+s.env.Name, err)
 	}
 	s.a.startDeliveries(ctx, ids)
 	telemetry.FromContext(ctx).EventsStored(s.env.Name, n, len(s.batch)-n)

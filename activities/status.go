@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
@@ -24,7 +25,7 @@ func (a *Activities) CheckEngine(ctx context.Context, in workflows.CheckEngineIn
 	}
 	defer release()
 	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("ping %s: %w", env.Name, err)
+		return fmt.Errorf("ping %s: %w", env.Name, engine.BoundError(err))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +23,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
-	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
 )
 
@@ -75,47 +75,59 @@ func privateEngine(t *testing.T) (*enginetest.Daemon, *client.Client) {
 	return d, cli
 }
 
-// referenceEvents follows the engine's own event stream from now on, like
-// `docker events --since now`, keeping what Windflow's filter keeps. It is
-// the ground truth the stored events are compared with. stop ends it and
-// returns what it saw up to the given time.
-func referenceEvents(t *testing.T, cli *client.Client) (stop func(until time.Time) map[eventKey]int) {
+// referenceEvents is the ground truth the stored events are compared
+// with, independent of Windflow's reader and filter: stop asks the docker
+// CLI for the engine's events between the call and until (`docker events
+// --since --until`, replayed from the engine's buffer) and keeps the
+// container events whose base action the README lists as stored.
+func referenceEvents(t *testing.T, endpoint string) (stop func(until time.Time) map[eventKey]int) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	now, err := engine.EngineTime(ctx, cli)
+	docker, err := exec.LookPath("docker")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the docker CLI is the reference for stored events: %v", err)
 	}
-	var mu sync.Mutex
-	seen := map[eventKey]int{}
-	filter := engine.DefaultEventFilter()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = engine.ReadEvents(ctx, cli, engine.EventsQuery{Since: now.UnixNano(), Filtered: true}, func(e engine.Event) error {
-			if keep, _ := filter.Keep(e); keep {
-				mu.Lock()
-				seen[eventKey{e.TimeNano, e.ContainerID, e.Action}]++
-				mu.Unlock()
-			}
-			return nil
-		}, nil)
-	}()
-	t.Cleanup(cancel)
+	since := time.Now()
 	return func(until time.Time) map[eventKey]int {
-		time.Sleep(2 * time.Second) // let the last events arrive
-		cancel()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		out := map[eventKey]int{}
-		for k, n := range seen {
-			if k.TimeNano <= until.UnixNano() {
-				out[k] = n
-			}
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		unix := func(at time.Time) string { return fmt.Sprintf("%d.%09d", at.Unix(), at.Nanosecond()) }
+		out, err := exec.CommandContext(ctx, docker, "--host", endpoint, "events",
+			"--since", unix(since), "--until", unix(until), "--filter", "type=container", "--format", "{{json .}}").Output()
+		if err != nil {
+			t.Fatalf("docker events: %v", err)
 		}
-		return out
+		seen := map[eventKey]int{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if line == "" {
+				continue
+			}
+			var m struct {
+				Type, Action string
+				Actor        struct {
+					ID         string
+					Attributes map[string]string
+				}
+				TimeNano int64 `json:"timeNano"`
+			}
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("docker events line %q: %v", line, err)
+			}
+			base, _, _ := strings.Cut(m.Action, ":")
+			if m.Type != "container" || !documentedStoredActions[base] ||
+				strings.HasPrefix(m.Actor.Attributes["name"], "windflow-internal-") || m.Actor.Attributes["windflow.ignore"] != "" {
+				continue
+			}
+			seen[eventKey{m.TimeNano, m.Actor.ID, m.Action}]++
+		}
+		return seen
 	}
+}
+
+// documentedStoredActions are the base actions the README says are stored.
+var documentedStoredActions = map[string]bool{
+	"create": true, "start": true, "stop": true, "die": true, "kill": true, "restart": true, "pause": true,
+	"unpause": true, "destroy": true, "rename": true, "update": true, "oom": true, "health_status": true,
 }
 
 // storedEvents pages through GET /environments/{id}/events and returns
@@ -201,6 +213,11 @@ func (b *testBundle) waitForEvents(t *testing.T, envID string, expected map[even
 // churn runs container lifecycles on cli: create, start, pause, unpause,
 // stop or kill, remove — one every `every`, until ctx ends.
 func churn(ctx context.Context, t *testing.T, cli *client.Client, every time.Duration) {
+	churnCounted(ctx, t, cli, every, nil)
+}
+
+// churnCounted is churn, adding one to rounds after each whole lifecycle.
+func churnCounted(ctx context.Context, t *testing.T, cli *client.Client, every time.Duration, rounds *atomic.Int64) {
 	img := enginetest.BusyboxImage(t, cli)
 	for i := 0; ctx.Err() == nil; i++ {
 		c, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
@@ -238,6 +255,9 @@ func churn(ctx context.Context, t *testing.T, cli *client.Client, every time.Dur
 				t.Errorf("churn: %v", err)
 				return
 			}
+		}
+		if rounds != nil {
+			rounds.Add(1)
 		}
 		select {
 		case <-ctx.Done():
@@ -306,7 +326,7 @@ func TestEndToEnd_EventsStreamMode(t *testing.T) {
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
 	b.waitForContainer(t, env.ID, warm)
 
-	stop := referenceEvents(t, cli)
+	stop := referenceEvents(t, d.Endpoint)
 	from := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	churn(ctx, t, cli, time.Second)
@@ -393,6 +413,28 @@ func (b *testBundle) gaps(t *testing.T, envID string) []gapJSON {
 	return out.Gaps
 }
 
+// storedCount is how many events of the environment at or after from are stored.
+func (b *testBundle) storedCount(t *testing.T, envID string, from time.Time) int {
+	n := 0
+	for _, e := range b.storedEvents(t, envID) {
+		if e.TimeNano >= from.UnixNano() {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls ok every 100 ms until it holds or ctx ends.
+func waitUntil(ctx context.Context, ok func() bool) {
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // workerProcess runs `windflow worker` as a separate process on the
 // bundle's database and task queue.
 type workerProcess struct{ cmd *exec.Cmd }
@@ -415,6 +457,9 @@ func (b *testBundle) startWorker(t *testing.T, bin, name string) *workerProcess 
 		"WINDFLOW_TASK_QUEUE="+b.taskQueue,
 		"WINDFLOW_LOG_LEVEL=warn",
 		"WINDFLOW_METRICS_ADDR=", // no listener: several workers run on this machine
+		// The private engines of these tests listen on unix sockets of
+		// their own, and the fakes on loopback.
+		"WINDFLOW_OUTBOUND_ALLOW=loopback,unix",
 	)
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
@@ -451,17 +496,22 @@ func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
 	b.waitForContainer(t, env.ID, warm)
 
-	stop := referenceEvents(t, cli)
+	stop := referenceEvents(t, d.Endpoint)
 	from := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	var rounds atomic.Int64
 	go func() {
-		time.Sleep(5 * time.Second)
+		// Killed once a churned container's events are stored (the stream
+		// runs on it), restarted after one more lifecycle happened with no
+		// worker at all.
+		waitUntil(ctx, func() bool { return rounds.Load() >= 1 && b.storedCount(t, env.ID, from) > 0 })
 		first.kill(syscall.SIGKILL)
-		time.Sleep(3 * time.Second)
+		killedAt := rounds.Load()
+		waitUntil(ctx, func() bool { return rounds.Load() > killedAt })
 		b.startWorker(t, bin, "worker-2")
 	}()
-	churn(ctx, t, cli, 2*time.Second)
+	churnCounted(ctx, t, cli, 2*time.Second, &rounds)
 	until := time.Now()
 	expected := stop(until)
 	// The dead worker's stream is noticed at its heartbeat timeout (2 min,
@@ -478,7 +528,7 @@ func TestEndToEnd_EventsPollMode(t *testing.T) {
 	d, cli := privateEngine(t)
 	b := setup(t)
 	env := b.createEnvironmentWith(t, "e2e-poll-"+uuid.NewString()[:8], d.Endpoint, `{"eventMode":"poll","pollIntervalSeconds":30}`)
-	stop := referenceEvents(t, cli)
+	stop := referenceEvents(t, d.Endpoint)
 	from := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
 	churn(ctx, t, cli, 2*time.Second)

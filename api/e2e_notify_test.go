@@ -206,7 +206,11 @@ func TestEndToEnd_NotifyOfflineOnline(t *testing.T) {
 		ns := b.notifications(t, env.ID)
 		return countKind(ns, "environment_online") == 1 && ns[0].Status == "delivered"
 	})
-	time.Sleep(25 * time.Second) // two more cycles: nothing repeats
+	// Two more cycles: nothing repeats.
+	restored := time.Now()
+	eventually(t, 60*time.Second, "two cycles after the online notification", func() bool {
+		return cyclesAfter(b.cycleTimes(t, env.ID), restored) >= 2
+	})
 	ns := b.notifications(t, env.ID)
 	if len(ns) != 2 || countKind(ns, "environment_offline") != 1 || countKind(ns, "environment_online") != 1 {
 		t.Fatalf("notifications = %+v, want one offline and one online", ns)
@@ -233,7 +237,11 @@ func TestEndToEnd_NotifyOOMAndRetry(t *testing.T) {
 		ns := b.notifications(t, env.ID)
 		return countKind(ns, "container_oom") == 1 && ns[0].Status == "delivered"
 	})
-	time.Sleep(3 * time.Second)
+	// Events are stored with the notifications they derive, in one
+	// transaction: once a later container's events are stored, anything
+	// the OOM's events would have derived exists.
+	after := enginetest.RunContainer(t, cli, "wf-after-oom", "sleep", "3600")
+	b.waitForContainer(t, env.ID, after)
 	ns := b.notifications(t, env.ID)
 	if len(ns) != 1 || ns[0].Kind != "container_oom" || !strings.Contains(ns[0].Message, oom[:12]) {
 		t.Fatalf("notifications = %+v, want exactly one container_oom naming %s", ns, oom[:12])
@@ -281,11 +289,26 @@ func TestEndToEnd_NotifyDiskWarning(t *testing.T) {
 		b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID+"/disk?step=1s&from="+from, "", &out)
 		return len(out.Points) >= 2
 	})
-	time.Sleep(2 * time.Second)
+	// The workflow acts on a disk check before its next metrics cycle.
+	checked := time.Now()
+	eventually(t, 60*time.Second, "a metrics cycle after the second disk check", func() bool {
+		return cyclesAfter(b.cycleTimes(t, env.ID), checked) >= 1
+	})
 	if n := countKind(b.notifications(t, env.ID), "disk_space_warning"); n != 1 {
 		t.Fatalf("%d disk warnings, want 1 within the cooldown", n)
 	}
 	if got := r.delivered(); len(got) != 1 {
 		t.Fatalf("receiver got %d messages, want 1", len(got))
 	}
+}
+
+// cyclesAfter counts the cycle times after at.
+func cyclesAfter(cycles []time.Time, at time.Time) int {
+	n := 0
+	for _, c := range cycles {
+		if c.After(at) {
+			n++
+		}
+	}
+	return n
 }

@@ -261,6 +261,8 @@ func (h *harness) start(ctx context.Context) error {
 		"TEMPORAL_NAMESPACE":  cfg.Namespace,
 		"WINDFLOW_TASK_QUEUE": cfg.TaskQueue,
 		"WINDFLOW_LOG_LEVEL":  "warn",
+		// The fake engines listen on 127.0.0.1.
+		"WINDFLOW_OUTBOUND_ALLOW": "loopback",
 	}
 	workerEnv := clone(common)
 	workerEnv["WINDFLOW_METRICS_ADDR"] = metricsAddr
