@@ -303,7 +303,7 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req channelRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeObject(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -374,7 +374,7 @@ func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req channelRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeObject(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -422,7 +422,7 @@ func (s *Server) putSubscription(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req subscriptionRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeObject(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}

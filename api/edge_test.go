@@ -474,3 +474,33 @@ func TestSecurity_BrowserForgeryRefused(t *testing.T) {
 		t.Fatalf("with a token: %d; want 400", code)
 	}
 }
+
+// TestEdge_ChannelNullBodies: a JSON null (whole body or a member) was a
+// no-op PATCH, and a null subscription reset the channel to "everything".
+func TestEdge_ChannelNullBodies(t *testing.T) {
+	t.Parallel()
+	b := evtSetup(t, false)
+	env := b.createEnv(t, "edge")
+	id := ntCreateChannel(t, b, "nulls", ntSecretURL("127.0.0.1:9"))
+	base := "/api/v1/notification-channels/" + id.String()
+	code, raw := ntCall(t, b, http.MethodPut, base+"/subscription", fmt.Sprintf(`{"environments":[%q],"kinds":["container_oom"]}`, env.ID))
+	if code != http.StatusOK {
+		t.Fatalf("subscription: %d %s", code, raw)
+	}
+	for _, c := range []struct{ method, path, body, code string }{
+		{http.MethodPatch, base, `null`, "invalid_json"},
+		{http.MethodPatch, base, `{"name":null}`, "invalid_json"},
+		{http.MethodPatch, base, `{"environments":[null]}`, "invalid_environment"},
+		{http.MethodPut, base + "/subscription", `null`, "invalid_json"},
+		{http.MethodPut, base + "/subscription", `{"kinds":null}`, "invalid_json"},
+		{http.MethodPost, "/api/v1/notification-channels", `null`, "invalid_json"},
+		{http.MethodPost, "/api/v1/notification-channels", `[]`, "invalid_json"},
+	} {
+		code, raw := ntCall(t, b, c.method, c.path, c.body)
+		wantError(t, c.method+" "+c.body, code, raw, http.StatusBadRequest, c.code)
+	}
+	if ch, err := b.store.GetChannel(b.ctx, id); err != nil || ch.Name != "nulls" ||
+		!slices.Equal(ch.Kinds, []string{"container_oom"}) || !slices.Equal(ch.Environments, []uuid.UUID{env.ID}) {
+		t.Fatalf("channel after null bodies: %+v, %v", ch, err)
+	}
+}
