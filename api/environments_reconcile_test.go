@@ -129,3 +129,23 @@ func TestEnvironments_ReconcileStartsOnlyStoredEnvironments(t *testing.T) {
 	}
 	b.requireInStep(t, kept.ID)
 }
+
+// A PUT on an environment whose workflow is not running starts it with the
+// stored settings, then applies the change: 200, and the two agree.
+func TestEnvironments_SettingsRestartAStoppedWorkflow(t *testing.T) {
+	enginetest.Client(t)
+	b := setupUnlimited(t)
+	env := b.createEnvironment(t, "stopped-"+uuid.NewString()[:8], 30)
+	if err := b.temporal.TerminateWorkflow(context.Background(), workflows.WorkflowID(env.ID), "", "test: no workflow"); err != nil {
+		t.Fatal(err)
+	}
+	if a := b.send(t, http.MethodPut, "/api/v1/environments/"+env.ID+"/settings", `{"metricsIntervalSeconds":25}`, nil); a.code != http.StatusOK {
+		t.Fatalf("PUT without a running workflow: %d %s; want 200", a.code, a.body)
+	}
+	if !b.workflowRunning(t, env.ID) {
+		t.Fatal("the workflow was not started again")
+	}
+	if got := b.requireInStep(t, env.ID); got.MetricsInterval != 25*time.Second {
+		t.Fatalf("interval %s, want 25s", got.MetricsInterval)
+	}
+}
