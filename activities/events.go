@@ -266,7 +266,7 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	s := &eventStream{
-		a: a, ctx: ctx, env: env, derive: eventDrafts(env.ID, env.Name),
+		a: a, ctx: ctx, cli: cli, env: env, derive: eventDrafts(env.ID, env.Name),
 		progress: progress, batchCursor: progress.Cursor, stopRead: stopReading,
 	}
 	s.heartbeat = time.AfterFunc(a.Events.heartbeatInterval(), s.beat)
@@ -290,6 +290,7 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 type eventStream struct {
 	a      *Activities
 	ctx    context.Context
+	cli    *client.Client
 	env    store.Environment
 	derive store.EventDeriver
 
@@ -307,13 +308,36 @@ type eventStream struct {
 	// activity (the retry resumes from the stored cursor).
 	failed   error
 	stopRead context.CancelFunc
+
+	// The engine drops the events of a live reader that lags behind (a full
+	// 1,024-event buffer for more than 100 ms): lagFrom is the newest event
+	// read before this stream's reader was held up longer than that (0:
+	// never held up since the last check). After the next store, the
+	// engine's replay buffer from there is read again: what the live stream
+	// missed is stored (counted as recovered), and what the buffer no
+	// longer holds is recorded as a gap.
+	lagFrom   int64
+	verifying bool
+	verifies  sync.WaitGroup
 }
+
+// lagThreshold is how long the reader may be held up before the engine
+// may have dropped events for it (dockerd's subscriber timeout).
+const lagThreshold = 100 * time.Millisecond
+
+// verifyTimeout bounds a replay check (a read of at most 256 events and
+// one write).
+const verifyTimeout = 30 * time.Second
 
 // add takes one event read (the reading goroutine). A store error stops
 // the read.
 func (s *eventStream) add(e engine.Event) error {
+	waitFrom := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if time.Since(waitFrom) > lagThreshold {
+		s.lagged(s.batchCursor)
+	}
 	if s.failed != nil {
 		return s.failed
 	}
@@ -330,10 +354,16 @@ func (s *eventStream) add(e engine.Event) error {
 		s.batch = append(s.batch, eventRow(s.env.ID, e))
 	}
 	if len(s.batch) >= s.a.Events.batchSize() {
+		// This flush holds the reader up too.
+		before, flushFrom := s.progress.Cursor, time.Now()
 		if err := s.flushLocked(s.ctx); err != nil {
 			s.failed = err
 			return err
 		}
+		if time.Since(flushFrom) > lagThreshold {
+			s.lagged(before)
+		}
+		s.verifyLocked()
 		return nil
 	}
 	if !s.flushArmed {
@@ -367,7 +397,76 @@ func (s *eventStream) timedFlush() {
 	if err := s.flushLocked(s.ctx); err != nil {
 		s.failed = err
 		s.stopRead()
+		return
 	}
+	s.verifyLocked()
+}
+
+// lagged notes that the reader was held up after reading up to cursor.
+// s.mu is held.
+func (s *eventStream) lagged(cursor int64) {
+	if s.lagFrom == 0 && cursor > 0 {
+		s.lagFrom = cursor
+	}
+}
+
+// verifyLocked starts the replay check of a lag once what was read is
+// stored, one check at a time. s.mu is held.
+func (s *eventStream) verifyLocked() {
+	if s.lagFrom == 0 || s.verifying || s.closed || s.progress.Cursor <= s.lagFrom {
+		return
+	}
+	from := s.lagFrom
+	s.lagFrom, s.verifying = 0, true
+	s.verifies.Go(func() {
+		err := s.verify(from)
+		s.mu.Lock()
+		s.verifying = false
+		s.mu.Unlock()
+		if err != nil && s.ctx.Err() == nil {
+			telemetry.ActivityLogger(s.ctx, s.env.ID.String(), s.env.Name).Warn("Event replay check failed", "Error", err)
+		}
+	})
+}
+
+// verify reads the engine's events from from (on the engine's clock) up to
+// the engine's now again, from its replay buffer (the last 256 events), and
+// stores what the live stream missed (the store drops what it has); when
+// the buffer no longer reaches back to from, the stretch it lost is
+// recorded as a gap.
+func (s *eventStream) verify(from int64) error {
+	ctx, cancel := context.WithTimeout(s.ctx, verifyTimeout)
+	defer cancel()
+	until, _, err := s.a.checkGap(ctx, s.cli, s.env, from)
+	if err != nil {
+		return err
+	}
+	var replayed []store.ContainerEvent
+	err = engine.ReadEvents(ctx, s.cli, engine.EventsQuery{Since: from, Until: until, Filtered: true},
+		func(e engine.Event) error {
+			if keep, _ := s.a.Events.filter().Keep(e); keep {
+				replayed = append(replayed, eventRow(s.env.ID, e))
+			}
+			return nil
+		}, nil)
+	if err != nil {
+		return fmt.Errorf("replay events of %s: %w", s.env.Name, err)
+	}
+	// Cursor 0: the stored cursor stays where the live stream put it.
+	n, ids, err := s.a.Store.InsertEventsNotify(ctx, s.env.ID, replayed, 0, s.derive)
+	if err != nil {
+		return storeError(s.ctx, "store events", "of "+s.env.Name, err)
+	}
+	s.a.startDeliveries(s.ctx, ids)
+	if n > 0 {
+		telemetry.FromContext(s.ctx).EventsRecovered(s.env.Name, n)
+		telemetry.ActivityLogger(s.ctx, s.env.ID.String(), s.env.Name).Warn(
+			"The engine dropped events of the live stream; recovered from its replay buffer", "Recovered", n)
+		s.mu.Lock()
+		s.progress.Stored += int64(n)
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // flushLocked stores the batch and the cursor in one transaction, bounded
@@ -419,8 +518,11 @@ func (s *eventStream) beat() {
 // records the final progress. It returns the first store error.
 func (s *eventStream) finish() (workflows.StreamProgress, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
+	s.mu.Unlock()
+	s.verifies.Wait() // a replay check ends with the stream's context
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.heartbeat.Stop()
 	if s.flusher != nil {
 		s.flusher.Stop()

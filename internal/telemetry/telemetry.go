@@ -14,6 +14,7 @@
 //	windflow_events_duplicates_total{environment}             events read again and dropped by the store's key
 //	windflow_events_malformed_total{environment}              event lines that could not be decoded
 //	windflow_event_gaps_total{environment}                    gaps recorded (events the engine could no longer replay)
+//	windflow_events_recovered_total{environment}              events the live stream missed (the engine dropped them for a lagging reader), stored from its replay buffer
 //	windflow_notifications_delivered_total{kind}              notification deliveries that succeeded
 //	windflow_notifications_failed_total{kind}                 notification delivery attempts that failed
 //	windflow_disk_usage_bytes{environment}                    engine disk usage at the last check
@@ -84,6 +85,7 @@ type Metrics struct {
 	eventsDuplicates *prometheus.CounterVec
 	eventsMalformed  *prometheus.CounterVec
 	eventGaps        *prometheus.CounterVec
+	eventsRecovered  *prometheus.CounterVec
 	notifDelivered   *prometheus.CounterVec
 	notifFailed      *prometheus.CounterVec
 	diskUsage        *prometheus.GaugeVec
@@ -122,6 +124,10 @@ func New() (*Metrics, error) {
 		Namespace: Namespace, Name: "events_malformed_total",
 		Help: "Event lines from the engine that could not be decoded and were skipped.",
 	}, []string{"environment"})
+	m.eventsRecovered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "events_recovered_total",
+		Help: "Events the live stream missed (the engine drops events for a lagging reader), stored from the engine's replay buffer.",
+	}, []string{"environment"})
 	m.eventGaps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "event_gaps_total",
 		Help: "Event gaps recorded: stretches of events the engine could no longer replay.",
@@ -152,7 +158,7 @@ func New() (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.cycles, m.cycleDuration, m.lastSuccess,
-		m.eventsIngested, m.eventsDuplicates, m.eventsMalformed, m.eventGaps,
+		m.eventsIngested, m.eventsDuplicates, m.eventsMalformed, m.eventGaps, m.eventsRecovered,
 		m.notifDelivered, m.notifFailed, m.diskUsage,
 		m.storeUnavailable, m.storeFailures,
 	} {
@@ -309,6 +315,15 @@ func (m *Metrics) EventGap(environment string) {
 		return
 	}
 	m.eventGaps.WithLabelValues(environment).Inc()
+}
+
+// EventsRecovered records n events the live stream of environment missed
+// and a replay found.
+func (m *Metrics) EventsRecovered(environment string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.eventsRecovered.WithLabelValues(environment).Add(float64(n))
 }
 
 // NotificationDelivered records a successful delivery of a notification of
