@@ -269,7 +269,9 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 		a: a, ctx: ctx, cli: cli, env: env, derive: eventDrafts(env.ID, env.Name),
 		progress: progress, batchCursor: progress.Cursor, stopRead: stopReading,
 	}
+	s.mu.Lock() // beat reads s.heartbeat under the lock: it may fire first
 	s.heartbeat = time.AfterFunc(a.Events.heartbeatInterval(), s.beat)
+	s.mu.Unlock()
 	readDone := make(chan error, 1)
 	go func() {
 		readDone <- engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
@@ -344,8 +346,11 @@ func (s *eventStream) add(e engine.Event) error {
 	if !s.ringMarked {
 		// The buffer holds events now: an empty one later means a restart.
 		if err := s.a.Store.SetRingSeen(s.ctx, s.env.ID, true); err != nil {
-			s.failed = err
-			return err
+			if cerr := s.ctx.Err(); cerr != nil {
+				return cerr
+			}
+			s.failed = storeError(s.ctx, "mark event buffer", "of "+s.env.Name, err)
+			return s.failed
 		}
 		s.ringMarked = true
 	}
@@ -357,6 +362,9 @@ func (s *eventStream) add(e engine.Event) error {
 		// This flush holds the reader up too.
 		before, flushFrom := s.progress.Cursor, time.Now()
 		if err := s.flushLocked(s.ctx); err != nil {
+			if cerr := s.ctx.Err(); cerr != nil {
+				return cerr // ending: finish stores the batch
+			}
 			s.failed = err
 			return err
 		}
@@ -395,8 +403,10 @@ func (s *eventStream) timedFlush() {
 		return
 	}
 	if err := s.flushLocked(s.ctx); err != nil {
-		s.failed = err
-		s.stopRead()
+		if s.ctx.Err() == nil { // ending: finish stores the batch
+			s.failed = err
+			s.stopRead()
+		}
 		return
 	}
 	s.verifyLocked()
