@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -348,4 +351,211 @@ func replayHistory(ctx context.Context, t *testing.T, c client.Client, wid, runI
 		t.Fatalf("replay of %s: %v", wid, err)
 	}
 	return faultsMarker
+}
+
+// faultTemporalEnvironments is how many environments TestFaultTemporalRestart watches.
+const faultTemporalEnvironments = 3
+
+// faultTemporalDown is how long TestFaultTemporalRestart keeps the server stopped.
+const faultTemporalDown = 10 * time.Second
+
+// TestFaultTemporalRestart is a case of the fault suite: a Temporal dev
+// server of the test's own (the shared one is never touched; its SQLite file
+// keeps the state across the restart) is stopped with SIGTERM under a real
+// worker watching faultTemporalEnvironments environments on the real Docker
+// engine, left down for faultTemporalDown and started again on the same port
+// and file.
+//
+// Proves: every environment resumes its cycles (new cycles stored in
+// Postgres after the restart) without anyone restarting the worker; exactly
+// one run per environment is running afterwards (one collector each: the
+// stored cycle times of each environment stay spaced by its interval, never
+// two collectors interleaved); no offline transition for the monitor's own
+// outage.
+func TestFaultTemporalRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault suite: about a minute")
+	}
+	enginetest.Client(t)
+	srv := temporaltest.StartDevServer(t)
+	schemaURL := storetest.NewSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	st, err := store.Open(ctx, schemaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := pgxpool.New(ctx, schemaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: "default", Logger: sdklog.NewStructuredLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	taskQueue := fmt.Sprintf("fault-temporal-%d", time.Now().UnixNano())
+	acts := &activities.Activities{Store: st, Collector: engine.Collector{Parallelism: 4}, Temporal: c, TaskQueue: taskQueue}
+	w := worker.New(c, taskQueue, acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	defer activities.CloseClients(acts)
+
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = workflows.MinMetricsInterval
+	settings.EventsEnabled = false
+	var envs []store.Environment
+	for i := range faultTemporalEnvironments {
+		env, err := st.CreateEnvironment(ctx, store.Environment{
+			Name: fmt.Sprintf("fault-temporal-%d-%s", i, uuid.NewString()[:8]), Endpoint: enginetest.Endpoint(),
+			MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+		// As the API starts them: one workflow ID per environment, an
+		// existing run used rather than a second one started.
+		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.WorkflowID(env.ID.String()), TaskQueue: taskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		}, workflows.WorkflowName, workflows.Input{EnvironmentID: env.ID.String(), Name: env.Name, Settings: settings}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, env := range envs {
+			_ = c.TerminateWorkflow(context.Background(), workflows.WorkflowID(env.ID.String()), "", "test over")
+		}
+	}()
+
+	// cycles returns the stored cycle times of env at or after from.
+	cycles := func(env store.Environment, from time.Time) []time.Time {
+		t.Helper()
+		rows, err := db.Query(ctx, `SELECT cycle_at FROM host_metrics WHERE environment_id = $1 AND cycle_at >= $2 ORDER BY cycle_at`, env.ID, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	waitCycles := func(what string, from time.Time, n int, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for _, env := range envs {
+			for len(cycles(env, from)) < n {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: %s has %d cycles since %s, want %d within %s", what, env.Name, len(cycles(env, from)), from.Format(time.TimeOnly), n, within)
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatal(ctx.Err())
+				case <-time.After(250 * time.Millisecond):
+				}
+			}
+		}
+	}
+	start := time.Now().Add(-time.Minute)
+	waitCycles("before the restart", start, 2, time.Minute)
+
+	stoppedAt := time.Now()
+	srv.Stop()
+	downFor := faultTemporalDown // the deliberate outage
+	time.Sleep(downFor)
+	srv.Start()
+	restartedAt := time.Now()
+	// Three cycles after the restart: the first is the timer that fired
+	// while the server was away, then the cadence resumed.
+	waitCycles("after the restart", restartedAt, 3, 2*time.Minute)
+	resumed := time.Duration(0)
+	for _, env := range envs {
+		resumed = max(resumed, cycles(env, restartedAt)[0].Sub(restartedAt))
+	}
+
+	// Exactly one running run per environment, and nothing else running on
+	// the queue.
+	var running []string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		running = running[:0]
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: "default", NextPageToken: token,
+				Query: fmt.Sprintf("TaskQueue = '%s' AND ExecutionStatus = 'Running'", taskQueue),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range resp.GetExecutions() {
+				running = append(running, e.GetExecution().GetWorkflowId())
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				break
+			}
+		}
+		if len(running) == len(envs) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(running) != len(envs) {
+		t.Errorf("running workflows on the queue after the restart: %v, want one per environment (%d)", running, len(envs))
+	}
+	offline := 0
+	for _, env := range envs {
+		wid := workflows.WorkflowID(env.ID.String())
+		desc, err := c.DescribeWorkflowExecution(ctx, wid, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := desc.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			t.Errorf("%s: status %s after the restart, want running", wid, s)
+		}
+		// One collector: consecutive stored cycles at least an interval
+		// apart (a second collector would interleave its own cycle times),
+		// before the stop and after the restart. The first cycle after the
+		// restart runs late (its timer fired while the server was away) and
+		// the next keeps to the schedule, so that pair may be closer.
+		spaced := func(at []time.Time) {
+			for i := 1; i < len(at); i++ {
+				if gap := at[i].Sub(at[i-1]); gap < settings.MetricsInterval-time.Second {
+					t.Errorf("%s: cycles at %s and %s only %s apart, want ≥ %s (two collectors?); all: %v",
+						env.Name, at[i-1].Format(time.TimeOnly), at[i].Format(time.TimeOnly), gap, settings.MetricsInterval, at)
+				}
+			}
+		}
+		var before []time.Time
+		for _, at := range cycles(env, start) {
+			if at.Before(stoppedAt) {
+				before = append(before, at)
+			}
+		}
+		spaced(before)
+		spaced(cycles(env, restartedAt)[1:])
+		history, err := st.StatusHistory(ctx, env.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range history {
+			if !h.Online {
+				offline++
+			}
+		}
+		if len(history) != 1 || !history[0].Online {
+			t.Errorf("%s: stored status changes = %+v, want the first online only", env.Name, history)
+		}
+	}
+	t.Logf("faults: Temporal server restarted (down %.0f s): %d/%d environments resumed, first cycle %.1f s after the restart, %d running runs, %d offline",
+		restartedAt.Sub(stoppedAt).Seconds(), len(envs), len(envs), resumed.Seconds(), len(running), offline)
 }
