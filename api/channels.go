@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/windflow/monitor/internal/netpolicy"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 )
@@ -163,6 +164,9 @@ func validateChannelName(name string) error {
 func validateChannelURL(raw string) error {
 	if err := notify.ValidateURL(raw); err != nil {
 		return errorf(http.StatusBadRequest, "invalid_url", "%s", err.Error())
+	}
+	if err := notify.CheckTarget(netpolicy.Default(), raw); err != nil {
+		return errorf(http.StatusBadRequest, "target_refused", "%s", err.Error())
 	}
 	return nil
 }
@@ -459,10 +463,27 @@ func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) {
 	message := "This is a test notification from Windflow for the channel \"" + c.Name +
 		"\". If you can read it, the channel works."
 	if err := s.sender().Send(ctx, c.URL, testNotificationTitle, message); err != nil {
-		writeError(w, r, errorf(http.StatusBadGateway, "delivery_failed", "%s", scrubURL(err.Error(), c.URL)))
+		writeError(w, r, testSendError(err, c.URL))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"delivered": true})
+}
+
+// testSendError is the answer to a failed test send. A target the outbound
+// policy refuses is a 400. A receiver that could not be reached (refused,
+// timed out, reset) gets one message whatever the cause, so that the test
+// send cannot tell an open port from a closed or filtered one (it would be a
+// port scanner); a receiver that answered gets its answer, bounded and
+// scrubbed of the channel URL.
+func testSendError(err error, channelURL string) error {
+	switch {
+	case errors.Is(err, netpolicy.ErrRefused):
+		return errorf(http.StatusBadRequest, "target_refused", "%s", scrubURL(err.Error(), channelURL))
+	case errors.Is(err, notify.ErrUnreachable), errors.Is(err, context.DeadlineExceeded):
+		return errorf(http.StatusBadGateway, "delivery_failed",
+			"the receiver could not be reached or did not answer within %s", testSendTimeout)
+	}
+	return errorf(http.StatusBadGateway, "delivery_failed", "%s", netpolicy.RemoteText(scrubURL(err.Error(), channelURL)))
 }
 
 // embeddedURLRE matches URLs inside free text.

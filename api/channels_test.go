@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -360,6 +361,28 @@ func TestChannelTestSend(t *testing.T) {
 	}
 	if _, bodies := failing.received(); len(bodies) != 1 {
 		t.Fatalf("failing receiver got %d requests, want 1", len(bodies))
+	}
+	// The cloud metadata address is refused whatever the allow-list.
+	if code, raw := ntCall(t, b, http.MethodPost, "/api/v1/notification-channels",
+		`{"name":"metadata","url":"generic+http://169.254.169.254/latest/meta-data"}`); code != http.StatusBadRequest || !strings.Contains(string(raw), "target_refused") {
+		t.Fatalf("a channel to the metadata address: %d %s, want 400 target_refused", code, raw)
+	}
+	// A closed port and a port that accepts but never answers give the
+	// same message: the test send is no port scanner.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var messages []string
+	for _, hostPort := range []string{gone.hostPort(), silent.Addr().String()} {
+		id := ntCreateChannel(t, b, "probe-"+hostPort, ntSecretURL(hostPort))
+		_, raw := ntCall(t, b, http.MethodPost, "/api/v1/notification-channels/"+id.String()+"/test", "")
+		_, message := ntErrorCode(t, raw)
+		messages = append(messages, message)
+	}
+	if messages[0] != messages[1] || strings.Contains(messages[0], "refused") {
+		t.Fatalf("closed port %q vs silent port %q: want one message telling nothing about the port", messages[0], messages[1])
 	}
 	if code, raw := ntCall(t, b, http.MethodPost, "/api/v1/notification-channels/"+uuid.NewString()+"/test", ""); code != http.StatusNotFound {
 		t.Fatalf("test send to an unknown channel: %d %s", code, raw)

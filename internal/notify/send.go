@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,11 @@ const DefaultSendTimeout = 15 * time.Second
 
 // ErrSendFailed is wrapped by every error Sender.Send returns.
 var ErrSendFailed = errors.New("notification not sent")
+
+// ErrUnreachable is wrapped by a send error when no answer came from the
+// receiver (connection refused, reset, timed out): callers that show errors
+// to users may hide which of these it was.
+var ErrUnreachable = errors.New("receiver unreachable")
 
 // Sender sends notifications through shoutrrr, one URL at a time.
 //
@@ -106,7 +112,11 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 		if errors.Is(err, ErrInvalidURL) {
 			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
 		}
-		return fmt.Errorf("%w to %s: %s", ErrSendFailed, where, netpolicy.RemoteText(scrubSecrets(err.Error(), rawURL)))
+		text := netpolicy.RemoteText(scrubSecrets(err.Error(), rawURL))
+		if _, ok := errors.AsType[*net.OpError](err); ok {
+			return fmt.Errorf("%w to %s: %w: %s", ErrSendFailed, where, ErrUnreachable, text)
+		}
+		return fmt.Errorf("%w to %s: %s", ErrSendFailed, where, text)
 	case <-ctx.Done():
 		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, ctx.Err())
 	}
