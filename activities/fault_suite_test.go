@@ -32,20 +32,22 @@ import (
 	"github.com/windflow/monitor/workflows"
 )
 
-// faultOutageCycles is how many checks in a row find PostgreSQL down.
-const faultOutageCycles = 2
+// faultStoreOutage is how long TestFaultStoreOutage keeps PostgreSQL away:
+// six checks at the 10 s interval.
+const faultStoreOutage = 60 * time.Second
 
 // TestFaultStoreOutage is a case of the fault suite (its name starts with
-// TestFault): PostgreSQL goes away for faultOutageCycles checks (about 20 s)
-// while a real worker watches the real Docker engine through a real Temporal
+// TestFault): PostgreSQL goes away for faultStoreOutage (60 s) while a real worker watches the real Docker engine through a real Temporal
 // server, with OfflineAfter 1 so that a single check counted against the
 // engine would turn it offline. The shared Postgres is never stopped: the
 // worker's store reaches it through a proxy that cuts and refuses
 // connections.
 //
-// Proves: no offline transition and no notification; the outage visible in
-// the workflow's state and in /metrics while it lasts; the cycles that could
-// not be stored counted; collection resumes by itself.
+// Proves: no offline transition and no notification; no crash (no failed
+// workflow task, the run still running); the outage visible in the
+// workflow's state and in /metrics while it lasts; every cycle that could
+// not be stored counted (state and windflow_cycles_unstored_total);
+// collection resumes by itself.
 func TestFaultStoreOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault suite: about a minute")
@@ -164,28 +166,42 @@ func TestFaultStoreOutage(t *testing.T) {
 
 	outageStart := time.Now()
 	proxy.SetDown(true)
-	during := waitFor("the outage seen by the checks", 2*time.Minute, func(s workflows.State) bool {
-		return s.UnstoredCycles >= faultOutageCycles
+	during := waitFor("the outage seen by the checks", time.Minute, func(s workflows.State) bool {
+		return s.UnstoredCycles >= 1
 	})
 	if during.MonitorUnavailableSince.IsZero() || during.MonitorError == "" {
 		t.Errorf("outage not shown in the state: since %v, error %q", during.MonitorUnavailableSince, during.MonitorError)
+	}
+	// The rest of the deliberate outage.
+	select {
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	case <-time.After(time.Until(outageStart.Add(faultStoreOutage))):
+	}
+	late := state()
+	if late.MonitorUnavailableSince.IsZero() || late.Status != workflows.StatusOnline || late.ConsecutiveFailures != 0 {
+		t.Errorf("at the end of the outage: unavailable since %v, status %s with %d failures; want the outage shown, online, none",
+			late.MonitorUnavailableSince, late.Status, late.ConsecutiveFailures)
 	}
 	if v, _ := metricValue(t, tel, "windflow_store_unavailable", nil); v != 1 {
 		t.Errorf("windflow_store_unavailable = %v during the outage, want 1", v)
 	}
 	proxy.SetDown(false)
 	outage := time.Since(outageStart)
+	// Every check due during the outage found the store away: at least one
+	// per interval, less the one that may straddle either edge.
+	wantUnstored := int64(outage/settings.MetricsInterval) - 1
 
 	after := waitFor("a stored cycle after the outage", time.Minute, func(s workflows.State) bool {
 		return s.MonitorUnavailableSince.IsZero() && s.LastCycle != nil && s.LastCycle.CollectedAt.After(outageStart.Add(outage))
 	})
-	t.Logf("outage %.1f s: %d checks unknown, status %s, %d failures", outage.Seconds(), after.UnstoredCycles, after.Status, after.ConsecutiveFailures)
+	resumed := after.LastCycle.CollectedAt.Sub(outageStart.Add(outage))
 
 	if after.Status != workflows.StatusOnline || after.ConsecutiveFailures != 0 {
 		t.Errorf("after the outage: status %s with %d failures, want online with none", after.Status, after.ConsecutiveFailures)
 	}
-	if after.UnstoredCycles < faultOutageCycles {
-		t.Errorf("unstored cycles = %d, want ≥ %d", after.UnstoredCycles, faultOutageCycles)
+	if after.UnstoredCycles < wantUnstored {
+		t.Errorf("unstored cycles = %d, want ≥ %d", after.UnstoredCycles, wantUnstored)
 	}
 	history, err := direct.StatusHistory(ctx, env.ID, 100)
 	if err != nil {
@@ -220,9 +236,39 @@ func TestFaultStoreOutage(t *testing.T) {
 	if v, _ := metricValue(t, tel, "windflow_store_unavailable", nil); v != 0 {
 		t.Errorf("windflow_store_unavailable = %v after the outage, want 0", v)
 	}
-	if v, _ := metricValue(t, tel, "windflow_store_unavailable_total", map[string]string{"operation": "load environment"}); v < faultOutageCycles {
-		t.Errorf("windflow_store_unavailable_total{load environment} = %v, want ≥ %d", v, faultOutageCycles)
+	if v, _ := metricValue(t, tel, "windflow_store_unavailable_total", map[string]string{"operation": "load environment"}); v < float64(wantUnstored) {
+		t.Errorf("windflow_store_unavailable_total{load environment} = %v, want ≥ %d", v, wantUnstored)
 	}
+	// No crash: the run is still running and no workflow task failed.
+	desc, err := c.DescribeWorkflowExecution(ctx, wid, run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := desc.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Errorf("workflow status %s after the outage, want running", s)
+	}
+	failedTasks := 0
+	iter := c.GetWorkflowHistory(ctx, wid, run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED {
+			failedTasks++
+		}
+	}
+	if failedTasks != 0 {
+		t.Errorf("%d failed workflow tasks during the outage, want none", failedTasks)
+	}
+	offline := 0
+	for _, h := range history {
+		if !h.Online {
+			offline++
+		}
+	}
+	t.Logf("faults: Postgres outage %.0f s: %d cycles unstored and counted (state %d, windflow_cycles_unstored_total %.0f), %d offline, %d notifications, %d failed workflow tasks, stored again %.1f s after",
+		outage.Seconds(), after.UnstoredCycles, after.UnstoredCycles, unstored, offline, len(notes), failedTasks, resumed.Seconds())
 
 	// The history replays with the current code, marker included.
 	if err := c.TerminateWorkflow(ctx, wid, run.GetRunID(), "test over"); err != nil {
