@@ -409,6 +409,8 @@ func TestEndToEnd_BadInput(t *testing.T) {
 		{"empty body", "POST", "/api/v1/environments", ``, 400, "invalid_json"},
 		{"bad name", "POST", "/api/v1/environments", `{"name":"no spaces allowed","endpoint":"unix:///var/run/docker.sock"}`, 400, "invalid_name"},
 		{"bad endpoint", "POST", "/api/v1/environments", `{"name":"x","endpoint":"http://example.com"}`, 400, "invalid_endpoint"},
+		{"metadata endpoint", "POST", "/api/v1/environments", `{"name":"x","endpoint":"tcp://169.254.169.254:2375"}`, 400, "endpoint_refused"},
+		{"link-local endpoint", "POST", "/api/v1/environments", `{"name":"x","endpoint":"tcp://[fe80::1]:2375"}`, 400, "endpoint_refused"},
 		{"interval out of range", "POST", "/api/v1/environments", `{"name":"x","endpoint":"unix:///var/run/docker.sock","settings":{"metricsIntervalSeconds":301}}`, 400, "invalid_settings"},
 		{"name taken", "POST", "/api/v1/environments", fmt.Sprintf(`{"name":%q,"endpoint":"unix:///var/run/docker.sock"}`, env.Name), 409, "name_taken"},
 		{"bad uuid", "GET", "/api/v1/environments/not-a-uuid", "", 400, "invalid_id"},
@@ -419,6 +421,7 @@ func TestEndToEnd_BadInput(t *testing.T) {
 		{"bad step", "GET", "/api/v1/environments/" + env.ID + "/metrics?step=0s", "", 400, "invalid_query"},
 		{"from after to", "GET", "/api/v1/environments/" + env.ID + "/metrics?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z", "", 400, "invalid_query"},
 		{"patch bad endpoint", "PATCH", "/api/v1/environments/" + env.ID, `{"endpoint":"ftp://x"}`, 400, "invalid_endpoint"},
+		{"patch metadata endpoint", "PATCH", "/api/v1/environments/" + env.ID, `{"endpoint":"tcp://169.254.169.254:2375"}`, 400, "endpoint_refused"},
 		{"unknown route", "GET", "/api/v1/nothing", "", 404, "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

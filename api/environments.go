@@ -12,6 +12,7 @@ import (
 
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/envflow"
+	"github.com/windflow/monitor/internal/netpolicy"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -129,6 +130,11 @@ func validateName(name string) error {
 func validateEndpoint(endpoint string) error {
 	if err := engine.ValidateEndpoint(endpoint); err != nil {
 		return errorf(http.StatusBadRequest, "invalid_endpoint", "%s", err.Error())
+	}
+	// A literal address or socket the outbound policy refuses (names are
+	// judged when dialed, after DNS resolution).
+	if err := netpolicy.Default().CheckEndpoint(endpoint); err != nil {
+		return errorf(http.StatusBadRequest, "endpoint_refused", "%s", err.Error())
 	}
 	return nil
 }
