@@ -41,6 +41,7 @@ type Temporal interface {
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
 	CancelWorkflow(ctx context.Context, workflowID, runID string) error
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	TerminateWorkflow(ctx context.Context, workflowID, runID, reason string, details ...interface{}) error
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 

@@ -444,9 +444,13 @@ func TestEndToEnd_DeleteStopsWorkflow(t *testing.T) {
 	b := setup(t)
 	env := b.createEnvironment(t, "e2e-del-"+uuid.NewString()[:8], 10)
 	eventually(t, 20*time.Second, "first cycle", func() bool { return len(b.cycleTimes(t, env.ID)) >= 1 })
+	// Its event stream runs (it learns of a cancellation only at its next
+	// heartbeat, up to a minute): the delete does not wait for it.
+	started := time.Now()
 	if code := b.call(t, http.MethodDelete, "/api/v1/environments/"+env.ID, "", nil); code != http.StatusNoContent {
 		t.Fatalf("delete: status %d", code)
 	}
+	t.Logf("DELETE answered in %s", time.Since(started).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	desc, err := b.temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(env.ID), "")

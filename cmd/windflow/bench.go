@@ -33,6 +33,7 @@ func runBench(ctx context.Context, cfg config) error {
 	fs.DurationVar(&c.StatsTick, "stats-tick", time.Second, "the fake daemon's stats tick")
 	fs.DurationVar(&c.UpdateEvery, "update-every", 200*time.Millisecond, "one PUT /settings this often during the window (0: none)")
 	fs.IntVar(&c.HistorySample, "history-sample", 10, "environment workflows whose histories are read (they get no Updates)")
+	fs.StringVar(&c.WorkerMemoryLimit, "worker-memory-limit", "", "GOMEMLIMIT of the worker (e.g. 140MiB; empty: none)")
 	fs.IntVar(&c.Concurrency, "concurrency", 8, "registrations and deletions in flight")
 	fs.StringVar(&c.Binary, "bin", self, "windflow executable started as worker and api")
 	fs.StringVar(&c.Database, "database", "", "database created for the run and dropped after it (default windflow_scale_<unix>)")

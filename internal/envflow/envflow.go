@@ -44,6 +44,7 @@ type Temporal interface {
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	CancelWorkflow(ctx context.Context, workflowID, runID string) error
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
+	TerminateWorkflow(ctx context.Context, workflowID, runID, reason string, details ...interface{}) error
 }
 
 // Controller starts, configures, stops and reconciles environment workflows.

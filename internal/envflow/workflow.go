@@ -90,10 +90,15 @@ func (c *Controller) update(ctx context.Context, envID string, patch workflows.S
 	return state, err
 }
 
-// stopTimeout bounds the wait for a cancelled workflow to end.
-const stopTimeout = 30 * time.Second
+// stopGrace is how long a cancelled workflow gets to end by itself before
+// it is terminated: its event stream learns of a cancellation only at its
+// next heartbeat (up to a minute), and a DELETE should not wait for that.
+const stopGrace = 5 * time.Second
 
-// stop requests cancellation and waits (bounded) for the workflow to end.
+// stop requests cancellation, waits up to stopGrace for the workflow to
+// end, then terminates it: the environment is going away, nothing it still
+// holds is worth keeping (its stream activity stops at its next heartbeat,
+// which finds the workflow closed).
 func (c *Controller) stop(ctx context.Context, id fmt.Stringer) error {
 	if c.Temporal == nil {
 		return errNoTemporal
@@ -107,18 +112,22 @@ func (c *Controller) stop(ctx context.Context, id fmt.Stringer) error {
 	if err != nil {
 		return err
 	}
-	wait, cancel := context.WithTimeout(ctx, stopTimeout)
+	wait, cancel := context.WithTimeout(ctx, stopGrace)
 	defer cancel()
-	err = c.Temporal.GetWorkflow(wait, wid, "").Get(wait, nil)
-	var canceled *temporal.CanceledError
-	if err == nil || errors.As(err, &canceled) || errors.As(err, &notFound) {
+	_ = c.Temporal.GetWorkflow(wait, wid, "").Get(wait, nil)
+	if wait.Err() == nil || ctx.Err() != nil {
+		// Ended (cancelled, completed, failed, terminated), or the caller
+		// gave up.
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 		return nil
 	}
-	if wait.Err() != nil {
-		return fmt.Errorf("workflow %s did not stop within %s", wid, stopTimeout)
+	err = c.Temporal.TerminateWorkflow(ctx, wid, "", "environment deleted")
+	if err == nil || errors.As(err, &notFound) { // NotFound: it ended meanwhile
+		return nil
 	}
-	// Any other end (failed, terminated) also means it is no longer running.
-	return nil
+	return fmt.Errorf("terminate workflow %s: %w", wid, err)
 }
 
 // RedactEndpoint drops user info and query parameters from an endpoint URL

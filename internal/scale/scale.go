@@ -55,6 +55,10 @@ type Config struct {
 	// (0: 10); at most half of the environments (at least one), and these
 	// get no Updates, so that their histories show steady cycles.
 	HistorySample int
+	// WorkerMemoryLimit, when set, is the worker's GOMEMLIMIT (e.g.
+	// "140MiB"): the Go runtime's soft memory limit, which trades GC CPU
+	// for RSS.
+	WorkerMemoryLimit string
 	// Concurrency bounds the registrations and deletions in flight (0: 8).
 	Concurrency int
 
@@ -266,6 +270,9 @@ func (h *harness) start(ctx context.Context) error {
 	}
 	workerEnv := clone(common)
 	workerEnv["WINDFLOW_METRICS_ADDR"] = metricsAddr
+	if cfg.WorkerMemoryLimit != "" {
+		workerEnv["GOMEMLIMIT"] = cfg.WorkerMemoryLimit
+	}
 	apiEnv := clone(common)
 	apiEnv["WINDFLOW_HTTP_ADDR"] = apiAddr
 	apiEnv["WINDFLOW_METRICS_ADDR"] = "" // /metrics on the API address only
