@@ -67,6 +67,8 @@ type Activities struct {
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
 	// clients caches one engine client per environment.
 	clients clientCache
+	// streams ends the event streams of a stopping worker at once.
+	streams streamStops
 	// Secrets opens the sealed TLS material of environments (a
 	// *secretbox.Box from WINDFLOW_SECRET_KEY, the API's key). Nil, or a nil
 	// Box, fails the activities of environments that have TLS material.

@@ -269,6 +269,7 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 		a: a, ctx: ctx, cli: cli, env: env, derive: eventDrafts(env.ID, env.Name),
 		progress: progress, batchCursor: progress.Cursor, stopRead: stopReading,
 	}
+	defer a.streams.track(ctx, s, stopReading)()
 	s.mu.Lock() // beat reads s.heartbeat under the lock: it may fire first
 	s.heartbeat = time.AfterFunc(a.Events.heartbeatInterval(), s.beat)
 	s.mu.Unlock()

@@ -2,8 +2,11 @@ package activities_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/internal/engine/enginetest"
@@ -97,5 +100,31 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A stream ends as soon as its worker starts stopping (not when the stop
+// timeout cancels it), failing with WorkerStopping so that its retry
+// resumes at once on another worker.
+func TestStreamEvents_EndsWhenTheWorkerStops(t *testing.T) {
+	enginetest.Client(t)
+	b := setup(t, enginetest.Endpoint())
+	stop := make(chan struct{})
+	b.tenv.SetWorkerStopChannel(stop)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.tenv.ExecuteActivity(b.acts.StreamEvents, workflows.StreamEventsInput{EnvironmentID: b.env.ID.String()})
+		done <- err
+	}()
+	// Stopping before the stream registered, or after: either way it ends.
+	close(stop)
+	select {
+	case err := <-done:
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != "WorkerStopping" {
+			t.Fatalf("stream on a stopping worker: %v, want a WorkerStopping failure", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stream did not end when its worker started stopping")
 	}
 }
