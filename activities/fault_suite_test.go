@@ -364,7 +364,7 @@ func TestFaultEnvironmentDeleted(t *testing.T) {
 		t.Fatalf("workflow status %s, want Completed (not ContinuedAsNew, not Failed)", got)
 	}
 	ended := info.GetCloseTime().AsTime().Sub(deletedAt)
-	t.Logf("completed %.1f s after the delete", ended.Seconds())
+	t.Logf("faults: environment deleted under its workflow: run completed %.1f s after the delete (limit %s), not continued as new", ended.Seconds(), settings.MetricsInterval+workflows.EndTimeout+5*time.Second)
 	if limit := settings.MetricsInterval + workflows.EndTimeout + 5*time.Second; ended > limit {
 		t.Errorf("completed %s after the delete, want within %s", ended, limit)
 	}
