@@ -71,6 +71,7 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	hostRow := store.HostMetric{
 		EnvironmentID:     env.ID,
 		CycleAt:           in.CycleAt,
+		DueAt:             in.DueAt,
 		CollectedAt:       collectedAt,
 		CPUPercent:        host.CPUPercent,
 		MemoryPercent:     host.MemoryPercent,

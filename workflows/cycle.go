@@ -42,6 +42,7 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	w.stopTimer()
 	w.timerFired = false
 	now := workflow.Now(ctx)
+	due := cycleSlot(w.lean, w.state.NextCycleAt, now, w.state.Settings.MetricsInterval)
 	// Fixed rate from the start of this check; a settings change during the
 	// check re-arms from the moment of the change instead. The lean shape
 	// keeps to its schedule: the next check is due one interval after this
@@ -61,6 +62,7 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 		err = w.check(ctx, "collect metrics", ActivityCollectMetrics, CollectMetricsInput{
 			EnvironmentID: w.state.EnvironmentID,
 			CycleAt:       now,
+			DueAt:         due,
 		}, &out)
 		if err == nil {
 			summary = &out
@@ -89,6 +91,19 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 		w.requestDiskCheck(ctx, now)
 	}
 	w.publishDetails(ctx)
+}
+
+// cycleSlot is the schedule slot of a check starting at now that was due at
+// due, in the lean shape: due itself when the check is that slot's (started
+// at or after it, less than an interval late), else zero (no slot). The slot
+// comes from the workflow's state, so a workflow task retried after its
+// check stored the cycle (a check is a local activity) runs the check again
+// with the same slot, and the store keeps one row.
+func cycleSlot(lean bool, due, now time.Time, interval time.Duration) time.Time {
+	if !lean || due.IsZero() || due.After(now) || now.Sub(due) >= interval {
+		return time.Time{}
+	}
+	return due
 }
 
 // nextCycleAt is when the check after the one due at due and starting at

@@ -36,6 +36,7 @@ type fakeEngine struct {
 	errAt func(cycleAt time.Time) error
 	// collects holds the CycleAt of every CollectMetrics attempt.
 	collects []time.Time
+	dues     []time.Time // CollectMetricsInput.DueAt of each collect
 	// checks holds the workflow time of every CheckEngine attempt.
 	checks []time.Time
 	// now is the test environment's clock (CheckEngineInput has no time).
@@ -53,6 +54,7 @@ func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (Metrics
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.collects = append(f.collects, in.CycleAt)
+	f.dues = append(f.dues, in.DueAt)
 	if f.errAt != nil {
 		if err := f.errAt(in.CycleAt); err != nil {
 			return MetricsSummary{}, err
@@ -85,6 +87,19 @@ func (f *fakeEngine) collectTimes() []time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return offsets(f.collects)
+}
+
+// dueTimes are the DueAt of the collects (zero ones skipped).
+func (f *fakeEngine) dueTimes() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var set []time.Time
+	for _, d := range f.dues {
+		if !d.IsZero() {
+			set = append(set, d)
+		}
+	}
+	return offsets(set)
 }
 
 func (f *fakeEngine) checkTimes() []time.Duration {

@@ -73,6 +73,8 @@ func TestLeanChecksAreLocalActivitiesOnTime(t *testing.T) {
 	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
 	requireCanceled(t, env)
 	require.Equal(t, seconds(0, 30, 60, 90), f.collectTimes())
+	// Each check names its schedule slot (the store's second key).
+	require.Equal(t, seconds(0, 30, 60, 90), f.dueTimes())
 	require.Len(t, f.statusRecords(), 1)
 }
 
@@ -235,4 +237,26 @@ func TestNextCycleAt(t *testing.T) {
 		})
 	}
 	require.Equal(t, t0.Add(interval), nextCycleAt(true, time.Time{}, t0, interval), "no due time: from now")
+}
+
+func TestCycleSlot(t *testing.T) {
+	due := time.Date(2036, 1, 1, 0, 0, 30, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		lean bool
+		due  time.Time
+		now  time.Time
+		want time.Time
+	}{
+		{"on time", true, due, due.Add(40 * time.Millisecond), due},
+		{"late, same slot", true, due, due.Add(29 * time.Second), due},
+		{"an interval late: no slot", true, due, due.Add(30 * time.Second), time.Time{}},
+		{"early: no slot", true, due, due.Add(-time.Second), time.Time{}},
+		{"no due time", true, time.Time{}, due, time.Time{}},
+		{"legacy shape", false, due, due, time.Time{}},
+	} {
+		if got := cycleSlot(tc.lean, tc.due, tc.now, 30*time.Second); !got.Equal(tc.want) {
+			t.Errorf("%s: cycleSlot = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

@@ -496,6 +496,10 @@ type CollectMetricsInput struct {
 	// CycleAt is the workflow time of the cycle; with EnvironmentID it is the
 	// idempotency key of the stored rows, so a retried attempt stores nothing twice.
 	CycleAt time.Time `json:"cycleAt"`
+	// DueAt is the schedule slot of the cycle (lean shape; zero when the
+	// cycle has none): a second key, the same when a retried workflow task
+	// runs the check again with a later CycleAt.
+	DueAt time.Time `json:"dueAt,omitzero"`
 }
 
 // MetricsSummary is the small result of one collection cycle.

@@ -18,6 +18,10 @@ type HostMetric struct {
 	EnvironmentID uuid.UUID
 	// CycleAt is the workflow time of the cycle.
 	CycleAt time.Time
+	// DueAt, when set, is the schedule slot the cycle was due at: a second
+	// insert of the same (EnvironmentID, DueAt), whatever its CycleAt (a
+	// check run again by a retried workflow task), writes nothing either.
+	DueAt time.Time
 	// CollectedAt is when the values were read.
 	CollectedAt time.Time
 	// CPUPercent and MemoryPercent must be finite.
@@ -59,8 +63,9 @@ type ContainerMetric struct {
 }
 
 // InsertMetrics writes the host row of a cycle and its container rows in one
-// transaction. When the host row of (EnvironmentID, CycleAt) already exists,
-// as for a retried activity, nothing is written and inserted is false.
+// transaction. When the host row of (EnvironmentID, CycleAt) — or of
+// (EnvironmentID, DueAt) when DueAt is set — already exists, as for a
+// retried activity, nothing is written and inserted is false.
 //
 // A NaN or infinite float, a zero key, a container row of another cycle or a
 // container listed twice is rejected with ErrInvalid before anything is
@@ -80,12 +85,12 @@ func (s *Store) InsertMetrics(ctx context.Context, host HostMetric, containers [
 	var id int64
 	err = tx.QueryRow(ctx, `
 		INSERT INTO host_metrics (environment_id, cycle_at, collected_at, cpu_percent,
-			memory_percent, memory_used, memory_total, containers_running)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (environment_id, cycle_at) DO NOTHING
+			memory_percent, memory_used, memory_total, containers_running, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT DO NOTHING -- (environment_id, cycle_at) or (environment_id, due_at)
 		RETURNING id`,
 		host.EnvironmentID, host.CycleAt, host.CollectedAt, host.CPUPercent,
-		host.MemoryPercent, host.MemoryUsed, host.MemoryTotal, host.ContainersRunning,
+		host.MemoryPercent, host.MemoryUsed, host.MemoryTotal, host.ContainersRunning, nullTime(host.DueAt),
 	).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil // this cycle is already stored
@@ -168,4 +173,12 @@ func finite(what string, v float64) error {
 		return fmt.Errorf("%w: %s is %v", ErrInvalid, what, v)
 	}
 	return nil
+}
+
+// nullTime is t, or NULL when t is zero.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }

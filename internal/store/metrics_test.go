@@ -70,6 +70,43 @@ func TestInsertMetricsIsIdempotent(t *testing.T) {
 	}
 }
 
+// A check run again by a retried workflow task has a later CycleAt but
+// the same schedule slot: stored once. Cycles without a slot are keyed by
+// CycleAt alone.
+func TestInsertMetricsIsIdempotentPerSlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+
+	host, containers := cycle(env.ID, baseTime.Add(200*time.Millisecond))
+	host.DueAt = baseTime
+	if inserted, err := b.store.InsertMetrics(b.ctx, host, containers); err != nil || !inserted {
+		t.Fatalf("first InsertMetrics = %v, %v; want true, nil", inserted, err)
+	}
+	again, againContainers := cycle(env.ID, baseTime.Add(11*time.Second))
+	again.DueAt = baseTime
+	if inserted, err := b.store.InsertMetrics(b.ctx, again, againContainers); err != nil || inserted {
+		t.Fatalf("the same slot again = %v, %v; want false, nil", inserted, err)
+	}
+	next, nextContainers := cycle(env.ID, baseTime.Add(30*time.Second))
+	next.DueAt = baseTime.Add(30 * time.Second)
+	if inserted, err := b.store.InsertMetrics(b.ctx, next, nextContainers); err != nil || !inserted {
+		t.Fatalf("the next slot = %v, %v; want true, nil", inserted, err)
+	}
+	for _, at := range []time.Duration{40 * time.Second, 41 * time.Second} { // no slot
+		h, c := cycle(env.ID, baseTime.Add(at))
+		if inserted, err := b.store.InsertMetrics(b.ctx, h, c); err != nil || !inserted {
+			t.Fatalf("a cycle without a slot = %v, %v; want true, nil", inserted, err)
+		}
+	}
+	if n := b.count(t, "host_metrics"); n != 4 {
+		t.Fatalf("host_metrics rows = %d, want 4", n)
+	}
+	if n := b.count(t, "container_metrics"); n != 8 {
+		t.Fatalf("container_metrics rows = %d, want 8", n)
+	}
+}
+
 func TestInsertMetricsRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
