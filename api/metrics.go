@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/windflow/monitor/internal/store"
 )
 
 // Bounds of a series query (metrics, disk).
@@ -17,14 +19,17 @@ const (
 // getHostMetrics answers the host series of an environment over [from, to),
 // averaged in SQL into step buckets. from/to: RFC 3339 or Unix seconds
 // (default: the last hour); step: a Go duration ("30s", "5m") or seconds
-// (default: about 200 points).
+// (default: about 200 points, whole minutes or hours from a minute on).
+// A step that is a whole number of minutes (hours) reads the 1-minute
+// (1-hour) rollups, and from is rounded down to that unit; the answer's
+// from and resolution say so.
 func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 	env, err := s.environment(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	from, to, step, err := seriesRange(r.URL.Query(), time.Hour, 10*time.Second)
+	from, to, step, err := metricsSeriesRange(r.URL.Query())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -38,6 +43,8 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 		Time              time.Time `json:"time"`
 		CPUPercent        float64   `json:"cpuPercent"`
 		MemoryPercent     float64   `json:"memoryPercent"`
+		CPUPercentMax     float64   `json:"cpuPercentMax"`
+		MemoryPercentMax  float64   `json:"memoryPercentMax"`
 		MemoryUsed        int64     `json:"memoryUsed"`
 		MemoryTotal       int64     `json:"memoryTotal"`
 		ContainersRunning float64   `json:"containersRunning"`
@@ -52,8 +59,29 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 		"from":          from,
 		"to":            to,
 		"stepSeconds":   step.Seconds(),
+		"resolution":    store.SeriesTier(from, step).Name,
 		"points":        out,
 	})
+}
+
+// metricsSeriesRange is seriesRange for the metrics series (host and
+// container): a default step of a minute or more is rounded down to whole
+// minutes or hours, and from is rounded down to the unit of the rollup tier
+// the step selects (store.AlignSeriesStart), so that the tier is read.
+func metricsSeriesRange(q url.Values) (from, to time.Time, step time.Duration, err error) {
+	from, to, step, err = seriesRange(q, time.Hour, 10*time.Second)
+	if err != nil {
+		return from, to, step, err
+	}
+	if q.Get("step") == "" {
+		switch {
+		case step >= time.Hour:
+			step = step.Truncate(time.Hour)
+		case step >= time.Minute:
+			step = step.Truncate(time.Minute)
+		}
+	}
+	return store.AlignSeriesStart(from, step), to, step, nil
 }
 
 // Bounds of a time in a query: the Unix epoch up to the last second of year

@@ -63,7 +63,8 @@ type ContainerMetric struct {
 }
 
 // InsertMetrics writes the host row of a cycle and its container rows in one
-// transaction. When the host row of (EnvironmentID, CycleAt) — or of
+// transaction, and adds them to the 1-minute and 1-hour rollup tiers in the
+// same transaction. When the host row of (EnvironmentID, CycleAt) — or of
 // (EnvironmentID, DueAt) when DueAt is set — already exists, as for a
 // retried activity, nothing is written and inserted is false.
 //
@@ -108,6 +109,14 @@ func (s *Store) InsertMetrics(ctx context.Context, host HostMetric, containers [
 		if err != nil {
 			return false, wrapWriteError("insert container metrics", err)
 		}
+	}
+
+	// The rollup tiers take the cycle in this transaction, only when its
+	// raw rows were stored: a retried cycle is counted once.
+	var rollups pgx.Batch
+	queueRollups(&rollups, host)
+	if err := tx.SendBatch(ctx, &rollups).Close(); err != nil {
+		return false, wrapWriteError("roll up metrics", err)
 	}
 
 	if err := tx.Commit(ctx); err != nil {

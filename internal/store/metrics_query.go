@@ -28,6 +28,8 @@ type HostPoint struct {
 	Time time.Time
 	// CPUPercent and MemoryPercent are averages.
 	CPUPercent, MemoryPercent float64
+	// CPUPercentMax and MemoryPercentMax are the highest readings.
+	CPUPercentMax, MemoryPercentMax float64
 	// MemoryUsed and MemoryTotal are averages rounded to whole bytes.
 	MemoryUsed, MemoryTotal int64
 	// ContainersRunning is the average number of running containers.
@@ -82,33 +84,41 @@ func (s *Store) LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge t
 // [from, to) into buckets of length step starting at from
 // (date_bin(step, collected_at, from)), ordered by time. Buckets without rows
 // are omitted. step must be at least a microsecond.
+//
+// It reads SeriesTier(from, step): the rollups of the coarsest tier whose
+// unit divides step when from is aligned to it, so the averages are those of
+// the raw rows. A rollup bucket counts whole: with a tier, the data read
+// reaches to the end of to's unit (no later rows exist when to is now).
 func (s *Store) HostSeries(ctx context.Context, envID uuid.UUID, from, to time.Time, step time.Duration) ([]HostPoint, error) {
 	if step < time.Microsecond {
 		return nil, fmt.Errorf("store: host series: %w: step %s is below a microsecond", ErrInvalid, step)
 	}
+	tier := SeriesTier(from, step)
+	values := `avg(cpu_percent), max(cpu_percent), avg(memory_percent), max(memory_percent),
+			round(avg(memory_used))::bigint, round(avg(memory_total))::bigint,
+			avg(containers_running)::float8, count(*)::int`
+	if tier.Unit > 0 {
+		values = `sum(cpu_sum) / sum(samples), max(cpu_max), sum(memory_percent_sum) / sum(samples), max(memory_percent_max),
+			round(sum(memory_used_sum)::numeric / sum(samples))::bigint, round(sum(memory_total_sum)::numeric / sum(samples))::bigint,
+			(sum(containers_running_sum)::numeric / sum(samples))::float8, sum(samples)::int`
+	}
 	stride := pgtype.Interval{Microseconds: step.Microseconds(), Valid: true}
-	rows, _ := s.pool.Query(ctx, `
-		SELECT date_bin($4::interval, collected_at, $2::timestamptz) AS bucket,
-			avg(cpu_percent),
-			avg(memory_percent),
-			round(avg(memory_used))::bigint,
-			round(avg(memory_total))::bigint,
-			avg(containers_running)::float8,
-			count(*)::int
-		FROM host_metrics
+	rows, _ := s.pool.Query(ctx, fmt.Sprintf(`
+		SELECT date_bin($4::interval, %[2]s, $2::timestamptz) AS b, %[3]s
+		FROM %[1]s
 		WHERE environment_id = $1
-			AND collected_at >= $2::timestamptz
-			AND collected_at < $3::timestamptz
-		GROUP BY bucket
-		ORDER BY bucket`,
+			AND %[2]s >= $2::timestamptz
+			AND %[2]s < $3::timestamptz
+		GROUP BY b
+		ORDER BY b`, tier.host, tier.at, values),
 		envID, from, to, stride)
 	points, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HostPoint, error) {
 		var (
 			p       HostPoint
 			samples int32
 		)
-		err := row.Scan(&p.Time, &p.CPUPercent, &p.MemoryPercent, &p.MemoryUsed,
-			&p.MemoryTotal, &p.ContainersRunning, &samples)
+		err := row.Scan(&p.Time, &p.CPUPercent, &p.CPUPercentMax, &p.MemoryPercent, &p.MemoryPercentMax,
+			&p.MemoryUsed, &p.MemoryTotal, &p.ContainersRunning, &samples)
 		p.Time = p.Time.UTC()
 		p.Samples = int(samples)
 		return p, err

@@ -18,7 +18,8 @@ import (
 // storeTables are the tables the migrations create, goose's included.
 var storeTables = []string{"goose_db_version", "environments", "host_metrics", "container_metrics", "environment_status",
 	"container_events", "event_cursors", "event_gaps",
-	"disk_usage", "notification_channels", "notifications", "notification_attempts", "windflow_instance"}
+	"disk_usage", "notification_channels", "notifications", "notification_attempts", "windflow_instance",
+	"host_metrics_1m", "host_metrics_1h", "container_metrics_1m", "container_metrics_1h"}
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
