@@ -134,6 +134,7 @@ func (s *Server) Routes() http.Handler {
 		securityHeaders, sec.checkHost, sec.cors, limitBody)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Get("/api/v1/openapi.json", serveOpenAPI) // open like /healthz (openapi.go)
 	r.Route("/api/v1", func(r chi.Router) {
 		// Mutations are counted before authentication: token guesses too.
 		r.Use(sec.limitMutations, sec.authenticate, sec.refuseBrowserForgery)

@@ -103,7 +103,9 @@ func (b *testBundle) call(t *testing.T, method, path, body string, out any) int 
 	return code
 }
 
-// raw sends a request and returns the status and the body as text.
+// raw sends a request and returns the status and the body as text. Every
+// exchange is checked against api/openapi.json (checkContract): a mismatch
+// fails the test.
 func (b *testBundle) raw(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
 	var r io.Reader
@@ -123,6 +125,9 @@ func (b *testBundle) raw(t *testing.T, method, path, body string) (int, string) 
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	if err := checkContract(req, []byte(body), resp.StatusCode, resp.Header, out); err != nil {
+		t.Errorf("%s %s: api/openapi.json: %v", method, path, err)
+	}
 	return resp.StatusCode, string(out)
 }
 
