@@ -144,6 +144,7 @@ func (s *Server) Routes() http.Handler {
 		envs.Get("/{id}/events/gaps", s.listEnvironmentGaps)
 		// One environment's disk usage series (disk.go).
 		envs.Get("/{id}/disk", s.getDisk)
+		envs.Get("/{id}/containers/{container}/metrics", s.getContainerSeries) // one container's history (containers.go)
 		r.Mount("/environments", envs)
 		// Notification channels and the notification history (channels.go,
 		// notifications.go).
