@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -56,9 +58,11 @@ func (a *Activities) PruneOldData(ctx context.Context, in workflows.PruneInput) 
 		total.Deleted += deleted
 		activity.RecordHeartbeat(ctx, total)
 	})
+	// The result's shape predates the rollup tiers: their rows count with
+	// the raw rows of their kind.
 	out := workflows.PruneResult{
-		HostMetrics:      res.HostMetrics,
-		ContainerMetrics: res.ContainerMetrics,
+		HostMetrics:      res.HostMetrics + res.HostMetrics1m + res.HostMetrics1h,
+		ContainerMetrics: res.ContainerMetrics + res.ContainerMetrics1m + res.ContainerMetrics1h,
 		ContainerEvents:  res.ContainerEvents,
 		EventGaps:        res.EventGaps,
 		DiskUsage:        res.DiskUsage,
@@ -72,7 +76,47 @@ func (a *Activities) PruneOldData(ctx context.Context, in workflows.PruneInput) 
 	return out, nil
 }
 
-// retention turns the days of in into a store.Retention.
+// Environment variables of the rollup tiers' retention, in days (0: keep
+// forever). They are read by the worker that prunes (the schedule's input,
+// workflows.PruneInput, names the raw metrics only); windflow checks them
+// at startup too.
+const (
+	EnvRetentionMetricsMinuteDays = "WINDFLOW_RETENTION_METRICS_1M_DAYS"
+	EnvRetentionMetricsHourDays   = "WINDFLOW_RETENTION_METRICS_1H_DAYS"
+)
+
+// Default retention of the rollup tiers, in days.
+const (
+	DefaultRetentionMetricsMinuteDays = 30
+	DefaultRetentionMetricsHourDays   = 365
+)
+
+// RollupRetentionDays reads the retention of the 1-minute and 1-hour tiers
+// from the environment (defaults: 30 and 365 days). A value that is not a
+// whole number is an error; the range is checked by the caller.
+func RollupRetentionDays() (minuteDays, hourDays int, err error) {
+	read := func(name string, def int) (int, error) {
+		raw, ok := os.LookupEnv(name)
+		if !ok || raw == "" {
+			return def, nil
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return 0, fmt.Errorf("%s=%q is not an integer", name, raw)
+		}
+		return n, nil
+	}
+	if minuteDays, err = read(EnvRetentionMetricsMinuteDays, DefaultRetentionMetricsMinuteDays); err != nil {
+		return 0, 0, err
+	}
+	if hourDays, err = read(EnvRetentionMetricsHourDays, DefaultRetentionMetricsHourDays); err != nil {
+		return 0, 0, err
+	}
+	return minuteDays, hourDays, nil
+}
+
+// retention turns the days of in, and of the rollup tiers
+// (RollupRetentionDays), into a store.Retention.
 func retention(in workflows.PruneInput) (store.Retention, error) {
 	days := func(name string, n int) (time.Duration, error) {
 		if n < 0 || n > maxRetentionDays {
@@ -84,6 +128,16 @@ func retention(in workflows.PruneInput) (store.Retention, error) {
 	var r store.Retention
 	var err error
 	if r.Metrics, err = days("metrics days", in.MetricsDays); err != nil {
+		return r, err
+	}
+	minuteDays, hourDays, err := RollupRetentionDays()
+	if err != nil {
+		return r, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidRetention", nil)
+	}
+	if r.MetricsMinute, err = days(EnvRetentionMetricsMinuteDays, minuteDays); err != nil {
+		return r, err
+	}
+	if r.MetricsHour, err = days(EnvRetentionMetricsHourDays, hourDays); err != nil {
 		return r, err
 	}
 	if r.Events, err = days("events days", in.EventsDays); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -178,8 +179,8 @@ func loadConfig(fs *flag.FlagSet) *config {
 	fs.BoolVar(&c.TrustProxyHeaders, "trust-proxy-headers", envBool("WINDFLOW_TRUST_PROXY_HEADERS"),
 		"take the client IP from X-Forwarded-For, behind one trusted proxy ($WINDFLOW_TRUST_PROXY_HEADERS)")
 	def := workflows.DefaultPruneInput()
-	fs.IntVar(&c.Retention.MetricsDays, "retention-metrics-days", envInt("WINDFLOW_RETENTION_METRICS_DAYS", def.MetricsDays),
-		"days host and container metrics are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_DAYS)")
+	fs.IntVar(&c.Retention.MetricsDays, "retention-metrics-days", envInt("WINDFLOW_RETENTION_METRICS_DAYS", defaultRawMetricsDays),
+		"days raw host and container metrics are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_DAYS)")
 	fs.IntVar(&c.Retention.EventsDays, "retention-events-days", envInt("WINDFLOW_RETENTION_EVENTS_DAYS", def.EventsDays),
 		"days container events and gaps are kept, 0: forever ($WINDFLOW_RETENTION_EVENTS_DAYS)")
 	fs.IntVar(&c.Retention.DiskDays, "retention-disk-days", envInt("WINDFLOW_RETENTION_DISK_DAYS", def.DiskDays),
@@ -204,6 +205,12 @@ func loadConfig(fs *flag.FlagSet) *config {
 // pruning activity enforces too.
 const maxRetentionDays = 36500
 
+// defaultRawMetricsDays is the default retention of raw metrics; their
+// 1-minute and 1-hour rollups are kept 30 and 365 days
+// (WINDFLOW_RETENTION_METRICS_1M_DAYS and _1H_DAYS, env only: the pruning
+// worker reads them, activities.RollupRetentionDays).
+const defaultRawMetricsDays = 7
+
 // validate reports, all at once, the environment variables that could not
 // be read and the values out of range; startup stops on it.
 func (c config) validate() error {
@@ -226,6 +233,17 @@ func (c config) validate() error {
 		check(d.days >= 0 && d.days <= maxRetentionDays,
 			"retention of %s (WINDFLOW_RETENTION_%s_DAYS, -retention-%s-days) must be from 0 (keep forever) to %d days, got %d",
 			d.name, strings.ToUpper(d.name), d.name, maxRetentionDays, d.days)
+	}
+	if minuteDays, hourDays, err := activities.RollupRetentionDays(); err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, d := range []struct {
+			env  string
+			days int
+		}{{activities.EnvRetentionMetricsMinuteDays, minuteDays}, {activities.EnvRetentionMetricsHourDays, hourDays}} {
+			check(d.days >= 0 && d.days <= maxRetentionDays,
+				"retention of metrics rollups (%s) must be from 0 (keep forever) to %d days, got %d", d.env, maxRetentionDays, d.days)
+		}
 	}
 	check(c.StatsParallelism >= 1, "stats parallelism (WINDFLOW_STATS_PARALLELISM) must be at least 1, got %d", c.StatsParallelism)
 	check(c.MaxStreams >= 0 && c.MaxActivities >= 0 && c.MaxChecks >= 0,

@@ -24,7 +24,7 @@ func TestConfig_DefaultsAreValid(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if c.Retention.MetricsDays != 30 || c.Retention.EventsDays != 90 {
+	if c.Retention.MetricsDays != 7 || c.Retention.EventsDays != 90 {
 		t.Fatalf("retention defaults %+v", c.Retention)
 	}
 }
@@ -83,6 +83,9 @@ func TestConfig_RetentionValidatedAtStartup(t *testing.T) {
 		{"WINDFLOW_RETENTION_METRICS_DAYS", "36501", nil, false},
 		{"WINDFLOW_RETENTION_NOTIFICATIONS_DAYS", "-5", nil, false},
 		{"WINDFLOW_RETENTION_EVENTS_DAYS", "99999999", nil, false},
+		{"WINDFLOW_RETENTION_METRICS_1M_DAYS", "0", nil, true},
+		{"WINDFLOW_RETENTION_METRICS_1H_DAYS", "36501", nil, false},
+		{"WINDFLOW_RETENTION_METRICS_1M_DAYS", "-1", nil, false},
 		{"", "", []string{"-retention-disk-days", "-1"}, false},
 		{"", "", []string{"-retention-disk-days", "7"}, true},
 		// A flag wins over a bad-but-readable environment value.

@@ -9,8 +9,13 @@ import (
 // Retention says how long each kind of sample is kept. A zero duration keeps
 // that kind forever.
 type Retention struct {
-	// Metrics covers host_metrics and container_metrics (by collected_at).
+	// Metrics covers the raw rows, host_metrics and container_metrics (by
+	// collected_at).
 	Metrics time.Duration
+	// MetricsMinute and MetricsHour cover the 1-minute and 1-hour rollups
+	// (host_metrics_1m, container_metrics_1m; host_metrics_1h,
+	// container_metrics_1h), by the start of their bucket.
+	MetricsMinute, MetricsHour time.Duration
 	// Events covers container_events (by event_time) and event_gaps (by the
 	// end of the gap, to_nano: a gap goes when the events around it went).
 	Events time.Duration
@@ -21,12 +26,15 @@ type Retention struct {
 	Notifications time.Duration
 }
 
-// DefaultRetention is 30 days of metrics and 90 days of events, disk usage
-// samples and finished notifications.
+// DefaultRetention is 7 days of raw metrics, 30 days of their 1-minute
+// rollups, a year (365 days) of their 1-hour rollups, and 90 days of events,
+// disk usage samples and finished notifications.
 func DefaultRetention() Retention {
 	const day = 24 * time.Hour
 	return Retention{
-		Metrics:       30 * day,
+		Metrics:       7 * day,
+		MetricsMinute: 30 * day,
+		MetricsHour:   365 * day,
 		Events:        90 * day,
 		Disk:          90 * day,
 		Notifications: 90 * day,
@@ -40,15 +48,19 @@ const DefaultPruneBatch = 5000
 type PruneResult struct {
 	HostMetrics      int64
 	ContainerMetrics int64
-	ContainerEvents  int64
-	EventGaps        int64
-	DiskUsage        int64
-	Notifications    int64
+	// The rollup tiers.
+	HostMetrics1m, HostMetrics1h           int64
+	ContainerMetrics1m, ContainerMetrics1h int64
+	ContainerEvents                        int64
+	EventGaps                              int64
+	DiskUsage                              int64
+	Notifications                          int64
 }
 
 // Total is the number of rows deleted over all tables.
 func (r PruneResult) Total() int64 {
-	return r.HostMetrics + r.ContainerMetrics + r.ContainerEvents + r.EventGaps + r.DiskUsage + r.Notifications
+	return r.HostMetrics + r.ContainerMetrics + r.ContainerEvents + r.EventGaps + r.DiskUsage + r.Notifications +
+		r.HostMetrics1m + r.HostMetrics1h + r.ContainerMetrics1m + r.ContainerMetrics1h
 }
 
 // pruneTable is one table Prune deletes from: where selects its old rows
@@ -68,6 +80,14 @@ var pruneTables = []pruneTable{
 		func(r Retention) time.Duration { return r.Metrics }, func(p *PruneResult) *int64 { return &p.HostMetrics }},
 	{"container_metrics", "collected_at < $1", false,
 		func(r Retention) time.Duration { return r.Metrics }, func(p *PruneResult) *int64 { return &p.ContainerMetrics }},
+	{"host_metrics_1m", "bucket < $1", false,
+		func(r Retention) time.Duration { return r.MetricsMinute }, func(p *PruneResult) *int64 { return &p.HostMetrics1m }},
+	{"container_metrics_1m", "bucket < $1", false,
+		func(r Retention) time.Duration { return r.MetricsMinute }, func(p *PruneResult) *int64 { return &p.ContainerMetrics1m }},
+	{"host_metrics_1h", "bucket < $1", false,
+		func(r Retention) time.Duration { return r.MetricsHour }, func(p *PruneResult) *int64 { return &p.HostMetrics1h }},
+	{"container_metrics_1h", "bucket < $1", false,
+		func(r Retention) time.Duration { return r.MetricsHour }, func(p *PruneResult) *int64 { return &p.ContainerMetrics1h }},
 	{"container_events", "event_time < $1", false,
 		func(r Retention) time.Duration { return r.Events }, func(p *PruneResult) *int64 { return &p.ContainerEvents }},
 	{"event_gaps", "to_nano < $1", true,

@@ -78,7 +78,7 @@ func openRetentionStore(t *testing.T) *store.Store {
 func TestDefaultRetention(t *testing.T) {
 	r := store.DefaultRetention()
 	day := 24 * time.Hour
-	if r.Metrics != 30*day || r.Events != 90*day || r.Disk != 90*day || r.Notifications != 90*day {
+	if r.Metrics != 7*day || r.MetricsMinute != 30*day || r.MetricsHour != 365*day || r.Events != 90*day || r.Disk != 90*day || r.Notifications != 90*day {
 		t.Fatalf("DefaultRetention() = %+v", r)
 	}
 }
