@@ -19,7 +19,8 @@ const (
 // getHostMetrics answers the host series of an environment over [from, to),
 // averaged in SQL into step buckets. from/to: RFC 3339 or Unix seconds
 // (default: the last hour); step: a Go duration ("30s", "5m") or seconds
-// (default: about 200 points, whole minutes or hours from a minute on).
+// (default: about 200 points; whole minutes from a minute on, whole hours
+// from half an hour on).
 // A step that is a whole number of minutes (hours) reads the 1-minute
 // (1-hour) rollups, and from is rounded down to that unit; the answer's
 // from and resolution say so.
@@ -66,7 +67,7 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 
 // metricsSeriesRange is seriesRange for the metrics series (host and
 // container): a default step of a minute or more is rounded down to whole
-// minutes or hours, and from is rounded down to the unit of the rollup tier
+// minutes, from 30 minutes on to the nearest whole hours, and from is rounded down to the unit of the rollup tier
 // the step selects (store.AlignSeriesStart), so that the tier is read.
 func metricsSeriesRange(q url.Values) (from, to time.Time, step time.Duration, err error) {
 	from, to, step, err = seriesRange(q, time.Hour, 10*time.Second)
@@ -75,8 +76,8 @@ func metricsSeriesRange(q url.Values) (from, to time.Time, step time.Duration, e
 	}
 	if q.Get("step") == "" {
 		switch {
-		case step >= time.Hour:
-			step = step.Truncate(time.Hour)
+		case step >= 30*time.Minute: // whole hours: the hour tier
+			step = max(step.Round(time.Hour), time.Hour)
 		case step >= time.Minute:
 			step = step.Truncate(time.Minute)
 		}

@@ -3,13 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -147,53 +147,84 @@ func (s *Store) ContainerSeries(ctx context.Context, envID uuid.UUID, sel Contai
 	if sel.ID == "" {
 		column, value = "container_name", sel.Name
 	}
-	values := `avg(cpu_percent), max(cpu_percent), round(avg(memory_used))::bigint, max(memory_used), max(memory_limit),
-		max(net_rx), max(net_tx), max(block_read), max(block_write), count(*)::int`
+	values := `sum(cpu_percent), count(*), max(cpu_percent), sum(memory_used)::float8, max(memory_used), max(memory_limit),
+		max(net_rx), max(net_tx), max(block_read), max(block_write)`
 	if tier.Unit > 0 {
-		values = `sum(cpu_sum) / sum(samples), max(cpu_max), round(sum(memory_used_sum)::numeric / sum(samples))::bigint,
-			max(memory_used_max), max(memory_limit_max), max(net_rx_max), max(net_tx_max),
-			max(block_read_max), max(block_write_max), sum(samples)::int`
+		values = `sum(cpu_sum), sum(samples), max(cpu_max), sum(memory_used_sum)::float8, max(memory_used_max),
+			max(memory_limit_max), max(net_rx_max), max(net_tx_max), max(block_read_max), max(block_write_max)`
 	}
-	where := fmt.Sprintf(`environment_id = $1 AND %[1]s = $2 AND %[2]s >= $3::timestamptz AND %[2]s < $4::timestamptz`, column, tier.at)
 	stride := pgtype.Interval{Microseconds: step.Microseconds(), Valid: true}
-
-	batch := &pgx.Batch{}
-	batch.Queue(fmt.Sprintf(`SELECT date_bin($5::interval, %[2]s, $3::timestamptz) AS b, %[3]s
-		FROM %[1]s WHERE %[4]s GROUP BY b ORDER BY b`, tier.container, tier.at, values, where),
+	// One scan: a row per bucket and (ID, name), merged here into the
+	// bucket's point and the list of containers.
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`
+		SELECT date_bin($5::interval, %[2]s, $3::timestamptz) AS b, container_id, container_name,
+			min(%[2]s), max(%[2]s), %[3]s
+		FROM %[1]s
+		WHERE environment_id = $1 AND %[4]s = $2 AND %[2]s >= $3::timestamptz AND %[2]s < $4::timestamptz
+		GROUP BY b, container_id, container_name
+		ORDER BY b, 4`, tier.container, tier.at, values, column),
 		envID, value, from, to, stride)
-	batch.Queue(fmt.Sprintf(`SELECT container_id, container_name, min(%[2]s), max(%[2]s)
-		FROM %[1]s WHERE %[3]s GROUP BY 1, 2 ORDER BY 3, 1`, tier.container, tier.at, where),
-		envID, value, from, to)
-	results := s.pool.SendBatch(ctx, batch)
-	defer results.Close()
-
-	out := ContainerSeries{Tier: tier}
-	rows, _ := results.Query()
-	points, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ContainerPoint, error) {
-		var (
-			p       ContainerPoint
-			samples int32
-		)
-		err := row.Scan(&p.Time, &p.CPUPercent, &p.CPUPercentMax, &p.MemoryUsed, &p.MemoryUsedMax, &p.MemoryLimit,
-			&p.NetRx, &p.NetTx, &p.BlockRead, &p.BlockWrite, &samples)
-		p.Time = p.Time.UTC()
-		p.Samples = int(samples)
-		return p, err
-	})
 	if err != nil {
 		return ContainerSeries{}, fmt.Errorf("store: container series: %w", err)
 	}
-	out.Points = points
-	rows, _ = results.Query()
-	containers, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (SeriesContainer, error) {
-		var c SeriesContainer
-		err := row.Scan(&c.ID, &c.Name, &c.First, &c.Last)
-		c.First, c.Last = c.First.UTC(), c.Last.UTC()
-		return c, err
-	})
-	if err != nil {
-		return ContainerSeries{}, fmt.Errorf("store: container series: containers: %w", err)
+	defer rows.Close()
+	out := ContainerSeries{Tier: tier, Points: []ContainerPoint{}, Containers: []SeriesContainer{}}
+	seen := map[[2]string]int{} // (ID, name) → index in out.Containers
+	var cpuSum, memorySum float64
+	flush := func() {
+		if n := len(out.Points); n > 0 {
+			p := &out.Points[n-1]
+			p.CPUPercent = cpuSum / float64(p.Samples)
+			p.MemoryUsed = int64(math.Round(memorySum / float64(p.Samples)))
+		}
 	}
-	out.Containers = containers
+	for rows.Next() {
+		var (
+			bucket, first, last time.Time
+			id, name            string
+			r                   ContainerPoint
+			cpu, memory         float64
+			samples             int64
+		)
+		if err := rows.Scan(&bucket, &id, &name, &first, &last, &cpu, &samples, &r.CPUPercentMax, &memory,
+			&r.MemoryUsedMax, &r.MemoryLimit, &r.NetRx, &r.NetTx, &r.BlockRead, &r.BlockWrite); err != nil {
+			return ContainerSeries{}, fmt.Errorf("store: container series: scan: %w", err)
+		}
+		bucket = bucket.UTC()
+		if n := len(out.Points); n == 0 || !out.Points[n-1].Time.Equal(bucket) {
+			flush()
+			r.Time = bucket
+			out.Points = append(out.Points, r)
+			cpuSum, memorySum = 0, 0
+		} else {
+			p := &out.Points[n-1]
+			p.CPUPercentMax = max(p.CPUPercentMax, r.CPUPercentMax)
+			p.MemoryUsedMax = max(p.MemoryUsedMax, r.MemoryUsedMax)
+			p.MemoryLimit = max(p.MemoryLimit, r.MemoryLimit)
+			p.NetRx, p.NetTx = max(p.NetRx, r.NetRx), max(p.NetTx, r.NetTx)
+			p.BlockRead, p.BlockWrite = max(p.BlockRead, r.BlockRead), max(p.BlockWrite, r.BlockWrite)
+		}
+		out.Points[len(out.Points)-1].Samples += int(samples)
+		cpuSum += cpu
+		memorySum += memory
+
+		key := [2]string{id, name}
+		if i, ok := seen[key]; ok {
+			out.Containers[i].Last = last.UTC()
+		} else {
+			seen[key] = len(out.Containers)
+			out.Containers = append(out.Containers, SeriesContainer{ID: id, Name: name, First: first.UTC(), Last: last.UTC()})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return ContainerSeries{}, fmt.Errorf("store: container series: %w", err)
+	}
+	flush()
+	slices.SortFunc(out.Containers, func(a, b SeriesContainer) int {
+		if c := a.First.Compare(b.First); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID+"\x00"+a.Name, b.ID+"\x00"+b.Name)
+	})
 	return out, nil
 }
