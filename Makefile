@@ -33,8 +33,13 @@ faults:
 vet:
 	$(GO) vet ./...
 
+# Benchmarks on the real stack: a collection cycle (internal/engine), and
+# the dashboard's charts through the API handler on 30 days of generated
+# metrics (api: BenchmarkMetricsCharts, p50/p99 per chart; ~1 min of data
+# generation first).
 bench: stack
 	source .data/stack.env && $(GO) test -run '^$$' -bench . -benchtime 20x ./internal/engine/...
+	source .data/stack.env && $(GO) test -run '^$$' -bench MetricsCharts -benchtime 500x ./api/
 
 # Scale harness (internal/scale): N environments against fake engines, e.g.
 # make scale ENVS=1000 DURATION=3m (SCALE_FLAGS: more flags of
