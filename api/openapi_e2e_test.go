@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -93,9 +94,13 @@ func TestEndToEnd_OpenAPITour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusPreconditionFailed {
 		t.Fatalf("PUT settings with a stale If-Match: %d, want 412", resp.StatusCode)
+	}
+	if err := checkContract(req, []byte(`{"paused":true}`), resp.StatusCode, resp.Header, body); err != nil {
+		t.Errorf("PUT settings with a stale If-Match: api/openapi.json: %v", err)
 	}
 	expect("PUT", envPath+"/settings", `{"metricsIntervalSeconds":20,"diskThresholdMode":"bytes","diskThresholdBytes":1000000000}`, 200)
 	expect("GET", envPath+"/disk", "", 200)
