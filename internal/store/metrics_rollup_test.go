@@ -260,3 +260,26 @@ func TestPruneRollupTiers(t *testing.T) {
 		t.Fatalf("Prune keeping the hour tier = %+v, %v", res, err)
 	}
 }
+
+// BenchmarkInsertMetrics50Containers: one cycle of an environment with 50
+// containers — raw rows plus both rollup tiers, one transaction.
+func BenchmarkInsertMetrics50Containers(b *testing.B) {
+	st := setup(b)
+	env, err := st.store.CreateEnvironment(st.ctx, validEnvironment("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	containers := make([]store.ContainerMetric, 50)
+	for i := range containers {
+		id := fmt.Sprintf("%064x", i+1)
+		containers[i] = store.ContainerMetric{ContainerID: id, ContainerName: id[:12], CPUPercent: float64(i), MemoryUsed: int64(i) << 20}
+	}
+	at := baseTime
+	for b.Loop() {
+		at = at.Add(10 * time.Second)
+		host := store.HostMetric{EnvironmentID: env.ID, CycleAt: at, CollectedAt: at, CPUPercent: 12, ContainersRunning: 50}
+		if _, err := st.store.InsertMetrics(st.ctx, host, containers); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
