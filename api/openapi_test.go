@@ -191,6 +191,7 @@ func TestOpenAPIContractCatchesMismatches(t *testing.T) {
 			strings.Replace(validEnv, `"offlineAfter":2`, `"offlineAfter":21`, 1), false},
 		{"ETag missing its quotes", req("GET", "/api/v1/environments/"+envID), "", 200,
 			http.Header{"Content-Type": {"application/json"}, "Etag": {"1"}}, validEnv, false},
+		{"ETag missing", req("GET", "/api/v1/environments/"+envID), "", 200, jsonHeader, validEnv, false},
 		{"undocumented status", req("GET", "/api/v1/environments"), "", 418, jsonHeader, `{"error":{"code":"teapot","message":"x"}}`, false},
 		{"error in another shape", req("GET", "/api/v1/environments/"+envID), "", 404, jsonHeader, `{"message":"x"}`, false},
 		{"undocumented route answered", req("GET", "/api/v1/nowhere"), "", 200, jsonHeader, `{}`, false},
