@@ -164,13 +164,31 @@ func (b *testBundle) storedEvents(t *testing.T, envID string) []apiEvent {
 func (b *testBundle) expectEvents(t *testing.T, envID string, expected map[eventKey]int, from, until time.Time, timeout time.Duration) {
 	t.Helper()
 	b.waitForEvents(t, envID, expected, timeout)
+	stored := b.storedIn(t, envID, from, until)
+	missing, extra, doubled := compareEvents(expected, stored)
+	if len(expected) == 0 || len(missing)+len(extra)+len(doubled) > 0 {
+		t.Fatalf("engine reported %d events, %d stored; missing %d %v; not reported by the engine %d %v; stored twice %v",
+			len(expected), len(stored), len(missing), missing, len(extra), extra, doubled)
+	}
+	t.Logf("%d events, each stored exactly once", len(expected))
+}
+
+// storedIn counts the stored events of the environment between from and
+// until (both included), by identity.
+func (b *testBundle) storedIn(t *testing.T, envID string, from, until time.Time) map[eventKey]int {
+	t.Helper()
 	stored := map[eventKey]int{}
 	for _, e := range b.storedEvents(t, envID) {
 		if e.TimeNano >= from.UnixNano() && e.TimeNano <= until.UnixNano() {
 			stored[e.key()]++
 		}
 	}
-	var missing, extra, doubled []string
+	return stored
+}
+
+// compareEvents lists, sorted, the expected events not stored, the stored
+// ones not expected, and the ones stored more than once.
+func compareEvents(expected, stored map[eventKey]int) (missing, extra, doubled []string) {
 	for k := range expected {
 		if stored[k] == 0 {
 			missing = append(missing, k.String())
@@ -186,11 +204,8 @@ func (b *testBundle) expectEvents(t *testing.T, envID string, expected map[event
 	}
 	sort.Strings(missing)
 	sort.Strings(extra)
-	if len(expected) == 0 || len(missing)+len(extra)+len(doubled) > 0 {
-		t.Fatalf("engine reported %d events, %d stored; missing %d %v; not reported by the engine %d %v; stored twice %v",
-			len(expected), len(stored), len(missing), missing, len(extra), extra, doubled)
-	}
-	t.Logf("%d events, each stored exactly once", len(expected))
+	sort.Strings(doubled)
+	return missing, extra, doubled
 }
 
 // waitForEvents waits until every expected event is stored.

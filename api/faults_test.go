@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -127,12 +126,7 @@ func TestFaultWorkerKill(t *testing.T) {
 	deadline := time.Now().Add(within)
 	var stored map[eventKey]int
 	for {
-		stored = map[eventKey]int{}
-		for _, e := range b.storedEvents(t, env.ID) {
-			if e.TimeNano >= from.UnixNano() && e.TimeNano <= until.UnixNano() {
-				stored[e.key()]++
-			}
-		}
+		stored = b.storedIn(t, env.ID, from, until)
 		complete := true
 		for k := range expected {
 			if stored[k] == 0 {
@@ -146,23 +140,7 @@ func TestFaultWorkerKill(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	caughtUp := time.Since(firstKill)
-	var missing, extra, doubled []string
-	for k := range expected {
-		if stored[k] == 0 {
-			missing = append(missing, k.String())
-		}
-	}
-	for k, n := range stored {
-		if expected[k] == 0 {
-			extra = append(extra, k.String())
-		}
-		if n > 1 {
-			doubled = append(doubled, k.String())
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	sort.Strings(doubled)
+	missing, extra, doubled := compareEvents(expected, stored)
 	gaps := b.gaps(t, env.ID)
 	t.Logf("faults: worker SIGKILL x%d: %d events, %d lost, %d doubled, %d not reported by the engine, %d gaps; kills over %.0f s, every event stored %.0f s after the first kill; %d of the ring's %d events used",
 		faultKills, len(expected), len(missing), len(doubled), len(extra), len(gaps), killsTook.Seconds(), caughtUp.Seconds(), ringUsed, engineRing)

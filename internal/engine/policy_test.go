@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -16,34 +15,8 @@ import (
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
 	"github.com/windflow/monitor/internal/netpolicy"
+	"github.com/windflow/monitor/internal/netpolicy/netpolicytest"
 )
-
-// acceptCounter listens on 127.0.0.1 and counts the connections it
-// accepts (closing each at once): zero proves a refusal came before any
-// connect.
-func acceptCounter(t *testing.T) (port string, accepted *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = new(atomic.Int64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			_ = c.Close()
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); <-done })
-	_, port, _ = net.SplitHostPort(ln.Addr().String())
-	return port, accepted
-}
 
 func policy(t *testing.T, list string) *netpolicy.Policy {
 	t.Helper()
@@ -71,7 +44,8 @@ func wantRefused(t *testing.T, what string, err error, rule netpolicy.Rule) {
 // the raw events dial and the TLS dial — and no connection reaches the
 // listener.
 func TestClientUnderPolicyMakesNoConnection(t *testing.T) {
-	port, accepted := acceptCounter(t)
+	hostPort, accepted := netpolicytest.AcceptCounter(t, nil)
+	_, port, _ := net.SplitHostPort(hostPort)
 	strict := policy(t, "private")
 	ctx := t.Context()
 

@@ -115,13 +115,11 @@ func (c *Controller) stop(ctx context.Context, id fmt.Stringer) error {
 	wait, cancel := context.WithTimeout(ctx, stopGrace)
 	defer cancel()
 	_ = c.Temporal.GetWorkflow(wait, wid, "").Get(wait, nil)
-	if wait.Err() == nil || ctx.Err() != nil {
-		// Ended (cancelled, completed, failed, terminated), or the caller
-		// gave up.
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		return nil
+	if err := ctx.Err(); err != nil {
+		return err // the caller gave up
+	}
+	if wait.Err() == nil {
+		return nil // ended: cancelled, completed, failed or terminated
 	}
 	err = c.Temporal.TerminateWorkflow(ctx, wid, "", "environment deleted")
 	if err == nil || errors.As(err, &notFound) { // NotFound: it ended meanwhile

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
@@ -9,41 +8,12 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/windflow/monitor/internal/netpolicy"
+	"github.com/windflow/monitor/internal/netpolicy/netpolicytest"
 )
-
-// acceptCounter listens on 127.0.0.1 and counts the connections it
-// accepts, answering each with raw (nil: closing it at once).
-func acceptCounter(t *testing.T, raw []byte) (hostPort string, accepted *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = new(atomic.Int64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			if raw != nil {
-				_, _ = http.ReadRequest(bufio.NewReader(c))
-				_, _ = c.Write(raw)
-			}
-			_ = c.Close()
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); <-done })
-	return ln.Addr().String(), accepted
-}
 
 func mustPolicy(t *testing.T, list string) *netpolicy.Policy {
 	t.Helper()
@@ -59,7 +29,7 @@ func mustPolicy(t *testing.T, list string) *netpolicy.Policy {
 // resolves to it — fails with the refusal, and nothing reaches the
 // listener.
 func TestSendRefusedTargetsMakeNoConnection(t *testing.T) {
-	hostPort, accepted := acceptCounter(t, nil)
+	hostPort, accepted := netpolicytest.AcceptCounter(t, nil)
 	_, port, _ := net.SplitHostPort(hostPort)
 	strict := Sender{Timeout: 5 * time.Second, Policy: mustPolicy(t, "private")}
 	for _, u := range []string{
@@ -115,7 +85,7 @@ func TestSendRedirectToMetadataRefused(t *testing.T) {
 // TestSendRemoteStatusBounded: a receiver's status line is bounded in the
 // error (it may be stored and served).
 func TestSendRemoteStatusBounded(t *testing.T) {
-	hostPort, _ := acceptCounter(t, []byte("HTTP/1.1 500 "+strings.Repeat("X", 4000)+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+	hostPort, _ := netpolicytest.AcceptCounter(t, []byte("HTTP/1.1 500 "+strings.Repeat("X", 4000)+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 	err := Sender{Timeout: 5 * time.Second, Policy: mustPolicy(t, "loopback")}.Send(t.Context(),
 		"generic://"+hostPort+"/hook?disabletls=yes", sendTitle, sendMessage)
 	if err == nil || !strings.Contains(err.Error(), "500") || len(err.Error()) > netpolicy.MaxRemoteText+200 {
