@@ -348,7 +348,7 @@ func TestStream_StuckClientDropped(t *testing.T) {
 	t.Parallel()
 	b := evtSetup(t, true)
 	b.srv.MaxStreamClients = 1
-	b.srv.StreamWriteTimeout = time.Second
+	b.srv.StreamWriteTimeout = 3 * time.Second // the 503 check below runs well within it
 	b.srv.StreamBacklog = 100000
 	hs := httptest.NewServer(b.srv.Routes())
 	t.Cleanup(hs.Close)
@@ -377,10 +377,18 @@ func TestStream_StuckClientDropped(t *testing.T) {
 	if _, err := fmt.Fprintf(conn, "GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: 0:0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stuck stream to hold the only slot", func() bool {
-		code, _, _ := streamStatus(t, hs.URL)
-		return code == http.StatusServiceUnavailable
-	})
+	// Read its status line only (a few bytes): the stuck client holds the
+	// slot from here on, and nothing else polls before, so no race for it.
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReaderSize(conn, 16).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("stuck client's status line %q, %v; want 200", status, err)
+	}
+	if code, _, _ := streamStatus(t, hs.URL); code != http.StatusServiceUnavailable {
+		t.Fatalf("a second client while the stuck one holds the only slot: %d; want 503", code)
+	}
 	waitFor(t, "the stuck client to be dropped", func() bool {
 		code, _, _ := streamStatus(t, hs.URL)
 		return code == http.StatusOK
