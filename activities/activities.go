@@ -67,7 +67,13 @@ type Activities struct {
 	Connect func(ctx context.Context, endpoint string) (*client.Client, error)
 	// clients caches one engine client per environment.
 	clients clientCache
-	// streams ends the event streams of a stopping worker at once.
+	// Completer, when set, detaches the event streams from their activity
+	// tasks (see detached.go); MaxStreams (> 0) then bounds the streams
+	// this Activities follows at once. worker.New sets both.
+	Completer  Completer
+	MaxStreams int
+	// streams ends the event streams of a stopping worker at once and
+	// counts the detached ones.
 	streams streamStops
 	// Secrets opens the sealed TLS material of environments (a
 	// *secretbox.Box from WINDFLOW_SECRET_KEY, the API's key). Nil, or a nil

@@ -130,7 +130,7 @@ func (a *Activities) checkGap(ctx context.Context, cli *client.Client, env store
 	if inserted {
 		telemetry.FromContext(ctx).EventGap(env.Name)
 	}
-	telemetry.ActivityLogger(ctx, env.ID.String(), env.Name).Warn("Event gap recorded",
+	envLogger(ctx, env).Warn("Event gap recorded",
 		"From", time.Unix(0, g.From).UTC(), "To", time.Unix(0, g.To).UTC(), "Reason", g.Reason)
 	return engineNow, true, nil
 }
@@ -219,12 +219,19 @@ var errStreamEnded = errors.New("event stream ended")
 
 // StreamEvents follows an environment's event stream until the workflow
 // cancels it, storing kept events in small batches together with the
-// cursor. It heartbeats on a ticker (not only when events arrive) with its
+// cursor. It heartbeats on a timer (not only when events arrive) with its
 // progress; after a crash or a cut connection the retry resumes from the
 // newest of the heartbeat cursor and the stored cursor, with since, and the
 // store's unique key drops the overlap. On cancellation it stores what it
 // holds and returns its progress (the workflow hands the cursor over); when
 // its worker stops it fails instead, so that another worker takes over.
+//
+// With a Completer (worker.New sets one) the stream is detached: once
+// connected, the activity returns activity.ErrResultPending and the stream
+// goes on outside the SDK's activity task, heartbeating and completing
+// through the client (see detached.go). A worker then holds, per stream,
+// one reading goroutine and its connection instead of also the SDK's task,
+// its goroutines and its slot.
 func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEventsInput) (workflows.StreamProgress, error) {
 	var progress workflows.StreamProgress
 	if activity.HasHeartbeatDetails(ctx) {
@@ -238,13 +245,14 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	if err != nil {
 		return progress, err
 	}
-	defer release()
 	cursor, err := a.resumeCursor(ctx, env.ID, in.Cursor, progress.Cursor)
 	if err != nil {
+		release()
 		return progress, err
 	}
 	engineNow, gap, err := a.checkGap(ctx, cli, env, cursor)
 	if err != nil {
+		release()
 		return progress, err
 	}
 	if gap {
@@ -255,37 +263,53 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 		since = engineNow - firstReadLookback.Nanoseconds()
 	}
 	progress.Cursor = max(progress.Cursor, cursor)
+	s := &eventStream{
+		a: a, cli: cli, env: env, derive: eventDrafts(env.ID, env.Name),
+		progress: progress, batchCursor: progress.Cursor,
+	}
+	if a.detaches(ctx) {
+		if err := a.detach(ctx, s, since, release); err != nil {
+			return progress, err
+		}
+		return progress, activity.ErrResultPending
+	}
+	defer release()
 	activity.RecordHeartbeat(ctx, progress)
+	var cancel context.CancelCauseFunc
+	s.ctx, cancel = context.WithCancelCause(ctx)
+	defer cancel(nil)
+	return s.follow(activity.GetWorkerStopChannel(ctx), since)
+}
 
+// follow reads the stream from since until it ends, storing what it reads,
+// and returns the activity's outcome.
+func (s *eventStream) follow(workerStop <-chan struct{}, since int64) (workflows.StreamProgress, error) {
 	// Events are read on a goroutine of their own, and batched, stored
 	// and heartbeated from short-lived timer goroutines: an idle stream
 	// holds no ticker (a worker follows one stream per environment). The
-	// read runs on a fresh goroutine rather than this one because this
-	// one's stack is already deep (the SDK's frames): a blocked read on top
-	// of it would keep a stack twice the size of the two apart.
-	readCtx, stopReading := context.WithCancel(ctx)
+	// read runs on a fresh goroutine rather than the activity's, whose
+	// stack is already deep (the SDK's frames): a blocked read on top of it
+	// would keep a stack twice the size of the two apart.
+	readCtx, stopReading := context.WithCancel(s.ctx)
 	defer stopReading()
-	s := &eventStream{
-		a: a, ctx: ctx, cli: cli, env: env, derive: eventDrafts(env.ID, env.Name),
-		progress: progress, batchCursor: progress.Cursor, stopRead: stopReading,
-	}
-	defer a.streams.track(ctx, s, stopReading)()
+	s.stopRead = stopReading
+	defer s.a.streams.track(workerStop, s, stopReading)()
 	s.mu.Lock() // beat reads s.heartbeat under the lock: it may fire first
-	s.heartbeat = time.AfterFunc(a.Events.heartbeatInterval(), s.beat)
+	s.heartbeat = time.AfterFunc(s.heartbeatInterval(), s.beat)
 	s.mu.Unlock()
 	readDone := make(chan error, 1)
 	go func() {
-		readDone <- engine.ReadEvents(readCtx, cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
+		readDone <- engine.ReadEvents(readCtx, s.cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
 	}()
 	readErr := <-readDone
 	stopReading()
-	progress, err = s.finish()
+	progress, err := s.finish()
 	if err != nil {
 		return progress, err
 	}
 	// The reader stopped: the engine closed the stream, the connection
 	// broke, or the context ended.
-	return a.streamStopped(ctx, env, progress, readErr)
+	return s.stopped(workerStop, progress, readErr)
 }
 
 // eventStream is what one StreamEvents holds between its reads and its
@@ -311,6 +335,13 @@ type eventStream struct {
 	// activity (the retry resumes from the stored cursor).
 	failed   error
 	stopRead context.CancelFunc
+
+	// A detached stream's (nil token: run inside its activity): its task
+	// token, how often it heartbeats, and the end of its context with a
+	// cause (errCancelRequested, errActivityGone, …).
+	token     []byte
+	beatEvery time.Duration
+	end       context.CancelCauseFunc
 
 	// The engine drops the events of a live reader that lags behind (a full
 	// 1,024-event buffer for more than 100 ms): lagFrom is the newest event
@@ -435,7 +466,7 @@ func (s *eventStream) verifyLocked() {
 		s.verifying = false
 		s.mu.Unlock()
 		if err != nil && s.ctx.Err() == nil {
-			telemetry.ActivityLogger(s.ctx, s.env.ID.String(), s.env.Name).Warn("Event replay check failed", "Error", err)
+			envLogger(s.ctx, s.env).Warn("Event replay check failed", "Error", err)
 		}
 	})
 }
@@ -471,7 +502,7 @@ func (s *eventStream) verify(from int64) error {
 	s.a.startDeliveries(s.ctx, ids)
 	if n > 0 {
 		telemetry.FromContext(s.ctx).EventsRecovered(s.env.Name, n)
-		telemetry.ActivityLogger(s.ctx, s.env.ID.String(), s.env.Name).Warn(
+		envLogger(s.ctx, s.env).Warn(
 			"The engine dropped events of the live stream; recovered from its replay buffer", "Recovered", n)
 		s.mu.Lock()
 		s.progress.Stored += int64(n)
@@ -507,8 +538,9 @@ func (s *eventStream) snapshotLocked() workflows.StreamProgress {
 	return p
 }
 
-// beat records the progress with the SDK (which sends at most one
-// heartbeat per throttle interval) and re-arms itself.
+// beat records the progress (with the SDK, which sends at most one
+// heartbeat per throttle interval, or, detached, through the client) and
+// re-arms itself.
 func (s *eventStream) beat() {
 	s.mu.Lock()
 	if s.closed {
@@ -517,12 +549,24 @@ func (s *eventStream) beat() {
 	}
 	p := s.snapshotLocked()
 	s.mu.Unlock()
-	activity.RecordHeartbeat(s.ctx, p)
+	if s.token == nil {
+		activity.RecordHeartbeat(s.ctx, p)
+	} else {
+		s.detachedBeat(p)
+	}
 	s.mu.Lock()
 	if !s.closed {
-		s.heartbeat.Reset(s.a.Events.heartbeatInterval())
+		s.heartbeat.Reset(s.heartbeatInterval())
 	}
 	s.mu.Unlock()
+}
+
+// heartbeatInterval is how often the stream heartbeats.
+func (s *eventStream) heartbeatInterval() time.Duration {
+	if s.beatEvery > 0 {
+		return s.beatEvery
+	}
+	return s.a.Events.heartbeatInterval()
 }
 
 // finish stops the timers, stores what was read (also after a cancel) and
@@ -542,31 +586,37 @@ func (s *eventStream) finish() (workflows.StreamProgress, error) {
 	defer cancel()
 	err := s.flushLocked(wctx)
 	p := s.snapshotLocked()
-	activity.RecordHeartbeat(s.ctx, p)
+	if s.token == nil {
+		activity.RecordHeartbeat(s.ctx, p)
+	}
 	if s.failed != nil {
 		return p, s.failed
 	}
 	return p, err
 }
 
-// streamStopped turns the way a stream ended into the activity's outcome:
-// a cancellation by the workflow completes with the progress; a stopping
+// stopped turns the way a stream ended into the activity's outcome: a
+// cancellation by the workflow completes with the progress; a stopping
 // worker, a cut connection or a closed stream fail so the retry policy
 // resumes it (elsewhere, with backoff).
-func (a *Activities) streamStopped(ctx context.Context, env store.Environment, progress workflows.StreamProgress, readErr error) (workflows.StreamProgress, error) {
+func (s *eventStream) stopped(workerStop <-chan struct{}, progress workflows.StreamProgress, readErr error) (workflows.StreamProgress, error) {
 	select {
-	case <-activity.GetWorkerStopChannel(ctx):
+	case <-workerStop:
 		return progress, temporal.NewApplicationError("worker stopping", "WorkerStopping")
 	default:
 	}
-	if ctx.Err() != nil {
-		if errors.Is(ctx.Err(), context.Canceled) {
+	if err := s.ctx.Err(); err != nil {
+		cause := context.Cause(s.ctx)
+		switch {
+		case errors.Is(cause, errActivityGone), errors.Is(cause, activity.ErrActivityPaused), errors.Is(cause, activity.ErrActivityReset):
+			return progress, cause
+		case errors.Is(err, context.Canceled):
 			return progress, nil // cancelled by the workflow: hand the cursor over
 		}
-		return progress, ctx.Err()
+		return progress, err
 	}
 	if readErr == nil {
 		readErr = errStreamEnded
 	}
-	return progress, fmt.Errorf("event stream of %s: %w", env.Name, readErr)
+	return progress, fmt.Errorf("event stream of %s: %w", s.env.Name, readErr)
 }

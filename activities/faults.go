@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/internal/store"
@@ -48,10 +47,8 @@ func storeError(ctx context.Context, operation, subject string, err error) error
 		return fmt.Errorf("%s %s: %w", operation, subject, err)
 	}
 	telemetry.FromContext(ctx).StoreUnavailable(operation)
-	if activity.IsActivity(ctx) {
-		activity.GetLogger(ctx).Warn("PostgreSQL unavailable: the monitor's fault, not the engine's",
-			"Operation", operation, "Subject", subject, "Error", err)
-	}
+	logger(ctx).Warn("PostgreSQL unavailable: the monitor's fault, not the engine's",
+		"Operation", operation, "Subject", subject, "Error", err)
 	return temporal.NewApplicationErrorWithCause(
 		fmt.Sprintf("monitor unavailable: %s %s: %v", operation, subject, err),
 		workflows.ErrTypeMonitorUnavailable, err)

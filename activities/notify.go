@@ -45,11 +45,11 @@ func (a *Activities) startDeliveries(ctx context.Context, ids []int64) {
 	}
 	started, err := a.startDeliveryWorkflows(ctx, ids)
 	if err != nil {
-		activity.GetLogger(ctx).Warn("Delivery not started; the dispatcher will retry", "Error", err)
+		logger(ctx).Warn("Delivery not started; the dispatcher will retry", "Error", err)
 	}
 	if len(started) > 0 {
 		if err := a.Store.MarkDispatched(ctx, started); err != nil {
-			activity.GetLogger(ctx).Warn("Dispatch not recorded; the dispatcher will retry", "Error", err)
+			logger(ctx).Warn("Dispatch not recorded; the dispatcher will retry", "Error", err)
 		}
 	}
 }

@@ -3,8 +3,6 @@ package activities
 import (
 	"context"
 	"sync"
-
-	"go.temporal.io/sdk/activity"
 )
 
 // streamStops ends the running event streams as soon as their worker
@@ -15,6 +13,11 @@ import (
 type streamStops struct {
 	mu      sync.Mutex
 	workers map[<-chan struct{}]*workerStreams
+
+	// detached counts the detached streams running (admit, done); idle is
+	// signalled when it drops to zero.
+	detached int
+	idle     *sync.Cond
 }
 
 // workerStreams are the running streams of one worker.
@@ -23,10 +26,9 @@ type workerStreams struct {
 	stops    map[*eventStream]context.CancelFunc
 }
 
-// track registers the stream s of the activity of ctx; stop ends it. The
-// returned function unregisters it.
-func (r *streamStops) track(ctx context.Context, s *eventStream, stop context.CancelFunc) (untrack func()) {
-	ch := activity.GetWorkerStopChannel(ctx)
+// track registers the stream s of the worker whose stop channel is ch;
+// stop ends it. The returned function unregisters it.
+func (r *streamStops) track(ch <-chan struct{}, s *eventStream, stop context.CancelFunc) (untrack func()) {
 	if ch == nil {
 		return func() {}
 	}
@@ -63,4 +65,47 @@ func (r *streamStops) watch(ch <-chan struct{}, w *workerStreams) {
 		stop()
 		delete(w.stops, s)
 	}
+}
+
+// admit counts one more detached stream, unless max (> 0) already run.
+func (r *streamStops) admit(max int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if max > 0 && r.detached >= max {
+		return false
+	}
+	r.detached++
+	return true
+}
+
+// done counts a detached stream that has completed.
+func (r *streamStops) done() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detached--
+	if r.detached == 0 && r.idle != nil {
+		r.idle.Broadcast()
+	}
+}
+
+// wait returns once no detached stream runs, or when ctx ends.
+func (r *streamStops) wait(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.idle == nil {
+		r.idle = sync.NewCond(&r.mu)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.idle.Broadcast()
+	})
+	defer stop()
+	for r.detached > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.idle.Wait()
+	}
+	return nil
 }

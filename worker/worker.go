@@ -86,6 +86,7 @@ func WithTelemetry(m *telemetry.Metrics) Option {
 // streams of the lean workflow shape, each with its own slot budget.
 type Worker struct {
 	main, streams sdkworker.Worker
+	acts          *activities.Activities
 }
 
 // New returns the workers of taskQueue with every workflow and activity
@@ -114,9 +115,15 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts ..
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// The event streams run detached from their activity tasks, completed
+	// through c (activities/detached.go), the streams' slot budget bounding
+	// them instead of the SDK's slots.
+	acts.Completer = c
+	acts.MaxStreams = o.streams.MaxConcurrentActivityExecutionSize
 	w := &Worker{
 		main:    sdkworker.New(c, taskQueue, o.main),
 		streams: sdkworker.New(c, workflows.StreamsTaskQueue(taskQueue), o.streams),
+		acts:    acts,
 	}
 	Register(w.main, acts)
 	w.streams.RegisterActivityWithOptions(acts.StreamEvents, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
@@ -136,10 +143,14 @@ func (w *Worker) Start() error {
 }
 
 // Stop stops both workers, each letting running activities finish for up
-// to StopTimeout.
+// to StopTimeout, and waits as long for the detached event streams to
+// report that they stopped (so that they resume at once elsewhere).
 func (w *Worker) Stop() {
 	w.streams.Stop()
 	w.main.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
+	defer cancel()
+	_ = w.acts.WaitStreams(ctx)
 }
 
 // Register registers every workflow (environment, notification delivery and
