@@ -278,18 +278,28 @@ func (a *Activities) StreamEvents(ctx context.Context, in workflows.StreamEvents
 	var cancel context.CancelCauseFunc
 	s.ctx, cancel = context.WithCancelCause(ctx)
 	defer cancel(nil)
-	return s.follow(activity.GetWorkerStopChannel(ctx), since)
+	// The read runs on a fresh goroutine rather than this one, whose stack
+	// is already deep (the SDK's frames): a blocked read on top of it would
+	// keep a stack twice the size of the two apart.
+	type outcome struct {
+		progress workflows.StreamProgress
+		err      error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		p, err := s.follow(activity.GetWorkerStopChannel(ctx), since)
+		done <- outcome{p, err}
+	}()
+	o := <-done
+	return o.progress, o.err
 }
 
 // follow reads the stream from since until it ends, storing what it reads,
-// and returns the activity's outcome.
+// and returns the activity's outcome. It runs on a goroutine of its own.
 func (s *eventStream) follow(workerStop <-chan struct{}, since int64) (workflows.StreamProgress, error) {
-	// Events are read on a goroutine of their own, and batched, stored
-	// and heartbeated from short-lived timer goroutines: an idle stream
-	// holds no ticker (a worker follows one stream per environment). The
-	// read runs on a fresh goroutine rather than the activity's, whose
-	// stack is already deep (the SDK's frames): a blocked read on top of it
-	// would keep a stack twice the size of the two apart.
+	// Events are read here, and batched, stored and heartbeated from
+	// short-lived timer goroutines: an idle stream holds no ticker (a
+	// worker follows one stream per environment).
 	readCtx, stopReading := context.WithCancel(s.ctx)
 	defer stopReading()
 	s.stopRead = stopReading
@@ -297,11 +307,7 @@ func (s *eventStream) follow(workerStop <-chan struct{}, since int64) (workflows
 	s.mu.Lock() // beat reads s.heartbeat under the lock: it may fire first
 	s.heartbeat = time.AfterFunc(s.heartbeatInterval(), s.beat)
 	s.mu.Unlock()
-	readDone := make(chan error, 1)
-	go func() {
-		readDone <- engine.ReadEvents(readCtx, s.cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
-	}()
-	readErr := <-readDone
+	readErr := engine.ReadEvents(readCtx, s.cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
 	stopReading()
 	progress, err := s.finish()
 	if err != nil {
