@@ -533,7 +533,9 @@ func (s *eventStream) flushLocked(ctx context.Context) error {
 	telemetry.FromContext(ctx).EventsStored(s.env.Name, n, len(s.batch)-n)
 	s.progress.Stored += int64(n)
 	s.progress.Cursor = s.batchCursor
-	s.batch = s.batch[:0]
+	// Not batch[:0]: an idle stream should not keep its last events
+	// (their attribute maps) alive.
+	s.batch = nil
 	return nil
 }
 

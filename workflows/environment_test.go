@@ -682,6 +682,11 @@ func TestReplay(t *testing.T) {
 		// accepted and a rejected update, a signal, the stream on its own
 		// task queue.
 		"testdata/environment_history_lean.json",
+		// The lean shape with the schedule slot (DueAt) on its checks and
+		// the monitor's faults told apart ("monitor-faults" marker): two
+		// checks unknown (monitor unavailable), a recovery, then the
+		// environment gone: the stream is cancelled, the workflow completes.
+		"testdata/environment_history_faults.json",
 		// A delivery retried twice, then delivered.
 		"testdata/notification_delivery_history.json",
 		// A delivery failed for good (non-retryable), marked failed.

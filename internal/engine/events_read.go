@@ -62,9 +62,10 @@ func ReadEvents(ctx context.Context, cli *client.Client, q EventsQuery, fn func(
 		return err
 	}
 	defer func() { _ = body.Close() }()
-	// A small buffer: readLine accumulates longer lines, and an idle stream
-	// (one per environment and worker) should cost little memory.
-	r := bufio.NewReaderSize(body, 4<<10)
+	// A small buffer: readLine copies every line out of it anyway (and
+	// accumulates longer ones), and an idle stream (one per environment
+	// and worker) should cost little memory.
+	r := bufio.NewReaderSize(body, 1<<10)
 	for {
 		line, tooLong, rerr := readLine(r, maxEventLine)
 		if err := ctx.Err(); err != nil {

@@ -23,6 +23,8 @@
 //     The cursor hand-overs are checked on the way.
 //   - lean (environment_history_lean.json): the lean shape (see
 //     workflows/lean.go and recordLean).
+//   - faults (environment_history_faults.json): the lean shape with the
+//     monitor's faults told apart (see recordFaults); the workflow completes.
 //   - disk (environment_history_disk.json): events on (stream), disk checks
 //     every 2 min with a 1 min cooldown, the stub's disk 92 % full: the first
 //     check (10 s) warns; an update sets the disk interval to 1 min (the
@@ -112,6 +114,7 @@ var scenarios = map[string]scenarioDef{
 	"events":          {recordEvents, "environment_history_events.json", true},
 	"disk":            {recordDisk, "environment_history_disk.json", true},
 	"lean":            {recordLean, "environment_history_lean.json", true},
+	"faults":          {recordFaults, "environment_history_faults.json", false},
 	"delivery":        {recordDelivery, "notification_delivery_history.json", false},
 	"delivery-failed": {recordDeliveryFailed, "notification_delivery_failed_history.json", false},
 	"dispatcher":      {recordDispatcher, "notification_dispatcher_history.json", true},
@@ -124,6 +127,9 @@ type stubEngine struct {
 	mu         sync.Mutex
 	cycles     []time.Time
 	failCycle2 bool
+	// cycleErrors: the error of every attempt of the cycle numbered by
+	// the key (1-based), when set.
+	cycleErrors map[int]error
 
 	streams []*stubStream
 	polls   []stubPoll
@@ -226,7 +232,11 @@ func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput
 		s.cycles = append(s.cycles, in.CycleAt)
 		n = len(s.cycles)
 	}
+	cycleErr := s.cycleErrors[n]
 	s.mu.Unlock()
+	if cycleErr != nil {
+		return workflows.MetricsSummary{}, cycleErr
+	}
 	if n == 2 && s.failCycle2 {
 		return workflows.MetricsSummary{}, errors.New("engine unreachable: dial unix /var/run/docker.sock: connect: connection refused")
 	}
@@ -633,6 +643,48 @@ func recordLean(ctx context.Context, c client.Client, stub *stubEngine, start st
 	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "diskChecks", checks, "warnings", warnings, "streams", streams)
 	if final.Status != workflows.StatusOnline || checks < 2 || warnings < 2 || streams != 1 || final.PendingDiskWarning != nil {
 		return nil, fmt.Errorf("unexpected final state %+v (disk checks %d, warnings %d, streams %d)", final, checks, warnings, streams)
+	}
+	return run, nil
+}
+
+// recordFaults is the scenario of environment_history_faults.json: the
+// lean shape with DueAt on its checks and the monitor's faults told apart
+// (the "monitor-faults" version marker). Events on (stream);
+// cycles 2 and 3 fail with MonitorUnavailable (unknown checks: the status
+// stays online, two unstored cycles), cycle 4 recovers, cycle 5 fails with
+// EnvironmentNotFound: the stream is cancelled and the workflow completes.
+// Disk checks at their defaults.
+func recordFaults(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	unavailable := temporal.NewApplicationError("monitor unavailable: store metrics of local: dial tcp 127.0.0.1:5432: connect: connection refused",
+		workflows.ErrTypeMonitorUnavailable)
+	stub.mu.Lock()
+	stub.cycleErrors = map[int]error{
+		2: unavailable,
+		3: unavailable,
+		5: temporal.NewNonRetryableApplicationError("environment recorded-faults not found", workflows.ErrTypeEnvironmentNotFound, nil),
+	}
+	stub.mu.Unlock()
+	settings := workflows.DefaultSettings()
+	settings.MetricsInterval = 10 * time.Second
+	run, err := start(ctx, settings)
+	if err != nil {
+		return nil, err
+	}
+	mid, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.UnstoredCycles >= 2 })
+	if err != nil {
+		return nil, err
+	}
+	if mid.Status != workflows.StatusOnline || mid.MonitorUnavailableSince.IsZero() {
+		return nil, fmt.Errorf("after two unstored cycles: %+v; want online, the outage shown", mid)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		return nil, fmt.Errorf("want the workflow completed once its environment is gone, got %w", err)
+	}
+	stub.mu.Lock()
+	cycles, streams := len(stub.cycles), stub.streams
+	stub.mu.Unlock()
+	if cycles != 5 || len(streams) != 1 {
+		return nil, fmt.Errorf("%d cycles, %d streams; want 5 and 1", cycles, len(streams))
 	}
 	return run, nil
 }
