@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # stack.sh brings up what Windflow needs on a laptop or CI machine, starting
-# only what is missing: a Docker engine, PostgreSQL and the Temporal dev server
-# with its Web UI. It is idempotent. It writes the addresses to .data/stack.env
-# (source it) and the components it started in this run to .data/started.
+# only what is missing: a Docker engine, PostgreSQL, the Temporal dev server
+# with its Web UI, and Chromium for the browser tests. It is idempotent. It
+# writes the addresses to .data/stack.env (source it) and the components it
+# started in this run to .data/started.
 #
 #   scripts/stack.sh        bring up what is missing
 #   scripts/stack.sh down   stop what an earlier run of this script started
@@ -82,6 +83,18 @@ if [ ! -x /bin/busybox ] || ! /bin/busybox --list 2>/dev/null | grep -qx sh; the
   apt_install busybox-static
 fi
 
+# ---------------------------------------------------------------- Chromium
+# The browser tests (internal/browsertest) drive a headless Chromium.
+if [ -n "${WINDFLOW_CHROMIUM:-}" ]; then
+  [ -x "$WINDFLOW_CHROMIUM" ] || die "WINDFLOW_CHROMIUM=$WINDFLOW_CHROMIUM is not executable"
+  CHROMIUM_OUT=$WINDFLOW_CHROMIUM
+else
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+    apt_install chromium
+  CHROMIUM_OUT=$(command -v chromium || command -v chromium-browser) ||
+    die "chromium is not on PATH after installing it"
+fi
+
 # ---------------------------------------------------------------- PostgreSQL
 pg_answers() { pg_isready -q -d "$1"; }
 if [ -n "${DATABASE_URL:-}" ]; then
@@ -144,7 +157,9 @@ export DOCKER_HOST='$DOCKER_HOST_OUT'
 export DATABASE_URL='$DATABASE_URL_OUT'
 export TEMPORAL_ADDRESS='$TEMPORAL_ADDRESS_OUT'
 export TEMPORAL_UI_URL='$TEMPORAL_UI_URL_OUT'
+export WINDFLOW_CHROMIUM='$CHROMIUM_OUT'
 ENV
 log "docker engine: $DOCKER_HOST_OUT"
 log "postgres:      $DATABASE_URL_OUT"
 log "temporal:      $TEMPORAL_ADDRESS_OUT (Web UI $TEMPORAL_UI_URL_OUT)"
+log "chromium:      $CHROMIUM_OUT"
