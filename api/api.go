@@ -32,6 +32,7 @@ type Store interface {
 	LatestContainerMetrics(ctx context.Context, envID uuid.UUID) ([]store.ContainerMetric, error)
 	LatestStatus(ctx context.Context, envID uuid.UUID) (store.StatusChange, error)
 	InstanceID(ctx context.Context) (string, error)
+	Overview(ctx context.Context, since time.Time) ([]store.OverviewEnvironment, error)
 }
 
 // Temporal is the part of the Temporal client the API uses.
@@ -150,6 +151,7 @@ func (s *Server) Routes() http.Handler {
 		// notifications.go).
 		r.Mount("/notification-channels", s.channelRoutes())
 		r.Get("/notifications", s.listNotifications)
+		r.Get("/overview", s.getOverview) // every environment at a glance (overview.go)
 		r.Mount("/events", s.eventRoutes())
 		r.Get("/stream", s.streamEvents)
 	})
