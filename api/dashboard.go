@@ -10,7 +10,7 @@ import (
 )
 
 // dashboardHandler is the embedded dashboard, loaded once per process.
-var dashboardHandler = sync.OnceValue(func() http.Handler {
+var dashboardHandler = sync.OnceValue(func() *dashboard.Handler {
 	h, err := dashboard.New()
 	if err != nil {
 		// The files are embedded in the binary: this cannot fail at run time.
@@ -23,7 +23,16 @@ var dashboardHandler = sync.OnceValue(func() http.Handler {
 // (its scripts, styles and the pinned uPlot), open like /healthz: every
 // datum it shows comes from /api/v1, with the token when one is set. Its
 // answers carry their own Content-Security-Policy (dashboard.ContentSecurityPolicy).
+// A path it does not hold is the API's 404.
 func (s *Server) mountDashboard(r chi.Router) {
-	r.Get("/", dashboardHandler().ServeHTTP)
-	r.Get("/assets/*", dashboardHandler().ServeHTTP)
+	serve := func(w http.ResponseWriter, r *http.Request) {
+		h := dashboardHandler()
+		if !h.Has(r.URL.Path) {
+			writeError(w, r, errorf(http.StatusNotFound, "not_found", "no dashboard file %s", r.URL.Path))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
+	r.Get("/", serve)
+	r.Get("/assets/*", serve)
 }

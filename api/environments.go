@@ -32,6 +32,7 @@ func (s *Server) environmentRoutes() chi.Router {
 		r.Get("/metrics", s.getHostMetrics)
 		r.Get("/containers/metrics", s.getContainerMetrics)
 		r.Get("/status", s.getStatus)
+		r.Get("/status/history", s.getStatusHistory)
 	})
 	return r
 }

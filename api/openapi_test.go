@@ -22,6 +22,9 @@ var paramRE = regexp.MustCompile(`\{[^}]*\}`)
 // trailing slash, so that chi's and the document's spellings compare.
 func normalizeRoute(method, path string) string {
 	path = paramRE.ReplaceAllString(path, "{}")
+	if strings.HasSuffix(path, "/*") { // chi's catch-all: a {path} of the document
+		path = strings.TrimSuffix(path, "*") + "{}"
+	}
 	if len(path) > 1 {
 		path = strings.TrimSuffix(path, "/")
 	}

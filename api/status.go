@@ -97,3 +97,39 @@ func (s *Server) liveError(r *http.Request, envID uuid.UUID, err error) string {
 		"request_id", middleware.GetReqID(r.Context()))
 	return "the workflow did not answer the state query (Temporal unavailable, or the workflow is busy); retry later"
 }
+
+// statusHistorian is the store's list of one environment's transitions.
+type statusHistorian interface {
+	StatusHistory(ctx context.Context, envID uuid.UUID, limit int) ([]store.StatusChange, error)
+}
+
+// getStatusHistory answers an environment's recorded transitions (online,
+// offline), newest first; ?limit= 1..500 (default 100). The dashboard
+// shades the offline spans on its charts with them.
+func (s *Server) getStatusHistory(w http.ResponseWriter, r *http.Request) {
+	env, err := s.environment(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	historian, ok := s.Store.(statusHistorian)
+	if !ok {
+		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no status history"))
+		return
+	}
+	limit, err := parseLimit(r.URL.Query().Get("limit"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	changes, err := historian.StatusHistory(r.Context(), env.ID, limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]statusJSON, 0, len(changes))
+	for _, c := range changes {
+		out = append(out, statusView(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changes": out})
+}

@@ -97,12 +97,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(a.body)
 }
 
-// Paths lists the URL paths the handler answers, sorted by the caller if
-// needed (for documentation and tests).
-func (h *Handler) Paths() []string {
-	out := make([]string, 0, len(h.assets))
-	for p := range h.assets {
-		out = append(out, p)
-	}
-	return out
+// Has reports whether the handler serves the URL path p.
+func (h *Handler) Has(p string) bool {
+	_, ok := h.assets[p]
+	return ok
 }

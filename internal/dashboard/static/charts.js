@@ -31,6 +31,13 @@ export function sparkline(values, { width = 120, height = 28, max, color = palet
     drawing = true;
   });
   g.stroke();
+  if (present.length === 1) { // one point: a dot, not an invisible line
+    const i = values.findIndex((v) => v !== null && v !== undefined);
+    g.fillStyle = color;
+    g.beginPath();
+    g.arc(Math.min(i * step, width - 2), height - 2 - (Math.min(values[i], top) / top) * (height - 4), 2, 0, 2 * Math.PI);
+    g.fill();
+  }
   return c;
 }
 
@@ -39,8 +46,9 @@ export function sparkline(values, { width = 120, height = 28, max, color = palet
 //   series: [{label, values, color?, fmt?}]
 //   bands:  [{from, to, color, label}] shaded spans (seconds)
 //   lines:  [{value, color, label}] horizontal lines (e.g. a threshold)
-//   y:      {min, max, fmt}
-export function timeChart(el, { times, series, bands = [], lines = [], y = {}, height = 220, title }) {
+//   y:      {min, max, fmt} (max: at least this high)
+//   x:      {min, max} seconds: the range shown whatever the data
+export function timeChart(el, { times, series, bands = [], lines = [], y = {}, x = {}, height = 220, title }) {
   const width = Math.max(280, el.clientWidth || 600);
   const fmt = y.fmt || ((v) => (v === null || v === undefined ? '–' : v.toFixed(1)));
   const opts = {
@@ -48,7 +56,17 @@ export function timeChart(el, { times, series, bands = [], lines = [], y = {}, h
     width,
     height,
     cursor: { drag: { x: true, y: false } },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [y.min !== undefined ? y.min : min, y.max !== undefined ? Math.max(y.max, max) : max] } },
+    scales: {
+      x: { time: true, range: (u, min, max) => [x.min !== undefined ? x.min : min, x.max !== undefined ? x.max : max] },
+      y: {
+        range: (u, min, max) => {
+          const lo = y.min !== undefined ? y.min : (min ?? 0);
+          let hi = y.max !== undefined ? Math.max(y.max, max ?? 0) : (max ?? 1);
+          if (!(hi > lo)) hi = lo + 1; // a flat series still gets an axis
+          return [lo, hi];
+        },
+      },
+    },
     axes: [{}, { values: (u, vals) => vals.map((v) => fmt(v)), size: 70 }],
     series: [{}].concat(series.map((s, i) => ({
       label: s.label,

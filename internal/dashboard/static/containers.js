@@ -95,8 +95,9 @@ export function renderContainers(section, envID, initialRange) {
       if (stopped || open !== r.containerId || !cell.isConnected) return;
       const pts = data.points || [];
       const times = pts.map((p) => Date.parse(p.time) / 1000);
-      const a = timeChart(cpuEl, { times, series: [{ label: 'CPU %', values: pts.map((p) => p.cpuPercent) }], y: { min: 0, fmt: (v) => (v == null ? '–' : v.toFixed(1) + ' %') }, height: 160 });
-      const b = timeChart(memEl, { times, series: [{ label: 'Memory', values: pts.map((p) => p.memoryUsed), color: '#17a398' }], y: { min: 0, fmt: fmtBytes }, height: 160 });
+      const x = { min: to - range.seconds, max: to };
+      const a = timeChart(cpuEl, { times, x, series: [{ label: 'CPU %', values: pts.map((p) => p.cpuPercent) }], y: { min: 0, fmt: (v) => (v == null ? '–' : v.toFixed(1) + ' %') }, height: 160 });
+      const b = timeChart(memEl, { times, x, series: [{ label: 'Memory', values: pts.map((p) => p.memoryUsed), color: '#17a398' }], y: { min: 0, fmt: fmtBytes }, height: 160 });
       openChart = { destroy: () => { a.destroy(); b.destroy(); } };
     } catch (e) {
       cell.append(errorBox(e));

@@ -98,7 +98,9 @@ export function renderEnvironment(main, id) {
     for (const c of charts) c.destroy();
     charts = [];
     const q = seriesQuery(range);
-    const from = Math.floor(Date.now() / 1000) - range.seconds;
+    const now = Math.floor(Date.now() / 1000);
+    const from = now - range.seconds;
+    const x = { min: from, max: now };
     try {
       const [host, disk, gaps, history] = await Promise.all([
         api(`/environments/${id}/metrics?${q}`),
@@ -117,17 +119,17 @@ export function renderEnvironment(main, id) {
           { label: 'CPU %', values: pts.map((p) => p.cpuPercent) },
           { label: 'Memory %', values: pts.map((p) => p.memoryPercent), color: '#17a398' },
         ],
-        bands, y: { min: 0, max: 100, fmt: (v) => (v === null || v === undefined ? '–' : v.toFixed(1) + ' %') },
+        bands, x, y: { min: 0, max: 100, fmt: (v) => (v === null || v === undefined ? '–' : v.toFixed(1) + ' %') },
       }));
       hostNote.textContent = `${pts.length} points, ${host.data.resolution || 'raw'} data, step ${host.data.stepSeconds} s` +
         (bands.length ? ' — shaded: offline (red), event gaps (amber)' : '');
-      drawDisk(disk.data, from);
+      drawDisk(disk.data, x);
     } catch (e) {
       clear(hostChart).append(errorBox(e));
     }
   }
 
-  function drawDisk(d, from) {
+  function drawDisk(d, x) {
     const pts = d.points || [];
     clear(diskChart);
     const lines = [];
@@ -137,7 +139,7 @@ export function renderEnvironment(main, id) {
     charts.push(timeChart(diskChart, {
       times: pts.map((p) => toSec(p.time)),
       series: [{ label: 'Disk used %', values: pts.map((p) => p.percent), color: '#a05eb5' }],
-      lines, y: { min: 0, max: 100, fmt: (v) => (v === null || v === undefined ? '–' : v.toFixed(1) + ' %') }, height: 160,
+      lines, x, y: { min: 0, max: 100, fmt: (v) => (v === null || v === undefined ? '–' : v.toFixed(1) + ' %') }, height: 160,
     }));
     diskChart.dataset.threshold = lines.length ? String(lines[0].value) : '';
     const last = pts[pts.length - 1];

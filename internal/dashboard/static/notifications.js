@@ -13,10 +13,10 @@ export function renderNotifications(main) {
   const history = h('div', { id: 'deliveries' });
   const addResult = h('p', { id: 'channel-add-result', role: 'status' });
   const name = h('input', { name: 'name', id: 'channel-name', required: true, placeholder: 'ops chat' });
-  const url = h('input', { name: 'url', id: 'channel-url', type: 'url', required: true, placeholder: 'https://hooks.example.com/…', autocomplete: 'off' });
+  const url = h('input', { name: 'url', id: 'channel-url', required: true, placeholder: 'generic+https://hooks.example.com/… or slack://…', autocomplete: 'off' });
   const addForm = h('form', { id: 'channel-add', className: 'inline-form' },
     h('label', { for: 'channel-name' }, 'Name'), name,
-    h('label', { for: 'channel-url' }, 'Webhook URL'), url,
+    h('label', { for: 'channel-url', title: 'A Shoutrrr service URL: slack://, discord://, telegram://, … or generic+https:// for a plain webhook' }, 'Service URL'), url,
     h('button', { type: 'submit' }, 'Add channel'), addResult);
   main.append(h('div', { className: 'page-head' }, h('h1', {}, 'Notifications')),
     h('section', { className: 'card' }, h('h2', {}, 'Channels'), channels, h('h3', {}, 'Add a channel'), addForm),
