@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,23 @@ func TestConfig_StreamAndHosts(t *testing.T) {
 	}
 	if err := loadWith(t, "-stream-backlog", "-1").validate(); err == nil {
 		t.Fatal("a negative backlog passed")
+	}
+}
+
+// TestDashboardURL: the URL printed at start is one a local browser opens.
+func TestDashboardURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/",
+		"0.0.0.0:8080":   "http://localhost:8080/",
+		"[::]:9000":      "http://localhost:9000/",
+		"[::1]:9000":     "http://[::1]:9000/",
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dashboardURL(tcp); got != want {
+			t.Errorf("dashboardURL(%s) = %s; want %s", addr, got, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"net/http/pprof"
 	"time"
 
@@ -277,6 +278,19 @@ func runAPI(ctx context.Context, cfg config) error {
 	return g.Wait()
 }
 
+// dashboardURL is the address a browser on this machine opens for the
+// dashboard served on addr (a wildcard listen address becomes localhost).
+func dashboardURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
 // serveHTTP serves h until ctx ends, then shuts down gracefully. name says
 // which listener it is in the logs (api, metrics).
 func serveHTTP(ctx context.Context, name, addr string, h http.Handler) error {
@@ -286,6 +300,10 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler) error {
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	slog.Info(name+" listening", "addr", ln.Addr().String())
+	if name == "api" {
+		// The first thing to open after make dev.
+		fmt.Fprintf(os.Stderr, "\nWindflow dashboard: %s\n\n", dashboardURL(ln.Addr()))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
