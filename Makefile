@@ -36,10 +36,13 @@ vet:
 # Benchmarks on the real stack: a collection cycle (internal/engine), and
 # the dashboard's charts through the API handler on 30 days of generated
 # metrics (api: BenchmarkMetricsCharts, p50/p99 per chart; ~1 min of data
-# generation first), and storing one 50-container cycle with its rollups.
+# generation first), and storing one 50-container cycle with its rollups;
+# the dashboard in headless Chromium: the overview's first render with 100
+# environments, and a container's start event into the live list.
 bench: stack
 	source .data/stack.env && $(GO) test -run '^$$' -bench . -benchtime 20x ./internal/engine/...
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'MetricsCharts|InsertMetrics50Containers' -benchtime 500x ./api/ ./internal/store/
+	source .data/stack.env && $(GO) test -run '^$$' -bench 'Dashboard' -benchtime 20x ./api/
 
 # Scale harness (internal/scale): N environments against fake engines, e.g.
 # make scale ENVS=1000 DURATION=3m (SCALE_FLAGS: more flags of

@@ -39,7 +39,7 @@ type testBundle struct {
 	taskQueue   string
 }
 
-func dial(t *testing.T, identity string) client.Client {
+func dial(t testing.TB, identity string) client.Client {
 	t.Helper()
 	c, err := client.Dial(client.Options{HostPort: temporaltest.Address(t), Identity: identity})
 	if err != nil {
@@ -56,7 +56,7 @@ func setup(t *testing.T) *testBundle {
 }
 
 // setupWith starts the API and the given number of in-process workers.
-func setupWith(t *testing.T, workers int) *testBundle {
+func setupWith(t testing.TB, workers int) *testBundle {
 	t.Helper()
 	databaseURL := storetest.NewSchema(t)
 	ctx := context.Background()
@@ -92,7 +92,7 @@ func setupWith(t *testing.T, workers int) *testBundle {
 
 // call sends a request with an optional raw JSON body and decodes the answer
 // into out (when non-nil); it returns the status code.
-func (b *testBundle) call(t *testing.T, method, path, body string, out any) int {
+func (b *testBundle) call(t testing.TB, method, path, body string, out any) int {
 	t.Helper()
 	code, raw := b.raw(t, method, path, body)
 	if out != nil && len(strings.TrimSpace(raw)) > 0 {
@@ -106,7 +106,7 @@ func (b *testBundle) call(t *testing.T, method, path, body string, out any) int 
 // raw sends a request and returns the status and the body as text. Every
 // exchange is checked against api/openapi.json (checkContract): a mismatch
 // fails the test.
-func (b *testBundle) raw(t *testing.T, method, path, body string) (int, string) {
+func (b *testBundle) raw(t testing.TB, method, path, body string) (int, string) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -158,13 +158,13 @@ type containerJSON struct {
 
 // createEnvironment creates an environment on the test engine and deletes it
 // when the test ends (which stops its workflow).
-func (b *testBundle) createEnvironment(t *testing.T, name string, interval int) environmentJSON {
+func (b *testBundle) createEnvironment(t testing.TB, name string, interval int) environmentJSON {
 	t.Helper()
 	return b.createEnvironmentWith(t, name, enginetest.Endpoint(), fmt.Sprintf(`{"metricsIntervalSeconds":%d}`, interval))
 }
 
 // createEnvironmentWith creates an environment with raw JSON settings.
-func (b *testBundle) createEnvironmentWith(t *testing.T, name, endpoint, settings string) environmentJSON {
+func (b *testBundle) createEnvironmentWith(t testing.TB, name, endpoint, settings string) environmentJSON {
 	t.Helper()
 	var env environmentJSON
 	body := fmt.Sprintf(`{"name":%q,"endpoint":%q,"settings":%s}`, name, endpoint, settings)
@@ -176,7 +176,7 @@ func (b *testBundle) createEnvironmentWith(t *testing.T, name, endpoint, setting
 }
 
 // eventually polls check every second until it returns true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, check func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, check func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -260,7 +260,7 @@ func runtimeCPUs() int {
 
 // cycleTimes returns the collection times of the environment's host rows in
 // the last 10 minutes, oldest first (step 1 s puts each cycle in its own bucket).
-func (b *testBundle) cycleTimes(t *testing.T, envID string) []time.Time {
+func (b *testBundle) cycleTimes(t testing.TB, envID string) []time.Time {
 	t.Helper()
 	var series struct{ Points []struct{ Time time.Time } }
 	from := time.Now().Add(-10 * time.Minute).UTC().Format(time.RFC3339)
