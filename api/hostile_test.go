@@ -32,6 +32,7 @@ import (
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
+	"github.com/windflow/monitor/internal/dashboard"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
 	"github.com/windflow/monitor/internal/store"
@@ -264,6 +265,14 @@ func hostileSend(hc *http.Client, hr hostileRequest, rt hostileRoute) (string, i
 		return "", resp.StatusCode // a live stream: closing it is the end
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if (rt.pattern == "/" || strings.HasPrefix(rt.pattern, "/assets/")) &&
+		(resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotModified) {
+		// The dashboard's page and files: not JSON, under their own policy.
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != dashboard.ContentSecurityPolicy {
+			return fmt.Sprintf("dashboard answer %d with the policy %q", resp.StatusCode, csp), resp.StatusCode
+		}
+		return "", resp.StatusCode
+	}
 	if resp.StatusCode == http.StatusBadGateway && strings.HasSuffix(rt.pattern, "/test") {
 		// The receiver of a channel (changed by an earlier request) did
 		// not take the test message: the documented answer, in the shape.
