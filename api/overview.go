@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -83,6 +84,9 @@ type sparkPointJSON struct {
 	MemoryPercent float64   `json:"memoryPercent"`
 }
 
+// roundHundredth rounds v to two decimals.
+func roundHundredth(v float64) float64 { return math.Round(v*100) / 100 }
+
 // getOverview answers every environment, ordered by name, with what the
 // dashboard's overview shows of it: settings, stored status, latest cycle,
 // latest disk sample and the last hour of 1-minute host averages. One
@@ -139,6 +143,9 @@ func (s *Server) overviewEnvironmentJSON(e store.OverviewEnvironment) overviewEn
 			CapacityBytes: d.CapacityBytes, Warned: d.Warned, CheckedAt: d.CheckedAt}
 	}
 	for _, p := range e.Sparkline {
+		// Hundredths of a percent: a sparkline shows no more, and full
+		// float64 digits tripled the answer (~600 KB for 100 environments).
+		p.CPUPercent, p.MemoryPercent = roundHundredth(p.CPUPercent), roundHundredth(p.MemoryPercent)
 		out.Sparkline.Points = append(out.Sparkline.Points, sparkPointJSON(p))
 	}
 	return out

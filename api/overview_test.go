@@ -255,7 +255,9 @@ func TestOverviewAPI(t *testing.T) {
 		if s == nil || (i > 0 && !p.T.After(g.Sparkline.Points[i-1].T)) {
 			t.Fatalf("sparkline point %d at %s: not a minute of the last hour, or out of order", i, p.T)
 		}
-		if math.Abs(p.CPUPercent-s.cpu/float64(s.n)) > 1e-9 || math.Abs(p.MemoryPercent-s.mem/float64(s.n)) > 1e-9 {
+		// Rounded to hundredths in the answer.
+		if math.Abs(p.CPUPercent-s.cpu/float64(s.n)) > 0.005+1e-9 || math.Abs(p.MemoryPercent-s.mem/float64(s.n)) > 0.005+1e-9 ||
+			math.Abs(math.Round(p.CPUPercent*100)-p.CPUPercent*100) > 1e-6 {
 			t.Fatalf("sparkline point %s = %+v, want cpu %v mem %v", p.T, p, s.cpu/float64(s.n), s.mem/float64(s.n))
 		}
 	}
