@@ -3,8 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -76,47 +74,7 @@ func (a *Activities) PruneOldData(ctx context.Context, in workflows.PruneInput) 
 	return out, nil
 }
 
-// Environment variables of the rollup tiers' retention, in days (0: keep
-// forever). They are read by the worker that prunes (the schedule's input,
-// workflows.PruneInput, names the raw metrics only); windflow checks them
-// at startup too.
-const (
-	EnvRetentionMetricsMinuteDays = "WINDFLOW_RETENTION_METRICS_1M_DAYS"
-	EnvRetentionMetricsHourDays   = "WINDFLOW_RETENTION_METRICS_1H_DAYS"
-)
-
-// Default retention of the rollup tiers, in days.
-const (
-	DefaultRetentionMetricsMinuteDays = 30
-	DefaultRetentionMetricsHourDays   = 365
-)
-
-// RollupRetentionDays reads the retention of the 1-minute and 1-hour tiers
-// from the environment (defaults: 30 and 365 days). A value that is not a
-// whole number is an error; the range is checked by the caller.
-func RollupRetentionDays() (minuteDays, hourDays int, err error) {
-	read := func(name string, def int) (int, error) {
-		raw, ok := os.LookupEnv(name)
-		if !ok || raw == "" {
-			return def, nil
-		}
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			return 0, fmt.Errorf("%s=%q is not an integer", name, raw)
-		}
-		return n, nil
-	}
-	if minuteDays, err = read(EnvRetentionMetricsMinuteDays, DefaultRetentionMetricsMinuteDays); err != nil {
-		return 0, 0, err
-	}
-	if hourDays, err = read(EnvRetentionMetricsHourDays, DefaultRetentionMetricsHourDays); err != nil {
-		return 0, 0, err
-	}
-	return minuteDays, hourDays, nil
-}
-
-// retention turns the days of in, and of the rollup tiers
-// (RollupRetentionDays), into a store.Retention.
+// retention turns the days of in into a store.Retention.
 func retention(in workflows.PruneInput) (store.Retention, error) {
 	days := func(name string, n int) (time.Duration, error) {
 		if n < 0 || n > maxRetentionDays {
@@ -130,14 +88,11 @@ func retention(in workflows.PruneInput) (store.Retention, error) {
 	if r.Metrics, err = days("metrics days", in.MetricsDays); err != nil {
 		return r, err
 	}
-	minuteDays, hourDays, err := RollupRetentionDays()
-	if err != nil {
-		return r, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidRetention", nil)
-	}
-	if r.MetricsMinute, err = days(EnvRetentionMetricsMinuteDays, minuteDays); err != nil {
+	minuteDays, hourDays := in.RollupDays()
+	if r.MetricsMinute, err = days("1-minute metrics days", minuteDays); err != nil {
 		return r, err
 	}
-	if r.MetricsHour, err = days(EnvRetentionMetricsHourDays, hourDays); err != nil {
+	if r.MetricsHour, err = days("1-hour metrics days", hourDays); err != nil {
 		return r, err
 	}
 	if r.Events, err = days("events days", in.EventsDays); err != nil {

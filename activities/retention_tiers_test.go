@@ -7,18 +7,19 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
 
-// TestPruneOldData_RollupTiers: the rollup tiers keep the days of their
-// environment variables, independently of the raw rows' MetricsDays; a
-// value that is not a number fails the activity for good.
+// TestPruneOldData_RollupTiers: the rollup tiers keep the days of the
+// input's MetricsMinuteDays and MetricsHourDays, independently of the raw
+// rows' MetricsDays; a value out of range fails the activity for good; an
+// input without them (a schedule made before the tiers) keeps the defaults.
 func TestPruneOldData_RollupTiers(t *testing.T) {
-	t.Setenv(activities.EnvRetentionMetricsMinuteDays, "2")
-	t.Setenv(activities.EnvRetentionMetricsHourDays, "0") // forever
 	b := setup(t, "unix:///nonexistent/docker.sock")
+	in := workflows.DefaultPruneInput() // raw: 30 days
+	two, forever := 2, 0
+	in.MetricsMinuteDays, in.MetricsHourDays = &two, &forever
 	now := time.Now().UTC()
 	for _, age := range []time.Duration{3 * 24 * time.Hour, time.Hour} {
 		at := now.Add(-age)
@@ -27,7 +28,7 @@ func TestPruneOldData_RollupTiers(t *testing.T) {
 			t.Fatalf("InsertMetrics: %v", err)
 		}
 	}
-	val, err := b.tenv.ExecuteActivity(b.acts.PruneOldData, workflows.DefaultPruneInput()) // raw: 30 days
+	val, err := b.tenv.ExecuteActivity(b.acts.PruneOldData, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,10 +50,25 @@ func TestPruneOldData_RollupTiers(t *testing.T) {
 		}
 	}
 
-	t.Setenv(activities.EnvRetentionMetricsHourDays, "a year")
-	_, err = b.tenv.ExecuteActivity(b.acts.PruneOldData, workflows.DefaultPruneInput())
+	tooLong := 36501
+	in.MetricsHourDays = &tooLong
+	_, err = b.tenv.ExecuteActivity(b.acts.PruneOldData, in)
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
 		t.Fatalf("err = %v, want a non-retryable application error", err)
+	}
+
+	// An input of before the tiers: the defaults (30 and 365 days) keep
+	// everything left.
+	old := workflows.PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90}
+	if minute, hour := old.RollupDays(); minute != workflows.DefaultMetricsMinuteDays || hour != workflows.DefaultMetricsHourDays {
+		t.Fatalf("RollupDays of an old input = %d, %d", minute, hour)
+	}
+	val, err = b.tenv.ExecuteActivity(b.acts.PruneOldData, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := val.Get(&res); err != nil || res.Total() != 0 {
+		t.Fatalf("old input pruned %+v (%v), want nothing", res, err)
 	}
 }

@@ -47,11 +47,39 @@ type PruneInput struct {
 	// NotificationsDays covers delivered and failed notifications (pending
 	// ones are never pruned).
 	NotificationsDays int
+	// MetricsMinuteDays and MetricsHourDays cover the 1-minute and 1-hour
+	// rollups of host and container metrics. Nil (the input of a schedule
+	// made before they existed): DefaultMetricsMinuteDays and
+	// DefaultMetricsHourDays.
+	MetricsMinuteDays *int `json:",omitempty"`
+	MetricsHourDays   *int `json:",omitempty"`
 }
 
-// DefaultPruneInput is 30 days of metrics and 90 days of everything else.
+// Default retention of the rollup tiers, in days.
+const (
+	DefaultMetricsMinuteDays = 30
+	DefaultMetricsHourDays   = 365
+)
+
+// RollupDays returns the retention of the 1-minute and 1-hour tiers, the
+// defaults where in leaves them unset.
+func (in PruneInput) RollupDays() (minuteDays, hourDays int) {
+	minuteDays, hourDays = DefaultMetricsMinuteDays, DefaultMetricsHourDays
+	if in.MetricsMinuteDays != nil {
+		minuteDays = *in.MetricsMinuteDays
+	}
+	if in.MetricsHourDays != nil {
+		hourDays = *in.MetricsHourDays
+	}
+	return minuteDays, hourDays
+}
+
+// DefaultPruneInput is 30 days of raw metrics, 90 days of events, disk
+// samples and notifications, and the rollup tiers' defaults.
 func DefaultPruneInput() PruneInput {
-	return PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90}
+	minute, hour := DefaultMetricsMinuteDays, DefaultMetricsHourDays
+	return PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90,
+		MetricsMinuteDays: &minute, MetricsHourDays: &hour}
 }
 
 // PruneResult counts the rows one run deleted, per table.

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -98,5 +99,13 @@ func TestRetentionWorkflowNonRetryable(t *testing.T) {
 func TestRetentionIDs(t *testing.T) {
 	require.Equal(t, "retention/abc", RetentionScheduleID("abc"))
 	require.Equal(t, "retention-run/abc", RetentionWorkflowID("abc"))
-	require.Equal(t, PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90}, DefaultPruneInput())
+	minute, hour := DefaultMetricsMinuteDays, DefaultMetricsHourDays
+	require.Equal(t, PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90,
+		MetricsMinuteDays: &minute, MetricsHourDays: &hour}, DefaultPruneInput())
+	// An input of before the rollup tiers decodes with them unset: the
+	// defaults apply.
+	var old PruneInput
+	require.NoError(t, json.Unmarshal([]byte(`{"MetricsDays":7,"EventsDays":90,"DiskDays":90,"NotificationsDays":90}`), &old))
+	gotMinute, gotHour := old.RollupDays()
+	require.Equal(t, [2]int{30, 365}, [2]int{gotMinute, gotHour})
 }

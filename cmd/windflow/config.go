@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -62,6 +61,9 @@ type config struct {
 	// Retention in days of old data (0: keep forever), pruned hourly by a
 	// Temporal Schedule.
 	Retention workflows.PruneInput
+	// retentionMinuteDays and retentionHourDays back Retention's rollup
+	// tiers (flags and environment).
+	retentionMinuteDays, retentionHourDays int
 	// OutboundAllow is the outbound allow-list ($WINDFLOW_OUTBOUND_ALLOW,
 	// -outbound-allow; unset: the command's default, see outbound.go).
 	OutboundAllow    string
@@ -185,6 +187,11 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"days container events and gaps are kept, 0: forever ($WINDFLOW_RETENTION_EVENTS_DAYS)")
 	fs.IntVar(&c.Retention.DiskDays, "retention-disk-days", envInt("WINDFLOW_RETENTION_DISK_DAYS", def.DiskDays),
 		"days disk samples are kept, 0: forever ($WINDFLOW_RETENTION_DISK_DAYS)")
+	fs.IntVar(&c.retentionMinuteDays, "retention-metrics-1m-days", envInt("WINDFLOW_RETENTION_METRICS_1M_DAYS", workflows.DefaultMetricsMinuteDays),
+		"days 1-minute metric rollups are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_1M_DAYS)")
+	fs.IntVar(&c.retentionHourDays, "retention-metrics-1h-days", envInt("WINDFLOW_RETENTION_METRICS_1H_DAYS", workflows.DefaultMetricsHourDays),
+		"days 1-hour metric rollups are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_1H_DAYS)")
+	c.Retention.MetricsMinuteDays, c.Retention.MetricsHourDays = &c.retentionMinuteDays, &c.retentionHourDays
 	fs.IntVar(&c.Retention.NotificationsDays, "retention-notifications-days", envInt("WINDFLOW_RETENTION_NOTIFICATIONS_DAYS", def.NotificationsDays),
 		"days delivered or failed notifications are kept, 0: forever ($WINDFLOW_RETENTION_NOTIFICATIONS_DAYS)")
 	fs.IntVar(&c.MaxStreamClients, "max-stream-clients", envInt("WINDFLOW_MAX_STREAM_CLIENTS", 0),
@@ -206,9 +213,7 @@ func loadConfig(fs *flag.FlagSet) *config {
 const maxRetentionDays = 36500
 
 // defaultRawMetricsDays is the default retention of raw metrics; their
-// 1-minute and 1-hour rollups are kept 30 and 365 days
-// (WINDFLOW_RETENTION_METRICS_1M_DAYS and _1H_DAYS, env only: the pruning
-// worker reads them, activities.RollupRetentionDays).
+// 1-minute and 1-hour rollups are kept 30 and 365 days by default.
 const defaultRawMetricsDays = 7
 
 // validate reports, all at once, the environment variables that could not
@@ -234,16 +239,13 @@ func (c config) validate() error {
 			"retention of %s (WINDFLOW_RETENTION_%s_DAYS, -retention-%s-days) must be from 0 (keep forever) to %d days, got %d",
 			d.name, strings.ToUpper(d.name), d.name, maxRetentionDays, d.days)
 	}
-	if minuteDays, hourDays, err := activities.RollupRetentionDays(); err != nil {
-		errs = append(errs, err)
-	} else {
-		for _, d := range []struct {
-			env  string
-			days int
-		}{{activities.EnvRetentionMetricsMinuteDays, minuteDays}, {activities.EnvRetentionMetricsHourDays, hourDays}} {
-			check(d.days >= 0 && d.days <= maxRetentionDays,
-				"retention of metrics rollups (%s) must be from 0 (keep forever) to %d days, got %d", d.env, maxRetentionDays, d.days)
-		}
+	for _, d := range []struct {
+		name, tier string
+		days       int
+	}{{"1M", "1m", c.retentionMinuteDays}, {"1H", "1h", c.retentionHourDays}} {
+		check(d.days >= 0 && d.days <= maxRetentionDays,
+			"retention of metrics rollups (WINDFLOW_RETENTION_METRICS_%s_DAYS, -retention-metrics-%s-days) must be from 0 (keep forever) to %d days, got %d",
+			d.name, d.tier, maxRetentionDays, d.days)
 	}
 	check(c.StatsParallelism >= 1, "stats parallelism (WINDFLOW_STATS_PARALLELISM) must be at least 1, got %d", c.StatsParallelism)
 	check(c.MaxStreams >= 0 && c.MaxActivities >= 0 && c.MaxChecks >= 0,
