@@ -152,7 +152,8 @@ func (s *Server) Routes() http.Handler {
 		// notifications.go).
 		r.Mount("/notification-channels", s.channelRoutes())
 		r.Get("/notifications", s.listNotifications)
-		r.Get("/overview", s.getOverview) // every environment at a glance (overview.go)
+		r.Mount("/alert-rules", s.alertRuleRoutes()) // alert rules (alertrules.go)
+		r.Get("/overview", s.getOverview)            // every environment at a glance (overview.go)
 		r.Mount("/events", s.eventRoutes())
 		r.Get("/stream", s.streamEvents)
 	})

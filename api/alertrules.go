@@ -1,0 +1,303 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// AlertRuleStore is what /api/v1/alert-rules needs of the store.
+type AlertRuleStore interface {
+	CreateAlertRule(ctx context.Context, a store.AlertRule) (store.AlertRule, error)
+	GetAlertRule(ctx context.Context, id uuid.UUID) (store.AlertRule, error)
+	ListAlertRules(ctx context.Context, envID *uuid.UUID) ([]store.AlertRule, error)
+	UpdateAlertRule(ctx context.Context, a store.AlertRule) (store.AlertRule, error)
+	DeleteAlertRule(ctx context.Context, id uuid.UUID) error
+}
+
+func (s *Server) alertRuleStore() (AlertRuleStore, error) {
+	if rs, ok := s.Store.(AlertRuleStore); ok {
+		return rs, nil
+	}
+	return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no alert rules")
+}
+
+// alertRuleRoutes serves /api/v1/alert-rules: create, list, read,
+// replace and delete rules.
+func (s *Server) alertRuleRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Post("/", s.createAlertRule)
+	r.Get("/", s.listAlertRules)
+	r.Route("/{id}", func(r chi.Router) {
+		r.Get("/", s.getAlertRule)
+		r.Put("/", s.putAlertRule)
+		r.Delete("/", s.deleteAlertRule)
+	})
+	return r
+}
+
+// alertRuleJSON is a rule in answers.
+type alertRuleJSON struct {
+	ID               uuid.UUID         `json:"id"`
+	Name             string            `json:"name"`
+	EnvironmentID    *uuid.UUID        `json:"environmentId"`
+	Metric           string            `json:"metric"`
+	Op               string            `json:"op"`
+	Threshold        float64           `json:"threshold"`
+	ForSeconds       int               `json:"forSeconds"`
+	Recovery         *float64          `json:"recovery"`
+	ContainerPattern string            `json:"containerPattern"`
+	Labels           map[string]string `json:"labels"`
+	Severity         string            `json:"severity"`
+	Enabled          bool              `json:"enabled"`
+	CreatedAt        time.Time         `json:"createdAt"`
+	UpdatedAt        time.Time         `json:"updatedAt"`
+}
+
+func alertRuleView(a store.AlertRule) alertRuleJSON {
+	return alertRuleJSON{ID: a.ID, Name: a.Name, EnvironmentID: a.EnvironmentID, Metric: a.Metric, Op: a.Op,
+		Threshold: a.Threshold, ForSeconds: a.ForSeconds, Recovery: a.Recovery, ContainerPattern: a.ContainerPattern,
+		Labels: a.Labels, Severity: a.Severity, Enabled: a.Enabled, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+// alertRuleRequest is the body of POST and PUT: the whole rule.
+type alertRuleRequest struct {
+	Name             string            `json:"name"`
+	EnvironmentID    *uuid.UUID        `json:"environmentId"`
+	Metric           string            `json:"metric"`
+	Op               string            `json:"op"`
+	Threshold        *float64          `json:"threshold"`
+	ForSeconds       int               `json:"forSeconds"`
+	Recovery         *float64          `json:"recovery"`
+	ContainerPattern string            `json:"containerPattern"`
+	Labels           map[string]string `json:"labels"`
+	Severity         string            `json:"severity"`
+	Enabled          *bool             `json:"enabled"`
+}
+
+// Bounds of a rule's texts.
+const (
+	maxRuleName   = 100
+	maxRuleText   = 256 // a pattern, a label key or value
+	maxRuleLabels = 32
+)
+
+var severities = []string{"info", "warning", "critical"}
+
+// alertRule validates req into the rule to store (id kept).
+func alertRule(id uuid.UUID, req alertRuleRequest) (store.AlertRule, error) {
+	invalid := func(format string, args ...any) (store.AlertRule, error) {
+		return store.AlertRule{}, errorf(http.StatusBadRequest, "invalid_rule", format, args...)
+	}
+	if !printable(req.Name, maxRuleName) || strings.TrimSpace(req.Name) == "" {
+		return invalid("name must be 1-%d printable characters, not only spaces", maxRuleName)
+	}
+	if req.Threshold == nil || math.IsInf(*req.Threshold, 0) || math.IsNaN(*req.Threshold) {
+		return invalid("threshold is required (a number)")
+	}
+	if req.Recovery != nil && (math.IsInf(*req.Recovery, 0) || math.IsNaN(*req.Recovery)) {
+		return invalid("recovery must be a number or null")
+	}
+	if req.ForSeconds < 0 || req.ForSeconds > 86400 {
+		return invalid("forSeconds must be between 0 and 86400, got %d", req.ForSeconds)
+	}
+	if req.ContainerPattern != "" && !printable(req.ContainerPattern, maxRuleText) {
+		return invalid("containerPattern must be at most %d printable bytes", maxRuleText)
+	}
+	if len(req.Labels) > maxRuleLabels {
+		return invalid("at most %d labels, got %d", maxRuleLabels, len(req.Labels))
+	}
+	for k, v := range req.Labels {
+		if k == "" || !printable(k, maxRuleText) || (v != "" && !printable(v, maxRuleText)) {
+			return invalid("labels: keys and values must be at most %d printable bytes (keys not empty)", maxRuleText)
+		}
+	}
+	if req.Severity == "" {
+		req.Severity = "warning"
+	}
+	if !containsString(severities, req.Severity) {
+		return invalid("severity must be info, warning or critical, got %q", shorten(req.Severity))
+	}
+	enabled := req.Enabled == nil || *req.Enabled
+	rule := store.AlertRule{ID: id, Name: req.Name, EnvironmentID: req.EnvironmentID, Metric: req.Metric, Op: req.Op,
+		Threshold: *req.Threshold, ForSeconds: req.ForSeconds, Recovery: req.Recovery, ContainerPattern: req.ContainerPattern,
+		Labels: req.Labels, Severity: req.Severity, Enabled: enabled}
+	if err := evaluatedRule(rule).Validate(); err != nil {
+		return invalid("%s", strings.TrimPrefix(err.Error(), workflows.ErrInvalidSettings.Error()+": "))
+	}
+	return rule, nil
+}
+
+// evaluatedRule is a stored rule as a workflow evaluates it.
+func evaluatedRule(a store.AlertRule) workflows.AlertRule {
+	return workflows.AlertRule{ID: a.ID.String(), Metric: workflows.AlertMetric(a.Metric), Op: workflows.AlertComparison(a.Op),
+		Threshold: a.Threshold, For: time.Duration(a.ForSeconds) * time.Second, Recovery: a.Recovery,
+		ContainerPattern: a.ContainerPattern, Labels: a.Labels}
+}
+
+// printable reports whether s is valid UTF-8 of at most max bytes without
+// control characters.
+func printable(s string, max int) bool {
+	return utf8.ValidString(s) && len(s) <= max && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// alertRuleWriteError maps the store's errors of a write.
+func alertRuleWriteError(a store.AlertRule, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNameTaken):
+		return errorf(http.StatusConflict, "name_taken", "an alert rule named %q already exists", shorten(a.Name))
+	case errors.Is(err, store.ErrNotFound) && a.EnvironmentID != nil:
+		return errorf(http.StatusBadRequest, "unknown_environment", "environment %s does not exist (or rule %s)", *a.EnvironmentID, a.ID)
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(http.StatusNotFound, "not_found", "alert rule %s does not exist", a.ID)
+	case errors.Is(err, store.ErrInvalid):
+		return errorf(http.StatusBadRequest, "invalid_rule", "the rule was rejected by the database")
+	}
+	return err
+}
+
+func (s *Server) createAlertRule(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.alertRuleStore()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req alertRuleRequest
+	if err := decodeObject(w, r, &req, "environmentId", "recovery"); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rule, err := alertRule(uuid.New(), req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	created, err := rs.CreateAlertRule(r.Context(), rule)
+	if err != nil {
+		writeError(w, r, alertRuleWriteError(rule, err))
+		return
+	}
+	w.Header().Set("Location", "/api/v1/alert-rules/"+created.ID.String())
+	writeJSON(w, http.StatusCreated, alertRuleView(created))
+}
+
+// listAlertRules answers every rule, or (?environment=<uuid>) those that
+// apply to one environment.
+func (s *Server) listAlertRules(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.alertRuleStore()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var envID *uuid.UUID
+	if raw := r.URL.Query().Get("environment"); raw != "" {
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			writeError(w, r, errorf(http.StatusBadRequest, "invalid_environment", "environment %q is not a UUID", shorten(raw)))
+			return
+		}
+		if _, err := s.Store.GetEnvironment(r.Context(), id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = errorf(http.StatusNotFound, "not_found", "environment %s does not exist", id)
+			}
+			writeError(w, r, err)
+			return
+		}
+		envID = &id
+	}
+	rules, err := rs.ListAlertRules(r.Context(), envID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]alertRuleJSON, 0, len(rules))
+	for _, a := range rules {
+		out = append(out, alertRuleView(a))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rules": out})
+}
+
+// alertRuleOf loads the rule named by the {id} URL parameter.
+func (s *Server) alertRuleOf(r *http.Request) (AlertRuleStore, store.AlertRule, error) {
+	rs, err := s.alertRuleStore()
+	if err != nil {
+		return nil, store.AlertRule{}, err
+	}
+	raw := chi.URLParam(r, "id")
+	id, err := uuid.Parse(raw)
+	if err != nil {
+		return nil, store.AlertRule{}, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", shorten(raw))
+	}
+	a, err := rs.GetAlertRule(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.AlertRule{}, errorf(http.StatusNotFound, "not_found", "alert rule %s does not exist", id)
+	}
+	return rs, a, err
+}
+
+func (s *Server) getAlertRule(w http.ResponseWriter, r *http.Request) {
+	_, a, err := s.alertRuleOf(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, alertRuleView(a))
+}
+
+// putAlertRule replaces a rule with the body (the whole rule).
+func (s *Server) putAlertRule(w http.ResponseWriter, r *http.Request) {
+	rs, a, err := s.alertRuleOf(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req alertRuleRequest
+	if err := decodeObject(w, r, &req, "environmentId", "recovery"); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rule, err := alertRule(a.ID, req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	updated, err := rs.UpdateAlertRule(r.Context(), rule)
+	if err != nil {
+		writeError(w, r, alertRuleWriteError(rule, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, alertRuleView(updated))
+}
+
+func (s *Server) deleteAlertRule(w http.ResponseWriter, r *http.Request) {
+	rs, a, err := s.alertRuleOf(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := rs.DeleteAlertRule(r.Context(), a.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
