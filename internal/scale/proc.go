@@ -282,3 +282,36 @@ func (s *ProcSampler) Stop() (usage []ProcUsage, machineCPU float64) {
 	}
 	return usage, machineCPU
 }
+
+// DevServerDB returns the SQLite file the dev server of pid keeps
+// (--db-filename, made absolute against its working directory) and its
+// size in bytes; "" when it keeps none (in memory) or pid is unknown.
+func DevServerDB(pid int) (path string, size int64) {
+	b, err := readProc(pid, "cmdline")
+	if err != nil {
+		return "", 0
+	}
+	args := strings.Split(string(b), "\x00")
+	for i, a := range args {
+		if a == "--db-filename" && i+1 < len(args) {
+			path = args[i+1]
+		} else if v, ok := strings.CutPrefix(a, "--db-filename="); ok {
+			path = v
+		}
+	}
+	if path == "" {
+		return "", 0
+	}
+	if !filepath.IsAbs(path) {
+		cwd, err := os.Readlink(filepath.Join(procRoot, strconv.Itoa(pid), "cwd"))
+		if err != nil {
+			return path, 0
+		}
+		path = filepath.Join(cwd, path)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return path, 0
+	}
+	return path, fi.Size()
+}

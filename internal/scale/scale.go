@@ -598,6 +598,9 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 	base.Start()
 	baseUse, _ := base.Stop()
 
+	if path, size := DevServerDB(TemporalPID(cfg.TemporalPIDFile)); size > devServerDBWarn {
+		h.logf("warning: the dev server's SQLite file %s holds %d MB; figures of a dev server used this much are slower (see the report's notes)", path, size>>20)
+	}
 	regStart := time.Now()
 	if err := h.register(ctx); err != nil {
 		return nil, err
@@ -682,6 +685,13 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 	if temporalPID == 0 {
 		rep.Notes = append(rep.Notes, "the Temporal dev server process was not found: its row is empty")
 	}
+	// A dev server that has kept its SQLite file through many runs is
+	// slower (772 MB after a day of runs made StartWorkflow time out).
+	if path, size := DevServerDB(temporalPID); size > devServerDBWarn {
+		rep.Notes = append(rep.Notes, fmt.Sprintf(
+			"the dev server's SQLite file %s holds %d MB: a dev server used this much is slower; for comparable figures stop the stack and delete it (make down; rm .data/temporal.db*)",
+			path, size>>20))
+	}
 	if len(baseUse) == 1 {
 		rep.WorkerBaseRSS = baseUse[0].RSSMean
 	}
@@ -750,3 +760,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// devServerDBWarn is the size of the dev server's SQLite file past which
+// the report warns that the figures may be those of a slowed-down server.
+const devServerDBWarn = 256 << 20

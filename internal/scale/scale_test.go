@@ -449,3 +449,38 @@ func TestCountCyclesEdges(t *testing.T) {
 		t.Errorf("credited = %v, want %v", st.Credited, want)
 	}
 }
+
+// TestDevServerDB: the dev server's SQLite file, from its command line
+// (absolute, or relative to its working directory), with its size.
+func TestDevServerDB(t *testing.T) {
+	root := t.TempDir()
+	withProcRoot(t, root)
+	work := t.TempDir()
+	db := filepath.Join(work, "temporal.db")
+	if err := os.WriteFile(db, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proc := func(pid, cmdline string) {
+		dir := filepath.Join(root, pid)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cmdline"), []byte(cmdline), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(work, filepath.Join(dir, "cwd")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc("10", "temporal\x00server\x00start-dev\x00--db-filename\x00"+db+"\x00")
+	proc("11", "temporal\x00server\x00start-dev\x00--db-filename=temporal.db\x00")
+	proc("12", "temporal\x00server\x00start-dev\x00")
+	for pid, want := range map[int]struct {
+		path string
+		size int64
+	}{10: {db, 4096}, 11: {db, 4096}, 12: {"", 0}, 13: {"", 0}} {
+		if path, size := DevServerDB(pid); path != want.path || size != want.size {
+			t.Errorf("DevServerDB(%d) = %q, %d; want %q, %d", pid, path, size, want.path, want.size)
+		}
+	}
+}
