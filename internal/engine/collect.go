@@ -153,6 +153,9 @@ func fillIdentity(s *ContainerSample, item container.Summary) {
 	if s.Name == "" && len(item.Names) > 0 {
 		s.Name = strings.TrimPrefix(item.Names[0], "/")
 	}
+	if s.Labels == nil {
+		s.Labels = item.Labels
+	}
 }
 
 // parallelism is Parallelism, or DefaultParallelism when not positive.

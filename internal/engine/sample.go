@@ -12,6 +12,9 @@ type ContainerSample struct {
 	ID string
 	// Name is the container name without its leading slash.
 	Name string
+	// Labels are the container's labels, from the list (alert rules select
+	// containers by them); not stored with the metrics.
+	Labels map[string]string
 	// CPUPercent is the docker CLI CPU % (100 % = one CPU); 0 when !CPUKnown.
 	CPUPercent float64
 	// MemoryUsed is usage minus inactive page cache, in bytes (see MemoryUsed).

@@ -282,6 +282,9 @@ func TestCollectorMatchesExpected(t *testing.T) {
 				if !ok || s.Name != w.Name {
 					t.Fatalf("unknown sample %+v", s)
 				}
+				if s.Labels["com.docker.compose.service"] == "" {
+					t.Errorf("%s: labels %v; want the list's compose labels", s.Name, s.Labels)
+				}
 				if !s.CPUKnown || math.Abs(s.CPUPercent-w.CPUPercent) > 0.5 {
 					t.Errorf("%s: CPU %.3f %%, want %.2f", s.Name, s.CPUPercent, w.CPUPercent)
 				}
