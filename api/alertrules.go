@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -126,7 +127,7 @@ func alertRule(id uuid.UUID, req alertRuleRequest) (store.AlertRule, error) {
 	if req.Severity == "" {
 		req.Severity = "warning"
 	}
-	if !containsString(severities, req.Severity) {
+	if !slices.Contains(severities, req.Severity) {
 		return invalid("severity must be info, warning or critical, got %q", shorten(req.Severity))
 	}
 	enabled := req.Enabled == nil || *req.Enabled
@@ -150,15 +151,6 @@ func evaluatedRule(a store.AlertRule) workflows.AlertRule {
 // control characters.
 func printable(s string, max int) bool {
 	return utf8.ValidString(s) && len(s) <= max && strings.IndexFunc(s, unicode.IsControl) < 0
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // alertRuleWriteError maps the store's errors of a write.

@@ -43,18 +43,27 @@ func browserNumber(t *testing.T, ctx context.Context, expr string) float64 {
 }
 
 // waitBrowser polls a JavaScript condition until it holds.
-func waitBrowser(t *testing.T, ctx context.Context, timeout time.Duration, what, cond string) {
+func waitBrowser(t testing.TB, ctx context.Context, timeout time.Duration, what, cond string) {
+	t.Helper()
+	waitNumber(t, ctx, timeout, what, `(`+cond+`) ? 0 : -1`)
+}
+
+// waitNumber polls a JavaScript expression every 5 ms until it yields a
+// number ≥ 0, and returns it; on a timeout the test fails with the page's
+// text.
+func waitNumber(t testing.TB, ctx context.Context, timeout time.Duration, what, expr string) float64 {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`Boolean(`+cond+`)`))
-		if err == nil && ok {
-			return
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Number(`+expr+`)`))
+		if err == nil && v >= 0 {
+			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("browser: timed out after %s waiting for %s (%s; last error %v)", timeout, what, cond, err)
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("browser: timed out after %s waiting for %s (%s; last error %v); the page: %.2000s", timeout, what, expr, err, page)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -105,7 +114,7 @@ func TestDashboard_Pages(t *testing.T) {
 
 	// An out-of-range setting: the validator's message next to the field,
 	// and nothing changed.
-	var before environmentWithVersion
+	var before environmentJSON
 	b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID, "", &before)
 	browserDo(t, ctx, "type an out-of-range interval",
 		chromedp.SetValue(chromedp.CSS(`#setting-metricsIntervalSeconds`), "5"),
@@ -114,7 +123,7 @@ func TestDashboard_Pages(t *testing.T) {
 	if !strings.Contains(msg, "metricsInterval") {
 		t.Errorf("message next to the field: %q; want the validator's words", msg)
 	}
-	var after environmentWithVersion
+	var after environmentJSON
 	b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID, "", &after)
 	if after.Version != before.Version || after.Settings.MetricsIntervalSeconds != 10 {
 		t.Fatalf("after a refused setting: version %d → %d, interval %d; want nothing changed",
@@ -178,14 +187,6 @@ next:
 		}
 		t.Errorf("page error: %s", e)
 	}
-}
-
-type environmentWithVersion struct {
-	Version  int `json:"version"`
-	Settings struct {
-		MetricsIntervalSeconds int `json:"metricsIntervalSeconds"`
-		OfflineAfter           int `json:"offlineAfter"`
-	} `json:"settings"`
 }
 
 // TestDashboard_TokenPrompt: with WINDFLOW_API_TOKEN set, the page asks for

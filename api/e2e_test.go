@@ -134,9 +134,11 @@ func (b *testBundle) raw(t testing.TB, method, path, body string) (int, string) 
 type environmentJSON struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
+	Version  int    `json:"version"`
 	Settings struct {
 		MetricsIntervalSeconds int  `json:"metricsIntervalSeconds"`
 		CollectMetrics         bool `json:"collectMetrics"`
+		OfflineAfter           int  `json:"offlineAfter"`
 	} `json:"settings"`
 	WorkflowID  string `json:"workflowId"`
 	WorkflowURL string `json:"workflowUrl"`

@@ -61,9 +61,6 @@ type config struct {
 	// Retention in days of old data (0: keep forever), pruned hourly by a
 	// Temporal Schedule.
 	Retention workflows.PruneInput
-	// retentionMinuteDays and retentionHourDays back Retention's rollup
-	// tiers (flags and environment).
-	retentionMinuteDays, retentionHourDays int
 	// OutboundAllow is the outbound allow-list ($WINDFLOW_OUTBOUND_ALLOW,
 	// -outbound-allow; unset: the command's default, see outbound.go).
 	OutboundAllow    string
@@ -187,11 +184,11 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"days container events and gaps are kept, 0: forever ($WINDFLOW_RETENTION_EVENTS_DAYS)")
 	fs.IntVar(&c.Retention.DiskDays, "retention-disk-days", envInt("WINDFLOW_RETENTION_DISK_DAYS", def.DiskDays),
 		"days disk samples are kept, 0: forever ($WINDFLOW_RETENTION_DISK_DAYS)")
-	fs.IntVar(&c.retentionMinuteDays, "retention-metrics-1m-days", envInt("WINDFLOW_RETENTION_METRICS_1M_DAYS", workflows.DefaultMetricsMinuteDays),
+	c.Retention.MetricsMinuteDays, c.Retention.MetricsHourDays = new(int), new(int)
+	fs.IntVar(c.Retention.MetricsMinuteDays, "retention-metrics-1m-days", envInt("WINDFLOW_RETENTION_METRICS_1M_DAYS", workflows.DefaultMetricsMinuteDays),
 		"days 1-minute metric rollups are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_1M_DAYS)")
-	fs.IntVar(&c.retentionHourDays, "retention-metrics-1h-days", envInt("WINDFLOW_RETENTION_METRICS_1H_DAYS", workflows.DefaultMetricsHourDays),
+	fs.IntVar(c.Retention.MetricsHourDays, "retention-metrics-1h-days", envInt("WINDFLOW_RETENTION_METRICS_1H_DAYS", workflows.DefaultMetricsHourDays),
 		"days 1-hour metric rollups are kept, 0: forever ($WINDFLOW_RETENTION_METRICS_1H_DAYS)")
-	c.Retention.MetricsMinuteDays, c.Retention.MetricsHourDays = &c.retentionMinuteDays, &c.retentionHourDays
 	fs.IntVar(&c.Retention.NotificationsDays, "retention-notifications-days", envInt("WINDFLOW_RETENTION_NOTIFICATIONS_DAYS", def.NotificationsDays),
 		"days delivered or failed notifications are kept, 0: forever ($WINDFLOW_RETENTION_NOTIFICATIONS_DAYS)")
 	fs.IntVar(&c.MaxStreamClients, "max-stream-clients", envInt("WINDFLOW_MAX_STREAM_CLIENTS", 0),
@@ -242,7 +239,7 @@ func (c config) validate() error {
 	for _, d := range []struct {
 		name, tier string
 		days       int
-	}{{"1M", "1m", c.retentionMinuteDays}, {"1H", "1h", c.retentionHourDays}} {
+	}{{"1M", "1m", *c.Retention.MetricsMinuteDays}, {"1H", "1h", *c.Retention.MetricsHourDays}} {
 		check(d.days >= 0 && d.days <= maxRetentionDays,
 			"retention of metrics rollups (WINDFLOW_RETENTION_METRICS_%s_DAYS, -retention-metrics-%s-days) must be from 0 (keep forever) to %d days, got %d",
 			d.name, d.tier, maxRetentionDays, d.days)

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
