@@ -276,15 +276,17 @@ func (c *statementCounter) accept() {
 			_ = client.Close()
 		}()
 		go func() {
-			_ = c.count(io.TeeReader(client, server))
+			_ = c.count(client, server)
 			_ = server.Close()
 		}()
 	}
 }
 
-// count reads the client's side of one connection: untyped messages
-// (SSL or GSS requests, then the startup message), then typed ones.
-func (c *statementCounter) count(r io.Reader) error {
+// count forwards the client's side of one connection to server message by
+// message: untyped messages (SSL or GSS requests, then the startup message),
+// then typed ones. A statement is counted before it is forwarded, so the
+// count is complete once its answer has reached the client.
+func (c *statementCounter) count(r io.Reader, server io.Writer) error {
 	var head [8]byte
 	for {
 		if _, err := io.ReadFull(r, head[:8]); err != nil {
@@ -292,7 +294,10 @@ func (c *statementCounter) count(r io.Reader) error {
 		}
 		n := binary.BigEndian.Uint32(head[:4])
 		code := binary.BigEndian.Uint32(head[4:8])
-		if _, err := io.CopyN(io.Discard, r, int64(n)-8); err != nil {
+		if _, err := server.Write(head[:8]); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(server, r, int64(n)-8); err != nil {
 			return err
 		}
 		if code != 80877103 && code != 80877104 { // not an SSL or GSS request
@@ -314,7 +319,14 @@ func (c *statementCounter) count(r io.Reader) error {
 			if !strings.HasPrefix(string(body), "-- ping") {
 				c.n.Add(1)
 			}
-		case 'X':
+		}
+		if _, err := server.Write(head[:5]); err != nil {
+			return err
+		}
+		if _, err := server.Write(body); err != nil {
+			return err
+		}
+		if head[0] == 'X' {
 			return errors.New("terminated")
 		}
 	}
