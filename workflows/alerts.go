@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,16 +26,36 @@ const (
 	AlertHostMemory      AlertMetric = "host_memory_percent"
 	AlertContainerCPU    AlertMetric = "container_cpu_percent"
 	AlertContainerMemory AlertMetric = "container_memory_percent" // of its limit (the host's memory without one)
+	AlertContainerHost   AlertMetric = "container_memory_host_percent"
 	AlertContainerBytes  AlertMetric = "container_memory_bytes"
+	// AlertContainerRestarts counts a container's restarts (start events
+	// after its first, policy restarts included) over the rule's For, which
+	// is then a sliding window rather than a pending time: the rule fires
+	// at the first cycle whose window holds more restarts than the
+	// threshold, and resolves when the window holds no more than the
+	// recovery value.
+	AlertContainerRestarts AlertMetric = "container_restarts"
 )
+
+// AlertMetrics lists the metrics a rule can watch, in the order documents
+// list them.
+var AlertMetrics = []AlertMetric{
+	AlertHostCPU, AlertHostMemory, AlertContainerCPU, AlertContainerMemory,
+	AlertContainerHost, AlertContainerBytes, AlertContainerRestarts,
+}
 
 // perContainer reports whether m is a figure of each container.
 func (m AlertMetric) perContainer() bool {
 	switch m {
-	case AlertContainerCPU, AlertContainerMemory, AlertContainerBytes:
+	case AlertContainerCPU, AlertContainerMemory, AlertContainerHost, AlertContainerBytes, AlertContainerRestarts:
 		return true
 	}
 	return false
+}
+
+// RestartWindowKey is the key of ContainerFigures.Restarts for a window.
+func RestartWindowKey(window time.Duration) string {
+	return strconv.FormatInt(int64(window/time.Second), 10)
 }
 
 // AlertComparison says on which side of the threshold a value breaches.
@@ -67,16 +89,21 @@ type AlertRule struct {
 
 // Validate reports the first field out of range.
 func (r AlertRule) Validate() error {
-	switch r.Metric {
-	case AlertHostCPU, AlertHostMemory, AlertContainerCPU, AlertContainerMemory, AlertContainerBytes:
-	default:
-		return fmt.Errorf("%w: metric %q is not one of host_cpu_percent, host_memory_percent, container_cpu_percent, container_memory_percent, container_memory_bytes", ErrInvalidSettings, r.Metric)
+	if !slices.Contains(AlertMetrics, r.Metric) {
+		names := make([]string, len(AlertMetrics))
+		for i, m := range AlertMetrics {
+			names[i] = string(m)
+		}
+		return fmt.Errorf("%w: metric %q is not one of %s", ErrInvalidSettings, r.Metric, strings.Join(names, ", "))
 	}
 	if r.Op != AlertAbove && r.Op != AlertBelow {
 		return fmt.Errorf("%w: op must be %q or %q, got %q", ErrInvalidSettings, AlertAbove, AlertBelow, r.Op)
 	}
 	if r.For < 0 || r.For > 24*time.Hour {
 		return fmt.Errorf("%w: for must be between 0 and 24h, got %s", ErrInvalidSettings, r.For)
+	}
+	if r.Metric == AlertContainerRestarts && (r.For < time.Minute || r.For%time.Second != 0) {
+		return fmt.Errorf("%w: for is the window of container_restarts: whole seconds, at least 1m, got %s", ErrInvalidSettings, r.For)
 	}
 	if r.Recovery != nil && r.breaches(*r.Recovery) {
 		return fmt.Errorf("%w: recovery %v is on the breaching side of threshold %v", ErrInvalidSettings, *r.Recovery, r.Threshold)
@@ -88,6 +115,15 @@ func (r AlertRule) Validate() error {
 		return fmt.Errorf("%w: containerPattern and labels apply to container metrics only", ErrInvalidSettings)
 	}
 	return nil
+}
+
+// pendingFor is how long a breach must hold before the alert fires: For,
+// except for restart counts, whose For is their window.
+func (r AlertRule) pendingFor() time.Duration {
+	if r.Metric == AlertContainerRestarts {
+		return 0
+	}
+	return r.For
 }
 
 // breaches reports whether v is on the alerting side of the threshold.
@@ -135,12 +171,21 @@ type CycleFigures struct {
 
 // ContainerFigures are one container's figures of a cycle.
 type ContainerFigures struct {
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	Labels        map[string]string `json:"labels,omitempty"`
-	CPUPercent    float64           `json:"cpuPercent"`
-	MemoryPercent float64           `json:"memoryPercent"`
-	MemoryBytes   int64             `json:"memoryBytes"`
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// NotRunning marks a container listed only for its restarts (a
+	// crash-looping container between two starts): its other figures are
+	// zero and only restart rules judge it.
+	NotRunning    bool    `json:"notRunning,omitempty"`
+	CPUPercent    float64 `json:"cpuPercent"`
+	MemoryPercent float64 `json:"memoryPercent"`
+	// MemoryHostPercent is its memory use as a percentage of the host's.
+	MemoryHostPercent float64 `json:"memoryHostPercent,omitempty"`
+	MemoryBytes       int64   `json:"memoryBytes"`
+	// Restarts counts its restarts over each window a restart rule asks
+	// for, keyed by RestartWindowKey(window).
+	Restarts map[string]int `json:"restarts,omitempty"`
 }
 
 // AlertPhase is where one rule × target stands.
@@ -178,6 +223,12 @@ type AlertTransition struct {
 	// Reason says why an alert resolved without its figure recovering (the
 	// container stopped or is gone; the rule was removed).
 	Reason string `json:"reason,omitempty"`
+	// The rule as evaluated, for the message (zero when the rule was
+	// removed).
+	Metric    AlertMetric     `json:"metric,omitempty"`
+	Op        AlertComparison `json:"op,omitempty"`
+	Threshold float64         `json:"threshold,omitempty"`
+	For       time.Duration   `json:"for,omitempty"`
 }
 
 // EvaluateAlerts runs rules on one cycle's figures from states (the result
@@ -203,9 +254,9 @@ func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]A
 			switch {
 			case !had && r.breaches(t.value):
 				s = AlertState{RuleID: r.ID, Target: t.name, Phase: AlertPending, Since: f.At, Value: t.value}
-				if r.For == 0 {
+				if r.pendingFor() == 0 {
 					s.Phase = AlertFiring
-					out = append(out, AlertTransition{RuleID: r.ID, Target: t.name, Phase: AlertFiring, At: f.At, Value: t.value, Since: f.At})
+					out = append(out, r.transition(t.name, AlertFiring, f.At, t.value, f.At))
 				}
 				next = append(next, s)
 			case !had:
@@ -213,13 +264,13 @@ func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]A
 				// The breach ended before it lasted: forgotten.
 			case s.Phase == AlertPending:
 				s.Value = t.value
-				if f.At.Sub(s.Since) >= r.For {
-					out = append(out, AlertTransition{RuleID: r.ID, Target: t.name, Phase: AlertFiring, At: f.At, Value: t.value, Since: s.Since})
+				if f.At.Sub(s.Since) >= r.pendingFor() {
+					out = append(out, r.transition(t.name, AlertFiring, f.At, t.value, s.Since))
 					s.Phase, s.Since = AlertFiring, f.At
 				}
 				next = append(next, s)
 			case r.recovered(t.value): // firing, back past the recovery value
-				out = append(out, AlertTransition{RuleID: r.ID, Target: t.name, Phase: AlertResolved, At: f.At, Value: t.value, Since: s.Since})
+				out = append(out, r.transition(t.name, AlertResolved, f.At, t.value, s.Since))
 			default: // firing, still breaching or within the hysteresis band
 				s.Value = t.value
 				next = append(next, s)
@@ -227,20 +278,22 @@ func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]A
 		}
 	}
 	// States of targets no longer seen, or of rules gone.
-	ruleIDs := make(map[string]bool, len(rules))
+	ruleByID := make(map[string]AlertRule, len(rules))
 	for _, r := range rules {
-		ruleIDs[r.ID] = true
+		ruleByID[r.ID] = r
 	}
 	for _, s := range states {
 		key := [2]string{s.RuleID, s.Target}
 		if seen[key] || s.Phase != AlertFiring {
 			continue
 		}
-		reason := "the container stopped or is gone"
-		if !ruleIDs[s.RuleID] {
-			reason = "the rule was removed"
+		r, ok := ruleByID[s.RuleID]
+		t := r.transition(s.Target, AlertResolved, f.At, s.Value, s.Since)
+		t.RuleID, t.Reason = s.RuleID, "the container stopped or is gone"
+		if !ok {
+			t.Reason = "the rule was removed"
 		}
-		out = append(out, AlertTransition{RuleID: s.RuleID, Target: s.Target, Phase: AlertResolved, At: f.At, Value: s.Value, Since: s.Since, Reason: reason})
+		out = append(out, t)
 	}
 	order := func(ruleA, targetA, ruleB, targetB string) int {
 		return cmp.Or(cmp.Compare(ruleA, ruleB), cmp.Compare(targetA, targetB))
@@ -248,6 +301,14 @@ func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]A
 	slices.SortStableFunc(next, func(a, b AlertState) int { return order(a.RuleID, a.Target, b.RuleID, b.Target) })
 	slices.SortStableFunc(out, func(a, b AlertTransition) int { return order(a.RuleID, a.Target, b.RuleID, b.Target) })
 	return next, out
+}
+
+// transition is a transition of rule r on target.
+func (r AlertRule) transition(target string, phase AlertPhase, at time.Time, value float64, since time.Time) AlertTransition {
+	return AlertTransition{
+		RuleID: r.ID, Target: target, Phase: phase, At: at, Value: value, Since: since,
+		Metric: r.Metric, Op: r.Op, Threshold: r.Threshold, For: r.For,
+	}
 }
 
 // alertTarget is one value a rule judges: the host's, or a container's.
@@ -271,11 +332,18 @@ func targets(r AlertRule, f CycleFigures) []alertTarget {
 			continue
 		}
 		name := cmp.Or(c.Name, c.ID)
+		if c.NotRunning && r.Metric != AlertContainerRestarts {
+			continue
+		}
 		switch r.Metric {
 		case AlertContainerCPU:
 			out = append(out, alertTarget{name, c.CPUPercent})
 		case AlertContainerMemory:
 			out = append(out, alertTarget{name, c.MemoryPercent})
+		case AlertContainerHost:
+			out = append(out, alertTarget{name, c.MemoryHostPercent})
+		case AlertContainerRestarts:
+			out = append(out, alertTarget{name, float64(c.Restarts[RestartWindowKey(r.For)])})
 		case AlertContainerBytes:
 			out = append(out, alertTarget{name, float64(c.MemoryBytes)})
 		}

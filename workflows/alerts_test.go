@@ -12,8 +12,9 @@ import (
 
 var alertT0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
-// runAlerts evaluates rules over host CPU values, one cycle every 30 s,
-// and returns every transition and the final states.
+// runAlerts evaluates rules over cycles and returns every transition (with
+// the rule's copy in it left out; TestAlerts_TransitionCarriesRule checks
+// it) and the final states.
 func runAlerts(t *testing.T, rules []AlertRule, cycles []CycleFigures) ([]AlertTransition, []AlertState) {
 	t.Helper()
 	var states []AlertState
@@ -21,9 +22,64 @@ func runAlerts(t *testing.T, rules []AlertRule, cycles []CycleFigures) ([]AlertT
 	for _, f := range cycles {
 		var out []AlertTransition
 		states, out = EvaluateAlerts(rules, states, f)
-		all = append(all, out...)
+		for _, tr := range out {
+			tr.Metric, tr.Op, tr.Threshold, tr.For = "", "", 0, 0
+			all = append(all, tr)
+		}
 	}
 	return all, states
+}
+
+// A transition carries the rule as it was evaluated (for the message),
+// also when its container is gone; a removed rule's carries none.
+func TestAlerts_TransitionCarriesRule(t *testing.T) {
+	rule := AlertRule{ID: "mem", Metric: AlertContainerHost, Op: AlertAbove, Threshold: 20, For: time.Minute}
+	require.NoError(t, rule.Validate())
+	c := ContainerFigures{ID: "a", Name: "app", MemoryHostPercent: 30, MemoryPercent: 90}
+	states, out := EvaluateAlerts([]AlertRule{rule}, nil, CycleFigures{At: alertT0, Containers: []ContainerFigures{c}})
+	require.Empty(t, out)
+	states, out = EvaluateAlerts([]AlertRule{rule}, states, CycleFigures{At: alertT0.Add(time.Minute), Containers: []ContainerFigures{c}})
+	want := AlertTransition{RuleID: "mem", Target: "app", Phase: AlertFiring, At: alertT0.Add(time.Minute), Value: 30, Since: alertT0,
+		Metric: AlertContainerHost, Op: AlertAbove, Threshold: 20, For: time.Minute}
+	require.Equal(t, []AlertTransition{want}, out)
+	_, out = EvaluateAlerts([]AlertRule{rule}, states, CycleFigures{At: alertT0.Add(90 * time.Second)})
+	want.Phase, want.At, want.Since, want.Reason = AlertResolved, alertT0.Add(90*time.Second), alertT0.Add(time.Minute), "the container stopped or is gone"
+	require.Equal(t, []AlertTransition{want}, out)
+	_, out = EvaluateAlerts(nil, states, CycleFigures{At: alertT0.Add(90 * time.Second)})
+	require.Equal(t, []AlertTransition{{RuleID: "mem", Target: "app", Phase: AlertResolved, At: alertT0.Add(90 * time.Second),
+		Value: 30, Since: alertT0.Add(time.Minute), Reason: "the rule was removed"}}, out)
+}
+
+// Restarts: For is the window; the rule fires at the first cycle whose
+// window holds more restarts than the threshold (no pending time), a
+// crash-looping container listed between two starts (NotRunning) keeps
+// its alert, and the alert resolves when the window empties. Other rules
+// do not judge a container that is not running.
+func TestAlerts_Restarts(t *testing.T) {
+	rule := AlertRule{ID: "loop", Metric: AlertContainerRestarts, Op: AlertAbove, Threshold: 2, For: 10 * time.Minute}
+	require.NoError(t, rule.Validate())
+	cpu := AlertRule{ID: "cpu", Metric: AlertContainerCPU, Op: AlertAbove, Threshold: -1}
+	key := RestartWindowKey(10 * time.Minute)
+	require.Equal(t, "600", key)
+	c := func(i, restarts int, running bool) CycleFigures {
+		return CycleFigures{At: alertT0.Add(time.Duration(i) * 30 * time.Second), Containers: []ContainerFigures{
+			{ID: "a", Name: "worker", NotRunning: !running, Restarts: map[string]int{key: restarts}}}}
+	}
+	got, states := runAlerts(t, []AlertRule{rule, cpu}, []CycleFigures{c(0, 1, true), c(1, 3, false), c(2, 4, true), c(3, 2, true)})
+	require.Equal(t, []AlertTransition{
+		{RuleID: "cpu", Target: "worker", Phase: AlertFiring, At: alertT0, Value: 0, Since: alertT0},
+		{RuleID: "cpu", Target: "worker", Phase: AlertResolved, At: alertT0.Add(30 * time.Second), Value: 0, Since: alertT0,
+			Reason: "the container stopped or is gone"},
+		{RuleID: "loop", Target: "worker", Phase: AlertFiring, At: alertT0.Add(30 * time.Second), Value: 3, Since: alertT0.Add(30 * time.Second)},
+		{RuleID: "cpu", Target: "worker", Phase: AlertFiring, At: alertT0.Add(time.Minute), Value: 0, Since: alertT0.Add(time.Minute)},
+		{RuleID: "loop", Target: "worker", Phase: AlertResolved, At: alertT0.Add(90 * time.Second), Value: 2, Since: alertT0.Add(30 * time.Second)},
+	}, got)
+	require.Len(t, states, 1) // cpu, firing
+
+	for _, bad := range []time.Duration{0, 30 * time.Second, time.Minute + time.Millisecond} {
+		rule.For = bad
+		require.Error(t, rule.Validate(), "window %s", bad)
+	}
 }
 
 func hostCycles(values ...float64) []CycleFigures {

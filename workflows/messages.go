@@ -38,6 +38,9 @@ const (
 	ActivityCheckDisk = "CheckDisk"
 	// ActivityRecordDiskWarning records a disk warning and its notifications.
 	ActivityRecordDiskWarning = "RecordDiskWarning"
+	// ActivityRecordAlertTransitions stores the alert transitions of one
+	// cycle and their notifications (one outbox row per transition).
+	ActivityRecordAlertTransitions = "RecordAlertTransitions"
 	// ActivityDeliverNotification sends one notification (one attempt).
 	ActivityDeliverNotification = "DeliverNotification"
 	// ActivityMarkNotificationFailed records that delivery gave up.
@@ -474,6 +477,13 @@ type State struct {
 	PendingStatus []RecordStatusInput `json:"pendingStatus,omitempty"`
 	// PendingDiskWarning is a disk warning not yet recorded.
 	PendingDiskWarning *RecordDiskWarningInput `json:"pendingDiskWarning,omitempty"`
+	// PendingAlerts holds alert transitions not yet recorded, oldest first.
+	PendingAlerts []AlertTransition `json:"pendingAlerts,omitempty"`
+
+	// Alerts is the state of every alert rule × target that is pending or
+	// firing (see EvaluateAlerts), carried across continue-as-new so that
+	// a restart never loses pending time nor fires an alert twice.
+	Alerts []AlertState `json:"alerts,omitempty"`
 
 	// The monitor's own outages (see faults.go): checks that could not be
 	// judged because PostgreSQL was unavailable.
@@ -510,6 +520,30 @@ type MetricsSummary struct {
 	MemoryPercent     float64   `json:"memoryPercent"`
 	// Stored is false when the cycle had already been stored by an earlier attempt.
 	Stored bool `json:"stored"`
+	// Alerts carries the enabled alert rules that apply to the environment
+	// and the figures they read, for the workflow to evaluate; nil when no
+	// rule applies (and then absent from the history). The workflow takes
+	// it out before keeping the summary in its State.
+	Alerts *AlertCycle `json:"alerts,omitempty"`
+}
+
+// AlertCycle is what a collection cycle gives the alert evaluation.
+type AlertCycle struct {
+	// Rules are the enabled rules of the environment and the global ones.
+	Rules []AlertRule `json:"rules"`
+	// Figures: the host's, and the containers at least one per-container
+	// rule matches, with only the labels some rule selects on (and, for
+	// restart rules, containers not running that restarted in the window).
+	Figures CycleFigures `json:"figures"`
+}
+
+// RecordAlertTransitionsInput is the input of RecordAlertTransitions: the
+// transitions one evaluation decided, in EvaluateAlerts' order. Each is
+// stored once (key: environment, rule, target, phase, At) with one
+// notification, so a retried or repeated record changes nothing.
+type RecordAlertTransitionsInput struct {
+	EnvironmentID string            `json:"environmentId"`
+	Transitions   []AlertTransition `json:"transitions"`
 }
 
 // CheckEngineInput is the input of the CheckEngine activity.
