@@ -77,7 +77,7 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	}
 	switch {
 	case err == nil:
-		w.checkSucceeded(ctx, summary)
+		w.checkSucceeded(ctx, summary, now)
 	case hasErrorType(err, ErrTypeMonitorUnavailable) && w.handlesFaults(ctx):
 		w.checkUnknown(ctx, err)
 	case hasErrorType(err, ErrTypeEnvironmentNotFound) && w.handlesFaults(ctx):
@@ -129,12 +129,15 @@ func (w *environmentWorkflow) check(ctx workflow.Context, summary, activity stri
 	return workflow.ExecuteActivity(actx, activity, in).Get(actx, out)
 }
 
-// checkSucceeded records a successful check; summary is nil for CheckEngine.
-func (w *environmentWorkflow) checkSucceeded(ctx workflow.Context, summary *MetricsSummary) {
+// checkSucceeded records a successful check of the cycle at cycleAt;
+// summary is nil for CheckEngine. A collection's figures go through the
+// alert rules.
+func (w *environmentWorkflow) checkSucceeded(ctx workflow.Context, summary *MetricsSummary, cycleAt time.Time) {
 	w.monitorAvailable()
 	w.state.ConsecutiveFailures = 0
 	w.state.LastError = ""
 	if summary != nil {
+		w.evaluateAlerts(ctx, summary, cycleAt)
 		w.state.LastCycle = summary
 	}
 	if w.state.Status != StatusOnline {

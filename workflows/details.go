@@ -105,7 +105,44 @@ func (s State) DetailsMarkdown() string {
 	}
 	b.WriteString("\n" + s.eventsMarkdown())
 	b.WriteString("\n" + s.diskMarkdown())
+	b.WriteString(s.alertsMarkdown())
 	return b.String()
+}
+
+// alertsMarkdown is the alerts part of DetailsMarkdown ("" when no rule
+// is pending or firing and nothing waits to be recorded): the firing
+// alerts (at most five named), how many are pending.
+func (s State) alertsMarkdown() string {
+	if len(s.Alerts) == 0 && len(s.PendingAlerts) == 0 {
+		return ""
+	}
+	var firing []string
+	pending, named := 0, 0
+	for _, a := range s.Alerts {
+		if a.Phase != AlertFiring {
+			pending++
+			continue
+		}
+		if named++; named <= 5 {
+			target := a.Target
+			if target == "" {
+				target = "host"
+			}
+			firing = append(firing, fmt.Sprintf("%s on %s since %s", shortID(a.RuleID), target, formatTime(a.Since)))
+		}
+	}
+	parts := []string{fmt.Sprintf("%d firing", named)}
+	if named > 5 {
+		firing = append(firing, fmt.Sprintf("%d more", named-5))
+	}
+	if len(firing) > 0 {
+		parts[0] += " (" + strings.Join(firing, "; ") + ")"
+	}
+	parts = append(parts, fmt.Sprintf("%d pending", pending))
+	if len(s.PendingAlerts) > 0 {
+		parts = append(parts, fmt.Sprintf("%d transitions not recorded yet", len(s.PendingAlerts)))
+	}
+	return fmt.Sprintf("\n**Alerts** %s\n", strings.Join(parts, " · "))
 }
 
 // diskMarkdown is the disk part of DetailsMarkdown: the settings, the last

@@ -102,6 +102,7 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 		// main loop and the event collection running between cycles.
 		w.startStatusRecorder(ctx)
 		w.startDiskWork(ctx)
+		w.startAlertRecorder(ctx)
 	} else {
 		workflow.Go(ctx, w.recordStatusChanges)
 	}
@@ -170,6 +171,11 @@ type environmentWorkflow struct {
 	// diskInFlight is true while a disk check (and the recording of its
 	// warning) runs (lean shape).
 	diskInFlight bool
+	// alertRecorderRunning is true while the goroutine recording alert
+	// transitions runs; alertsVersion caches the "alert-rules" version once
+	// asked (nil before).
+	alertRecorderRunning bool
+	alertsVersion        *workflow.Version
 	// recorderRunning is true while the goroutine recording status
 	// transitions runs (lean shape).
 	recorderRunning bool

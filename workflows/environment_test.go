@@ -48,6 +48,8 @@ type fakeEngine struct {
 	eventFakes
 	// The disk activities: see disk_test.go.
 	diskFakes
+	// Alert rules and their records: see alerting_test.go.
+	alertFakes
 }
 
 func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
@@ -63,7 +65,11 @@ func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (Metrics
 	if f.failAt != nil && f.failAt(in.CycleAt) {
 		return MetricsSummary{}, errors.New("engine unreachable")
 	}
-	return MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 12.5, MemoryPercent: 40, Stored: true}, nil
+	out := MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 12.5, MemoryPercent: 40, Stored: true}
+	if f.alertsAt != nil {
+		out.Alerts = f.alertsAt(in.CycleAt)
+	}
+	return out, nil
 }
 
 func (f *fakeEngine) checkEngine(_ context.Context, _ CheckEngineInput) error {
@@ -145,6 +151,7 @@ func newEnvIn(t *testing.T, f *fakeEngine, suite *testsuite.WorkflowTestSuite) *
 	env.RegisterActivityWithOptions(f.pollEvents, activity.RegisterOptions{Name: ActivityPollEvents})
 	env.RegisterActivityWithOptions(f.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
 	env.RegisterActivityWithOptions(f.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
+	env.RegisterActivityWithOptions(f.recordAlerts, activity.RegisterOptions{Name: ActivityRecordAlertTransitions})
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&waitForCancellation{f: f}}})
 	t.Cleanup(func() { f.finishStreams(t) })
 	return env
@@ -650,9 +657,19 @@ func TestDetailsMarkdown(t *testing.T) {
 		require.Contains(t, md, want)
 	}
 
+	require.NotContains(t, md, "**Alerts**")
+
 	s.Settings.Paused = true
 	require.Contains(t, s.DetailsMarkdown(), "**Settings** paused")
 	require.NotContains(t, s.DetailsMarkdown(), "Next check")
+
+	s.Alerts = []AlertState{
+		{RuleID: "0123456789ab", Phase: AlertFiring, Since: t0},
+		{RuleID: "rule2", Target: "web", Phase: AlertPending, Since: t0},
+	}
+	s.PendingAlerts = []AlertTransition{{RuleID: "0123456789ab", Phase: AlertFiring}}
+	require.Contains(t, s.DetailsMarkdown(),
+		"**Alerts** 1 firing (01234567 on host since 2036-01-05 09:00:00 UTC) · 1 pending · 1 transitions not recorded yet")
 }
 
 func TestSummaries(t *testing.T) {

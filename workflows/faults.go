@@ -110,7 +110,7 @@ func (w *environmentWorkflow) end(ctx workflow.Context) error {
 	w.eventsStopping = w.eventsSupported
 	w.diskStopping = w.diskSupported
 	w.pendingStatus = nil
-	w.state.PendingStatus, w.state.PendingDiskWarning = nil, nil
+	w.state.PendingStatus, w.state.PendingDiskWarning, w.state.PendingAlerts = nil, nil, nil
 	w.publishDetails(ctx)
 	ok, err := workflow.AwaitWithTimeout(ctx, EndTimeout, func() bool {
 		return !w.eventsRunning && workflow.AllHandlersFinished(ctx)

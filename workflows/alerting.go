@@ -1,0 +1,161 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Alert rules in the environment workflow (lean runs with the "alert-rules"
+// version). Each successful collection brings the rules that apply to the
+// environment and the figures they read (MetricsSummary.Alerts, loaded by
+// CollectMetrics with the cycle's other reads: no extra activity, no
+// database polling of its own); the workflow runs EvaluateAlerts on them
+// and keeps the result in State.Alerts, so pending time and firing alerts
+// survive worker crashes and continue-as-new, and neither a settings change
+// nor a redeploy can fire an alert twice. A cycle that brings no figures
+// (a failed check, the monitor unavailable, collection off) is not
+// evaluated: nothing fires or resolves and pending time carries on.
+//
+// Only transitions cost anything: they are queued in State.PendingAlerts
+// and recorded, in order, by a goroutine that runs while some are pending
+// (RecordAlertTransitions: one row and one notification each, idempotent).
+// A cycle where nothing changes adds no history event. The version marker is
+// written at the first cycle that has rules or alert states, so histories
+// recorded before alert rules replay unchanged.
+const (
+	alertsChangeID = "alert-rules"
+	alertsVersion  = workflow.Version(1)
+)
+
+// Tuning of the alert recording.
+const (
+	// RecordAlertsTimeout is the StartToClose timeout of one attempt of
+	// RecordAlertTransitions.
+	RecordAlertsTimeout = 10 * time.Second
+	// maxAlertsPerRecord bounds the transitions one RecordAlertTransitions
+	// call records.
+	maxAlertsPerRecord = 100
+)
+
+// recordAlertsActivityOptions are the options of RecordAlertTransitions:
+// like a status record, it must eventually land.
+func recordAlertsActivityOptions(summary string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: RecordAlertsTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    0, // unlimited
+		},
+		Summary: summary,
+	}
+}
+
+// evaluateAlerts runs the alert rules on a successful collection's figures
+// (cycleAt: the cycle's workflow time) and queues the transitions. It takes
+// the rules and figures out of the summary, which the State keeps.
+func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *MetricsSummary, cycleAt time.Time) {
+	cycle := summary.Alerts
+	summary.Alerts = nil
+	if !w.lean || (cycle == nil && len(w.state.Alerts) == 0) || !w.handlesAlerts(ctx) {
+		return
+	}
+	// No rule applies any more (all removed or disabled): what fires
+	// resolves, what is pending is forgotten.
+	var rules []AlertRule
+	figures := CycleFigures{CPUPercent: summary.CPUPercent, MemoryPercent: summary.MemoryPercent}
+	if cycle != nil {
+		rules, figures = cycle.Rules, cycle.Figures
+	}
+	figures.At = cycleAt
+	states, transitions := EvaluateAlerts(rules, w.state.Alerts, figures)
+	if len(states) == 0 {
+		states = nil
+	}
+	w.state.Alerts = states
+	if len(transitions) == 0 {
+		return
+	}
+	for _, t := range transitions {
+		w.logger.Info("Alert "+string(t.Phase), "Rule", t.RuleID, "Target", t.Target, "Value", t.Value, "Reason", t.Reason)
+	}
+	w.state.PendingAlerts = append(w.state.PendingAlerts, transitions...)
+	w.startAlertRecorder(ctx)
+}
+
+// handlesAlerts reports whether this run evaluates alert rules; asked only
+// when there is something to evaluate, so that the marker appears then.
+func (w *environmentWorkflow) handlesAlerts(ctx workflow.Context) bool {
+	if w.alertsVersion == nil {
+		v := workflow.GetVersion(ctx, alertsChangeID, workflow.DefaultVersion, alertsVersion)
+		w.alertsVersion = &v
+	}
+	return *w.alertsVersion >= alertsVersion
+}
+
+// startAlertRecorder starts the goroutine that records the pending alert
+// transitions, unless it runs or nothing is pending.
+func (w *environmentWorkflow) startAlertRecorder(ctx workflow.Context) {
+	if w.alertRecorderRunning || len(w.state.PendingAlerts) == 0 {
+		return
+	}
+	w.alertRecorderRunning = true
+	workflow.Go(ctx, w.recordAlertTransitions)
+}
+
+// recordAlertTransitions records the pending transitions in order, a batch
+// at a time, and returns when none is left. Retries are unlimited: only a
+// non-retryable error (the environment deleted) drops a batch.
+func (w *environmentWorkflow) recordAlertTransitions(ctx workflow.Context) {
+	defer func() { w.alertRecorderRunning = false }()
+	for len(w.state.PendingAlerts) > 0 {
+		n := min(len(w.state.PendingAlerts), maxAlertsPerRecord)
+		batch := append([]AlertTransition(nil), w.state.PendingAlerts[:n]...)
+		actx := workflow.WithActivityOptions(ctx, recordAlertsActivityOptions(alertsSummary(batch)))
+		err := workflow.ExecuteActivity(actx, ActivityRecordAlertTransitions, RecordAlertTransitionsInput{
+			EnvironmentID: w.state.EnvironmentID,
+			Transitions:   batch,
+		}).Get(actx, nil)
+		if ctx.Err() != nil {
+			return // cancelled: the environment is being deleted
+		}
+		if err != nil {
+			w.logger.Error("Alert transitions not recorded", "Count", n, "Error", err)
+		}
+		w.state.PendingAlerts = w.state.PendingAlerts[n:]
+	}
+	w.state.PendingAlerts = nil
+	w.publishDetails(ctx)
+}
+
+// alertsSummary names a RecordAlertTransitions activity, e.g.
+// "alert firing: 1a2b… on web" or "alerts: 2 firing, 1 resolved".
+func alertsSummary(batch []AlertTransition) string {
+	if len(batch) == 1 {
+		t := batch[0]
+		target := t.Target
+		if target == "" {
+			target = "host"
+		}
+		return fmt.Sprintf("alert %s: %s on %s", t.Phase, shortID(t.RuleID), target)
+	}
+	firing := 0
+	for _, t := range batch {
+		if t.Phase == AlertFiring {
+			firing++
+		}
+	}
+	return fmt.Sprintf("alerts: %d firing, %d resolved", firing, len(batch)-firing)
+}
+
+// shortID is the first 8 characters of an ID.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
