@@ -32,6 +32,7 @@ func runBench(ctx context.Context, cfg config) error {
 	fs.DurationVar(&c.EventEvery, "event-every", time.Minute, "each engine emits a container restart (5 events) this often (0: none)")
 	fs.DurationVar(&c.StatsTick, "stats-tick", time.Second, "the fake daemon's stats tick")
 	fs.DurationVar(&c.UpdateEvery, "update-every", 200*time.Millisecond, "one PUT /settings this often during the window (0: none)")
+	fs.IntVar(&c.AlertRules, "alert-rules", 0, "alert rules per environment (a mix of host and container rules that never fire)")
 	fs.IntVar(&c.HistorySample, "history-sample", 10, "environment workflows whose histories are read (they get no Updates)")
 	fs.StringVar(&c.WorkerMemoryLimit, "worker-memory-limit", "", "GOMEMLIMIT of the worker (e.g. 140MiB; empty: none)")
 	fs.IntVar(&c.Concurrency, "concurrency", 8, "registrations and deletions in flight")

@@ -14,6 +14,7 @@ type ReportConfig struct {
 	Envs              int     `json:"envs"`
 	Registered        int     `json:"registered"`
 	Containers        int     `json:"containers"`
+	AlertRules        int     `json:"alertRules,omitempty"`
 	IntervalSeconds   float64 `json:"intervalSeconds"`
 	WarmupSeconds     float64 `json:"warmupSeconds"`
 	WindowSeconds     float64 `json:"windowSeconds"`
@@ -144,6 +145,9 @@ func (r *Report) Print(out io.Writer) {
 		c.Envs, c.Registered, c.Containers, c.IntervalSeconds, c.WarmupSeconds, c.WindowSeconds)
 	if c.EventEverySeconds > 0 {
 		fmt.Fprintf(out, ", one restart (5 events) per engine every %gs", c.EventEverySeconds)
+	}
+	if c.AlertRules > 0 {
+		fmt.Fprintf(out, ", %d alert rules per environment", c.AlertRules)
 	}
 	fmt.Fprintf(out, "\ntask queue %s, database %s\n\n", c.TaskQueue, c.Database)
 

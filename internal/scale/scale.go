@@ -51,6 +51,11 @@ type Config struct {
 	StatsTick  time.Duration
 	// UpdateEvery is the pace of PUT /settings during the window (0: none).
 	UpdateEvery time.Duration
+	// AlertRules is how many alert rules each environment gets (0: none),
+	// registered with it: a mix of host and container rules (see
+	// alertRuleTemplates) with thresholds the fake engines do not reach,
+	// so that they cost their evaluation every cycle and fire nothing.
+	AlertRules int
 	// HistorySample is how many environment workflows' histories are read
 	// (0: 10); at most half of the environments (at least one), and these
 	// get no Updates, so that their histories show steady cycles.
@@ -305,8 +310,8 @@ func (h *harness) start(ctx context.Context) error {
 	return nil
 }
 
-func clone(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
+func clone[V any](m map[string]V) map[string]V {
+	out := make(map[string]V, len(m))
 	for k, v := range m {
 		out[k] = v
 	}
@@ -403,6 +408,43 @@ func (h *harness) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scale: register environments (%d of %d registered): %w", len(h.envs), len(engines), err)
 	}
+	return h.registerAlertRules(ctx)
+}
+
+// alertRuleTemplates are the rules AlertRules cycles through: one of each
+// kind of figure, none of which the fake engines' figures breach.
+var alertRuleTemplates = []map[string]any{
+	{"metric": "host_cpu_percent", "op": "above", "threshold": 99, "forSeconds": 300},
+	{"metric": "host_memory_percent", "op": "above", "threshold": 99, "forSeconds": 300},
+	{"metric": "container_cpu_percent", "op": "above", "threshold": 99, "forSeconds": 120},
+	{"metric": "container_memory_percent", "op": "above", "threshold": 99, "forSeconds": 300, "containerPattern": "*"},
+	{"metric": "container_restarts", "op": "above", "threshold": 1000, "forSeconds": 600},
+	{"metric": "container_memory_bytes", "op": "above", "threshold": 1 << 40, "forSeconds": 60},
+}
+
+// registerAlertRules gives every environment AlertRules rules.
+func (h *harness) registerAlertRules(ctx context.Context) error {
+	if h.cfg.AlertRules <= 0 {
+		return nil
+	}
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.Concurrency)
+	for i, id := range h.envs {
+		for j := range h.cfg.AlertRules {
+			rule := clone(alertRuleTemplates[j%len(alertRuleTemplates)])
+			rule["name"] = fmt.Sprintf("scale-%05d-%d", i, j)
+			rule["environmentId"] = id
+			g.Go(func() error {
+				_, err := h.request(gctx, http.MethodPost, "/api/v1/alert-rules", rule, nil)
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("scale: register alert rules: %w", err)
+	}
+	h.logf("registered %d alert rules per environment in %s", h.cfg.AlertRules, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -670,7 +712,7 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 
 	rep := &Report{
 		Config: ReportConfig{
-			Envs: cfg.Envs, Registered: len(h.envs), Containers: cfg.Containers,
+			Envs: cfg.Envs, Registered: len(h.envs), Containers: cfg.Containers, AlertRules: cfg.AlertRules,
 			IntervalSeconds: cfg.Interval.Seconds(), WarmupSeconds: cfg.Warmup.Seconds(),
 			WindowSeconds: to.Sub(from).Seconds(), EventEverySeconds: cfg.EventEvery.Seconds(),
 			TaskQueue: cfg.TaskQueue, Database: cfg.Database,
