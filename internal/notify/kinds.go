@@ -28,6 +28,12 @@ const (
 	KindContainerStarted = "container_started"
 	// KindContainerStopped: a container was stopped (off by default).
 	KindContainerStopped = "container_stopped"
+	// KindAlertFiring: an alert rule's figure breached its threshold for
+	// the rule's duration.
+	KindAlertFiring = "alert_firing"
+	// KindAlertResolved: a firing alert resolved (its figure recovered, its
+	// container stopped or is gone, or its rule was removed).
+	KindAlertResolved = "alert_resolved"
 )
 
 // AllKinds lists every kind, in the order of the constants above.
@@ -41,10 +47,16 @@ var AllKinds = []string{
 	KindContainerDiedUnexpectedly,
 	KindContainerStarted,
 	KindContainerStopped,
+	KindAlertFiring,
+	KindAlertResolved,
 }
 
 // DefaultKinds are the kinds a channel with an empty kind list receives:
-// all but KindContainerStarted and KindContainerStopped.
+// all but KindContainerStarted and KindContainerStopped. The alert kinds
+// are in: an alert exists only because someone wrote a rule asking for it,
+// so a channel that takes "the defaults" should hear it (a rule that names
+// its channels reaches exactly those, whatever their kinds), and a
+// resolution goes wherever its firing went.
 var DefaultKinds = []string{
 	KindEnvironmentOffline,
 	KindEnvironmentOnline,
@@ -53,6 +65,8 @@ var DefaultKinds = []string{
 	KindContainerUnhealthy,
 	KindContainerHealthy,
 	KindContainerDiedUnexpectedly,
+	KindAlertFiring,
+	KindAlertResolved,
 }
 
 // ValidKind reports whether k is one of AllKinds (exact, case-sensitive).

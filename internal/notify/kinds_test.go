@@ -6,7 +6,8 @@ import (
 )
 
 func TestKinds(t *testing.T) {
-	if len(AllKinds) != 9 || AllKinds[0] != KindEnvironmentOffline || AllKinds[8] != KindContainerStopped {
+	if len(AllKinds) != 11 || AllKinds[0] != KindEnvironmentOffline || AllKinds[8] != KindContainerStopped ||
+		AllKinds[9] != KindAlertFiring || AllKinds[10] != KindAlertResolved {
 		t.Fatalf("AllKinds = %v", AllKinds)
 	}
 	want := slices.DeleteFunc(slices.Clone(AllKinds), func(k string) bool {
@@ -22,6 +23,9 @@ func TestKinds(t *testing.T) {
 		{KindEnvironmentOffline, true},
 		{KindContainerDiedUnexpectedly, true},
 		{KindContainerStopped, true},
+		{KindAlertFiring, true},
+		{KindAlertResolved, true},
+		{"alert", false},
 		{"", false},
 		{"container_OOM", false},
 		{"oom", false},

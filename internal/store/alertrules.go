@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,36 +32,80 @@ type AlertRule struct {
 	Labels   map[string]string
 	Severity string
 	Enabled  bool
+	// ChannelIDs are the channels that receive the rule's notifications:
+	// empty, the channels' subscriptions decide (kinds alert_firing and
+	// alert_resolved); else exactly these (enabled) channels. Never nil
+	// once read.
+	ChannelIDs []uuid.UUID
 	// CreatedAt and UpdatedAt are set by the database.
 	CreatedAt, UpdatedAt time.Time
 }
 
 const alertRuleColumns = `id, name, environment_id, metric, op, threshold, for_seconds, recovery,
-	container_pattern, labels, severity, enabled, created_at, updated_at`
+	container_pattern, labels, severity, enabled, channel_ids, created_at, updated_at`
 
 // CreateAlertRule stores a new rule and returns it as stored. It returns
 // ErrNameTaken when the name is used, ErrNotFound for an unknown
-// environment and ErrInvalid for a value the database refuses. The rule
-// itself is validated by the caller.
+// environment, ErrUnknownChannel for a channel ID that names no channel and
+// ErrInvalid for a value the database refuses. The rule itself is
+// validated by the caller.
 func (s *Store) CreateAlertRule(ctx context.Context, a AlertRule) (AlertRule, error) {
 	if a.ID == uuid.Nil {
 		a.ID = uuid.New()
 	}
-	if a.Labels == nil {
-		a.Labels = map[string]string{}
-	}
-	rows, _ := s.pool.Query(ctx, `
+	created, err := s.writeAlertRule(ctx, a, `
 		INSERT INTO alert_rules (id, name, environment_id, metric, op, threshold, for_seconds, recovery,
-			container_pattern, labels, severity, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		RETURNING `+alertRuleColumns,
-		a.ID, a.Name, a.EnvironmentID, a.Metric, a.Op, a.Threshold, a.ForSeconds, a.Recovery,
-		a.ContainerPattern, a.Labels, a.Severity, a.Enabled)
-	created, err := pgx.CollectExactlyOneRow(rows, scanAlertRule)
+			container_pattern, labels, severity, enabled, channel_ids)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		RETURNING `+alertRuleColumns)
 	if err != nil {
 		return AlertRule{}, wrapAlertRuleError("create alert rule", err)
 	}
 	return created, nil
+}
+
+// writeAlertRule runs sql (an INSERT or UPDATE of alert_rules returning
+// alertRuleColumns, with a's fields as $1..$13) after checking, in the same
+// transaction, that a's channels exist (and keeping them until the commit).
+func (s *Store) writeAlertRule(ctx context.Context, a AlertRule, sql string) (written AlertRule, err error) {
+	if a.Labels == nil {
+		a.Labels = map[string]string{}
+	}
+	channels := uniqueIDs(a.ChannelIDs)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkChannels(ctx, tx, channels); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, sql,
+			a.ID, a.Name, a.EnvironmentID, a.Metric, a.Op, a.Threshold, a.ForSeconds, a.Recovery,
+			a.ContainerPattern, a.Labels, a.Severity, a.Enabled, channels)
+		written, err = pgx.CollectExactlyOneRow(rows, scanAlertRule)
+		return err
+	})
+	return written, err
+}
+
+// checkChannels returns ErrUnknownChannel unless every ID names a channel;
+// the channels found are locked against deletion until tx ends.
+func checkChannels(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, _ := tx.Query(ctx, `SELECT id FROM notification_channels WHERE id = ANY ($1) FOR KEY SHARE`, ids)
+	found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			missing = append(missing, id.String())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrUnknownChannel, strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // GetAlertRule returns the rule with the given ID, or ErrNotFound.
@@ -91,19 +137,13 @@ func (s *Store) ListAlertRules(ctx context.Context, envID *uuid.UUID) ([]AlertRu
 // creation time, sets UpdatedAt to now and returns it as stored. Errors as
 // CreateAlertRule, and ErrNotFound for an unknown rule.
 func (s *Store) UpdateAlertRule(ctx context.Context, a AlertRule) (AlertRule, error) {
-	if a.Labels == nil {
-		a.Labels = map[string]string{}
-	}
-	rows, _ := s.pool.Query(ctx, `
+	updated, err := s.writeAlertRule(ctx, a, `
 		UPDATE alert_rules SET
 			name = $2, environment_id = $3, metric = $4, op = $5, threshold = $6, for_seconds = $7,
 			recovery = $8, container_pattern = $9, labels = $10, severity = $11, enabled = $12,
-			updated_at = now()
+			channel_ids = $13, updated_at = now()
 		WHERE id = $1
-		RETURNING `+alertRuleColumns,
-		a.ID, a.Name, a.EnvironmentID, a.Metric, a.Op, a.Threshold, a.ForSeconds, a.Recovery,
-		a.ContainerPattern, a.Labels, a.Severity, a.Enabled)
-	updated, err := pgx.CollectExactlyOneRow(rows, scanAlertRule)
+		RETURNING `+alertRuleColumns)
 	if err != nil {
 		return AlertRule{}, wrapAlertRuleError(fmt.Sprintf("update alert rule %s", a.ID), err)
 	}
@@ -126,12 +166,15 @@ func (s *Store) DeleteAlertRule(ctx context.Context, id uuid.UUID) error {
 func scanAlertRule(row pgx.CollectableRow) (AlertRule, error) {
 	var a AlertRule
 	err := row.Scan(&a.ID, &a.Name, &a.EnvironmentID, &a.Metric, &a.Op, &a.Threshold, &a.ForSeconds, &a.Recovery,
-		&a.ContainerPattern, &a.Labels, &a.Severity, &a.Enabled, &a.CreatedAt, &a.UpdatedAt)
+		&a.ContainerPattern, &a.Labels, &a.Severity, &a.Enabled, &a.ChannelIDs, &a.CreatedAt, &a.UpdatedAt)
 	if err != nil {
 		return AlertRule{}, err
 	}
 	if a.Labels == nil {
 		a.Labels = map[string]string{}
+	}
+	if a.ChannelIDs == nil {
+		a.ChannelIDs = []uuid.UUID{}
 	}
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	return a, nil

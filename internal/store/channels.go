@@ -44,6 +44,8 @@ var DefaultKinds = []string{
 	"container_unhealthy",
 	"container_healthy",
 	"container_died_unexpectedly",
+	"alert_firing",
+	"alert_resolved",
 }
 
 const channelColumns = `id, name, url, enabled, environments, kinds, created_at, updated_at`
@@ -111,15 +113,26 @@ func (s *Store) UpdateChannel(ctx context.Context, c Channel) (Channel, error) {
 	return updated, nil
 }
 
-// DeleteChannel deletes the channel and, by cascade, its notifications. It
-// returns ErrNotFound when there is no such channel.
+// DeleteChannel deletes the channel and, by cascade, its notifications,
+// and removes it from the alert rules that name it (a rule left with no
+// channel goes back to the subscriptions), in one transaction. It returns
+// ErrNotFound when there is no such channel.
 func (s *Store) DeleteChannel(ctx context.Context, id uuid.UUID) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM notification_channels WHERE id = $1`, id)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM notification_channels WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%s: %w", id, ErrNotFound)
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE alert_rules SET channel_ids = array_remove(channel_ids, $1), updated_at = now()
+			WHERE $1 = ANY (channel_ids)`, id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: delete channel: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: delete channel %s: %w", id, ErrNotFound)
 	}
 	return nil
 }

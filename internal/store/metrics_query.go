@@ -42,24 +42,36 @@ type HostPoint struct {
 // container's most recent row in the environment, ignoring rows collected more
 // than maxAge ago. A maxAge of zero or less means no age limit.
 func (s *Store) LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (map[string]CPUCounters, error) {
-	var since *time.Time
-	if maxAge > 0 {
-		t := time.Now().Add(-maxAge)
-		since = &t
-	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT DISTINCT ON (container_id)
-			container_id, cpu_total_usage, system_cpu_usage, online_cpus, collected_at
-		FROM container_metrics
-		WHERE environment_id = $1
-			AND ($2::timestamptz IS NULL OR collected_at >= $2::timestamptz)
-		ORDER BY container_id, collected_at DESC, cycle_at DESC`,
-		envID, since)
+	rows, _ := s.pool.Query(ctx, latestCPUCountersSQL, envID, countersSince(maxAge))
+	counters, err := collectCPUCounters(rows)
 	if err != nil {
 		return nil, fmt.Errorf("store: latest cpu counters: %w", err)
 	}
-	defer rows.Close()
+	return counters, nil
+}
 
+// latestCPUCountersSQL selects the latest counters of each container of
+// environment $1 collected since $2 (NULL: no limit).
+const latestCPUCountersSQL = `
+	SELECT DISTINCT ON (container_id)
+		container_id, cpu_total_usage, system_cpu_usage, online_cpus, collected_at
+	FROM container_metrics
+	WHERE environment_id = $1
+		AND ($2::timestamptz IS NULL OR collected_at >= $2::timestamptz)
+	ORDER BY container_id, collected_at DESC, cycle_at DESC`
+
+// countersSince is the oldest collection time maxAge allows (nil: none).
+func countersSince(maxAge time.Duration) *time.Time {
+	if maxAge <= 0 {
+		return nil
+	}
+	t := time.Now().Add(-maxAge)
+	return &t
+}
+
+// collectCPUCounters reads the rows of latestCPUCountersSQL.
+func collectCPUCounters(rows pgx.Rows) (map[string]CPUCounters, error) {
+	defer rows.Close()
 	counters := make(map[string]CPUCounters)
 	for rows.Next() {
 		var (
@@ -68,14 +80,14 @@ func (s *Store) LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge t
 			online int32
 		)
 		if err := rows.Scan(&id, &c.TotalUsage, &c.SystemUsage, &online, &c.CollectedAt); err != nil {
-			return nil, fmt.Errorf("store: latest cpu counters: scan: %w", err)
+			return nil, fmt.Errorf("scan: %w", err)
 		}
 		c.OnlineCPUs = int(online)
 		c.CollectedAt = c.CollectedAt.UTC()
 		counters[id] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: latest cpu counters: %w", err)
+		return nil, err
 	}
 	return counters, nil
 }

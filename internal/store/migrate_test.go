@@ -19,7 +19,8 @@ import (
 var storeTables = []string{"goose_db_version", "environments", "host_metrics", "container_metrics", "environment_status",
 	"container_events", "event_cursors", "event_gaps",
 	"disk_usage", "notification_channels", "notifications", "notification_attempts", "windflow_instance",
-	"host_metrics_1m", "host_metrics_1h", "container_metrics_1m", "container_metrics_1h"}
+	"host_metrics_1m", "host_metrics_1h", "container_metrics_1m", "container_metrics_1h",
+	"alert_rules", "alerts"}
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()

@@ -33,6 +33,10 @@ type NotificationDraft struct {
 	// "event:<env>:<timeNano>:<containerID>:<action>". Two drafts of one
 	// cause need distinct keys (the second one is otherwise dropped).
 	CauseKey string
+	// Channels, when not empty, are the only channels that receive it
+	// (those enabled), whatever their subscriptions; empty, the
+	// subscriptions decide.
+	Channels []uuid.UUID
 }
 
 // Notification is one row of the outbox: one notification for one channel.
@@ -89,6 +93,8 @@ type draftRow struct {
 	title    string
 	message  string
 	causeKey string
+	// channels are the draft's Channels as "id,id,…" ("" = subscriptions).
+	channels string
 }
 
 // newDraftRow validates d; defaultKey is used when d.CauseKey is empty.
@@ -97,6 +103,11 @@ func newDraftRow(env *uuid.UUID, d NotificationDraft, defaultKey string) (draftR
 		env: env, kind: cleanText(d.Kind), title: cleanText(d.Title), message: cleanText(d.Message),
 		causeKey: cleanText(d.CauseKey),
 	}
+	ids := make([]string, len(d.Channels))
+	for i, id := range d.Channels {
+		ids[i] = id.String()
+	}
+	r.channels = strings.Join(ids, ",")
 	if r.causeKey == "" {
 		r.causeKey = defaultKey
 	}
@@ -110,17 +121,18 @@ func newDraftRow(env *uuid.UUID, d NotificationDraft, defaultKey string) (draftR
 }
 
 // insertNotifications creates, in tx, one notification per draft and
-// matching channel: enabled, subscribed to the draft's environment (an empty
-// list is every environment; a draft without environment only matches those)
-// and to its kind (an empty list is DefaultKinds). Notifications whose dedup
+// matching channel: enabled, and either one of the draft's channels or, when
+// it names none, subscribed to the draft's environment (an empty list is
+// every environment; a draft without environment only matches those) and
+// to its kind (an empty list is DefaultKinds). Notifications whose dedup
 // key exists are skipped; the IDs of the new rows are returned in draft order.
 func insertNotifications(ctx context.Context, tx pgx.Tx, drafts []draftRow) ([]int64, error) {
 	if len(drafts) == 0 {
 		return nil, nil
 	}
 	var (
-		envs                            []*uuid.UUID
-		kinds, titles, messages, causes []string
+		envs                                      []*uuid.UUID
+		kinds, titles, messages, causes, channels []string
 	)
 	for _, d := range drafts {
 		envs = append(envs, d.env)
@@ -128,19 +140,22 @@ func insertNotifications(ctx context.Context, tx pgx.Tx, drafts []draftRow) ([]i
 		titles = append(titles, d.title)
 		messages = append(messages, d.message)
 		causes = append(causes, d.causeKey)
+		channels = append(channels, d.channels)
 	}
 	rows, _ := tx.Query(ctx, `
 		INSERT INTO notifications (channel_id, environment_id, kind, title, message, dedup_key)
 		SELECT c.id, d.env, d.kind, d.title, d.message, d.cause || '/' || c.id::text
-		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
-				WITH ORDINALITY AS d(env, kind, title, message, cause, ord)
-			JOIN notification_channels c ON c.enabled
-				AND (cardinality(c.environments) = 0 OR d.env = ANY (c.environments))
-				AND (d.kind = ANY (c.kinds) OR (cardinality(c.kinds) = 0 AND d.kind = ANY ($6::text[])))
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[])
+				WITH ORDINALITY AS d(env, kind, title, message, cause, channels, ord)
+			JOIN notification_channels c ON c.enabled AND CASE
+				WHEN d.channels <> '' THEN c.id = ANY (string_to_array(d.channels, ',')::uuid[])
+				ELSE (cardinality(c.environments) = 0 OR d.env = ANY (c.environments))
+					AND (d.kind = ANY (c.kinds) OR (cardinality(c.kinds) = 0 AND d.kind = ANY ($6::text[])))
+				END
 		ORDER BY d.ord, c.id
 		ON CONFLICT (dedup_key) DO NOTHING
 		RETURNING id`,
-		envs, kinds, titles, messages, causes, DefaultKinds)
+		envs, kinds, titles, messages, causes, DefaultKinds, channels)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, err

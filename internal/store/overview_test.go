@@ -220,11 +220,14 @@ func TestOverviewStatementsDoNotGrow(t *testing.T) {
 
 // statementCounter is a TCP proxy in front of PostgreSQL that counts the
 // statements its clients send: simple-protocol queries ('Q') except the
-// pool's liveness pings, and extended-protocol executions ('E').
+// pool's liveness pings, and extended-protocol executions ('E'); and, in
+// syncs, the extended-protocol Syncs ('S'): the round trips of a client that
+// pipelines (a pgx.Batch sends one).
 type statementCounter struct {
 	ln     net.Listener
 	target string
 	n      atomic.Int64
+	syncs  atomic.Int64
 }
 
 func newStatementCounter(t *testing.T, databaseURL string) *statementCounter {
@@ -315,6 +318,8 @@ func (c *statementCounter) count(r io.Reader, server io.Writer) error {
 		switch head[0] {
 		case 'E':
 			c.n.Add(1)
+		case 'S':
+			c.syncs.Add(1)
 		case 'Q':
 			if !strings.HasPrefix(string(body), "-- ping") {
 				c.n.Add(1)

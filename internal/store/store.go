@@ -21,6 +21,10 @@ var ErrNotFound = errors.New("not found")
 // another environment.
 var ErrNameTaken = errors.New("name already taken")
 
+// ErrUnknownChannel is returned when an alert rule names a notification
+// channel that does not exist.
+var ErrUnknownChannel = errors.New("unknown notification channel")
+
 // ErrInvalid is returned when a value is rejected before or by the database:
 // a NaN or infinite float, a missing key, or a setting out of range.
 var ErrInvalid = errors.New("invalid value")

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// What a collection cycle reads for the alert rules (issue 11): the rules
+// that apply to its environment, sent with the CPU counters it reads anyway
+// (one round trip), and, only when a restart rule applies, the restarts of
+// each container.
+
+// CycleInputs is what a collection cycle reads from the store before it
+// reads the engine.
+type CycleInputs struct {
+	// Counters are LatestCPUCounters.
+	Counters map[string]CPUCounters
+	// Rules are AlertRulesFor.
+	Rules []AlertRule
+}
+
+// CycleInputs reads LatestCPUCounters(envID, maxAge) and AlertRulesFor(envID)
+// in one batch: one round trip, as the counters alone took.
+func (s *Store) CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (CycleInputs, error) {
+	var (
+		in    CycleInputs
+		batch pgx.Batch
+	)
+	batch.Queue(latestCPUCountersSQL, envID, countersSince(maxAge)).Query(func(rows pgx.Rows) (err error) {
+		in.Counters, err = collectCPUCounters(rows)
+		return err
+	})
+	batch.Queue(alertRulesForSQL, envID).Query(func(rows pgx.Rows) (err error) {
+		in.Rules, err = pgx.CollectRows(rows, scanAlertRule)
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, &batch).Close(); err != nil {
+		return CycleInputs{}, fmt.Errorf("store: cycle inputs: %w", err)
+	}
+	return in, nil
+}
+
+// alertRulesForSQL selects the enabled rules of environment $1 and the
+// enabled global ones, by ID.
+const alertRulesForSQL = `SELECT ` + alertRuleColumns + ` FROM alert_rules
+	WHERE enabled AND (environment_id IS NULL OR environment_id = $1)
+	ORDER BY id`
+
+// AlertRulesFor returns the enabled rules that apply to the environment
+// (its own and the global ones), ordered by ID. A collection cycle reads
+// them through CycleInputs instead.
+func (s *Store) AlertRulesFor(ctx context.Context, envID uuid.UUID) ([]AlertRule, error) {
+	rows, _ := s.pool.Query(ctx, alertRulesForSQL, envID)
+	rules, err := pgx.CollectRows(rows, scanAlertRule)
+	if err != nil {
+		return nil, fmt.Errorf("store: alert rules of %s: %w", envID, err)
+	}
+	return rules, nil
+}
+
+// ContainerRestarts are one container's restarts over some windows.
+type ContainerRestarts struct {
+	// ContainerID and Attributes (the container's labels, plus the image
+	// and name Docker adds) are those of its latest start or create event
+	// in the widest window.
+	ContainerID string
+	Attributes  map[string]string
+	// Counts holds, per window, the start events minus the create events
+	// in (now - window, now], when above 0 (a window left out: none).
+	Counts map[time.Duration]int
+}
+
+// ContainerRestarts counts the restarts of each container of the
+// environment, by name, over each window ending at now: its start events
+// less its create events, so that the first start of a new container is not
+// a restart while a policy restart (die, start) and `docker restart` (…,
+// start, restart) count one each. Containers without a restart in any
+// window are left out. Windows must be positive.
+func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time.Time, windows []time.Duration) (map[string]ContainerRestarts, error) {
+	out := map[string]ContainerRestarts{}
+	if len(windows) == 0 {
+		return out, nil
+	}
+	lengths := make([]int64, 0, len(windows))
+	for _, w := range windows {
+		if w <= 0 {
+			return nil, fmt.Errorf("store: container restarts: %w: window %s", ErrInvalid, w)
+		}
+		if !slices.Contains(lengths, int64(w)) {
+			lengths = append(lengths, int64(w))
+		}
+	}
+	rows, _ := s.pool.Query(ctx, `
+		WITH w AS (SELECT unnest($3::bigint[]) AS ns),
+		e AS (
+			SELECT container_name, container_id, action, time_nano, attributes
+			FROM container_events
+			WHERE environment_id = $1 AND action IN ('start', 'create') AND container_name <> ''
+				AND time_nano > $2 - (SELECT max(ns) FROM w) AND time_nano <= $2
+		)
+		SELECT e.container_name, w.ns,
+			greatest(count(*) FILTER (WHERE e.action = 'start' AND e.time_nano > $2 - w.ns)
+				- count(*) FILTER (WHERE e.action = 'create' AND e.time_nano > $2 - w.ns), 0)::int,
+			(array_agg(e.container_id ORDER BY e.time_nano DESC))[1],
+			(array_agg(e.attributes ORDER BY e.time_nano DESC))[1]
+		FROM e CROSS JOIN w
+		GROUP BY e.container_name, w.ns`,
+		envID, now.UnixNano(), lengths)
+	type row struct {
+		name, id string
+		window   int64
+		count    int32
+		attrs    map[string]string
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.name, &x.window, &x.count, &x.id, &x.attrs)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: container restarts: %w", err)
+	}
+	for _, x := range got {
+		if x.count == 0 {
+			continue
+		}
+		c, ok := out[x.name]
+		if !ok {
+			c = ContainerRestarts{ContainerID: x.id, Attributes: x.attrs, Counts: map[time.Duration]int{}}
+		}
+		c.Counts[time.Duration(x.window)] = int(x.count)
+		out[x.name] = c
+	}
+	return out, nil
+}
