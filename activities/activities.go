@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/telemetry"
@@ -26,7 +27,9 @@ import (
 // Store is what the activities need from Postgres.
 type Store interface {
 	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
-	LatestCPUCounters(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (map[string]store.CPUCounters, error)
+	CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (store.CycleInputs, error)
+	ContainerRestarts(ctx context.Context, envID uuid.UUID, now time.Time, windows []time.Duration) (map[string]store.ContainerRestarts, error)
+	RecordAlertTransitions(ctx context.Context, envID uuid.UUID, transitions []store.Alert, draft store.AlertDrafter) ([]store.Alert, []int64, error)
 	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)
 	RecordStatus(ctx context.Context, c store.StatusChange, draft *store.NotificationDraft) (bool, []int64, error)
 	InsertEventsNotify(ctx context.Context, envID uuid.UUID, events []store.ContainerEvent, cursor int64, derive store.EventDeriver) (int, []int64, error)
@@ -58,6 +61,9 @@ type Activities struct {
 	TaskQueue string
 	// Sender delivers notifications; notify.Sender{} when nil.
 	Sender Sender
+	// Links are the links alert notifications carry (the dashboard, the
+	// Temporal Web UI); zero: none.
+	Links notify.Links
 
 	// instance caches Store.InstanceID.
 	instanceMu sync.Mutex

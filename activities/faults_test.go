@@ -173,6 +173,11 @@ func TestActivities_DeletedEnvironmentIsNotFound(t *testing.T) {
 			_, err := b.tenv.ExecuteActivity(b.acts.RecordStatus, workflows.RecordStatusInput{EnvironmentID: b.env.ID.String(), ChangedAt: time.Now()})
 			return err
 		},
+		"RecordAlertTransitions": func() error {
+			_, err := b.tenv.ExecuteActivity(b.acts.RecordAlertTransitions, workflows.RecordAlertTransitionsInput{EnvironmentID: b.env.ID.String(),
+				Transitions: []workflows.AlertTransition{{RuleID: uuid.NewString(), Phase: workflows.AlertFiring, At: time.Now()}}})
+			return err
+		},
 	} {
 		typ, retryable := errorType(run())
 		if typ != workflows.ErrTypeEnvironmentNotFound || retryable {

@@ -23,7 +23,10 @@ const countersMaxAge = 15 * time.Minute
 // CollectMetrics reads the stats of every running container of an
 // environment, computes per-container and per-environment CPU and memory, and
 // stores the cycle in one transaction keyed by (environment, CycleAt), so a
-// retried attempt stores nothing twice.
+// retried attempt stores nothing twice. When alert rules apply to the
+// environment, the summary carries them and the figures they read
+// (Alerts; read with the previous counters, plus the container restarts
+// when a restart rule applies); otherwise Alerts is nil.
 func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMetricsInput) (_ workflows.MetricsSummary, err error) {
 	start := time.Now()
 	env, err := a.environment(ctx, in.EnvironmentID)
@@ -47,14 +50,20 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	}
 	defer release()
 
+	// The previous counters and the alert rules: one round trip.
 	sctx, cancel := storeContext(ctx)
-	stored, err := a.Store.LatestCPUCounters(sctx, env.ID, countersMaxAge)
+	inputs, err := a.Store.CycleInputs(sctx, env.ID, countersMaxAge)
 	cancel()
 	if err != nil {
 		return workflows.MetricsSummary{}, storeError(ctx, "load previous counters", "of "+env.Name, err)
 	}
-	prev := make(map[string]engine.CPUCounters, len(stored))
-	for id, c := range stored {
+	rules := alertRules(ctx, inputs.Rules)
+	restarts, err := a.loadRestarts(ctx, env, rules, in.CycleAt)
+	if err != nil {
+		return workflows.MetricsSummary{}, err
+	}
+	prev := make(map[string]engine.CPUCounters, len(inputs.Counters))
+	for id, c := range inputs.Counters {
 		prev[id] = engine.CPUCounters{
 			TotalUsage:  uint64(c.TotalUsage),
 			SystemUsage: uint64(c.SystemUsage),
@@ -117,13 +126,17 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	if err != nil {
 		return workflows.MetricsSummary{}, storeError(ctx, "store metrics", "of "+env.Name, err)
 	}
-	return workflows.MetricsSummary{
+	summary := workflows.MetricsSummary{
 		CollectedAt:       collectedAt,
 		ContainersRunning: host.ContainersRunning,
 		CPUPercent:        host.CPUPercent,
 		MemoryPercent:     host.MemoryPercent,
 		Stored:            inserted,
-	}, nil
+	}
+	if len(rules) > 0 {
+		summary.Alerts = &workflows.AlertCycle{Rules: rules, Figures: alertFigures(rules, in.CycleAt, host, samples, restarts)}
+	}
+	return summary, nil
 }
 
 // clampInt64 converts an engine counter to Postgres' bigint.

@@ -4,29 +4,21 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
 
-// workflowURL links to an environment's workflow in the Temporal Web UI.
+// workflowURL links to an environment's workflow in the Temporal Web UI
+// (the notifications' link).
 func (s *Server) workflowURL(id uuid.UUID) string {
-	if s.UIURL == "" {
-		return ""
-	}
-	ns := s.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	return strings.TrimRight(s.UIURL, "/") + "/namespaces/" + url.PathEscape(ns) +
-		"/workflows/" + url.PathEscape(workflows.WorkflowID(id.String()))
+	return notify.Links{TemporalUIURL: s.UIURL, Namespace: s.Namespace}.Workflow(workflows.WorkflowID(id.String()))
 }
 
 // getStatus answers the stored status (last recorded transition), the

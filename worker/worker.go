@@ -168,6 +168,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterActivityWithOptions(acts.PollEvents, activity.RegisterOptions{Name: workflows.ActivityPollEvents})
 	r.RegisterActivityWithOptions(acts.CheckDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
 	r.RegisterActivityWithOptions(acts.RecordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
+	r.RegisterActivityWithOptions(acts.RecordAlertTransitions, activity.RegisterOptions{Name: workflows.ActivityRecordAlertTransitions})
 	r.RegisterActivityWithOptions(acts.DeliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
 	r.RegisterActivityWithOptions(acts.MarkNotificationFailed, activity.RegisterOptions{Name: workflows.ActivityMarkNotificationFailed})
 	r.RegisterActivityWithOptions(acts.DispatchNotifications, activity.RegisterOptions{Name: workflows.ActivityDispatchNotifications})

@@ -27,6 +27,10 @@ type config struct {
 	TemporalUIURL     string
 	DockerHost        string
 	StatsParallelism  int
+	// PublicURL is the dashboard's base URL as people open it, for the
+	// links of alert notifications ($WINDFLOW_PUBLIC_URL); empty: derived
+	// from HTTPAddr (see publicURL).
+	PublicURL string
 	// Slot budgets of the worker (see worker.WithSlots).
 	MaxStreams, MaxActivities, MaxChecks int
 	LogLevel                             string
@@ -156,6 +160,8 @@ func loadConfig(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", workflows.DefaultTaskQueue), "Temporal task queue ($WINDFLOW_TASK_QUEUE)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", env("WINDFLOW_PUBLIC_URL", ""),
+		"the dashboard's URL as people open it, for links in notifications; empty: http://<http-addr>/ ($WINDFLOW_PUBLIC_URL)")
 	fs.StringVar(&c.DockerHost, "docker-host", env("DOCKER_HOST", "unix:///var/run/docker.sock"), "engine registered as \"local\" by dev ($DOCKER_HOST)")
 	fs.IntVar(&c.StatsParallelism, "stats-parallelism", envInt("WINDFLOW_STATS_PARALLELISM", 128), "container stats read at once per environment ($WINDFLOW_STATS_PARALLELISM)")
 	fs.IntVar(&c.MaxStreams, "max-streams", envInt("WINDFLOW_MAX_STREAMS", worker.DefaultMaxStreams),

@@ -141,5 +141,11 @@ func TestDashboardURL(t *testing.T) {
 		if got := dashboardURL(tcp); got != want {
 			t.Errorf("dashboardURL(%s) = %s; want %s", addr, got, want)
 		}
+		if got := (config{HTTPAddr: addr}).publicURL(); got != want {
+			t.Errorf("publicURL with -http-addr %s = %s; want %s", addr, got, want)
+		}
+	}
+	if got := (config{HTTPAddr: "0.0.0.0:8080", PublicURL: "https://windflow.example/"}).publicURL(); got != "https://windflow.example/" {
+		t.Errorf("publicURL with -public-url = %s", got)
 	}
 }

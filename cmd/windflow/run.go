@@ -163,6 +163,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Temporal:  tc,
 		TaskQueue: cfg.TaskQueue,
 		Sender:    notify.Sender{},
+		Links:     notify.Links{DashboardURL: cfg.publicURL(), TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace},
 	}
 	if box != nil { // a nil *Box in the interface would not read as "no key"
 		acts.Secrets = box
@@ -280,10 +281,24 @@ func runAPI(ctx context.Context, cfg config) error {
 
 // dashboardURL is the address a browser on this machine opens for the
 // dashboard served on addr (a wildcard listen address becomes localhost).
-func dashboardURL(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
+func dashboardURL(addr net.Addr) string { return hostURL(addr.String()) }
+
+// publicURL is the dashboard's base URL in notification links: the
+// configured one, else the HTTP listen address's (hostURL), which is right
+// for `windflow dev` and a worker next to its API only.
+func (c config) publicURL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	return hostURL(c.HTTPAddr)
+}
+
+// hostURL is "http://host:port/" for a listen address host:port, a
+// wildcard host written localhost.
+func hostURL(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return "http://" + addr.String() + "/"
+		return "http://" + hostport + "/"
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"

@@ -1,0 +1,244 @@
+package activities
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/notify"
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// Alert rules (issue 11), the activities' side: CollectMetrics gives the
+// workflow the rules that apply and the figures they read
+// (MetricsSummary.Alerts); RecordAlertTransitions stores what the
+// workflow's evaluation decided and notifies it.
+
+// alertRules converts the enabled stored rules of an environment into the
+// rules the workflow evaluates, sorted by ID. A rule the evaluator would
+// refuse (stored before a validation change) is left out.
+func alertRules(ctx context.Context, stored []store.AlertRule) []workflows.AlertRule {
+	rules := make([]workflows.AlertRule, 0, len(stored))
+	for _, s := range stored {
+		r := workflows.AlertRule{
+			ID: s.ID.String(), Metric: workflows.AlertMetric(s.Metric), Op: workflows.AlertComparison(s.Op),
+			Threshold: s.Threshold, For: time.Duration(s.ForSeconds) * time.Second, Recovery: s.Recovery,
+			ContainerPattern: s.ContainerPattern,
+		}
+		if len(s.Labels) > 0 {
+			r.Labels = s.Labels
+		}
+		if err := r.Validate(); err != nil {
+			logger(ctx).Warn("Alert rule skipped", "Rule", s.Name, "Error", err)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	slices.SortFunc(rules, func(a, b workflows.AlertRule) int { return cmp.Compare(a.ID, b.ID) })
+	return rules
+}
+
+// restartWindows are the distinct windows of the restart rules.
+func restartWindows(rules []workflows.AlertRule) []time.Duration {
+	var windows []time.Duration
+	for _, r := range rules {
+		if r.Metric == workflows.AlertContainerRestarts && !slices.Contains(windows, r.For) {
+			windows = append(windows, r.For)
+		}
+	}
+	return windows
+}
+
+// perContainer reports whether rule r judges each container (rather than
+// the host).
+func perContainer(r workflows.AlertRule) bool {
+	return r.Metric != workflows.AlertHostCPU && r.Metric != workflows.AlertHostMemory
+}
+
+// ruleMatches reports whether per-container rule r covers the container
+// named name with labels: the workflow's matching (a path.Match glob on
+// the name, every label equal).
+func ruleMatches(r workflows.AlertRule, name string, labels map[string]string) bool {
+	if r.ContainerPattern != "" {
+		if ok, _ := path.Match(r.ContainerPattern, name); !ok {
+			return false
+		}
+	}
+	for k, v := range r.Labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// alertFigures are the figures of one cycle that rules read: the host's,
+// and each container that at least one per-container rule matches — with
+// only the labels some rule selects on, its memory as a share of its limit
+// and of the host's, and its restarts over the windows of the restart rules
+// that match it — plus, for restart rules, the containers not running that
+// restarted in a window (NotRunning). Containers are ordered by name, then
+// ID. restarts is store.ContainerRestarts over restartWindows(rules).
+func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSample, samples []engine.ContainerSample,
+	restarts map[string]store.ContainerRestarts) workflows.CycleFigures {
+	f := workflows.CycleFigures{At: at, CPUPercent: host.CPUPercent, MemoryPercent: host.MemoryPercent}
+	var (
+		byContainer []workflows.AlertRule
+		labelKeys   []string
+	)
+	for _, r := range rules {
+		if !perContainer(r) {
+			continue
+		}
+		byContainer = append(byContainer, r)
+		for k := range r.Labels {
+			if !slices.Contains(labelKeys, k) {
+				labelKeys = append(labelKeys, k)
+			}
+		}
+	}
+	if len(byContainer) == 0 {
+		return f
+	}
+	// container figures c if a rule matches it (its restarts filled), or false.
+	figures := func(c workflows.ContainerFigures, labels map[string]string) (workflows.ContainerFigures, bool) {
+		matched := false
+		for _, r := range byContainer {
+			if !ruleMatches(r, c.Name, labels) {
+				continue
+			}
+			matched = true
+			if r.Metric == workflows.AlertContainerRestarts {
+				if c.Restarts == nil {
+					c.Restarts = map[string]int{}
+				}
+				c.Restarts[workflows.RestartWindowKey(r.For)] = restarts[c.Name].Counts[r.For]
+			}
+		}
+		for _, k := range labelKeys {
+			if v, ok := labels[k]; ok {
+				if c.Labels == nil {
+					c.Labels = map[string]string{}
+				}
+				c.Labels[k] = v
+			}
+		}
+		return c, matched
+	}
+	running := make(map[string]bool, len(samples))
+	for _, s := range samples {
+		running[s.Name] = true
+		c := workflows.ContainerFigures{ID: s.ID, Name: s.Name, CPUPercent: s.CPUPercent,
+			MemoryPercent: percentOf(s.MemoryUsed, s.MemoryLimit), MemoryHostPercent: percentOf(s.MemoryUsed, host.MemoryTotal),
+			MemoryBytes: clampInt64(s.MemoryUsed)}
+		if c, ok := figures(c, s.Labels); ok {
+			f.Containers = append(f.Containers, c)
+		}
+	}
+	for name, r := range restarts {
+		if running[name] {
+			continue
+		}
+		c, ok := figures(workflows.ContainerFigures{ID: r.ContainerID, Name: name, NotRunning: true}, r.Attributes)
+		if ok && restarted(c.Restarts) {
+			f.Containers = append(f.Containers, c)
+		}
+	}
+	slices.SortFunc(f.Containers, func(a, b workflows.ContainerFigures) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	return f
+}
+
+// restarted reports whether some window counts a restart.
+func restarted(counts map[string]int) bool {
+	for _, n := range counts {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// percentOf is part / whole × 100, 0 when whole is 0.
+func percentOf(part, whole uint64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64(part) / float64(whole) * 100
+}
+
+// loadRestarts reads the restarts the restart rules among rules need (nil
+// without such a rule: no store call).
+func (a *Activities) loadRestarts(ctx context.Context, env store.Environment, rules []workflows.AlertRule, now time.Time) (map[string]store.ContainerRestarts, error) {
+	windows := restartWindows(rules)
+	if len(windows) == 0 {
+		return nil, nil
+	}
+	sctx, cancel := storeContext(ctx)
+	defer cancel()
+	restarts, err := a.Store.ContainerRestarts(sctx, env.ID, now, windows)
+	if err != nil {
+		return nil, storeError(ctx, "load container restarts", "of "+env.Name, err)
+	}
+	return restarts, nil
+}
+
+// RecordAlertTransitions stores the alert transitions one evaluation of the
+// environment's rules decided, each with its notification (to the rule's
+// channels, or the subscribed ones), in one transaction, then starts their
+// delivery. Each transition is keyed by (environment, rule, target, phase,
+// At), so a retried attempt stores and notifies nothing twice. An
+// environment deleted meanwhile fails without retry; PostgreSQL unavailable
+// is the monitor's fault (storeError).
+func (a *Activities) RecordAlertTransitions(ctx context.Context, in workflows.RecordAlertTransitionsInput) error {
+	env, err := a.environment(ctx, in.EnvironmentID)
+	if err != nil || len(in.Transitions) == 0 {
+		return err
+	}
+	rows := make([]store.Alert, 0, len(in.Transitions))
+	for _, t := range in.Transitions {
+		ruleID, err := uuid.Parse(t.RuleID)
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("alert transition of %s: rule ID %q is not a UUID", env.Name, t.RuleID), "StoreRejected", err)
+		}
+		rows = append(rows, store.Alert{RuleID: ruleID, Target: t.Target, Phase: string(t.Phase), At: t.At, Since: t.Since,
+			Value: t.Value, Metric: string(t.Metric), Op: string(t.Op), Threshold: t.Threshold,
+			ForSeconds: int(t.For / time.Second), Reason: t.Reason})
+	}
+	workflowID := workflows.WorkflowID(env.ID.String())
+	draft := func(al store.Alert) store.NotificationDraft {
+		kind, title, message := notify.AlertMessage(notify.AlertFacts{
+			EnvironmentID: env.ID.String(), EnvironmentName: env.Name, WorkflowID: workflowID,
+			RuleName: al.RuleName, Severity: al.Severity, Target: al.Target, Resolved: al.Phase == store.AlertResolved,
+			Metric: al.Metric, Op: al.Op, Threshold: al.Threshold, For: time.Duration(al.ForSeconds) * time.Second,
+			Value: al.Value, At: al.At, Since: al.Since, Reason: al.Reason,
+		}, a.Links)
+		return store.NotificationDraft{Kind: kind, Title: title, Message: message}
+	}
+	sctx, cancel := storeContext(ctx)
+	_, ids, err := a.Store.RecordAlertTransitions(sctx, env.ID, rows, draft)
+	cancel()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("record alert transitions of %s: environment %s does not exist", env.Name, env.ID), errNotFound, err)
+	case errors.Is(err, store.ErrInvalid):
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("record alert transitions of %s: %v", env.Name, err), "StoreRejected", err)
+	case err != nil:
+		return storeError(ctx, "record alert transitions", "of "+env.Name, err)
+	}
+	a.startDeliveries(ctx, ids)
+	return nil
+}

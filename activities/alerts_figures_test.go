@@ -1,0 +1,102 @@
+package activities
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/workflows"
+)
+
+// TestAlertFigures: only the containers some per-container rule matches
+// (the workflow's matching), with only the selected labels, memory of the
+// limit and of the host, restarts of the matching restart rules' windows,
+// and the restarted containers that are not running; none without
+// per-container rules.
+func TestAlertFigures(t *testing.T) {
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	host := engine.HostSample{CPUPercent: 42, MemoryPercent: 61, MemoryTotal: 8_000_000_000}
+	samples := []engine.ContainerSample{
+		{ID: "w", Name: "web-1", Labels: map[string]string{"team": "web", "secret": "x"}, CPUPercent: 12.5, MemoryUsed: 400_000_000, MemoryLimit: 1_000_000_000},
+		{ID: "d", Name: "db", Labels: map[string]string{"team": "data"}, MemoryUsed: 100, MemoryLimit: 0},
+		{ID: "c", Name: "cron", MemoryUsed: 1},
+	}
+	restarts := map[string]store.ContainerRestarts{
+		"web-1":  {ContainerID: "w", Counts: map[time.Duration]int{10 * time.Minute: 2}},
+		"crash":  {ContainerID: "x", Attributes: map[string]string{"team": "web", "image": "busybox"}, Counts: map[time.Duration]int{time.Hour: 4}},
+		"quiet":  {ContainerID: "q", Attributes: map[string]string{"team": "web"}, Counts: map[time.Duration]int{}},
+		"other":  {ContainerID: "o", Attributes: map[string]string{"team": "ops"}, Counts: map[time.Duration]int{10 * time.Minute: 1}},
+		"cron-x": {ContainerID: "cx", Counts: map[time.Duration]int{5 * time.Minute: 1}},
+	}
+	rules := []workflows.AlertRule{
+		{ID: "1", Metric: workflows.AlertHostCPU, Op: workflows.AlertAbove, Threshold: 90},
+		{ID: "2", Metric: workflows.AlertContainerMemory, Op: workflows.AlertAbove, Threshold: 90, ContainerPattern: "web-*"},
+		{ID: "3", Metric: workflows.AlertContainerRestarts, Op: workflows.AlertAbove, Threshold: 1, For: 10 * time.Minute, Labels: map[string]string{"team": "web"}},
+		{ID: "4", Metric: workflows.AlertContainerRestarts, Op: workflows.AlertAbove, Threshold: 1, For: time.Hour, ContainerPattern: "cr*"},
+	}
+	f := alertFigures(rules, at, host, samples, restarts)
+	if !f.At.Equal(at) || f.CPUPercent != 42 || f.MemoryPercent != 61 {
+		t.Fatalf("host figures %+v", f)
+	}
+	got := map[string]string{}
+	for _, c := range f.Containers {
+		got[c.Name] = fmt.Sprintf("%s running=%v labels=%v mem=%.0f/%.0f bytes=%d restarts=%v",
+			c.ID, !c.NotRunning, c.Labels, c.MemoryPercent, c.MemoryHostPercent, c.MemoryBytes, c.Restarts)
+	}
+	want := map[string]string{
+		// rules 2 and 3; its 10-minute window only.
+		"web-1": "w running=true labels=map[team:web] mem=40/5 bytes=400000000 restarts=map[600:2]",
+		// rule 4 (the pattern) and rule 3 (team=web): both windows.
+		"crash": "x running=false labels=map[team:web] mem=0/0 bytes=0 restarts=map[3600:4 600:0]",
+		// rule 4 matches the running cron: a window without restart.
+		"cron": "c running=true labels=map[] mem=0/0 bytes=1 restarts=map[3600:0]",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("containers:\n got %v\nwant %v", got, want)
+	}
+	if names := []string{f.Containers[0].Name, f.Containers[1].Name, f.Containers[2].Name}; fmt.Sprint(names) != "[crash cron web-1]" {
+		t.Fatalf("order %v; want by name", names)
+	}
+	if f := alertFigures(rules[:1], at, host, samples, restarts); len(f.Containers) != 0 {
+		t.Fatalf("host rules only: %d containers; want none", len(f.Containers))
+	}
+}
+
+// BenchmarkAlertFigures: the figures of a 50-container cycle for 20 rules
+// (host, per-container with patterns and labels, restarts).
+func BenchmarkAlertFigures(b *testing.B) {
+	host := engine.HostSample{CPUPercent: 42, MemoryPercent: 61, MemoryTotal: 8_000_000_000}
+	samples := make([]engine.ContainerSample, 50)
+	restarts := map[string]store.ContainerRestarts{}
+	for i := range samples {
+		name := fmt.Sprintf("app-%02d", i)
+		samples[i] = engine.ContainerSample{ID: fmt.Sprintf("%064d", i), Name: name, CPUPercent: float64(i),
+			MemoryUsed: uint64(i) << 20, MemoryLimit: 1 << 30,
+			Labels: map[string]string{"team": fmt.Sprint("t", i%5), "tier": "backend", "com.docker.compose.project": "shop"}}
+		if i%10 == 0 {
+			restarts[name] = store.ContainerRestarts{ContainerID: samples[i].ID, Counts: map[time.Duration]int{10 * time.Minute: 1}}
+		}
+	}
+	metrics := []workflows.AlertMetric{workflows.AlertContainerCPU, workflows.AlertContainerMemory, workflows.AlertContainerHost,
+		workflows.AlertContainerBytes, workflows.AlertContainerRestarts}
+	var rules []workflows.AlertRule
+	for i := range 20 {
+		r := workflows.AlertRule{ID: fmt.Sprintf("%02d", i), Metric: metrics[i%len(metrics)], Op: workflows.AlertAbove, Threshold: 80, For: 10 * time.Minute}
+		switch i % 4 {
+		case 0:
+			r.Metric = workflows.AlertHostCPU
+		case 1:
+			r.ContainerPattern = "app-1*"
+		case 2:
+			r.Labels = map[string]string{"team": fmt.Sprint("t", i%5)}
+		}
+		rules = append(rules, r)
+	}
+	at := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		alertFigures(rules, at, host, samples, restarts)
+	}
+}
