@@ -62,6 +62,7 @@ type alertRuleJSON struct {
 	Labels           map[string]string `json:"labels"`
 	Severity         string            `json:"severity"`
 	Enabled          bool              `json:"enabled"`
+	Channels         []uuid.UUID       `json:"channels"`
 	CreatedAt        time.Time         `json:"createdAt"`
 	UpdatedAt        time.Time         `json:"updatedAt"`
 }
@@ -69,7 +70,7 @@ type alertRuleJSON struct {
 func alertRuleView(a store.AlertRule) alertRuleJSON {
 	return alertRuleJSON{ID: a.ID, Name: a.Name, EnvironmentID: a.EnvironmentID, Metric: a.Metric, Op: a.Op,
 		Threshold: a.Threshold, ForSeconds: a.ForSeconds, Recovery: a.Recovery, ContainerPattern: a.ContainerPattern,
-		Labels: a.Labels, Severity: a.Severity, Enabled: a.Enabled, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		Labels: a.Labels, Severity: a.Severity, Enabled: a.Enabled, Channels: a.ChannelIDs, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 // alertRuleRequest is the body of POST and PUT: the whole rule.
@@ -85,13 +86,17 @@ type alertRuleRequest struct {
 	Labels           map[string]string `json:"labels"`
 	Severity         string            `json:"severity"`
 	Enabled          *bool             `json:"enabled"`
+	// Channels are the IDs of the channels that receive the rule's
+	// notifications; empty: the subscriptions decide.
+	Channels []string `json:"channels"`
 }
 
-// Bounds of a rule's texts.
+// Bounds of a rule's texts and lists.
 const (
-	maxRuleName   = 100
-	maxRuleText   = 256 // a pattern, a label key or value
-	maxRuleLabels = 32
+	maxRuleName     = 100
+	maxRuleText     = 256 // a pattern, a label key or value
+	maxRuleLabels   = 32
+	maxRuleChannels = 32
 )
 
 var severities = []string{"info", "warning", "critical"}
@@ -130,10 +135,21 @@ func alertRule(id uuid.UUID, req alertRuleRequest) (store.AlertRule, error) {
 	if !slices.Contains(severities, req.Severity) {
 		return invalid("severity must be info, warning or critical, got %q", shorten(req.Severity))
 	}
+	if len(req.Channels) > maxRuleChannels {
+		return invalid("at most %d channels, got %d", maxRuleChannels, len(req.Channels))
+	}
+	channels := make([]uuid.UUID, 0, len(req.Channels))
+	for _, raw := range req.Channels {
+		ch, err := uuid.Parse(raw)
+		if err != nil {
+			return invalid("channels: %q is not a UUID", shorten(raw))
+		}
+		channels = append(channels, ch)
+	}
 	enabled := req.Enabled == nil || *req.Enabled
 	rule := store.AlertRule{ID: id, Name: req.Name, EnvironmentID: req.EnvironmentID, Metric: req.Metric, Op: req.Op,
 		Threshold: *req.Threshold, ForSeconds: req.ForSeconds, Recovery: req.Recovery, ContainerPattern: req.ContainerPattern,
-		Labels: req.Labels, Severity: req.Severity, Enabled: enabled}
+		Labels: req.Labels, Severity: req.Severity, Enabled: enabled, ChannelIDs: channels}
 	if err := evaluatedRule(rule).Validate(); err != nil {
 		return invalid("%s", strings.TrimPrefix(err.Error(), workflows.ErrInvalidSettings.Error()+": "))
 	}
@@ -158,6 +174,9 @@ func alertRuleWriteError(a store.AlertRule, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNameTaken):
 		return errorf(http.StatusConflict, "name_taken", "an alert rule named %q already exists", shorten(a.Name))
+	case errors.Is(err, store.ErrUnknownChannel):
+		_, ids, _ := strings.Cut(err.Error(), store.ErrUnknownChannel.Error()+": ")
+		return errorf(http.StatusBadRequest, "unknown_channel", "channels: no notification channel %s", ids)
 	case errors.Is(err, store.ErrNotFound) && a.EnvironmentID != nil:
 		return errorf(http.StatusBadRequest, "unknown_environment", "environment %s does not exist (or rule %s)", *a.EnvironmentID, a.ID)
 	case errors.Is(err, store.ErrNotFound):

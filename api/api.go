@@ -153,6 +153,7 @@ func (s *Server) Routes() http.Handler {
 		r.Mount("/notification-channels", s.channelRoutes())
 		r.Get("/notifications", s.listNotifications)
 		r.Mount("/alert-rules", s.alertRuleRoutes()) // alert rules (alertrules.go)
+		r.Get("/alerts", s.listAlerts)               // firing and recent alerts (alerts.go)
 		r.Get("/overview", s.getOverview)            // every environment at a glance (overview.go)
 		r.Mount("/events", s.eventRoutes())
 		r.Get("/stream", s.streamEvents)

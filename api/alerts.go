@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/windflow/monitor/internal/store"
+)
+
+// AlertStore is what GET /api/v1/alerts needs of the store.
+type AlertStore interface {
+	ListAlerts(ctx context.Context, envID *uuid.UUID, limit int) (store.AlertList, error)
+}
+
+// firingAlertJSON is an alert firing now: the latest transition of its
+// rule × target fired (firedAt) after breaching since since.
+type firingAlertJSON struct {
+	EnvironmentID   uuid.UUID `json:"environmentId"`
+	EnvironmentName string    `json:"environmentName"`
+	RuleID          uuid.UUID `json:"ruleId"`
+	RuleName        string    `json:"ruleName"`
+	Severity        string    `json:"severity"`
+	Target          string    `json:"target"`
+	Metric          string    `json:"metric"`
+	Op              string    `json:"op"`
+	Threshold       float64   `json:"threshold"`
+	ForSeconds      int       `json:"forSeconds"`
+	Value           float64   `json:"value"`
+	Since           time.Time `json:"since"`
+	FiredAt         time.Time `json:"firedAt"`
+}
+
+// alertTransitionJSON is one row of the alert history.
+type alertTransitionJSON struct {
+	ID              int64     `json:"id"`
+	EnvironmentID   uuid.UUID `json:"environmentId"`
+	EnvironmentName string    `json:"environmentName"`
+	RuleID          uuid.UUID `json:"ruleId"`
+	RuleName        string    `json:"ruleName"`
+	Severity        string    `json:"severity"`
+	Target          string    `json:"target"`
+	Phase           string    `json:"phase"`
+	At              time.Time `json:"at"`
+	Since           time.Time `json:"since"`
+	Value           float64   `json:"value"`
+	Reason          string    `json:"reason"`
+	Metric          string    `json:"metric"`
+	Op              string    `json:"op"`
+	Threshold       float64   `json:"threshold"`
+	ForSeconds      int       `json:"forSeconds"`
+}
+
+// listAlerts answers GET /api/v1/alerts: the alerts firing now and the
+// recent transitions, newest first, of every environment or of
+// ?environment=<id or name>; limit (1..500, default 100) bounds each list.
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	as, ok := s.Store.(AlertStore)
+	if !ok {
+		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no alerts"))
+		return
+	}
+	envID, err := s.environmentRef(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	limit, err := parseLimit(r.URL.Query().Get("limit"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	list, err := as.ListAlerts(r.Context(), envID, limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	firing := make([]firingAlertJSON, 0, len(list.Firing))
+	for _, a := range list.Firing {
+		firing = append(firing, firingAlertJSON{EnvironmentID: a.EnvironmentID, EnvironmentName: a.EnvironmentName,
+			RuleID: a.RuleID, RuleName: a.RuleName, Severity: a.Severity, Target: a.Target, Metric: a.Metric, Op: a.Op,
+			Threshold: a.Threshold, ForSeconds: a.ForSeconds, Value: a.Value, Since: a.Since, FiredAt: a.At})
+	}
+	recent := make([]alertTransitionJSON, 0, len(list.Recent))
+	for _, a := range list.Recent {
+		recent = append(recent, alertTransitionJSON{ID: a.ID, EnvironmentID: a.EnvironmentID, EnvironmentName: a.EnvironmentName,
+			RuleID: a.RuleID, RuleName: a.RuleName, Severity: a.Severity, Target: a.Target, Phase: a.Phase, At: a.At,
+			Since: a.Since, Value: a.Value, Reason: a.Reason, Metric: a.Metric, Op: a.Op, Threshold: a.Threshold,
+			ForSeconds: a.ForSeconds})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"firing": firing, "recent": recent})
+}
+
+// environmentRef reads the optional ?environment= filter: an environment's
+// ID or, when not a UUID, its name. An unknown environment is a 404.
+func (s *Server) environmentRef(r *http.Request) (*uuid.UUID, error) {
+	raw := r.URL.Query().Get("environment")
+	if raw == "" {
+		return nil, nil
+	}
+	var (
+		env store.Environment
+		err error
+	)
+	if id, perr := uuid.Parse(raw); perr == nil {
+		env, err = s.Store.GetEnvironment(r.Context(), id)
+	} else {
+		env, err = s.Store.GetEnvironmentByName(r.Context(), raw)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(http.StatusNotFound, "not_found", "environment %q does not exist", shorten(raw))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &env.ID, nil
+}
