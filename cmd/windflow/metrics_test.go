@@ -8,7 +8,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/store/storetest"
 	"github.com/windflow/monitor/internal/telemetry"
 )
 
@@ -61,5 +64,42 @@ func TestMetricsAddr(t *testing.T) {
 	t.Setenv("WINDFLOW_METRICS_ADDR", ":9191")
 	if got := load().metricsAddr(""); got != ":9191" {
 		t.Fatalf("set: %q", got)
+	}
+}
+
+// TestAlertsFiringFromStore: the API process's windflow_alerts_firing reads
+// the store's firing alerts at scrape time.
+func TestAlertsFiringFromStore(t *testing.T) {
+	st, err := store.Open(t.Context(), storetest.NewSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	env, err := st.CreateEnvironment(t.Context(), store.Environment{Name: "prod", Endpoint: "unix:///var/run/docker.sock",
+		MetricsInterval: 30 * time.Second, OfflineAfter: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := st.CreateAlertRule(t.Context(), store.AlertRule{Name: "cpu", Metric: "host_cpu_percent", Op: "above",
+		Threshold: 90, Severity: "critical", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, _, err := st.RecordAlertTransitions(t.Context(), env.ID, []store.Alert{{RuleID: rule.ID, Phase: store.AlertFiring,
+		At: now, Since: now, Value: 95}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tel, err := telemetry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tel.RegisterAlertsFiring(firingSource(st), telemetry.MinFiringCache); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	tel.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, `windflow_alerts_firing{environment="prod",severity="critical"} 1`) {
+		t.Fatalf("GET /metrics lacks the firing alert:\n%s", body)
 	}
 }

@@ -240,16 +240,33 @@ func startBackground(ctx context.Context, cfg config, c *conns, srv *api.Server)
 	}
 }
 
-// startAPI builds the API server and starts its live stream; stop ends the stream.
+// startAPI builds the API server, registers the API's metrics read from
+// the store (windflow_alerts_firing) and starts its live stream; stop ends
+// the stream.
 func startAPI(ctx context.Context, cfg config, c *conns) (srv *api.Server, stop func(), err error) {
 	srv, err = newServer(cfg, c.st, c.tc)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := c.tel.RegisterAlertsFiring(firingSource(c.st), telemetry.MinFiringCache); err != nil {
+		return nil, nil, fmt.Errorf("register windflow_alerts_firing: %w", err)
+	}
 	if err := srv.StartStream(ctx); err != nil {
 		return nil, nil, err
 	}
 	return srv, srv.StopStream, nil
+}
+
+// firingSource reads the alerts firing now from st for the metric.
+func firingSource(st *store.Store) telemetry.FiringSource {
+	return func(ctx context.Context) ([]telemetry.FiringCount, error) {
+		counts, err := st.CountFiringAlerts(ctx)
+		out := make([]telemetry.FiringCount, len(counts))
+		for i, c := range counts {
+			out[i] = telemetry.FiringCount{Environment: c.Environment, Severity: c.Severity, Count: c.Count}
+		}
+		return out, err
+	}
 }
 
 // serveAPI serves the API (with /metrics) and, when configured, the

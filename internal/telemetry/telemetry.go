@@ -23,6 +23,8 @@
 //	windflow_store_unavailable_total{operation}               store calls of activities that failed because PostgreSQL was unavailable
 //	windflow_cycles_unstored_total{environment,…}             checks left unknown because the monitor was unavailable (counted by the
 //	                                                          workflow through the Temporal metrics handler, with the SDK's labels)
+//	windflow_alerts_firing{environment,severity}              alerts firing now, read from the store at scrape time (API processes
+//	                                                          only, cached 5 s; no series while the store cannot be read; alerts.go)
 //
 // The environment label is the environment's name: one series set per
 // environment, so cardinality grows with the number of environments, not with
