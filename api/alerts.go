@@ -107,8 +107,10 @@ func (s *Server) environmentRef(r *http.Request) (*uuid.UUID, error) {
 	)
 	if id, perr := uuid.Parse(raw); perr == nil {
 		env, err = s.Store.GetEnvironment(r.Context(), id)
-	} else {
+	} else if validateName(raw) == nil {
 		env, err = s.Store.GetEnvironmentByName(r.Context(), raw)
+	} else {
+		err = store.ErrNotFound // no environment can have that name
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "not_found", "environment %q does not exist", shorten(raw))

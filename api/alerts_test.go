@@ -105,6 +105,7 @@ func TestAlertsAPI(t *testing.T) {
 	for path, want := range map[string]int{
 		"/api/v1/alerts?environment=6f1c1f0e-0000-4000-8000-000000000000": http.StatusNotFound,
 		"/api/v1/alerts?environment=nobody":                               http.StatusNotFound,
+		"/api/v1/alerts?environment=%00%ff":                               http.StatusNotFound,
 		"/api/v1/alerts?limit=0":                                          http.StatusBadRequest,
 		"/api/v1/alerts?limit=501":                                        http.StatusBadRequest,
 		"/api/v1/alerts?limit=ten":                                        http.StatusBadRequest,
