@@ -27,8 +27,7 @@ import (
 // Store is what the activities need from Postgres.
 type Store interface {
 	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
-	CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (store.CycleInputs, error)
-	ContainerRestarts(ctx context.Context, envID uuid.UUID, now time.Time, windows []time.Duration) (map[string]store.ContainerRestarts, error)
+	CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration, now time.Time) (store.CycleInputs, error)
 	RecordAlertTransitions(ctx context.Context, envID uuid.UUID, transitions []store.Alert, draft store.AlertDrafter) ([]store.Alert, []int64, error)
 	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)
 	RecordStatus(ctx context.Context, c store.StatusChange, draft *store.NotificationDraft) (bool, []int64, error)

@@ -47,17 +47,6 @@ func alertRules(ctx context.Context, stored []store.AlertRule) []workflows.Alert
 	return rules
 }
 
-// restartWindows are the distinct windows of the restart rules.
-func restartWindows(rules []workflows.AlertRule) []time.Duration {
-	var windows []time.Duration
-	for _, r := range rules {
-		if r.Metric == workflows.AlertContainerRestarts && !slices.Contains(windows, r.For) {
-			windows = append(windows, r.For)
-		}
-	}
-	return windows
-}
-
 // perContainer reports whether rule r judges each container (rather than
 // the host).
 func perContainer(r workflows.AlertRule) bool {
@@ -87,7 +76,8 @@ func ruleMatches(r workflows.AlertRule, name string, labels map[string]string) b
 // and of the host's, and its restarts over the windows of the restart rules
 // that match it — plus, for restart rules, the containers not running that
 // restarted in a window (NotRunning). Containers are ordered by name, then
-// ID. restarts is store.ContainerRestarts over restartWindows(rules).
+// ID. restarts are the container restarts over (at least) the windows of
+// the restart rules (store.CycleInputs.Restarts).
 func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSample, samples []engine.ContainerSample,
 	restarts map[string]store.ContainerRestarts) workflows.CycleFigures {
 	f := workflows.CycleFigures{At: at, CPUPercent: host.CPUPercent, MemoryPercent: host.MemoryPercent}
@@ -175,22 +165,6 @@ func percentOf(part, whole uint64) float64 {
 		return 0
 	}
 	return float64(part) / float64(whole) * 100
-}
-
-// loadRestarts reads the restarts the restart rules among rules need (nil
-// without such a rule: no store call).
-func (a *Activities) loadRestarts(ctx context.Context, env store.Environment, rules []workflows.AlertRule, now time.Time) (map[string]store.ContainerRestarts, error) {
-	windows := restartWindows(rules)
-	if len(windows) == 0 {
-		return nil, nil
-	}
-	sctx, cancel := storeContext(ctx)
-	defer cancel()
-	restarts, err := a.Store.ContainerRestarts(sctx, env.ID, now, windows)
-	if err != nil {
-		return nil, storeError(ctx, "load container restarts", "of "+env.Name, err)
-	}
-	return restarts, nil
 }
 
 // RecordAlertTransitions stores the alert transitions one evaluation of the

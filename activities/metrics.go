@@ -25,8 +25,8 @@ const countersMaxAge = 15 * time.Minute
 // stores the cycle in one transaction keyed by (environment, CycleAt), so a
 // retried attempt stores nothing twice. When alert rules apply to the
 // environment, the summary carries them and the figures they read
-// (Alerts; read with the previous counters, plus the container restarts
-// when a restart rule applies); otherwise Alerts is nil.
+// (Alerts; the rules and the restarts read with the previous counters);
+// otherwise Alerts is nil.
 func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMetricsInput) (_ workflows.MetricsSummary, err error) {
 	start := time.Now()
 	env, err := a.environment(ctx, in.EnvironmentID)
@@ -50,18 +50,15 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 	}
 	defer release()
 
-	// The previous counters and the alert rules: one round trip.
+	// The previous counters, the alert rules and the container restarts
+	// their restart rules count: one round trip.
 	sctx, cancel := storeContext(ctx)
-	inputs, err := a.Store.CycleInputs(sctx, env.ID, countersMaxAge)
+	inputs, err := a.Store.CycleInputs(sctx, env.ID, countersMaxAge, in.CycleAt)
 	cancel()
 	if err != nil {
 		return workflows.MetricsSummary{}, storeError(ctx, "load previous counters", "of "+env.Name, err)
 	}
 	rules := alertRules(ctx, inputs.Rules)
-	restarts, err := a.loadRestarts(ctx, env, rules, in.CycleAt)
-	if err != nil {
-		return workflows.MetricsSummary{}, err
-	}
 	prev := make(map[string]engine.CPUCounters, len(inputs.Counters))
 	for id, c := range inputs.Counters {
 		prev[id] = engine.CPUCounters{
@@ -134,7 +131,7 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 		Stored:            inserted,
 	}
 	if len(rules) > 0 {
-		summary.Alerts = &workflows.AlertCycle{Rules: rules, Figures: alertFigures(rules, in.CycleAt, host, samples, restarts)}
+		summary.Alerts = &workflows.AlertCycle{Rules: rules, Figures: alertFigures(rules, in.CycleAt, host, samples, inputs.Restarts)}
 	}
 	return summary, nil
 }

@@ -11,9 +11,9 @@ import (
 )
 
 // What a collection cycle reads for the alert rules (issue 11): the rules
-// that apply to its environment, sent with the CPU counters it reads anyway
-// (one round trip), and, only when a restart rule applies, the restarts of
-// each container.
+// that apply to its environment and the restarts of its containers over the
+// windows of its restart rules, sent with the CPU counters it reads anyway
+// (one round trip).
 
 // CycleInputs is what a collection cycle reads from the store before it
 // reads the engine.
@@ -22,11 +22,17 @@ type CycleInputs struct {
 	Counters map[string]CPUCounters
 	// Rules are AlertRulesFor.
 	Rules []AlertRule
+	// Restarts are ContainerRestarts over the windows of the enabled
+	// restart rules (container_restarts) among Rules; empty without one.
+	Restarts map[string]ContainerRestarts
 }
 
-// CycleInputs reads LatestCPUCounters(envID, maxAge) and AlertRulesFor(envID)
-// in one batch: one round trip, as the counters alone took.
-func (s *Store) CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration) (CycleInputs, error) {
+// CycleInputs reads LatestCPUCounters(envID, maxAge), AlertRulesFor(envID)
+// and the ContainerRestarts(envID, now) of its restart rules' windows in
+// one batch: one round trip, as the counters alone took. (The statements
+// see the rules each at its own start: a rule changed meanwhile is seen
+// whole at the next cycle.)
+func (s *Store) CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration, now time.Time) (CycleInputs, error) {
 	var (
 		in    CycleInputs
 		batch pgx.Batch
@@ -37,6 +43,10 @@ func (s *Store) CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Du
 	})
 	batch.Queue(alertRulesForSQL, envID).Query(func(rows pgx.Rows) (err error) {
 		in.Rules, err = pgx.CollectRows(rows, scanAlertRule)
+		return err
+	})
+	batch.Queue(restartsSQL(restartWindowsOfRules), envID, now.UnixNano()).Query(func(rows pgx.Rows) (err error) {
+		in.Restarts, err = collectRestarts(rows)
 		return err
 	})
 	if err := s.pool.SendBatch(ctx, &batch).Close(); err != nil {
@@ -76,15 +86,15 @@ type ContainerRestarts struct {
 }
 
 // ContainerRestarts counts the restarts of each container of the
-// environment, by name, over each window ending at now: its start events
+// environment, by name, over each window ending at now (CycleInputs reads
+// them for the windows of the restart rules): its start events
 // less its create events, so that the first start of a new container is not
 // a restart while a policy restart (die, start) and `docker restart` (…,
 // start, restart) count one each. Containers without a restart in any
 // window are left out. Windows must be positive.
 func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time.Time, windows []time.Duration) (map[string]ContainerRestarts, error) {
-	out := map[string]ContainerRestarts{}
 	if len(windows) == 0 {
-		return out, nil
+		return map[string]ContainerRestarts{}, nil
 	}
 	lengths := make([]int64, 0, len(windows))
 	for _, w := range windows {
@@ -95,8 +105,30 @@ func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time
 			lengths = append(lengths, int64(w))
 		}
 	}
-	rows, _ := s.pool.Query(ctx, `
-		WITH w AS (SELECT unnest($3::bigint[]) AS ns),
+	rows, _ := s.pool.Query(ctx, restartsSQL(restartWindowsParam), envID, now.UnixNano(), lengths)
+	out, err := collectRestarts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: container restarts: %w", err)
+	}
+	return out, nil
+}
+
+// The windows (column ns, in nanoseconds) restartsSQL counts over: given
+// ($3), or those of the enabled restart rules of environment $1.
+const (
+	restartWindowsParam   = `SELECT unnest($3::bigint[]) AS ns`
+	restartWindowsOfRules = `SELECT DISTINCT for_seconds::bigint * 1000000000 AS ns FROM alert_rules
+		WHERE enabled AND metric = 'container_restarts' AND for_seconds > 0
+			AND (environment_id IS NULL OR environment_id = $1)`
+)
+
+// restartsSQL counts, per container name of environment $1 and window of
+// windows, the start events less the create events (at least 0) over
+// ($2 - window, $2] ($2: Unix ns), with the ID and attributes of the
+// name's latest start or create. Without a window it reads nothing.
+func restartsSQL(windows string) string {
+	return `
+		WITH w AS (` + windows + `),
 		e AS (
 			SELECT container_name, container_id, action, time_nano, attributes
 			FROM container_events
@@ -109,8 +141,12 @@ func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time
 			(array_agg(e.container_id ORDER BY e.time_nano DESC))[1],
 			(array_agg(e.attributes ORDER BY e.time_nano DESC))[1]
 		FROM e CROSS JOIN w
-		GROUP BY e.container_name, w.ns`,
-		envID, now.UnixNano(), lengths)
+		GROUP BY e.container_name, w.ns`
+}
+
+// collectRestarts reads the rows of restartsSQL, leaving out the
+// containers without a restart.
+func collectRestarts(rows pgx.Rows) (map[string]ContainerRestarts, error) {
 	type row struct {
 		name, id string
 		window   int64
@@ -123,8 +159,9 @@ func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time
 		return x, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: container restarts: %w", err)
+		return nil, err
 	}
+	out := map[string]ContainerRestarts{}
 	for _, x := range got {
 		if x.count == 0 {
 			continue

@@ -85,8 +85,9 @@ func TestAlertsMigrationDown(t *testing.T) {
 }
 
 // TestAlertRulesFor: the enabled rules of the environment and the global
-// ones, by ID; CycleInputs reads them with the CPU counters in one round
-// trip, as the counters alone.
+// ones, by ID; CycleInputs reads them with the CPU counters and the
+// restarts over the windows of the restart rules (of the environment's
+// enabled rules only) in one round trip, as the counters alone.
 func TestAlertRulesFor(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -96,10 +97,14 @@ func TestAlertRulesFor(t *testing.T) {
 	global := b.createRule(t, "global", nil, "host_cpu_percent", true)
 	b.createRule(t, "disabled", &env.ID, "host_memory_percent", false)
 	b.createRule(t, "other's", &other.ID, "host_memory_percent", true)
-	want := []string{own.Name, global.Name}
-	if own.ID.String() > global.ID.String() {
-		want = []string{global.Name, own.Name}
+	loops := b.createRule(t, "loops", &env.ID, "container_restarts", true) // window 60 s
+	b.createRule(t, "other's loops", &other.ID, "container_restarts", false)
+	if _, err := b.store.Pool().Exec(b.ctx, `UPDATE alert_rules SET for_seconds = 600 WHERE name = 'other''s loops'`); err != nil {
+		t.Fatal(err)
 	}
+	byID := []store.AlertRule{own, global, loops}
+	slices.SortFunc(byID, func(x, y store.AlertRule) int { return strings.Compare(x.ID.String(), y.ID.String()) })
+	want := ruleNames(byID)
 	rules, err := b.store.AlertRulesFor(b.ctx, env.ID)
 	if err != nil || !slices.Equal(ruleNames(rules), want) {
 		t.Fatalf("AlertRulesFor = %v, %v; want %v", ruleNames(rules), err, want)
@@ -112,6 +117,14 @@ func TestAlertRulesFor(t *testing.T) {
 		[]store.ContainerMetric{{EnvironmentID: env.ID, CycleAt: cycle, CollectedAt: cycle, ContainerID: "c1", ContainerName: "web",
 			CPUTotalUsage: 5, SystemCPUUsage: 50, OnlineCPUs: 2}}); err != nil {
 		t.Fatal(err)
+	}
+	// web restarted 30 s and 5 min before the cycle: once in the 60 s window.
+	for _, ago := range []time.Duration{30 * time.Second, 5 * time.Minute} {
+		e := containerEvent(0, "c1", "start")
+		e.TimeNano, e.ContainerName = cycle.Add(-ago).UnixNano(), "web"
+		if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{e}, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	counter := newStatementCounter(t, b.url)
@@ -137,15 +150,19 @@ func TestAlertRulesFor(t *testing.T) {
 	}
 	aloneSyncs, _ := roundTrips(func() error { _, err := st.LatestCPUCounters(b.ctx, env.ID, time.Hour); return err })
 	var in store.CycleInputs
-	syncs, statements := roundTrips(func() (err error) { in, err = st.CycleInputs(b.ctx, env.ID, time.Hour); return err })
-	t.Logf("round trips: counters alone %d, with the rules %d (%d statements)", aloneSyncs, syncs, statements)
-	if syncs != aloneSyncs || syncs != 1 || statements != 2 {
-		t.Fatalf("CycleInputs took %d round trips (%d statements); the counters alone %d: want 1 with 2 statements", syncs, statements, aloneSyncs)
+	syncs, statements := roundTrips(func() (err error) { in, err = st.CycleInputs(b.ctx, env.ID, time.Hour, cycle); return err })
+	t.Logf("round trips: counters alone %d, with the rules and restarts %d (%d statements)", aloneSyncs, syncs, statements)
+	if syncs != aloneSyncs || syncs != 1 || statements != 3 {
+		t.Fatalf("CycleInputs took %d round trips (%d statements); the counters alone %d: want 1 with 3 statements", syncs, statements, aloneSyncs)
 	}
 	if !slices.Equal(ruleNames(in.Rules), want) || in.Counters["c1"].TotalUsage != 5 || in.Counters["c1"].OnlineCPUs != 2 {
 		t.Fatalf("CycleInputs = %v, %+v", ruleNames(in.Rules), in.Counters)
 	}
-	if in, err := b.store.CycleInputs(b.ctx, unknownID, time.Hour); err != nil || len(in.Counters) != 0 || len(in.Rules) != 1 || in.Rules[0].ID != global.ID {
+	if r := in.Restarts["web"]; len(in.Restarts) != 1 || fmt.Sprint(r.Counts) != "map[1m0s:1]" {
+		t.Fatalf("CycleInputs restarts = %+v; want web once in the 60 s window only", in.Restarts)
+	}
+	in, err = b.store.CycleInputs(b.ctx, unknownID, time.Hour, cycle)
+	if err != nil || len(in.Counters) != 0 || len(in.Rules) != 1 || in.Rules[0].ID != global.ID || len(in.Restarts) != 0 {
 		t.Fatalf("CycleInputs(unknown) = %+v, %v; want the global rule only", in, err)
 	}
 }
