@@ -16,9 +16,9 @@ type AlertStore interface {
 	ListAlerts(ctx context.Context, envID *uuid.UUID, limit int) (store.AlertList, error)
 }
 
-// firingAlertJSON is an alert firing now: the latest transition of its
-// rule × target fired (firedAt) after breaching since since.
-type firingAlertJSON struct {
+// alertJSON are the fields every alert answer has: where, which rule (as
+// evaluated), the figure and since when.
+type alertJSON struct {
 	EnvironmentID   uuid.UUID `json:"environmentId"`
 	EnvironmentName string    `json:"environmentName"`
 	RuleID          uuid.UUID `json:"ruleId"`
@@ -31,27 +31,29 @@ type firingAlertJSON struct {
 	ForSeconds      int       `json:"forSeconds"`
 	Value           float64   `json:"value"`
 	Since           time.Time `json:"since"`
-	FiredAt         time.Time `json:"firedAt"`
+}
+
+// alertView is the common part of a's answers.
+func alertView(a store.Alert) alertJSON {
+	return alertJSON{EnvironmentID: a.EnvironmentID, EnvironmentName: a.EnvironmentName, RuleID: a.RuleID,
+		RuleName: a.RuleName, Severity: a.Severity, Target: a.Target, Metric: a.Metric, Op: a.Op,
+		Threshold: a.Threshold, ForSeconds: a.ForSeconds, Value: a.Value, Since: a.Since}
+}
+
+// firingAlertJSON is an alert firing now: the latest transition of its
+// rule × target fired (firedAt) after breaching since Since.
+type firingAlertJSON struct {
+	alertJSON
+	FiredAt time.Time `json:"firedAt"`
 }
 
 // alertTransitionJSON is one row of the alert history.
 type alertTransitionJSON struct {
-	ID              int64     `json:"id"`
-	EnvironmentID   uuid.UUID `json:"environmentId"`
-	EnvironmentName string    `json:"environmentName"`
-	RuleID          uuid.UUID `json:"ruleId"`
-	RuleName        string    `json:"ruleName"`
-	Severity        string    `json:"severity"`
-	Target          string    `json:"target"`
-	Phase           string    `json:"phase"`
-	At              time.Time `json:"at"`
-	Since           time.Time `json:"since"`
-	Value           float64   `json:"value"`
-	Reason          string    `json:"reason"`
-	Metric          string    `json:"metric"`
-	Op              string    `json:"op"`
-	Threshold       float64   `json:"threshold"`
-	ForSeconds      int       `json:"forSeconds"`
+	ID int64 `json:"id"`
+	alertJSON
+	Phase  string    `json:"phase"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
 }
 
 // listAlerts answers GET /api/v1/alerts: the alerts firing now and the
@@ -80,16 +82,11 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	firing := make([]firingAlertJSON, 0, len(list.Firing))
 	for _, a := range list.Firing {
-		firing = append(firing, firingAlertJSON{EnvironmentID: a.EnvironmentID, EnvironmentName: a.EnvironmentName,
-			RuleID: a.RuleID, RuleName: a.RuleName, Severity: a.Severity, Target: a.Target, Metric: a.Metric, Op: a.Op,
-			Threshold: a.Threshold, ForSeconds: a.ForSeconds, Value: a.Value, Since: a.Since, FiredAt: a.At})
+		firing = append(firing, firingAlertJSON{alertJSON: alertView(a), FiredAt: a.At})
 	}
 	recent := make([]alertTransitionJSON, 0, len(list.Recent))
 	for _, a := range list.Recent {
-		recent = append(recent, alertTransitionJSON{ID: a.ID, EnvironmentID: a.EnvironmentID, EnvironmentName: a.EnvironmentName,
-			RuleID: a.RuleID, RuleName: a.RuleName, Severity: a.Severity, Target: a.Target, Phase: a.Phase, At: a.At,
-			Since: a.Since, Value: a.Value, Reason: a.Reason, Metric: a.Metric, Op: a.Op, Threshold: a.Threshold,
-			ForSeconds: a.ForSeconds})
+		recent = append(recent, alertTransitionJSON{ID: a.ID, alertJSON: alertView(a), Phase: a.Phase, At: a.At, Reason: a.Reason})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"firing": firing, "recent": recent})
 }

@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/windflow/monitor/internal/store"
 )
@@ -50,16 +46,7 @@ func TestAlertsMigrationDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := pgx.ParseConfig(b.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := migrationProvider(t, b.url)
 	if _, err := provider.DownTo(context.WithoutCancel(b.ctx), 11); err != nil {
 		t.Fatalf("down to 11: %v", err)
 	}
@@ -127,16 +114,7 @@ func TestAlertRulesFor(t *testing.T) {
 		}
 	}
 
-	counter := newStatementCounter(t, b.url)
-	proxied, err := counter.url(b.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(b.ctx, proxied)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
+	counter, st := b.countedStore(t)
 	roundTrips := func(call func() error) (syncs, statements int64) {
 		t.Helper()
 		for range 2 { // the first call prepares the statements

@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
@@ -73,16 +68,7 @@ func TestRollupMigrationBackfill(t *testing.T) {
 	}
 	before := snapshot()
 
-	cfg, err := pgx.ParseConfig(databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := migrationProvider(t, databaseURL)
 	if _, err := provider.DownTo(context.WithoutCancel(ctx), 9); err != nil {
 		t.Fatalf("down to 9: %v", err)
 	}

@@ -37,18 +37,7 @@ func TestNotificationsMigrationDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := pgx.ParseConfig(databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	// The files embedded by the store, read from the package directory.
-	migrations := os.DirFS("migrations")
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := migrationProvider(t, databaseURL)
 	if _, err := provider.DownTo(context.WithoutCancel(ctx), 3); err != nil {
 		t.Fatalf("down to 3: %v", err)
 	}
@@ -61,4 +50,23 @@ func TestNotificationsMigrationDown(t *testing.T) {
 	if got, err := s.GetEnvironment(ctx, env.ID); err != nil || got.DiskInterval != store.DefaultDiskInterval {
 		t.Fatalf("GetEnvironment after up = %+v, %v", got, err)
 	}
+}
+
+// migrationProvider is a goose provider of the store's migrations (the
+// files embedded by the store, read from the package directory) on the
+// database at databaseURL, for tests that go down and up again; it is
+// closed when the test ends.
+func migrationProvider(t *testing.T, databaseURL string) *goose.Provider {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { _ = db.Close() })
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provider
 }

@@ -169,16 +169,7 @@ func overviewNames(envs []store.OverviewEnvironment) []string {
 func TestOverviewStatementsDoNotGrow(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	counter := newStatementCounter(t, b.url)
-	proxied, err := counter.url(b.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(b.ctx, proxied)
-	if err != nil {
-		t.Fatalf("Open through the proxy: %v", err)
-	}
-	t.Cleanup(st.Close)
+	counter, st := b.countedStore(t)
 
 	addEnvironments := func(from, to int) {
 		t.Helper()
@@ -228,6 +219,23 @@ type statementCounter struct {
 	target string
 	n      atomic.Int64
 	syncs  atomic.Int64
+}
+
+// countedStore is a store on b's schema through a new statementCounter,
+// closed when the test ends.
+func (b *testBundle) countedStore(t *testing.T) (*statementCounter, *store.Store) {
+	t.Helper()
+	counter := newStatementCounter(t, b.url)
+	proxied, err := counter.url(b.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(b.ctx, proxied)
+	if err != nil {
+		t.Fatalf("Open through the proxy: %v", err)
+	}
+	t.Cleanup(st.Close)
+	return counter, st
 }
 
 func newStatementCounter(t *testing.T, databaseURL string) *statementCounter {
