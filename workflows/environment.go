@@ -107,8 +107,15 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 		workflow.Go(ctx, w.recordStatusChanges)
 	}
 	if w.eventsSupported {
-		w.eventsRunning = true
-		workflow.Go(ctx, w.collectEvents)
+		// Lean runs drive the event collection from the main loop (one
+		// goroutine less per cached workflow); the version is asked here,
+		// at the run's start, once.
+		if w.lean && workflow.GetVersion(ctx, eventsLoopChangeID, workflow.DefaultVersion, eventsLoopVersion) >= eventsLoopVersion {
+			w.events.active = true
+		} else {
+			w.eventsRunning = true
+			workflow.Go(ctx, w.collectEvents)
+		}
 	}
 	if w.diskSupported && !w.lean {
 		w.diskRunning = true
@@ -179,6 +186,10 @@ type environmentWorkflow struct {
 	// recorderRunning is true while the goroutine recording status
 	// transitions runs (lean shape).
 	recorderRunning bool
+
+	// events drives the event collection from the main loop (runs with the
+	// "events-in-loop" version; see eventsloop.go).
+	events eventsDriver
 
 	// environmentGone is set when a check found that the environment no
 	// longer exists: the main loop ends the workflow (see faults.go).
@@ -347,6 +358,10 @@ func (w *environmentWorkflow) configure(ctx workflow.Context, patch SettingsPatc
 			w.state.NextCycleAt = workflow.Now(ctx).Add(next.MetricsInterval)
 		}
 		w.wake.SendAsync(struct{}{})
+	} else if w.events.active {
+		// The main loop drives the event collection: it must see the
+		// change (mode, on/off, poll interval) now.
+		w.wake.SendAsync(struct{}{})
 	}
 	w.logger.Info("Settings changed", "Settings", next)
 	w.publishDetails(ctx)
@@ -369,6 +384,9 @@ func (w *environmentWorkflow) run(ctx workflow.Context) error {
 		// older one waits until they are recorded.
 		if w.continueAsNewDue(ctx) && (w.lean || len(w.pendingStatus) == 0) {
 			return w.continueAsNew(ctx)
+		}
+		if w.events.active {
+			w.driveEvents(ctx)
 		}
 		if w.cycleDue(ctx) {
 			w.runCycle(ctx)
@@ -410,6 +428,9 @@ func (w *environmentWorkflow) waitForEvent(ctx workflow.Context) {
 		c.ReceiveAsync(nil)
 	})
 	selector.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	if w.events.active {
+		w.addEvents(ctx, selector)
+	}
 	selector.Select(ctx)
 }
 

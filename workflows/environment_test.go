@@ -704,6 +704,10 @@ func TestReplay(t *testing.T) {
 		// checks unknown (monitor unavailable), a recovery, then the
 		// environment gone: the stream is cancelled, the workflow completes.
 		"testdata/environment_history_faults.json",
+		// Events driven by the main loop ("events-in-loop": stream → poll →
+		// stream, a poll interval change) and an alert rule ("alert-rules")
+		// pending, firing and resolved, each transition recorded once.
+		"testdata/environment_history_alerts.json",
 		// A delivery retried twice, then delivered.
 		"testdata/notification_delivery_history.json",
 		// A delivery failed for good (non-retryable), marked failed.

@@ -16,6 +16,11 @@ import (
 // workflow.Await conditions, and the main loop asks it to stop before
 // continue-as-new (eventsStopping) and waits until it has (eventsRunning).
 //
+// Lean runs with the "events-in-loop" version drive the same behaviour from
+// the main loop instead (eventsloop.go): one goroutine less per workflow in
+// the worker's cache. Both share what happens when a read ends (streamEnded,
+// pollEnded).
+//
 // At most one event activity runs at a time, which is what makes the cursor
 // hand-over exact: a stream is cancelled and its result (the cursor it reached)
 // awaited before a poll starts; a running poll finishes before a stream starts.
@@ -173,39 +178,7 @@ func (w *environmentWorkflow) runStream(ctx workflow.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	switch {
-	case err == nil:
-		w.advanceCursor(progress.Cursor)
-		w.state.EventsError = ""
-		if stopped {
-			w.logger.Info("Event stream stopped", "Cursor", w.state.EventCursor, "Stored", progress.Stored)
-		} else {
-			// The activity is meant to run until cancelled; restart it, but
-			// not in a hot loop.
-			w.logger.Warn("Event stream ended by itself, restarting", "Cursor", w.state.EventCursor)
-			w.state.EventsRestartAt = workflow.Now(ctx).Add(StreamRetryInitialInterval)
-		}
-	case isCanceled(err):
-		// Cancelled before it could report (e.g. between two attempts): keep
-		// the cursor we have; the next reader also resumes from the cursor
-		// stored with the events, so nothing is lost.
-		if p, ok := canceledProgress(err); ok {
-			w.advanceCursor(p.Cursor)
-		}
-		w.logger.Info("Event stream cancelled", "Cursor", w.state.EventCursor)
-		if !stopped {
-			// Not asked for by this workflow: restart, not in a hot loop.
-			w.state.EventsRestartAt = workflow.Now(ctx).Add(StreamRetryInitialInterval)
-		}
-	case stopped:
-		w.logger.Warn("Event stream failed while stopping", "Error", errorText(err))
-	default:
-		// Retries are unlimited, so only a non-retryable error gets here.
-		w.state.EventsError = errorText(err)
-		w.state.EventsRestartAt = workflow.Now(ctx).Add(StreamRestartDelay)
-		w.logger.Error("Event stream failed, retrying later",
-			"Error", w.state.EventsError, "RestartAt", w.state.EventsRestartAt)
-	}
+	w.streamEnded(ctx, err, progress, stopped)
 	w.publishDetails(ctx)
 }
 
@@ -294,16 +267,7 @@ func (w *environmentWorkflow) poll(ctx workflow.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if err != nil {
-		w.state.EventsError = errorText(err)
-		w.logger.Warn("Event poll failed", "Error", w.state.EventsError)
-	} else {
-		w.advanceCursor(result.Cursor)
-		w.state.EventsError = ""
-		if result.Gap {
-			w.logger.Warn("Event poll found a gap: the engine no longer holds events after the cursor")
-		}
-	}
+	w.pollEnded(err, result)
 	w.publishDetails(ctx)
 }
 

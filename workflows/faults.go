@@ -112,8 +112,12 @@ func (w *environmentWorkflow) end(ctx workflow.Context) error {
 	w.pendingStatus = nil
 	w.state.PendingStatus, w.state.PendingDiskWarning, w.state.PendingAlerts = nil, nil, nil
 	w.publishDetails(ctx)
+	eventsStopped := func() bool { return !w.eventsRunning }
+	if w.events.active {
+		eventsStopped = w.stopEventsForEnd()
+	}
 	ok, err := workflow.AwaitWithTimeout(ctx, EndTimeout, func() bool {
-		return !w.eventsRunning && workflow.AllHandlersFinished(ctx)
+		return eventsStopped() && workflow.AllHandlersFinished(ctx)
 	})
 	if err != nil {
 		return err // cancelled meanwhile

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,6 +210,15 @@ func TestEventsOnServer(t *testing.T) {
 	<-second.stopped
 	require.NotEqual(t, firstRun, third.runID, "a new run")
 	require.Equal(t, second.in.Cursor, third.in.Cursor, "the next run streams from the cursor the run carried")
+
+	// While it streams, the run holds one coroutine: the main loop drives
+	// the event collection ("events-in-loop"), no goroutine of its own
+	// waits on the stream. The SDK's stack trace lists every coroutine.
+	v, err := c.QueryWorkflow(ctx, run.GetID(), "", "__stack_trace")
+	require.NoError(t, err)
+	var trace string
+	require.NoError(t, v.Get(&trace))
+	require.Equal(t, 1, strings.Count(trace, "coroutine "), "coroutines of a streaming run:\n%s", trace)
 
 	// Deleting the environment stops the stream.
 	require.NoError(t, c.CancelWorkflow(ctx, run.GetID(), ""))

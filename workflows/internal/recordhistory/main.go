@@ -25,6 +25,9 @@
 //     workflows/lean.go and recordLean).
 //   - faults (environment_history_faults.json): the lean shape with the
 //     monitor's faults told apart (see recordFaults); the workflow completes.
+//   - alerts (environment_history_alerts.json): the events scenario in a
+//     run that drives events from its main loop, with an alert rule that
+//     fires and resolves (see recordAlerts).
 //   - disk (environment_history_disk.json): events on (stream), disk checks
 //     every 2 min with a 1 min cooldown, the stub's disk 92 % full: the first
 //     check (10 s) warns; an update sets the disk interval to 1 min (the
@@ -115,6 +118,7 @@ var scenarios = map[string]scenarioDef{
 	"disk":            {recordDisk, "environment_history_disk.json", true},
 	"lean":            {recordLean, "environment_history_lean.json", true},
 	"faults":          {recordFaults, "environment_history_faults.json", false},
+	"alerts":          {recordAlerts, "environment_history_alerts.json", true},
 	"delivery":        {recordDelivery, "notification_delivery_history.json", false},
 	"delivery-failed": {recordDeliveryFailed, "notification_delivery_failed_history.json", false},
 	"dispatcher":      {recordDispatcher, "notification_dispatcher_history.json", true},
@@ -139,6 +143,12 @@ type stubEngine struct {
 	diskChecks    []time.Time
 	failDiskCheck int
 	diskWarnings  []workflows.RecordDiskWarningInput
+
+	// Alerts: with alerts set, every collection brings a host CPU rule
+	// (above 50 % for 10 s) and a host CPU of 80 % in cycles 2 to 4, 10 %
+	// otherwise; alertRecords holds what RecordAlertTransitions got.
+	alerts       bool
+	alertRecords []workflows.AlertTransition
 
 	// Notifications: the outcome of each DeliverNotification attempt.
 	deliver    func(attempt int32) error
@@ -240,7 +250,31 @@ func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput
 	if n == 2 && s.failCycle2 {
 		return workflows.MetricsSummary{}, errors.New("engine unreachable: dial unix /var/run/docker.sock: connect: connection refused")
 	}
-	return workflows.MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 7.5, MemoryPercent: 42.1, Stored: true}, nil
+	out := workflows.MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 7.5, MemoryPercent: 42.1, Stored: true}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.alerts {
+		cpu := 10.0
+		if n >= 2 && n <= 4 {
+			cpu = 80
+		}
+		out.CPUPercent = cpu
+		out.Alerts = &workflows.AlertCycle{
+			Rules: []workflows.AlertRule{{
+				ID: "0d7a3c52-5b1e-4c1e-9a55-3f1f2a6b7c80", Metric: workflows.AlertHostCPU,
+				Op: workflows.AlertAbove, Threshold: 50, For: 10 * time.Second,
+			}},
+			Figures: workflows.CycleFigures{At: in.CycleAt, CPUPercent: cpu, MemoryPercent: out.MemoryPercent},
+		}
+	}
+	return out, nil
+}
+
+func (s *stubEngine) recordAlerts(_ context.Context, in workflows.RecordAlertTransitionsInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alertRecords = append(s.alertRecords, in.Transitions...)
+	return nil
 }
 
 func (s *stubEngine) checkEngine(context.Context, workflows.CheckEngineInput) error { return nil }
@@ -343,6 +377,7 @@ func run(address, namespace, out string, def scenarioDef) error {
 	w.RegisterActivityWithOptions(stub.poll, activity.RegisterOptions{Name: workflows.ActivityPollEvents})
 	w.RegisterActivityWithOptions(stub.checkDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
 	w.RegisterActivityWithOptions(stub.recordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
+	w.RegisterActivityWithOptions(stub.recordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlertTransitions})
 	w.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDeliveryWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDispatcherWorkflowName})
 	w.RegisterActivityWithOptions(stub.deliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
@@ -525,6 +560,35 @@ func recordEvents(ctx context.Context, c client.Client, stub *stubEngine, start 
 	if final.Settings.EventMode != workflows.EventModeStream || final.Settings.PollInterval != 30*time.Second ||
 		final.EventCursor != polls[1].result || final.EventsError != "" {
 		return nil, fmt.Errorf("unexpected final state %+v", final)
+	}
+	return run, nil
+}
+
+// recordAlerts is the scenario of environment_history_alerts.json: the
+// events scenario (stream → poll → stream) in a run that drives its event
+// collection from the main loop ("events-in-loop"), with an alert rule
+// (host CPU above 50 % for 10 s) that goes pending at cycle 2, fires at
+// cycle 3 and resolves at cycle 5, each transition recorded once.
+func recordAlerts(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+	stub.mu.Lock()
+	stub.alerts = true
+	stub.mu.Unlock()
+	run, err := recordEvents(ctx, c, stub, start)
+	if err != nil {
+		return nil, err
+	}
+	final, err := waitForState(ctx, c, run, func(s workflows.State) bool {
+		return s.Cycles >= 6 && len(s.Alerts) == 0 && len(s.PendingAlerts) == 0
+	})
+	if err != nil {
+		return nil, err
+	}
+	stub.mu.Lock()
+	records := append([]workflows.AlertTransition(nil), stub.alertRecords...)
+	stub.mu.Unlock()
+	slog.Info("alerts", "cycles", final.Cycles, "records", len(records))
+	if len(records) != 2 || records[0].Phase != workflows.AlertFiring || records[1].Phase != workflows.AlertResolved {
+		return nil, fmt.Errorf("want one firing then one resolved, recorded %+v", records)
 	}
 	return run, nil
 }
