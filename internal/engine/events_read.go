@@ -147,6 +147,10 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		return fail(err)
 	}
 	body := &eventsBody{ReadCloser: resp.Body, conn: conn, stop: stop}
+	// The body holds on to resp for its trailers, and resp to the request
+	// and the headers: a stream lives as long as its environment, and needs
+	// neither.
+	resp.Request, resp.Header = nil, nil
 	if resp.StatusCode != http.StatusOK {
 		defer func() { _ = body.Close() }()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
