@@ -53,17 +53,39 @@ func perContainer(r workflows.AlertRule) bool {
 	return r.Metric != workflows.AlertHostCPU && r.Metric != workflows.AlertHostMemory
 }
 
-// ruleMatches reports whether per-container rule r covers the container
-// named name with labels: the workflow's matching (a path.Match glob on
-// the name, every label equal).
-func ruleMatches(r workflows.AlertRule, name string, labels map[string]string) bool {
-	if r.ContainerPattern != "" {
-		if ok, _ := path.Match(r.ContainerPattern, name); !ok {
+// containerRule is a per-container rule prepared for matching.
+type containerRule struct {
+	pattern string
+	labels  [][2]string // key, value
+	// window and key (RestartWindowKey(window)) of a restart rule; zero
+	// otherwise.
+	window time.Duration
+	key    string
+}
+
+// newContainerRule prepares per-container rule r.
+func newContainerRule(r workflows.AlertRule) containerRule {
+	c := containerRule{pattern: r.ContainerPattern}
+	for k, v := range r.Labels {
+		c.labels = append(c.labels, [2]string{k, v})
+	}
+	if r.Metric == workflows.AlertContainerRestarts {
+		c.window, c.key = r.For, workflows.RestartWindowKey(r.For)
+	}
+	return c
+}
+
+// matches reports whether the rule covers the container named name with
+// labels: the workflow's matching (a path.Match glob on the name, every
+// label equal).
+func (c containerRule) matches(name string, labels map[string]string) bool {
+	if c.pattern != "" {
+		if ok, _ := path.Match(c.pattern, name); !ok {
 			return false
 		}
 	}
-	for k, v := range r.Labels {
-		if labels[k] != v {
+	for _, kv := range c.labels {
+		if labels[kv[0]] != kv[1] {
 			return false
 		}
 	}
@@ -82,14 +104,14 @@ func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSam
 	restarts map[string]store.ContainerRestarts) workflows.CycleFigures {
 	f := workflows.CycleFigures{At: at, CPUPercent: host.CPUPercent, MemoryPercent: host.MemoryPercent}
 	var (
-		byContainer []workflows.AlertRule
+		byContainer []containerRule
 		labelKeys   []string
 	)
 	for _, r := range rules {
 		if !perContainer(r) {
 			continue
 		}
-		byContainer = append(byContainer, r)
+		byContainer = append(byContainer, newContainerRule(r))
 		for k := range r.Labels {
 			if !slices.Contains(labelKeys, k) {
 				labelKeys = append(labelKeys, k)
@@ -103,15 +125,15 @@ func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSam
 	figures := func(c workflows.ContainerFigures, labels map[string]string) (workflows.ContainerFigures, bool) {
 		matched := false
 		for _, r := range byContainer {
-			if !ruleMatches(r, c.Name, labels) {
+			if !r.matches(c.Name, labels) {
 				continue
 			}
 			matched = true
-			if r.Metric == workflows.AlertContainerRestarts {
+			if r.key != "" {
 				if c.Restarts == nil {
 					c.Restarts = map[string]int{}
 				}
-				c.Restarts[workflows.RestartWindowKey(r.For)] = restarts[c.Name].Counts[r.For]
+				c.Restarts[r.key] = restarts[c.Name].Counts[r.window]
 			}
 		}
 		for _, k := range labelKeys {
