@@ -43,6 +43,7 @@ bench: stack
 	source .data/stack.env && $(GO) test -run '^$$' -bench . -benchtime 20x ./internal/engine/...
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'MetricsCharts|InsertMetrics50Containers' -benchtime 500x ./api/ ./internal/store/
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'Dashboard' -benchtime 20x ./api/
+	source .data/stack.env && $(GO) test -run '^$$' -bench 'CachedWorkflowMemory' -benchtime 1x ./workflows/
 
 # Scale harness (internal/scale): N environments against fake engines, e.g.
 # make scale ENVS=1000 DURATION=3m (SCALE_FLAGS: more flags of

@@ -25,6 +25,10 @@ const (
 // real server can make a run continue as new after a few checks.
 var maxCyclesPerRun = MaxCyclesPerRun
 
+// eventsInLoop is true in production; a benchmark sets it to false to
+// measure new runs with the event collection in a goroutine of its own.
+var eventsInLoop = true
+
 // Versioning of the workflow code (workflow.GetVersion change IDs).
 const (
 	// eventsChangeID marks the introduction of event collection. Runs that
@@ -110,7 +114,7 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 		// Lean runs drive the event collection from the main loop (one
 		// goroutine less per cached workflow); the version is asked here,
 		// at the run's start, once.
-		if w.lean && workflow.GetVersion(ctx, eventsLoopChangeID, workflow.DefaultVersion, eventsLoopVersion) >= eventsLoopVersion {
+		if w.lean && eventsInLoop && workflow.GetVersion(ctx, eventsLoopChangeID, workflow.DefaultVersion, eventsLoopVersion) >= eventsLoopVersion {
 			w.events.active = true
 		} else {
 			w.eventsRunning = true
