@@ -4,6 +4,7 @@
 // is shown next to the field it names; nothing changes then.
 import { api, APIError } from './api.js';
 import { h, clear } from './util.js';
+import { formFields } from './form.js';
 
 const fields = [
   { key: 'metricsIntervalSeconds', label: 'Metrics interval (s)', type: 'number' },
@@ -35,19 +36,9 @@ export function fieldOf(message) {
 export function renderSettings(section, env, etag, onSaved) {
   let version = etag;
   let current = env.settings;
-  const inputs = {};
-  const messages = {};
   const result = h('p', { id: 'settings-result', role: 'status' });
   const form = h('form', { id: 'settings-form', className: 'settings', noValidate: true });
-  for (const f of fields) {
-    let input;
-    if (f.type === 'select') input = h('select', { name: f.key, id: 'setting-' + f.key }, f.options.map((o) => h('option', { value: o }, o)));
-    else input = h('input', { name: f.key, id: 'setting-' + f.key, type: f.type, step: f.step || '1' });
-    inputs[f.key] = input;
-    messages[f.key] = h('span', { className: 'field-error', id: 'error-' + f.key, role: 'alert' });
-    form.append(h('div', { className: 'field' + (f.type === 'checkbox' ? ' check' : '') },
-      h('label', { for: 'setting-' + f.key }, f.label), input, messages[f.key]));
-  }
+  const { inputs, clearErrors, showError } = formFields(form, fields, 'setting-', 'error-');
   const save = h('button', { type: 'submit', id: 'settings-save' }, 'Save');
   form.append(h('div', { className: 'actions' }, save), result);
   section.append(h('h2', {}, 'Settings'), form);
@@ -77,8 +68,7 @@ export function renderSettings(section, env, etag, onSaved) {
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    for (const m of Object.values(messages)) m.textContent = '';
-    for (const el of Object.values(inputs)) el.removeAttribute('aria-invalid');
+    clearErrors();
     result.className = '';
     const patch = changes();
     if (Object.keys(patch).length === 0) { result.textContent = 'Nothing changed.'; return; }
@@ -103,9 +93,7 @@ export function renderSettings(section, env, etag, onSaved) {
       } else {
         const key = e instanceof APIError ? fieldOf(e.message) : null;
         if (key) {
-          messages[key].textContent = e.message;
-          inputs[key].setAttribute('aria-invalid', 'true');
-          inputs[key].focus();
+          showError(key, e.message);
           result.textContent = 'Not saved: nothing changed.';
         } else {
           result.textContent = 'Not saved: ' + e.message;
