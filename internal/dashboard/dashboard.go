@@ -1,8 +1,8 @@
 // Package dashboard serves Windflow's browser dashboard: one page (static
 // HTML, CSS and JavaScript modules embedded in the binary, no build step)
 // that reads everything from the API of the same origin. Pages are routed
-// in the browser (#/, #/env/<id>, #/notifications), so the server answers
-// only GET / and GET /assets/….
+// in the browser (#/, #/env/<id>, #/alerts, #/notifications), so the
+// server answers only GET / and GET /assets/….
 //
 // The charts use uPlot (static/vendor/uplot, pinned, MIT): ~50 KB, canvas
 // drawing, fast with tens of thousands of points, no dependencies.

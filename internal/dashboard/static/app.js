@@ -1,9 +1,10 @@
 // The dashboard's router: #/ (overview), #/env/<id> (one environment),
-// #/notifications. Each page renders into <main> and returns a cleanup
+// #/alerts, #/notifications. Each page renders into <main> and returns a cleanup
 // function (timers, the event stream, charts).
 import { renderOverview } from './overview.js';
 import { renderEnvironment } from './environment.js';
 import { renderNotifications } from './notifications.js';
+import { renderAlerts } from './alerts.js';
 import { clear } from './util.js';
 
 const main = document.getElementById('main');
@@ -18,6 +19,9 @@ function route() {
   if (env) {
     page = 'environment';
     cleanup = renderEnvironment(main, env[1]);
+  } else if (hash === '/alerts') {
+    page = 'alerts';
+    cleanup = renderAlerts(main);
   } else if (hash === '/notifications') {
     page = 'notifications';
     cleanup = renderNotifications(main);
