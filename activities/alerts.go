@@ -3,6 +3,9 @@ package activities
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -47,6 +50,34 @@ func alertRules(ctx context.Context, stored []store.AlertRule) []workflows.Alert
 	return rules
 }
 
+// alertCycle is what the cycle of in gives the workflow's evaluation: the
+// rules only when they differ from the ones the workflow holds (by
+// digest), the figures the rules need (see alertFigures).
+func alertCycle(rules []workflows.AlertRule, in workflows.CollectMetricsInput, host engine.HostSample,
+	samples []engine.ContainerSample, restarts map[string]store.ContainerRestarts) *workflows.AlertCycle {
+	out := &workflows.AlertCycle{
+		RulesDigest: rulesDigest(rules),
+		Figures:     alertFigures(rules, in.CycleAt, host, samples, restarts, in.AlertTargets),
+	}
+	if out.RulesDigest == in.AlertRulesDigest {
+		out.RulesUnchanged = true
+	} else {
+		out.Rules = rules
+	}
+	return out
+}
+
+// rulesDigest identifies rules (sorted by ID): 16 hex digits of the
+// SHA-256 of their JSON.
+func rulesDigest(rules []workflows.AlertRule) string {
+	b, err := json.Marshal(rules)
+	if err != nil {
+		return "" // cannot happen: plain data; "" never matches a held digest
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
 // perContainer reports whether rule r judges each container (rather than
 // the host).
 func perContainer(r workflows.AlertRule) bool {
@@ -55,6 +86,7 @@ func perContainer(r workflows.AlertRule) bool {
 
 // containerRule is a per-container rule prepared for matching.
 type containerRule struct {
+	rule    workflows.AlertRule
 	pattern string
 	labels  [][2]string // key, value
 	// window and key (RestartWindowKey(window)) of a restart rule; zero
@@ -65,7 +97,7 @@ type containerRule struct {
 
 // newContainerRule prepares per-container rule r.
 func newContainerRule(r workflows.AlertRule) containerRule {
-	c := containerRule{pattern: r.ContainerPattern}
+	c := containerRule{rule: r, pattern: r.ContainerPattern}
 	for k, v := range r.Labels {
 		c.labels = append(c.labels, [2]string{k, v})
 	}
@@ -93,7 +125,10 @@ func (c containerRule) matches(name string, labels map[string]string) bool {
 }
 
 // alertFigures are the figures of one cycle that rules read: the host's,
-// and each container that at least one per-container rule matches — with
+// and each container that at least one per-container rule matches and that
+// breaches one of them or is among watched (the containers with an alert)
+// — a container that neither breaches nor has an alert gives the
+// evaluation nothing to do, so a steady cycle carries no container — with
 // only the labels some rule selects on, its memory as a share of its limit
 // and of the host's, and its restarts over the windows of the restart rules
 // that match it — plus, for restart rules, the containers not running that
@@ -101,7 +136,7 @@ func (c containerRule) matches(name string, labels map[string]string) bool {
 // ID. restarts are the container restarts over (at least) the windows of
 // the restart rules (store.CycleInputs.Restarts).
 func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSample, samples []engine.ContainerSample,
-	restarts map[string]store.ContainerRestarts) workflows.CycleFigures {
+	restarts map[string]store.ContainerRestarts, watched []string) workflows.CycleFigures {
 	f := workflows.CycleFigures{At: at, CPUPercent: host.CPUPercent, MemoryPercent: host.MemoryPercent}
 	var (
 		byContainer []containerRule
@@ -121,20 +156,33 @@ func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSam
 	if len(byContainer) == 0 {
 		return f
 	}
-	// container figures c if a rule matches it (its restarts filled), or false.
+	// container figures c if a rule matches it (its restarts filled) and
+	// it breaches one or is watched, or false.
 	figures := func(c workflows.ContainerFigures, labels map[string]string) (workflows.ContainerFigures, bool) {
-		matched := false
+		var matching []workflows.AlertRule
 		for _, r := range byContainer {
 			if !r.matches(c.Name, labels) {
 				continue
 			}
-			matched = true
+			matching = append(matching, r.rule)
 			if r.key != "" {
 				if c.Restarts == nil {
 					c.Restarts = map[string]int{}
 				}
 				c.Restarts[r.key] = restarts[c.Name].Counts[r.window]
 			}
+		}
+		matched := len(matching) > 0 && slices.Contains(watched, c.Name)
+		for _, r := range matching {
+			if matched {
+				break
+			}
+			if !c.NotRunning || r.Metric == workflows.AlertContainerRestarts {
+				matched = r.Breaches(r.ContainerValue(c))
+			}
+		}
+		if !matched {
+			return c, false
 		}
 		for _, k := range labelKeys {
 			if v, ok := labels[k]; ok {

@@ -11,10 +11,11 @@ import (
 )
 
 // TestAlertFigures: only the containers some per-container rule matches
-// (the workflow's matching), with only the selected labels, memory of the
-// limit and of the host, restarts of the matching restart rules' windows,
-// and the restarted containers that are not running; none without
-// per-container rules.
+// (the workflow's matching) and that breach one of them or are watched
+// (have an alert), with only the selected labels, memory of the limit and
+// of the host, restarts of the matching restart rules' windows, and the
+// restarted containers that are not running; none without per-container
+// rules.
 func TestAlertFigures(t *testing.T) {
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	host := engine.HostSample{CPUPercent: 42, MemoryPercent: 61, MemoryTotal: 8_000_000_000}
@@ -36,7 +37,7 @@ func TestAlertFigures(t *testing.T) {
 		{ID: "3", Metric: workflows.AlertContainerRestarts, Op: workflows.AlertAbove, Threshold: 1, For: 10 * time.Minute, Labels: map[string]string{"team": "web"}},
 		{ID: "4", Metric: workflows.AlertContainerRestarts, Op: workflows.AlertAbove, Threshold: 1, For: time.Hour, ContainerPattern: "cr*"},
 	}
-	f := alertFigures(rules, at, host, samples, restarts)
+	f := alertFigures(rules, at, host, samples, restarts, []string{"cron", "db"})
 	if !f.At.Equal(at) || f.CPUPercent != 42 || f.MemoryPercent != 61 {
 		t.Fatalf("host figures %+v", f)
 	}
@@ -50,7 +51,9 @@ func TestAlertFigures(t *testing.T) {
 		"web-1": "w running=true labels=map[team:web] mem=40/5 bytes=400000000 restarts=map[600:2]",
 		// rule 4 (the pattern) and rule 3 (team=web): both windows.
 		"crash": "x running=false labels=map[team:web] mem=0/0 bytes=0 restarts=map[3600:4 600:0]",
-		// rule 4 matches the running cron: a window without restart.
+		// rule 4 matches the running cron: a window without restart; it
+		// breaches nothing, but it is watched. (db is watched too, but no
+		// rule matches it.)
 		"cron": "c running=true labels=map[] mem=0/0 bytes=1 restarts=map[3600:0]",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -59,8 +62,36 @@ func TestAlertFigures(t *testing.T) {
 	if names := []string{f.Containers[0].Name, f.Containers[1].Name, f.Containers[2].Name}; fmt.Sprint(names) != "[crash cron web-1]" {
 		t.Fatalf("order %v; want by name", names)
 	}
-	if f := alertFigures(rules[:1], at, host, samples, restarts); len(f.Containers) != 0 {
+	if f := alertFigures(rules[:1], at, host, samples, restarts, []string{"cron"}); len(f.Containers) != 0 {
 		t.Fatalf("host rules only: %d containers; want none", len(f.Containers))
+	}
+	// Nothing watched: cron, which breaches nothing, is left out.
+	f = alertFigures(rules, at, host, samples, restarts, nil)
+	var names []string
+	for _, c := range f.Containers {
+		names = append(names, c.Name)
+	}
+	if fmt.Sprint(names) != "[crash web-1]" {
+		t.Fatalf("containers without watched ones: %v; want [crash web-1] (the breaching ones)", names)
+	}
+}
+
+// A cycle's alert part carries the rules only when their digest differs
+// from the one the workflow holds.
+func TestAlertCycleRulesOnlyWhenChanged(t *testing.T) {
+	rules := []workflows.AlertRule{{ID: "1", Metric: workflows.AlertHostCPU, Op: workflows.AlertAbove, Threshold: 90}}
+	in := workflows.CollectMetricsInput{CycleAt: time.Now()}
+	first := alertCycle(rules, in, engine.HostSample{}, nil, nil)
+	if first.RulesUnchanged || len(first.Rules) != 1 || len(first.RulesDigest) != 16 {
+		t.Fatalf("first cycle %+v; want the rules and a digest", first)
+	}
+	in.AlertRulesDigest = first.RulesDigest
+	if again := alertCycle(rules, in, engine.HostSample{}, nil, nil); !again.RulesUnchanged || again.Rules != nil || again.RulesDigest != first.RulesDigest {
+		t.Fatalf("unchanged rules %+v; want none and the same digest", again)
+	}
+	rules[0].Threshold = 91
+	if edited := alertCycle(rules, in, engine.HostSample{}, nil, nil); edited.RulesUnchanged || len(edited.Rules) != 1 || edited.RulesDigest == first.RulesDigest {
+		t.Fatalf("edited rules %+v; want them and a new digest", edited)
 	}
 }
 
@@ -97,6 +128,6 @@ func BenchmarkAlertFigures(b *testing.B) {
 	at := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		alertFigures(rules, at, host, samples, restarts)
+		alertFigures(rules, at, host, samples, restarts, []string{"app-07", "app-33"})
 	}
 }

@@ -20,9 +20,15 @@ import (
 )
 
 // collectCycle runs CollectMetrics for one cycle and returns its summary.
-func (b *testBundle) collectCycle(t *testing.T, cycle time.Time) workflows.MetricsSummary {
+func (b *testBundle) collectCycle(t *testing.T, cycle time.Time, watched ...string) workflows.MetricsSummary {
 	t.Helper()
-	val, err := b.tenv.ExecuteActivity(b.acts.CollectMetrics, workflows.CollectMetricsInput{EnvironmentID: b.env.ID.String(), CycleAt: cycle})
+	return b.collectCycleWith(t, workflows.CollectMetricsInput{EnvironmentID: b.env.ID.String(), CycleAt: cycle, AlertTargets: watched})
+}
+
+// collectCycleWith runs CollectMetrics with in.
+func (b *testBundle) collectCycleWith(t *testing.T, in workflows.CollectMetricsInput) workflows.MetricsSummary {
+	t.Helper()
+	val, err := b.tenv.ExecuteActivity(b.acts.CollectMetrics, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +109,9 @@ func TestCollectMetrics_AlertFigures(t *testing.T) {
 		ContainerPattern: prefix + "-crash*", Enabled: true}, false)
 	b.createRule(t, store.AlertRule{Name: "disabled", Metric: "container_cpu_percent", Threshold: 1}, false)
 
-	s := b.collectCycle(t, cycle.Add(30*time.Second))
+	// The web container breaches nothing; its figures come because it is
+	// watched (has an alert, as the workflow would say).
+	s := b.collectCycle(t, cycle.Add(30*time.Second), names[web])
 	if s.Alerts == nil {
 		t.Fatal("rules apply: Alerts is nil")
 	}
@@ -140,6 +148,17 @@ func TestCollectMetrics_AlertFigures(t *testing.T) {
 	}
 	if wantNames := []string{names[crash], names[web]}; !slices.Equal(got, wantNames) {
 		t.Fatalf("containers %v; want %v only", got, wantNames)
+	}
+
+	// The next cycle sends the digest back: the rules do not come again;
+	// nothing watched: only the breaching crash loop comes.
+	next := b.collectCycleWith(t, workflows.CollectMetricsInput{EnvironmentID: b.env.ID.String(), CycleAt: cycle.Add(time.Minute),
+		AlertRulesDigest: s.Alerts.RulesDigest})
+	if next.Alerts == nil || !next.Alerts.RulesUnchanged || next.Alerts.Rules != nil || next.Alerts.RulesDigest != s.Alerts.RulesDigest {
+		t.Fatalf("next cycle's alert part %+v; want the rules unchanged", next.Alerts)
+	}
+	if cs := next.Alerts.Figures.Containers; len(cs) != 1 || cs[0].Name != names[crash] {
+		t.Fatalf("next cycle's containers %+v; want the crash loop only", cs)
 	}
 }
 

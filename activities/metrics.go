@@ -131,7 +131,7 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 		Stored:            inserted,
 	}
 	if len(rules) > 0 {
-		summary.Alerts = &workflows.AlertCycle{Rules: rules, Figures: alertFigures(rules, in.CycleAt, host, samples, inputs.Restarts)}
+		summary.Alerts = alertCycle(rules, in, host, samples, inputs.Restarts)
 	}
 	return summary, nil
 }

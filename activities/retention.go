@@ -64,7 +64,7 @@ func (a *Activities) PruneOldData(ctx context.Context, in workflows.PruneInput) 
 		ContainerEvents:  res.ContainerEvents,
 		EventGaps:        res.EventGaps,
 		DiskUsage:        res.DiskUsage,
-		Notifications:    res.Notifications,
+		Notifications:    res.Notifications + res.Alerts, // the alert history counts with the notifications
 	}
 	if err != nil {
 		logger.Warn("Pruning stopped", "Deleted", out.Total(), "Error", err)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -61,7 +62,7 @@ func recordAlertsActivityOptions(summary string) workflow.ActivityOptions {
 func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *MetricsSummary, cycleAt time.Time) {
 	cycle := summary.Alerts
 	summary.Alerts = nil
-	if !w.lean || (cycle == nil && len(w.state.Alerts) == 0) || !w.handlesAlerts(ctx) {
+	if !w.lean || (cycle == nil && len(w.state.Alerts) == 0 && len(w.state.AlertRules) == 0) || !w.handlesAlerts(ctx) {
 		return
 	}
 	// No rule applies any more (all removed or disabled): what fires
@@ -70,6 +71,14 @@ func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *Metr
 	figures := CycleFigures{CPUPercent: summary.CPUPercent, MemoryPercent: summary.MemoryPercent}
 	if cycle != nil {
 		rules, figures = cycle.Rules, cycle.Figures
+		if cycle.RulesUnchanged {
+			rules = w.state.AlertRules
+		}
+	}
+	w.state.AlertRules = rules
+	w.state.AlertRulesDigest = ""
+	if cycle != nil && len(rules) > 0 {
+		w.state.AlertRulesDigest = cycle.RulesDigest
 	}
 	figures.At = cycleAt
 	states, transitions := EvaluateAlerts(rules, w.state.Alerts, figures)
@@ -85,6 +94,19 @@ func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *Metr
 	}
 	w.state.PendingAlerts = append(w.state.PendingAlerts, transitions...)
 	w.startAlertRecorder(ctx)
+}
+
+// alertTargets are the containers with a pending or firing alert, sorted,
+// each once (CollectMetricsInput.AlertTargets).
+func (w *environmentWorkflow) alertTargets() []string {
+	var out []string
+	for _, a := range w.state.Alerts {
+		if a.Target != "" && !slices.Contains(out, a.Target) {
+			out = append(out, a.Target)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // handlesAlerts reports whether this run evaluates alert rules; asked only

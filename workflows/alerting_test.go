@@ -18,6 +18,8 @@ type alertFakes struct {
 	alertsAt func(cycleAt time.Time) *AlertCycle
 	// alertRecords holds every RecordAlertTransitions attempt.
 	alertRecords []RecordAlertTransitionsInput
+	// alertInputs holds the input of every CollectMetrics attempt.
+	alertInputs []CollectMetricsInput
 }
 
 func (f *fakeEngine) recordAlerts(_ context.Context, in RecordAlertTransitionsInput) error {
@@ -202,4 +204,41 @@ func TestWorkflowAlertRulesRemoved(t *testing.T) {
 	require.Equal(t, t0.Add(time.Minute), resolved[0].At)
 	require.Equal(t, "the rule was removed", resolved[0].Reason)
 	require.Empty(t, queryState(t, env).Alerts)
+}
+
+// The rules come once: later cycles say they are unchanged (the digest the
+// workflow sent back matched) and the workflow evaluates the rules it
+// holds; the containers with an alert are named in the next cycles' input,
+// so that their figures come back.
+func TestWorkflowAlertRulesHeldAcrossCycles(t *testing.T) {
+	rule := AlertRule{ID: "mem", Metric: AlertContainerBytes, Op: AlertAbove, Threshold: 100, For: time.Minute}
+	f := &fakeEngine{}
+	f.alertsAt = func(at time.Time) *AlertCycle {
+		c := &AlertCycle{RulesDigest: "d1", Figures: CycleFigures{At: at, Containers: []ContainerFigures{{ID: "a", Name: "web", MemoryBytes: 200}}}}
+		if f.alertInputs[len(f.alertInputs)-1].AlertRulesDigest == "d1" {
+			c.RulesUnchanged = true
+		} else {
+			c.Rules = []AlertRule{rule}
+		}
+		return c
+	}
+	env := newEnv(t, f)
+	cancelAt(env, 100*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	require.Len(t, f.alertInputs, 4)
+	require.Empty(t, f.alertInputs[0].AlertRulesDigest)
+	require.Empty(t, f.alertInputs[0].AlertTargets)
+	for _, in := range f.alertInputs[1:] {
+		require.Equal(t, "d1", in.AlertRulesDigest)
+		require.Equal(t, []string{"web"}, in.AlertTargets, "pending, then firing")
+	}
+	recorded := f.recordedAlerts()
+	require.Len(t, recorded, 1)
+	require.Equal(t, AlertFiring, recorded[0].Phase)
+	require.Equal(t, t0.Add(time.Minute), recorded[0].At)
+	s := queryState(t, env)
+	require.Equal(t, []AlertRule{rule}, s.AlertRules)
+	require.Equal(t, "d1", s.AlertRulesDigest)
 }

@@ -126,6 +126,27 @@ func (r AlertRule) pendingFor() time.Duration {
 	return r.For
 }
 
+// Breaches reports whether v is on the alerting side of the threshold.
+func (r AlertRule) Breaches(v float64) bool { return r.breaches(v) }
+
+// ContainerValue is the figure of container c that rule r judges (r a
+// per-container rule).
+func (r AlertRule) ContainerValue(c ContainerFigures) float64 {
+	switch r.Metric {
+	case AlertContainerCPU:
+		return c.CPUPercent
+	case AlertContainerMemory:
+		return c.MemoryPercent
+	case AlertContainerHost:
+		return c.MemoryHostPercent
+	case AlertContainerRestarts:
+		return float64(c.Restarts[RestartWindowKey(r.For)])
+	case AlertContainerBytes:
+		return float64(c.MemoryBytes)
+	}
+	return 0
+}
+
 // breaches reports whether v is on the alerting side of the threshold.
 func (r AlertRule) breaches(v float64) bool {
 	if r.Op == AlertBelow {
@@ -335,18 +356,7 @@ func targets(r AlertRule, f CycleFigures) []alertTarget {
 		if c.NotRunning && r.Metric != AlertContainerRestarts {
 			continue
 		}
-		switch r.Metric {
-		case AlertContainerCPU:
-			out = append(out, alertTarget{name, c.CPUPercent})
-		case AlertContainerMemory:
-			out = append(out, alertTarget{name, c.MemoryPercent})
-		case AlertContainerHost:
-			out = append(out, alertTarget{name, c.MemoryHostPercent})
-		case AlertContainerRestarts:
-			out = append(out, alertTarget{name, float64(c.Restarts[RestartWindowKey(r.For)])})
-		case AlertContainerBytes:
-			out = append(out, alertTarget{name, float64(c.MemoryBytes)})
-		}
+		out = append(out, alertTarget{name, r.ContainerValue(c)})
 	}
 	return out
 }

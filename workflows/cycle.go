@@ -60,9 +60,11 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	if w.state.Settings.CollectMetrics {
 		var out MetricsSummary
 		err = w.check(ctx, "collect metrics", ActivityCollectMetrics, CollectMetricsInput{
-			EnvironmentID: w.state.EnvironmentID,
-			CycleAt:       now,
-			DueAt:         due,
+			EnvironmentID:    w.state.EnvironmentID,
+			CycleAt:          now,
+			DueAt:            due,
+			AlertRulesDigest: w.state.AlertRulesDigest,
+			AlertTargets:     w.alertTargets(),
 		}, &out)
 		if err == nil {
 			summary = &out

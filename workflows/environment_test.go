@@ -66,6 +66,7 @@ func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (Metrics
 		return MetricsSummary{}, errors.New("engine unreachable")
 	}
 	out := MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 12.5, MemoryPercent: 40, Stored: true}
+	f.alertInputs = append(f.alertInputs, in)
 	if f.alertsAt != nil {
 		out.Alerts = f.alertsAt(in.CycleAt)
 	}

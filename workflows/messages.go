@@ -484,6 +484,10 @@ type State struct {
 	// firing (see EvaluateAlerts), carried across continue-as-new so that
 	// a restart never loses pending time nor fires an alert twice.
 	Alerts []AlertState `json:"alerts,omitempty"`
+	// AlertRules are the rules of the last evaluation and AlertRulesDigest
+	// their digest (see AlertCycle).
+	AlertRules       []AlertRule `json:"alertRules,omitempty"`
+	AlertRulesDigest string      `json:"alertRulesDigest,omitempty"`
 
 	// The monitor's own outages (see faults.go): checks that could not be
 	// judged because PostgreSQL was unavailable.
@@ -510,6 +514,15 @@ type CollectMetricsInput struct {
 	// cycle has none): a second key, the same when a retried workflow task
 	// runs the check again with a later CycleAt.
 	DueAt time.Time `json:"dueAt,omitzero"`
+	// AlertRulesDigest is the digest of the alert rules the workflow holds
+	// (AlertCycle.RulesDigest; "" for none): when the rules have not
+	// changed, the result does not carry them again.
+	AlertRulesDigest string `json:"alertRulesDigest,omitempty"`
+	// AlertTargets are the containers (by name) with a pending or firing
+	// alert: their figures always come back, so that the evaluation can
+	// carry on or resolve them; other containers' only when they breach a
+	// rule.
+	AlertTargets []string `json:"alertTargets,omitempty"`
 }
 
 // MetricsSummary is the small result of one collection cycle.
@@ -527,13 +540,24 @@ type MetricsSummary struct {
 	Alerts *AlertCycle `json:"alerts,omitempty"`
 }
 
-// AlertCycle is what a collection cycle gives the alert evaluation.
+// AlertCycle is what a collection cycle gives the alert evaluation. It
+// rides in the cycle's local-activity marker, so a steady cycle keeps it
+// small: the rules only when they changed, the containers only when they
+// matter.
 type AlertCycle struct {
-	// Rules are the enabled rules of the environment and the global ones.
-	Rules []AlertRule `json:"rules"`
-	// Figures: the host's, and the containers at least one per-container
-	// rule matches, with only the labels some rule selects on (and, for
-	// restart rules, containers not running that restarted in the window).
+	// Rules are the enabled rules of the environment and the global ones,
+	// unless RulesUnchanged: then they are the ones the workflow holds
+	// (CollectMetricsInput.AlertRulesDigest was RulesDigest).
+	Rules          []AlertRule `json:"rules,omitempty"`
+	RulesUnchanged bool        `json:"rulesUnchanged,omitempty"`
+	// RulesDigest identifies the rules ("" in histories recorded before it).
+	RulesDigest string `json:"rulesDigest,omitempty"`
+	// Figures: the host's, and the containers a per-container rule matches
+	// that breach one of them or are among CollectMetricsInput.AlertTargets,
+	// with only the labels some rule selects on (and, for restart rules,
+	// containers not running that restarted in the window). A container
+	// left out neither breaches nor has an alert: the evaluation would do
+	// nothing with it.
 	Figures CycleFigures `json:"figures"`
 }
 

@@ -23,6 +23,8 @@ type Retention struct {
 	Disk time.Duration
 	// Notifications covers delivered and failed notifications (by
 	// created_at), with their attempts. Pending ones are never pruned.
+	// It covers the alert history too (alerts, by the transition's time),
+	// except the last transition of an alert that still fires.
 	Notifications time.Duration
 }
 
@@ -55,12 +57,13 @@ type PruneResult struct {
 	EventGaps                              int64
 	DiskUsage                              int64
 	Notifications                          int64
+	Alerts                                 int64
 }
 
 // Total is the number of rows deleted over all tables.
 func (r PruneResult) Total() int64 {
 	return r.HostMetrics + r.ContainerMetrics + r.ContainerEvents + r.EventGaps + r.DiskUsage + r.Notifications +
-		r.HostMetrics1m + r.HostMetrics1h + r.ContainerMetrics1m + r.ContainerMetrics1h
+		r.HostMetrics1m + r.HostMetrics1h + r.ContainerMetrics1m + r.ContainerMetrics1h + r.Alerts
 }
 
 // pruneTable is one table Prune deletes from: where selects its old rows
@@ -96,6 +99,18 @@ var pruneTables = []pruneTable{
 		func(r Retention) time.Duration { return r.Disk }, func(p *PruneResult) *int64 { return &p.DiskUsage }},
 	{"notifications", "status IN ('delivered', 'failed') AND created_at < $1", false,
 		func(r Retention) time.Duration { return r.Notifications }, func(p *PruneResult) *int64 { return &p.Notifications }},
+	// The alert history, in two passes: a firing goes once a later
+	// transition (its resolution) came, so what fires now stays listed
+	// however old; then a resolution goes once no firing before it is left
+	// (never before its firing, which would then look like firing still).
+	{"alerts", `at < $1 AND phase = 'firing' AND EXISTS (SELECT 1 FROM alerts later
+		WHERE later.environment_id = alerts.environment_id AND later.rule_id = alerts.rule_id
+		AND later.target = alerts.target AND later.at > alerts.at)`, false,
+		func(r Retention) time.Duration { return r.Notifications }, func(p *PruneResult) *int64 { return &p.Alerts }},
+	{"alerts", `at < $1 AND phase = 'resolved' AND NOT EXISTS (SELECT 1 FROM alerts earlier
+		WHERE earlier.environment_id = alerts.environment_id AND earlier.rule_id = alerts.rule_id
+		AND earlier.target = alerts.target AND earlier.phase = 'firing' AND earlier.at <= alerts.at)`, false,
+		func(r Retention) time.Duration { return r.Notifications }, func(p *PruneResult) *int64 { return &p.Alerts }},
 }
 
 // PruneProgress is told, after every batch, the table and how many rows the

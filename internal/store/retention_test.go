@@ -206,3 +206,66 @@ func TestPrune_CanceledContext(t *testing.T) {
 		t.Fatal("want an error from a canceled context")
 	}
 }
+
+// The alert history follows the notifications' retention, except that the
+// last transition of an alert that still fires stays however old: an old
+// resolved pair goes, an old firing with a recent resolution goes (the
+// resolution stays), an old firing without a resolution stays.
+func TestPrune_AlertHistory(t *testing.T) {
+	st := openRetentionStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	envID := uuid.New()
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO environments (id, name, endpoint, metrics_interval_seconds, offline_after)
+		VALUES ($1, $2, 'unix:///var/run/docker.sock', 10, 3)`, envID, "ret-"+envID.String()[:8]); err != nil {
+		t.Fatal(err)
+	}
+	old, oldest, recent := now.Add(-100*24*time.Hour), now.Add(-101*24*time.Hour), now.Add(-time.Hour)
+	resolvedPair, lateResolution, stillFiring := uuid.New(), uuid.New(), uuid.New()
+	for _, row := range []struct {
+		rule  uuid.UUID
+		phase string
+		at    time.Time
+	}{
+		{resolvedPair, "firing", oldest}, {resolvedPair, "resolved", old},
+		{lateResolution, "firing", old}, {lateResolution, "resolved", recent},
+		{stillFiring, "firing", oldest},
+	} {
+		if _, err := st.Pool().Exec(ctx, `INSERT INTO alerts (environment_id, rule_id, target, phase, at, since, value)
+			VALUES ($1, $2, 'web', $3, $4, $4, 1)`, envID, row.rule, row.phase, row.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := st.Prune(ctx, store.DefaultRetention(), now, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Alerts != 3 {
+		t.Fatalf("alerts pruned: %d, want 3 (%+v)", res.Alerts, res)
+	}
+	rows, err := st.Pool().Query(ctx, `SELECT rule_id, phase FROM alerts ORDER BY at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var left []string
+	for rows.Next() {
+		var rule uuid.UUID
+		var phase string
+		if err := rows.Scan(&rule, &phase); err != nil {
+			t.Fatal(err)
+		}
+		switch rule {
+		case stillFiring:
+			left = append(left, "still firing: "+phase)
+		case lateResolution:
+			left = append(left, "late resolution: "+phase)
+		default:
+			left = append(left, "resolved pair: "+phase)
+		}
+	}
+	want := []string{"still firing: firing", "late resolution: resolved"}
+	if len(left) != len(want) || left[0] != want[0] || left[1] != want[1] {
+		t.Fatalf("left %v, want %v", left, want)
+	}
+}

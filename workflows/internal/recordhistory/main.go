@@ -145,8 +145,9 @@ type stubEngine struct {
 	diskWarnings  []workflows.RecordDiskWarningInput
 
 	// Alerts: with alerts set, every collection brings a host CPU rule
-	// (above 50 % for 10 s) and a host CPU of 80 % in cycles 2 to 4, 10 %
-	// otherwise; alertRecords holds what RecordAlertTransitions got.
+	// (above 50 % for 10 s; the rule itself only until the workflow holds
+	// it) and a host CPU of 80 % in cycles 2 to 4, 10 % otherwise;
+	// alertRecords holds what RecordAlertTransitions got.
 	alerts       bool
 	alertRecords []workflows.AlertTransition
 
@@ -260,11 +261,18 @@ func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput
 		}
 		out.CPUPercent = cpu
 		out.Alerts = &workflows.AlertCycle{
-			Rules: []workflows.AlertRule{{
+			RulesDigest: "0d7a3c525b1e4c1e",
+			Figures:     workflows.CycleFigures{At: in.CycleAt, CPUPercent: cpu, MemoryPercent: out.MemoryPercent},
+		}
+		// The rules once; then "unchanged", as the activity says when the
+		// workflow sends their digest back.
+		if in.AlertRulesDigest == out.Alerts.RulesDigest {
+			out.Alerts.RulesUnchanged = true
+		} else {
+			out.Alerts.Rules = []workflows.AlertRule{{
 				ID: "0d7a3c52-5b1e-4c1e-9a55-3f1f2a6b7c80", Metric: workflows.AlertHostCPU,
 				Op: workflows.AlertAbove, Threshold: 50, For: 10 * time.Second,
-			}},
-			Figures: workflows.CycleFigures{At: in.CycleAt, CPUPercent: cpu, MemoryPercent: out.MemoryPercent},
+			}}
 		}
 	}
 	return out, nil
