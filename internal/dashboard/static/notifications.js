@@ -5,7 +5,8 @@ import { api } from './api.js';
 import { h, clear, fmtTime, errorBox } from './util.js';
 
 const KINDS = ['environment_offline', 'environment_online', 'disk_space_warning', 'container_oom', 'container_unhealthy',
-  'container_healthy', 'container_died_unexpectedly', 'container_started', 'container_stopped'];
+  'container_healthy', 'container_died_unexpectedly', 'container_started', 'container_stopped',
+  'alert_firing', 'alert_resolved'];
 
 export function renderNotifications(main) {
   let stopped = false;
