@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -42,18 +41,12 @@ const (
 )
 
 // recordAlertsActivityOptions are the options of RecordAlertTransitions:
-// like a status record, it must eventually land.
+// like a status record (recordStatusActivityOptions), it must eventually
+// land.
 func recordAlertsActivityOptions(summary string) workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: RecordAlertsTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			MaximumAttempts:    0, // unlimited
-		},
-		Summary: summary,
-	}
+	o := recordStatusActivityOptions(summary)
+	o.StartToCloseTimeout = RecordAlertsTimeout
+	return o
 }
 
 // evaluateAlerts runs the alert rules on a successful collection's figures
