@@ -516,12 +516,20 @@ func (s *Server) sendNew(ctx context.Context, out *streamWriter, f streamFollowe
 			cur.skip = ""
 		}
 	}
+	// Both tables are read below one horizon: a status change committed
+	// after an event is then never sent before it, however the horizon
+	// moves between the reads.
+	head, err := f.StreamHead(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read the horizon: %w", err)
+	}
+	horizon := head.Position.TxID
 	for {
 		if *budget <= 0 {
 			return held, errBacklogTruncated
 		}
 		limit := min(streamPage, *budget)
-		events, eventsHeld, err := f.EventsAfter(ctx, store.FollowQuery{After: cur.event, Skip: cur.skip, Limit: limit})
+		events, eventsHeld, err := f.EventsAfter(ctx, store.FollowQuery{After: cur.event, Skip: cur.skip, Limit: limit, Horizon: horizon})
 		if err != nil {
 			return false, fmt.Errorf("read events: %w", err)
 		}
@@ -553,7 +561,7 @@ func (s *Server) sendNew(ctx context.Context, out *streamWriter, f streamFollowe
 			return held, errBacklogTruncated
 		}
 		limit := min(streamPage, *budget)
-		changes, changesHeld, err := f.StatusChangesAfter(ctx, store.FollowQuery{After: cur.status, Skip: cur.skip, Limit: limit})
+		changes, changesHeld, err := f.StatusChangesAfter(ctx, store.FollowQuery{After: cur.status, Skip: cur.skip, Limit: limit, Horizon: horizon})
 		if err != nil {
 			return false, fmt.Errorf("read status changes: %w", err)
 		}

@@ -1014,3 +1014,54 @@ func BenchmarkInsertEvents50Environments(b *testing.B) {
 		b.ReportMetric(float64(len(latencies)*perBatch)/b.Elapsed().Seconds(), "events/s")
 	}
 }
+
+// A follower that gives its own horizon (an earlier StreamHead's) reads
+// below it, not below the statement's: a row committed after that horizon
+// was taken, while an older transaction ran, stays held although the older
+// transaction has ended since — so that a follower reading two tables below
+// one horizon never delivers a later row of one before an earlier row of
+// the other.
+func TestFollowerReadsBelowTheGivenHorizon(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	older, err := b.store.Pool().Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = older.Rollback(context.WithoutCancel(b.ctx)) }()
+	if _, err := older.Exec(b.ctx, `SELECT pg_current_xact_id()`); err != nil { // it gets a transaction ID
+		t.Fatal(err)
+	}
+	head, err := b.store.StreamHead(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.InsertEvents(b.ctx, env.ID, []store.ContainerEvent{containerEvent(0, "c", "start")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Rollback(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := store.StreamPosition{TxID: head.Position.TxID}
+	events, held, err := b.store.EventsAfter(b.ctx, store.FollowQuery{After: after, Horizon: head.Position.TxID})
+	if err != nil || len(events) != 0 || !held {
+		t.Fatalf("EventsAfter below the given horizon = %v, held %t, %v; want none, held", ids(events), held, err)
+	}
+	// Below the statement's own horizon, once nothing older runs, it comes
+	// (another test's transaction may hold the cluster's horizon a while).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		events, _, err = b.store.EventsAfter(b.ctx, store.FollowQuery{After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(events) != 1 {
+		t.Fatalf("EventsAfter below the statement's horizon = %v; want the event", ids(events))
+	}
+}

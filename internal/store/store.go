@@ -171,6 +171,13 @@ type FollowQuery struct {
 	Skip string
 	// Limit is clamped to 1..500; 0 means 100.
 	Limit int
+	// Horizon, when not 0, is the horizon to read below instead of the
+	// statement's own: a StreamHead's Position.TxID taken earlier (an older
+	// horizon is safe: every transaction below it had ended then). A
+	// follower of both tables reads them below one horizon, so that a row
+	// of one table is never delivered before a row of the other that was
+	// committed before it (the horizon may move between two statements).
+	Horizon uint64
 }
 
 // StreamHead returns where a follower of container_events and
@@ -214,15 +221,19 @@ func follow[T any](ctx context.Context, s *Store, table, columns string, q Follo
 	if q.Skip != "" {
 		skip = &q.Skip
 	}
+	var horizon *uint64
+	if q.Horizon != 0 {
+		horizon = &q.Horizon
+	}
 	limit := clampLimit(q.Limit)
 	rows, _ := s.pool.Query(ctx, `
 		SELECT tx_id, `+columns+`
 		FROM `+table+`
-		WHERE (tx_id, id) > ($1::xid8, $2::bigint) AND tx_id < `+followHorizon+`
+		WHERE (tx_id, id) > ($1::xid8, $2::bigint) AND tx_id < COALESCE($5::xid8, `+followHorizon+`)
 			AND ($3::text IS NULL OR NOT pg_visible_in_snapshot(tx_id, $3::text::pg_snapshot))
 		ORDER BY tx_id, id
 		LIMIT $4`,
-		q.After.TxID, q.After.ID, skip, limit)
+		q.After.TxID, q.After.ID, skip, limit, horizon)
 	got, err = pgx.CollectRows(rows, scan)
 	if err != nil {
 		return nil, false, err
