@@ -220,21 +220,10 @@ func (s *Server) listAlertRules(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var envID *uuid.UUID
-	if raw := r.URL.Query().Get("environment"); raw != "" {
-		id, err := uuid.Parse(raw)
-		if err != nil {
-			writeError(w, r, errorf(http.StatusBadRequest, "invalid_environment", "environment %q is not a UUID", shorten(raw)))
-			return
-		}
-		if _, err := s.Store.GetEnvironment(r.Context(), id); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = errorf(http.StatusNotFound, "not_found", "environment %s does not exist", id)
-			}
-			writeError(w, r, err)
-			return
-		}
-		envID = &id
+	envID, err := s.environmentFilter(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
 	rules, err := rs.ListAlertRules(r.Context(), envID)
 	if err != nil {
