@@ -38,18 +38,35 @@ wait_for() { # wait_for <seconds> <description> <command...>
   die "$what did not come up within ${n}s"
 }
 
+# stop_pidfile <file>: SIGTERM the process and wait until it has exited
+# (SIGKILL after 30 s). Without the wait, the next run's health check could
+# be answered by a server still shutting down, while its replacement waits
+# for the port or the database file, and the tests of the next run would
+# find nothing listening for their first seconds.
+stop_pidfile() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file"); rm -f "$file"
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "pid $pid still running 30 s after SIGTERM: SIGKILL"
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
 # ---------------------------------------------------------------- down
 if [ "${1:-}" = down ]; then
   for part in $(cat "$DATA/started" 2>/dev/null); do
     case $part in
-      temporal) [ -f "$DATA/temporal.pid" ] && kill "$(cat "$DATA/temporal.pid")" 2>/dev/null || true
-                rm -f "$DATA/temporal.pid"; log "stopped temporal" ;;
+      temporal) stop_pidfile "$DATA/temporal.pid"; log "stopped temporal" ;;
       postgres) pgdir=$(cat "$DATA/pgdir")
                 if [ "$(id -u)" = 0 ]; then runuser -u postgres -- pg_ctl -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true
                 else pg_ctl -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true; fi
                 log "stopped postgres" ;;
-      docker)   [ -f "$DATA/dockerd.pid" ] && kill "$(cat "$DATA/dockerd.pid")" 2>/dev/null || true
-                rm -f "$DATA/dockerd.pid"; log "stopped dockerd" ;;
+      docker)   stop_pidfile "$DATA/dockerd.pid"; log "stopped dockerd" ;;
     esac
   done
   rm -f "$DATA/started"
