@@ -38,21 +38,21 @@ wait_for() { # wait_for <seconds> <description> <command...>
   die "$what did not come up within ${n}s"
 }
 
-# stop_pidfile <file>: SIGTERM the process and wait until it has exited
-# (SIGKILL after 30 s). Without the wait, the next run's health check could
+# stop_pidfile <file> [seconds]: SIGTERM the process and wait until it has
+# exited (SIGKILL after 30 s, or the given seconds). Without the wait, the next run's health check could
 # be answered by a server still shutting down, while its replacement waits
 # for the port or the database file, and the tests of the next run would
 # find nothing listening for their first seconds.
 stop_pidfile() {
-  local file=$1 pid
+  local file=$1 wait=${2:-30} pid
   [ -f "$file" ] || return 0
   pid=$(cat "$file"); rm -f "$file"
   kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 300); do
+  for _ in $(seq $((wait * 10))); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
-  log "pid $pid still running 30 s after SIGTERM: SIGKILL"
+  log "pid $pid still running ${wait} s after SIGTERM: SIGKILL"
   kill -9 "$pid" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 }
@@ -66,7 +66,7 @@ if [ "${1:-}" = down ]; then
                 if [ "$(id -u)" = 0 ]; then runuser -u postgres -- pg_ctl -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true
                 else pg_ctl -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true; fi
                 log "stopped postgres" ;;
-      docker)   stop_pidfile "$DATA/dockerd.pid"; log "stopped dockerd" ;;
+      docker)   stop_pidfile "$DATA/dockerd.pid" 60; log "stopped dockerd" ;;
     esac
   done
   rm -f "$DATA/started"
@@ -89,8 +89,12 @@ if ! docker_answers "$DOCKER_HOST_OUT" >/dev/null 2>&1; then
   if [ -n "${DOCKER_HOST:-}" ]; then die "DOCKER_HOST=$DOCKER_HOST does not answer"; fi
   command -v dockerd >/dev/null 2>&1 || apt_install docker.io
   log "starting dockerd (no bridge, no iptables: only loopback traffic is allowed here)"
-  as_root nohup dockerd --bridge=none --iptables=false --ip6tables=false \
-    --host=unix:///var/run/docker.sock >"$DATA/dockerd.log" 2>&1 &
+  dockerd_args=(dockerd --bridge=none --iptables=false --ip6tables=false --host=unix:///var/run/docker.sock)
+  # Started directly (not through a function, which would fork a subshell)
+  # so that dockerd.pid is dockerd's own pid and `down` stops it.
+  if [ "$(id -u)" = 0 ]; then nohup "${dockerd_args[@]}" >"$DATA/dockerd.log" 2>&1 &
+  else sudo nohup "${dockerd_args[@]}" >"$DATA/dockerd.log" 2>&1 &
+  fi
   echo $! > "$DATA/dockerd.pid"
   echo docker >> "$DATA/started.new"
   wait_for 60 "dockerd (see .data/dockerd.log)" docker_answers "$DOCKER_HOST_OUT"
