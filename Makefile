@@ -38,12 +38,14 @@ vet:
 # metrics (api: BenchmarkMetricsCharts, p50/p99 per chart; ~1 min of data
 # generation first), and storing one 50-container cycle with its rollups;
 # the dashboard in headless Chromium: the overview's first render with 100
-# environments, and a container's start event into the live list.
+# environments, and a container's start event into the live list; what a
+# cached environment workflow costs the worker, and what it keeps per cycle
+# (~0 B; a leak would show here, not in a 3-minute scale run).
 bench: stack
 	source .data/stack.env && $(GO) test -run '^$$' -bench . -benchtime 20x ./internal/engine/...
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'MetricsCharts|InsertMetrics50Containers' -benchtime 500x ./api/ ./internal/store/
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'Dashboard' -benchtime 20x ./api/
-	source .data/stack.env && $(GO) test -run '^$$' -bench 'CachedWorkflowMemory' -benchtime 1x ./workflows/
+	source .data/stack.env && $(GO) test -run '^$$' -bench 'CachedWorkflowMemory|WorkflowMemoryPerCycle' -benchtime 1x ./workflows/
 
 # Scale harness (internal/scale): N environments against fake engines, e.g.
 # make scale ENVS=1000 DURATION=3m (SCALE_FLAGS: more flags of

@@ -176,9 +176,10 @@ func (w *environmentWorkflow) waitForDiskCheck(ctx workflow.Context) {
 	}); err != nil {
 		return
 	}
-	if !timer.IsReady() {
-		cancel()
-	}
+	// A pending timer is cancelled (one history event); for a fired one
+	// this records nothing and releases its context, which the workflow's
+	// context would otherwise keep among its children until the run ends.
+	cancel()
 }
 
 // checkDisk runs one CheckDisk and, when DiskWarningDue says so,

@@ -419,7 +419,11 @@ func (w *environmentWorkflow) waitForEvent(ctx workflow.Context) {
 	} else {
 		w.armTimer(ctx)
 		selector.AddFuture(w.timer, func(f workflow.Future) {
-			w.timer, w.cancelTimer = nil, nil
+			// The fired timer's cancel records nothing; it releases the
+			// timer's context, which the workflow's context would otherwise
+			// keep among its children for the rest of the run (one per
+			// cycle, up to MaxCyclesPerRun).
+			w.stopTimer()
 			if f.Get(ctx, nil) == nil {
 				w.timerFired = true
 			}

@@ -202,9 +202,7 @@ func (w *environmentWorkflow) waitForStreamRestart(ctx workflow.Context) bool {
 		}); err != nil {
 			return false
 		}
-		if !timer.IsReady() {
-			cancel()
-		}
+		cancel() // as in waitForPoll: releases the timer's context either way
 		if w.eventsStopping {
 			return false // the next run waits for the rest of the delay
 		}
@@ -249,9 +247,10 @@ func (w *environmentWorkflow) waitForPoll(ctx workflow.Context) {
 	}); err != nil {
 		return
 	}
-	if !timer.IsReady() {
-		cancel()
-	}
+	// A pending timer is cancelled (one history event); for a fired one
+	// this records nothing and releases its context, which the workflow's
+	// context would otherwise keep among its children until the run ends.
+	cancel()
 }
 
 // poll runs one PollEvents from the cursor. Polls are paced at a fixed rate

@@ -115,7 +115,7 @@ func (w *environmentWorkflow) addEvents(ctx workflow.Context, selector workflow.
 		timer := d.timer
 		selector.AddFuture(timer, func(workflow.Future) {
 			if d.timer == timer {
-				d.timer, d.timerCancel = nil, nil
+				w.stopEventsTimer() // releases the fired timer's context (see waitForEvent)
 			}
 		})
 	}

@@ -220,11 +220,15 @@ func DefaultSettings() Settings {
 	}.WithDiskDefaults()
 }
 
+// metricsIntervalFloor is MinMetricsInterval; only BenchmarkWorkflowMemoryPerCycle
+// lowers it, to run many cycles in a short benchmark.
+var metricsIntervalFloor = MinMetricsInterval
+
 // Validate reports the first setting that is out of range.
 func (s Settings) Validate() error {
-	if s.MetricsInterval < MinMetricsInterval || s.MetricsInterval > MaxMetricsInterval {
+	if s.MetricsInterval < metricsIntervalFloor || s.MetricsInterval > MaxMetricsInterval {
 		return fmt.Errorf("%w: metricsInterval must be between %s and %s, got %s",
-			ErrInvalidSettings, MinMetricsInterval, MaxMetricsInterval, s.MetricsInterval)
+			ErrInvalidSettings, metricsIntervalFloor, MaxMetricsInterval, s.MetricsInterval)
 	}
 	if s.OfflineAfter < 1 || s.OfflineAfter > MaxOfflineAfter {
 		return fmt.Errorf("%w: offlineAfter must be between 1 and %d, got %d",
