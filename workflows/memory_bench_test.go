@@ -54,45 +54,12 @@ func BenchmarkCachedWorkflowMemory(b *testing.B) {
 // a cycle.
 func cachedWorkflowMemory(b *testing.B, addr string, envs int, events bool) (stack, heap, goroutines float64) {
 	b.Helper()
-	namespace := os.Getenv("TEMPORAL_NAMESPACE")
-	if namespace == "" {
-		namespace = "default"
-	}
-	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	c, err := client.Dial(client.Options{HostPort: addr, Namespace: namespace, Logger: logger})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-
 	var streaming, collected atomic.Int64
 	collect := func(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
 		collected.Add(1)
 		return MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 10, CPUPercent: 12, MemoryPercent: 40, Stored: true}, nil
 	}
-	stream := func(ctx context.Context, in StreamEventsInput) (StreamProgress, error) {
-		streaming.Add(1)
-		defer streaming.Add(-1)
-		<-ctx.Done()
-		return StreamProgress{Cursor: in.Cursor}, nil
-	}
-	stubs := &serverStubs{changed: make(chan struct{}, 1)}
-	taskQueue := fmt.Sprintf("workflows-memory-%d", time.Now().UnixNano())
-	w := worker.New(c, taskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-	w.RegisterActivityWithOptions(collect, activity.RegisterOptions{Name: ActivityCollectMetrics})
-	w.RegisterActivityWithOptions(stubs.checkEngine, activity.RegisterOptions{Name: ActivityCheckEngine})
-	w.RegisterActivityWithOptions(stubs.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
-	w.RegisterActivityWithOptions(stubs.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
-	w.RegisterActivityWithOptions(stubs.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
-	streams := worker.New(c, StreamsTaskQueue(taskQueue), worker.Options{MaxConcurrentActivityExecutionSize: envs + 10})
-	streams.RegisterActivityWithOptions(stream, activity.RegisterOptions{Name: ActivityStreamEvents})
-	for _, wk := range []worker.Worker{w, streams} {
-		if err := wk.Start(); err != nil {
-			b.Fatal(err)
-		}
-		defer wk.Stop()
-	}
+	c, taskQueue := startMemoryWorkers(b, addr, "memory", envs, collect, &streaming)
 
 	var before runtime.MemStats
 	runtime.GC()
@@ -171,17 +138,6 @@ func BenchmarkWorkflowMemoryPerCycle(b *testing.B) {
 // environment has run 3 cycles.
 func workflowMemoryPerCycle(b *testing.B, addr string, envs, cycles int) (heap, stack float64) {
 	b.Helper()
-	namespace := os.Getenv("TEMPORAL_NAMESPACE")
-	if namespace == "" {
-		namespace = "default"
-	}
-	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	c, err := client.Dial(client.Options{HostPort: addr, Namespace: namespace, Logger: logger})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-
 	var mu sync.Mutex
 	perEnv := map[string]int{}
 	collect := func(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
@@ -205,27 +161,7 @@ func workflowMemoryPerCycle(b *testing.B, addr string, envs, cycles int) (heap, 
 		}
 		return least
 	}
-	stream := func(ctx context.Context, in StreamEventsInput) (StreamProgress, error) {
-		<-ctx.Done()
-		return StreamProgress{Cursor: in.Cursor}, nil
-	}
-	stubs := &serverStubs{changed: make(chan struct{}, 1)}
-	taskQueue := fmt.Sprintf("workflows-cycles-%d", time.Now().UnixNano())
-	w := worker.New(c, taskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
-	w.RegisterActivityWithOptions(collect, activity.RegisterOptions{Name: ActivityCollectMetrics})
-	w.RegisterActivityWithOptions(stubs.checkEngine, activity.RegisterOptions{Name: ActivityCheckEngine})
-	w.RegisterActivityWithOptions(stubs.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
-	w.RegisterActivityWithOptions(stubs.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
-	w.RegisterActivityWithOptions(stubs.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
-	streams := worker.New(c, StreamsTaskQueue(taskQueue), worker.Options{MaxConcurrentActivityExecutionSize: envs + 10})
-	streams.RegisterActivityWithOptions(stream, activity.RegisterOptions{Name: ActivityStreamEvents})
-	for _, wk := range []worker.Worker{w, streams} {
-		if err := wk.Start(); err != nil {
-			b.Fatal(err)
-		}
-		defer wk.Stop()
-	}
+	c, taskQueue := startMemoryWorkers(b, addr, "cycles", envs, collect, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -282,4 +218,50 @@ func workflowMemoryPerCycle(b *testing.B, addr string, envs, cycles int) (heap, 
 	heapAfter, stackAfter := measure()
 	n := float64(envs * cycles)
 	return (float64(heapAfter) - float64(heapBefore)) / n, (float64(stackAfter) - float64(stackBefore)) / n
+}
+
+// startMemoryWorkers starts, on a client and task queue of their own that
+// end with the benchmark, a worker running the environment workflow with
+// collect and stubs for the other activities, and a streams worker whose
+// stream blocks until cancelled (counted in streaming when not nil).
+func startMemoryWorkers(b *testing.B, addr, name string, envs int,
+	collect func(context.Context, CollectMetricsInput) (MetricsSummary, error), streaming *atomic.Int64,
+) (client.Client, string) {
+	b.Helper()
+	namespace := os.Getenv("TEMPORAL_NAMESPACE")
+	if namespace == "" {
+		namespace = "default"
+	}
+	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: namespace, Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	stream := func(ctx context.Context, in StreamEventsInput) (StreamProgress, error) {
+		if streaming != nil {
+			streaming.Add(1)
+			defer streaming.Add(-1)
+		}
+		<-ctx.Done()
+		return StreamProgress{Cursor: in.Cursor}, nil
+	}
+	stubs := &serverStubs{changed: make(chan struct{}, 1)}
+	taskQueue := fmt.Sprintf("workflows-%s-%d", name, time.Now().UnixNano())
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(EnvironmentWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	w.RegisterActivityWithOptions(collect, activity.RegisterOptions{Name: ActivityCollectMetrics})
+	w.RegisterActivityWithOptions(stubs.checkEngine, activity.RegisterOptions{Name: ActivityCheckEngine})
+	w.RegisterActivityWithOptions(stubs.recordStatus, activity.RegisterOptions{Name: ActivityRecordStatus})
+	w.RegisterActivityWithOptions(stubs.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
+	w.RegisterActivityWithOptions(stubs.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
+	streams := worker.New(c, StreamsTaskQueue(taskQueue), worker.Options{MaxConcurrentActivityExecutionSize: envs + 10})
+	streams.RegisterActivityWithOptions(stream, activity.RegisterOptions{Name: ActivityStreamEvents})
+	for _, wk := range []worker.Worker{w, streams} {
+		if err := wk.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(wk.Stop)
+	}
+	return c, taskQueue
 }
