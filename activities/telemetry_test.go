@@ -85,7 +85,7 @@ func TestTelemetry_CollectMetricsCountsCycles(t *testing.T) {
 	if v, ok := metricValue(t, b.tel, "windflow_collection_cycles_total", map[string]string{"environment": b.env.Name, "outcome": "error"}); !ok || v != 0 {
 		t.Fatalf("error cycles = %v (present %v), want 0 and present", v, ok)
 	}
-	if v, _ := metricValue(t, b.tel, "windflow_collection_duration_seconds", envLabel); v != 1 {
+	if v, _ := metricValue(t, b.tel, "windflow_collection_duration_seconds", nil); v != 1 {
 		t.Fatalf("duration observations = %v, want 1", v)
 	}
 	if v, _ := metricValue(t, b.tel, "windflow_collection_last_success_timestamp_seconds", envLabel); v < float64(before.Unix()) {

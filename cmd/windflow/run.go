@@ -101,6 +101,7 @@ func open(ctx context.Context, cfg config) (c *conns, closeAll func(), err error
 }
 
 func runWorker(ctx context.Context, cfg config) error {
+	tuneGC()
 	if err := installOutbound(cfg, false); err != nil {
 		return err
 	}
@@ -358,6 +359,7 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler) error {
 // runDev runs migrations, the worker and the API in one process, and
 // registers the local engine as environment "local" if it is not there.
 func runDev(ctx context.Context, cfg config) error {
+	tuneGC()
 	if err := installOutbound(cfg, true); err != nil {
 		return err
 	}

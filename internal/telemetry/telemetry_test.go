@@ -99,16 +99,16 @@ func TestRecording(t *testing.T) {
 	if n := testutil.CollectAndCount(m.lastSuccess); n != 1 {
 		t.Errorf("last success has %d series, want 1 (staging never succeeded)", n)
 	}
-	if n := testutil.CollectAndCount(m.cycleDuration); n != 2 {
-		t.Errorf("duration has %d series, want 2", n)
+	if n := testutil.CollectAndCount(m.cycleDuration); n != 1 {
+		t.Errorf("duration has %d series, want 1 (all environments together)", n)
 	}
 
 	body := scrape(t, m.Handler())
 	for _, want := range []string{
 		`windflow_collection_cycles_total{environment="prod",outcome="ok"} 2`,
 		`windflow_collection_cycles_total{environment="prod",outcome="error"} 1`,
-		`windflow_collection_duration_seconds_bucket{environment="prod",le="2"} 3`,
-		`windflow_collection_duration_seconds_count{environment="prod"} 3`,
+		`windflow_collection_duration_seconds_bucket{le="2"} 4`,
+		`windflow_collection_duration_seconds_count 4`,
 		`windflow_collection_last_success_timestamp_seconds{environment="prod"}`,
 		`windflow_events_ingested_total{environment="prod"} 6`,
 		`windflow_events_duplicates_total{environment="prod"} 2`,
