@@ -76,21 +76,7 @@ func cachedWorkflowMemory(b *testing.B, addr string, envs int, events bool) (sta
 	if !events {
 		wantStreams = 0
 	}
-	var ids []string
-	defer func() {
-		for _, id := range ids {
-			_ = c.TerminateWorkflow(context.Background(), id, "", "benchmark over")
-		}
-	}()
-	for i := range envs {
-		envID := fmt.Sprintf("memory-%s-%d", taskQueue, i)
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: WorkflowID(envID), TaskQueue: taskQueue},
-			WorkflowName, Input{EnvironmentID: envID, Name: envID, Settings: s})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, run.GetID())
-	}
+	startEnvironments(ctx, b, c, taskQueue, "memory", envs, s)
 	for streaming.Load() < wantStreams || collected.Load() < int64(envs) {
 		select {
 		case <-ctx.Done():
@@ -168,21 +154,7 @@ func workflowMemoryPerCycle(b *testing.B, addr string, envs, cycles int) (heap, 
 	s := DefaultSettings()
 	s.MetricsInterval = 2 * time.Second
 	s.EventMode = EventModeStream
-	var ids []string
-	defer func() {
-		for _, id := range ids {
-			_ = c.TerminateWorkflow(context.Background(), id, "", "benchmark over")
-		}
-	}()
-	for i := range envs {
-		envID := fmt.Sprintf("cycles-%s-%d", taskQueue, i)
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: WorkflowID(envID), TaskQueue: taskQueue},
-			WorkflowName, Input{EnvironmentID: envID, Name: envID, Settings: s})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, run.GetID())
-	}
+	startEnvironments(ctx, b, c, taskQueue, "cycles", envs, s)
 	waitFor := func(n int) {
 		for fewest() < n {
 			select {
@@ -264,4 +236,25 @@ func startMemoryWorkers(b *testing.B, addr, name string, envs int,
 		b.Cleanup(wk.Stop)
 	}
 	return c, taskQueue
+}
+
+// startEnvironments starts envs environment workflows with settings s on
+// taskQueue, terminated when the benchmark ends.
+func startEnvironments(ctx context.Context, b *testing.B, c client.Client, taskQueue, prefix string, envs int, s Settings) {
+	b.Helper()
+	var ids []string
+	b.Cleanup(func() {
+		for _, id := range ids {
+			_ = c.TerminateWorkflow(context.Background(), id, "", "benchmark over")
+		}
+	})
+	for i := range envs {
+		envID := fmt.Sprintf("%s-%s-%d", prefix, taskQueue, i)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: WorkflowID(envID), TaskQueue: taskQueue},
+			WorkflowName, Input{EnvironmentID: envID, Name: envID, Settings: s})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, run.GetID())
+	}
 }
