@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
-
-	"github.com/windflow/monitor/internal/netpolicy"
 )
 
 // EventsQuery selects the events ReadEvents reads.
@@ -153,16 +151,7 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 	resp.Request, resp.Header = nil, nil
 	if resp.StatusCode != http.StatusOK {
 		defer func() { _ = body.Close() }()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var m struct {
-			Message string `json:"message"`
-		}
-		msg := strings.TrimSpace(string(b))
-		if json.Unmarshal(b, &m) == nil && m.Message != "" {
-			msg = m.Message
-		}
-		// The engine's words, bounded: they end up stored and served.
-		return nil, fmt.Errorf("engine: events: %s: %s", netpolicy.RemoteText(resp.Status), netpolicy.RemoteText(msg))
+		return nil, fmt.Errorf("engine: events: %s", engineMessage(resp))
 	}
 	return body, nil
 }
@@ -225,14 +214,6 @@ func eventsDialer(cli *client.Client) func(context.Context) (net.Conn, error) {
 // eventsURL returns the URL of GET /events for q and the Host header to
 // send ("" = the URL's host).
 func eventsURL(cli *client.Client, q EventsQuery) (string, string, error) {
-	hu, err := client.ParseHostURL(cli.DaemonHost())
-	if err != nil {
-		return "", "", fmt.Errorf("%w: %s: %w", ErrBadEndpoint, cli.DaemonHost(), err)
-	}
-	host, header := hu.Host, ""
-	if hu.Scheme == "unix" || hu.Scheme == "npipe" {
-		host, header = "docker", client.DummyHost
-	}
 	v := url.Values{}
 	if q.Since > 0 {
 		v.Set("since", formatEventTime(q.Since))
@@ -243,10 +224,25 @@ func eventsURL(cli *client.Client, q EventsQuery) (string, string, error) {
 	if q.Filtered {
 		v.Set("filters", keptFilters())
 	}
+	return apiURL(cli, "/events", v)
+}
+
+// apiURL returns the URL of path (e.g. "/events") with query v on the
+// client's engine and negotiated API version, for a request written on a
+// connection of its own, and the Host header to send ("" = the URL's host).
+func apiURL(cli *client.Client, path string, v url.Values) (string, string, error) {
+	hu, err := client.ParseHostURL(cli.DaemonHost())
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %s: %w", ErrBadEndpoint, cli.DaemonHost(), err)
+	}
+	host, header := hu.Host, ""
+	if hu.Scheme == "unix" || hu.Scheme == "npipe" {
+		host, header = "docker", client.DummyHost
+	}
 	u := url.URL{
 		Scheme:   "http",
 		Host:     host,
-		Path:     strings.TrimSuffix(hu.Path, "/") + "/v" + strings.TrimPrefix(cli.ClientVersion(), "v") + "/events",
+		Path:     strings.TrimSuffix(hu.Path, "/") + "/v" + strings.TrimPrefix(cli.ClientVersion(), "v") + path,
 		RawQuery: v.Encode(),
 	}
 	return u.String(), header, nil
