@@ -100,7 +100,8 @@ func NewClientWithPolicy(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (
 // about 25 KB of worker memory (two goroutines, two 4 KB buffers) for as
 // long as it is kept; a new plain one costs a TCP connect, a new TLS one a
 // handshake. So the connections to a plain engine (unix socket or tcp://)
-// are reused within a cycle (list, info, stats) and closed two seconds
+// are reused within a cycle (list, info; its stats reads have connections
+// of their own, see readStatsDirect) and closed two seconds
 // after it (a cycle's requests follow each other within a second, and at
 // 1,000 environments every second an idle connection is kept costs ~1 MB),
 // and a TLS engine keeps up to IdleConnsPerTLSEngine of them between

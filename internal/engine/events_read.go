@@ -112,37 +112,18 @@ func openEvents(ctx context.Context, cli *client.Client, q EventsQuery) (io.Read
 		req.Host = host
 	}
 	req.Header.Set("Accept", "application/x-ndjson, application/json;q=0.9")
-	// One connection of its own, spoken to directly rather than through an
-	// http.Transport, which would keep two goroutines and two buffers per
-	// stream (a worker follows one stream per environment). The client's
-	// dialer: unix socket or tcp, with TLS when the client has it (it then
-	// returns a TLS connection, so the URL stays http).
-	conn, err := eventsDialer(cli)(ctx)
+	// One connection of its own (a worker follows one stream per
+	// environment). The client's dialer: unix socket or tcp, with TLS when
+	// the client has it (it then returns a TLS connection, so the URL stays
+	// http). A small reader under the body: the chunked decoder reads chunk
+	// headers through it, and ReadEvents' own buffer takes the data straight
+	// from the connection when this one is empty.
+	resp, conn, stop, err := sendDirect(ctx, eventsDialer(cli), req, 1<<10)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
+		if errors.Is(err, ErrUnreachable) {
+			err = fmt.Errorf("engine: events: %w", err)
 		}
-		return nil, fmt.Errorf("engine: events: %w: %w", ErrUnreachable, err)
-	}
-	// Cancelling ctx closes the connection, which ends a blocked read.
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	fail := func(err error) (io.ReadCloser, error) {
-		stop()
-		_ = conn.Close()
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
-		}
-		return nil, fmt.Errorf("engine: events: %w: %w", ErrUnreachable, err)
-	}
-	if err := req.Write(conn); err != nil {
-		return fail(err)
-	}
-	// A small reader under the body: the chunked decoder reads chunk
-	// headers through it, and ReadEvents' own buffer takes the data
-	// straight from the connection when this one is empty.
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1<<10), req)
-	if err != nil {
-		return fail(err)
+		return nil, err // or ctx.Err(), as it is
 	}
 	body := &eventsBody{ReadCloser: resp.Body, conn: conn, stop: stop}
 	// The body holds on to resp for its trailers, and resp to the request

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,32 +88,14 @@ func readStatsDirect(ctx context.Context, cli *client.Client, id string, prev *C
 		req.Host = host
 	}
 	req.Close = true
-	conn, err := cli.Dialer()(ctx)
+	resp, conn, stop, err := sendDirect(ctx, cli.Dialer(), req, 4<<10)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return ContainerSample{}, false, engineError(op, cerr)
-		}
-		return ContainerSample{}, false, engineError(op, unreachable(err))
+		return ContainerSample{}, false, engineError(op, err)
 	}
-	// Cancelling ctx closes the connection, which ends a blocked read.
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer func() {
 		stop()
 		_ = conn.Close()
 	}()
-	fail := func(err error) (ContainerSample, bool, error) {
-		if cerr := ctx.Err(); cerr != nil {
-			return ContainerSample{}, false, engineError(op, cerr)
-		}
-		return ContainerSample{}, false, engineError(op, unreachable(err))
-	}
-	if err := req.Write(conn); err != nil {
-		return fail(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), req)
-	if err != nil {
-		return fail(err)
-	}
 	defer func() { _ = resp.Body.Close() }()
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -125,10 +106,6 @@ func readStatsDirect(ctx context.Context, cli *client.Client, id string, prev *C
 	}
 	return decodeStats(ctx, resp.Body, id, prev)
 }
-
-// unreachable marks err, a failed dial, write or read of a direct request,
-// as the engine being unreachable.
-func unreachable(err error) error { return fmt.Errorf("%w: %w", ErrUnreachable, err) }
 
 // engineMessage is the status and the engine's message ({"message": …} or
 // the text) of a failed direct request, bounded: it ends up stored and
