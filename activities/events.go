@@ -21,7 +21,7 @@ import (
 // Defaults of the event activities.
 const (
 	// firstReadLookback is how far back the very first read of an
-	// environment's events reaches (the seed's first poll window).
+	// environment's events reaches (one poll window).
 	firstReadLookback = 30 * time.Second
 	defaultBatchSize  = 200
 	// defaultFlushInterval bounds how long a received event waits before it
@@ -29,8 +29,8 @@ const (
 	defaultFlushInterval = 200 * time.Millisecond
 	// defaultHeartbeatInterval is how often the stream records its
 	// progress with the SDK, which sends at most one heartbeat a minute (its
-	// default throttle under the lean shape's 2 min heartbeat timeout; 0.8 ×
-	// 30 s for runs of the older shape): well under both.
+	// default throttle under the stream's 2 min heartbeat timeout): well
+	// under it.
 	defaultHeartbeatInterval = 10 * time.Second
 	// storeTimeout bounds every batch write (each flush), also the last one
 	// after a cancel: well under the stream's heartbeat timeout.
