@@ -82,7 +82,7 @@ func TestFaultStoreOutage(t *testing.T) {
 	settings.EventsEnabled = false
 	env, err := direct.CreateEnvironment(ctx, store.Environment{
 		Name: "fault-store-" + uuid.NewString()[:8], Endpoint: enginetest.Endpoint(),
-		MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+		Settings: workflows.Settings{MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -307,8 +307,8 @@ func TestFaultEnvironmentDeleted(t *testing.T) {
 	settings.EventsEnabled = true // a stream runs, and must stop
 	env, err := st.CreateEnvironment(ctx, store.Environment{
 		Name: "fault-deleted-" + uuid.NewString()[:8], Endpoint: enginetest.Endpoint(),
-		MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
-		EventsEnabled: true,
+		Settings: workflows.Settings{MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+			EventsEnabled: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -460,7 +460,7 @@ func TestFaultTemporalRestart(t *testing.T) {
 	for i := range faultTemporalEnvironments {
 		env, err := st.CreateEnvironment(ctx, store.Environment{
 			Name: fmt.Sprintf("fault-temporal-%d-%s", i, uuid.NewString()[:8]), Endpoint: enginetest.Endpoint(),
-			MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+			Settings: workflows.Settings{MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter},
 		})
 		if err != nil {
 			t.Fatal(err)
