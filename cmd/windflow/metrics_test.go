@@ -23,7 +23,7 @@ func TestWithMetrics(t *testing.T) {
 	}
 	tel.EventGap("prod")
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "api "+r.Method+" "+r.URL.Path)
+		_, _ = io.WriteString(w, "api "+r.Method+" "+r.URL.Path)
 	})
 	srv := httptest.NewServer(withMetrics(api, tel))
 	defer srv.Close()

@@ -1,4 +1,4 @@
-// Package scale is the scale harness of `windflow bench scale` (and `make
+// Package scale is the scale harness of `windflow-bench scale` (and `make
 // scale`): it registers N environments against in-process fake Docker
 // engines (internal/engine/fakeengine), runs the real worker and api as
 // child processes against a fresh database and the stack's Temporal

@@ -89,15 +89,5 @@ func TestOpenBadURL(t *testing.T) {
 	}
 }
 
-// mustTime parses an RFC 3339 time.
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
-}
-
 // unknownID is an environment ID that no test creates.
 var unknownID = uuid.MustParse("00000000-0000-4000-8000-000000000001")
