@@ -60,11 +60,6 @@ type alertTransitionJSON struct {
 // recent transitions, newest first, of every environment or of
 // ?environment=<id or name>; limit (1..500, default 100) bounds each list.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	as, ok := s.Store.(AlertStore)
-	if !ok {
-		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no alerts"))
-		return
-	}
 	envID, err := s.environmentRef(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -75,7 +70,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	list, err := as.ListAlerts(r.Context(), envID, limit)
+	list, err := s.store.ListAlerts(r.Context(), envID, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -103,9 +98,9 @@ func (s *Server) environmentRef(r *http.Request) (*uuid.UUID, error) {
 		err error
 	)
 	if id, perr := uuid.Parse(raw); perr == nil {
-		env, err = s.Store.GetEnvironment(r.Context(), id)
+		env, err = s.store.GetEnvironment(r.Context(), id)
 	} else if validateName(raw) == nil {
-		env, err = s.Store.GetEnvironmentByName(r.Context(), raw)
+		env, err = s.store.GetEnvironmentByName(r.Context(), raw)
 	} else {
 		err = store.ErrNotFound // no environment can have that name
 	}

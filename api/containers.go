@@ -12,8 +12,7 @@ import (
 	"github.com/windflow/monitor/internal/store"
 )
 
-// ContainerSeriesStore serves the per-container history; Server.Store is
-// used when it implements it (*store.Store does).
+// ContainerSeriesStore serves the per-container history.
 type ContainerSeriesStore interface {
 	ResolveContainer(ctx context.Context, envID uuid.UUID, ref string) (store.ContainerSelector, error)
 	ContainerSeries(ctx context.Context, envID uuid.UUID, sel store.ContainerSelector, from, to time.Time, step time.Duration) (store.ContainerSeries, error)
@@ -32,16 +31,7 @@ const maxContainerRef = 256
 // history continues). The answer lists the containers (ID, name, first and
 // last time) the points cover.
 func (s *Server) getContainerSeries(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	cs, ok := s.Store.(ContainerSeriesStore)
-	if !ok {
-		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this store keeps no container history"))
-		return
-	}
+	env := environmentFrom(r)
 	ref := chi.URLParam(r, "container")
 	if ref == "" || len(ref) > maxContainerRef {
 		writeError(w, r, errorf(http.StatusBadRequest, "invalid_container", "a container is an ID, a short ID or a name of at most %d bytes", maxContainerRef))
@@ -52,7 +42,7 @@ func (s *Server) getContainerSeries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	sel, err := cs.ResolveContainer(r.Context(), env.ID, ref)
+	sel, err := s.store.ResolveContainer(r.Context(), env.ID, ref)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, r, errorf(http.StatusNotFound, "not_found", "environment %s has no container %q", env.ID, shorten(ref)))
@@ -64,7 +54,7 @@ func (s *Server) getContainerSeries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	series, err := cs.ContainerSeries(r.Context(), env.ID, sel, from, to, step)
+	series, err := s.store.ContainerSeries(r.Context(), env.ID, sel, from, to, step)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -21,22 +21,13 @@ const (
 // least a minute). Same bounds as the metrics series; with a step and no
 // from, the range is at most maxBuckets steps.
 func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ns, err := s.notificationStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	env := environmentFrom(r)
 	from, to, step, err := seriesRange(r.URL.Query(), defaultDiskRange, minDefaultDiskStep)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	points, err := ns.DiskSeries(r.Context(), env.ID, from, to, step)
+	points, err := s.store.DiskSeries(r.Context(), env.ID, from, to, step)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -19,7 +19,7 @@ import (
 )
 
 // EventStore is what the event routes and the live stream need from
-// Postgres; *store.Store implements it.
+// Postgres.
 type EventStore interface {
 	ListEventsPage(ctx context.Context, q store.EventQuery) ([]store.ContainerEvent, *store.EventPosition, error)
 	ListGaps(ctx context.Context, envID *uuid.UUID, limit int) ([]store.EventGap, error)
@@ -30,6 +30,12 @@ type EventStore interface {
 	Listen(ctx context.Context, channels []string, fn func(channel, payload string), onReconnect func()) error
 	EventsChannel() string
 	StatusChannel() string
+	// The live stream's reads in follow order (stream.go).
+	StreamHead(ctx context.Context) (store.StreamHead, error)
+	EventsAfter(ctx context.Context, q store.FollowQuery) ([]store.ContainerEvent, bool, error)
+	StatusChangesAfter(ctx context.Context, q store.FollowQuery) ([]store.StatusChange, bool, error)
+	EventPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
+	StatusPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
 }
 
 // Bounds of an events query.
@@ -37,18 +43,6 @@ const (
 	defaultEventsLimit = 100
 	maxEventsLimit     = 500
 )
-
-// eventStore returns Server.Events, or Server.Store when it implements
-// EventStore (as *store.Store does).
-func (s *Server) eventStore() (EventStore, error) {
-	if s.Events != nil {
-		return s.Events, nil
-	}
-	if es, ok := s.Store.(EventStore); ok {
-		return es, nil
-	}
-	return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server has no event store")
-}
 
 // eventRoutes serves /api/v1/events: the events of every environment.
 func (s *Server) eventRoutes() chi.Router {
@@ -119,11 +113,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 
 // listEnvironmentEvents answers GET /api/v1/environments/{id}/events.
 func (s *Server) listEnvironmentEvents(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	env := environmentFrom(r)
 	if r.URL.Query().Has("environment") {
 		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query",
 			"environment: the filter belongs to /api/v1/events; this route is already one environment's"))
@@ -139,18 +129,13 @@ func (s *Server) listEnvironmentEvents(w http.ResponseWriter, r *http.Request) {
 // seconds, limit (1..500, default 100) and cursor (the nextCursor of the
 // previous page; null on the last page).
 func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) {
-	es, err := s.eventStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	q, err := eventQuery(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	q.EnvironmentID = envID
-	events, next, err := es.ListEventsPage(r.Context(), q)
+	events, next, err := s.store.ListEventsPage(r.Context(), q)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -256,7 +241,7 @@ func (s *Server) environmentFilter(r *http.Request) (*uuid.UUID, error) {
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "invalid_id", "environment: %q is not a UUID", shorten(raw))
 	}
-	if _, err := s.Store.GetEnvironment(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	if _, err := s.store.GetEnvironment(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "not_found", "environment %s does not exist", id)
 	} else if err != nil {
 		return nil, err
@@ -304,26 +289,17 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
 
 // listEnvironmentGaps answers GET /api/v1/environments/{id}/events/gaps.
 func (s *Server) listEnvironmentGaps(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	env := environmentFrom(r)
 	s.gaps(w, r, &env.ID)
 }
 
 func (s *Server) gaps(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) {
-	es, err := s.eventStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	limit, err := parseLimit(r.URL.Query().Get("limit"))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	gaps, err := es.ListGaps(r.Context(), envID, limit)
+	gaps, err := s.store.ListGaps(r.Context(), envID, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -25,17 +25,13 @@ const (
 // (1-hour) rollups, and from is rounded down to that unit; the answer's
 // from and resolution say so.
 func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	env := environmentFrom(r)
 	from, to, step, err := metricsSeriesRange(r.URL.Query())
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	points, err := s.Store.HostSeries(r.Context(), env.ID, from, to, step)
+	points, err := s.store.HostSeries(r.Context(), env.ID, from, to, step)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -139,12 +135,8 @@ func parseStep(raw string) (time.Duration, error) {
 
 // getContainerMetrics answers the container rows of the latest cycle.
 func (s *Server) getContainerMetrics(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rows, err := s.Store.LatestContainerMetrics(r.Context(), env.ID)
+	env := environmentFrom(r)
+	rows, err := s.store.LatestContainerMetrics(r.Context(), env.ID)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -59,20 +59,18 @@ func notificationView(n store.Notification, attempts []store.Attempt) notificati
 // failed); paging: limit (1..500, default 100) and before (the nextBefore
 // of the previous page; null on the last page).
 func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.notificationStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	query := r.URL.Query()
-	var q store.NotificationQuery
+	var (
+		q   store.NotificationQuery
+		err error
+	)
 	if raw := query.Get("channel"); raw != "" {
 		id, err := uuid.Parse(raw)
 		if err != nil {
 			writeError(w, r, errorf(http.StatusBadRequest, "invalid_id", "channel: %q is not a UUID", raw))
 			return
 		}
-		if _, err := ns.GetChannel(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.store.GetChannel(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 			writeError(w, r, errorf(http.StatusNotFound, "not_found", "channel %s does not exist", id))
 			return
 		} else if err != nil {
@@ -106,7 +104,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	list, next, err := ns.ListNotificationsPage(r.Context(), q)
+	list, next, err := s.store.ListNotificationsPage(r.Context(), q)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -115,7 +113,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
 	for _, n := range list {
 		ids = append(ids, n.ID)
 	}
-	attempts, err := ns.AttemptsOf(r.Context(), ids)
+	attempts, err := s.store.AttemptsOf(r.Context(), ids)
 	if err != nil {
 		writeError(w, r, err)
 		return

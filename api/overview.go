@@ -97,7 +97,7 @@ func roundHundredth(v float64) float64 { return math.Round(v*100) / 100 }
 func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	since := store.AlignSeriesStart(now.Add(-sparklineRange), sparklineStep)
-	envs, err := s.Store.Overview(r.Context(), since)
+	envs, err := s.store.Overview(r.Context(), since)
 	if store.IsUnavailable(err) {
 		// A dashboard polls this route: tell it to retry (the detail is
 		// logged, not answered).

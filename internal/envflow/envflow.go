@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
@@ -45,9 +46,13 @@ type Temporal interface {
 	CancelWorkflow(ctx context.Context, workflowID, runID string) error
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
 	TerminateWorkflow(ctx context.Context, workflowID, runID, reason string, details ...interface{}) error
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
-// Controller starts, configures, stops and reconciles environment workflows.
+// Controller starts, configures, queries, stops and reconciles environment
+// workflows, and starts the installation's long-lived workflows
+// (background.go).
 type Controller struct {
 	Store     Store
 	Temporal  Temporal
