@@ -166,19 +166,13 @@ func printable(s string, max int) bool {
 // alertRuleWriteError maps the store's errors of a write.
 func alertRuleWriteError(a store.AlertRule, err error) error {
 	switch {
-	case errors.Is(err, store.ErrNameTaken):
-		return errorf(http.StatusConflict, "name_taken", "an alert rule named %q already exists", shorten(a.Name))
 	case errors.Is(err, store.ErrUnknownChannel):
 		_, ids, _ := strings.Cut(err.Error(), store.ErrUnknownChannel.Error()+": ")
 		return errorf(http.StatusBadRequest, "unknown_channel", "channels: no notification channel %s", ids)
 	case errors.Is(err, store.ErrNotFound) && a.EnvironmentID != nil:
 		return errorf(http.StatusBadRequest, "unknown_environment", "environment %s does not exist (or rule %s)", *a.EnvironmentID, a.ID)
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(http.StatusNotFound, "not_found", "alert rule %s does not exist", a.ID)
-	case errors.Is(err, store.ErrInvalid):
-		return errorf(http.StatusBadRequest, "invalid_rule", "the rule was rejected by the database")
 	}
-	return err
+	return writeItemError(err, "an alert rule", a.Name, a.ID, "invalid_rule")
 }
 
 // createAlertRule stores the rule of the body, or putAlertRule replaces the

@@ -140,21 +140,14 @@ func (s *Server) Routes() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		// Mutations are counted before authentication: token guesses too.
 		r.Use(sec.limitMutations, sec.authenticate, sec.refuseBrowserForgery)
-		envs := s.environmentRoutes()
-		// One environment's events and gaps (events.go).
-		envs.Get("/{id}/events", s.listEnvironmentEvents)
-		envs.Get("/{id}/events/gaps", s.listEnvironmentGaps)
-		// One environment's disk usage series (disk.go).
-		envs.Get("/{id}/disk", s.getDisk)
-		envs.Get("/{id}/containers/{container}/metrics", s.getContainerSeries) // one container's history (containers.go)
-		r.Mount("/environments", envs)
+		r.Mount("/environments", s.environmentRoutes())
 		// Notification channels and the notification history (channels.go,
 		// notifications.go).
 		r.Mount("/notification-channels", s.channelRoutes())
-		r.Get("/notifications", s.listNotifications)
+		r.Get("/notifications", handle(s.listNotifications))
 		r.Mount("/alert-rules", s.alertRuleRoutes()) // alert rules (alertrules.go)
-		r.Get("/alerts", s.listAlerts)               // firing and recent alerts (alerts.go)
-		r.Get("/overview", s.getOverview)            // every environment at a glance (overview.go)
+		r.Get("/alerts", handle(s.listAlerts))       // firing and recent alerts (alerts.go)
+		r.Get("/overview", handle(s.getOverview))    // every environment at a glance (overview.go)
 		r.Mount("/events", s.eventRoutes())
 		r.Get("/stream", s.streamEvents)
 	})

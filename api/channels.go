@@ -265,15 +265,7 @@ func (s *Server) applyChannelRequest(ctx context.Context, c store.Channel, req c
 
 // channelWriteError maps the store's errors of a channel write.
 func channelWriteError(c store.Channel, err error) error {
-	switch {
-	case errors.Is(err, store.ErrNameTaken):
-		return errorf(http.StatusConflict, "name_taken", "a channel named %q already exists", c.Name)
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(http.StatusNotFound, "not_found", "channel %s does not exist", c.ID)
-	case errors.Is(err, store.ErrInvalid):
-		return errorf(http.StatusBadRequest, "invalid_request", "the channel was rejected by the database")
-	}
-	return err
+	return writeItemError(err, "a channel", c.Name, c.ID, "invalid_request")
 }
 
 func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {

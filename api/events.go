@@ -47,8 +47,8 @@ const (
 // eventRoutes serves /api/v1/events: the events of every environment.
 func (s *Server) eventRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Get("/", s.listEvents)
-	r.Get("/gaps", s.listGaps)
+	r.Get("/", s.perEnvironment(s.eventsPage))
+	r.Get("/gaps", s.perEnvironment(s.gaps))
 	return r
 }
 
@@ -100,56 +100,62 @@ func gapView(g store.EventGap) gapJSON {
 	}
 }
 
-// listEvents answers GET /api/v1/events: the events of every environment, or
-// of ?environment=<uuid>, newest first. See eventsPage for the filters.
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
-	envID, err := s.environmentFilter(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.eventsPage(w, r, envID)
+// perEnvironment is the handler of a route of /api/v1/events (events, gaps):
+// fn answers for every environment, or for the one of ?environment=<uuid>.
+func (s *Server) perEnvironment(fn func(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error) http.HandlerFunc {
+	return handle(func(w http.ResponseWriter, r *http.Request) error {
+		envID, err := s.environmentFilter(r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, envID)
+	})
 }
 
-// listEnvironmentEvents answers GET /api/v1/environments/{id}/events.
-func (s *Server) listEnvironmentEvents(w http.ResponseWriter, r *http.Request) {
-	env := environmentFrom(r)
+// ofEnvironment is the handler of the same route below
+// /environments/{id}: fn answers for the environment of the route.
+func ofEnvironment(fn func(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error) http.HandlerFunc {
+	return handle(func(w http.ResponseWriter, r *http.Request) error {
+		env := environmentFrom(r)
+		return fn(w, r, &env.ID)
+	})
+}
+
+// listEnvironmentEvents answers GET /api/v1/environments/{id}/events, which
+// takes no ?environment= filter.
+func (s *Server) listEnvironmentEvents(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error {
 	if r.URL.Query().Has("environment") {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query",
-			"environment: the filter belongs to /api/v1/events; this route is already one environment's"))
-		return
+		return errorf(http.StatusBadRequest, "invalid_query",
+			"environment: the filter belongs to /api/v1/events; this route is already one environment's")
 	}
-	s.eventsPage(w, r, &env.ID)
+	return s.eventsPage(w, r, envID)
 }
 
-// eventsPage answers one page of events, newest first, with the filters
-// container (full ID, short ID of 12+ characters, or name), action (exact,
-// or the base before ':' — "health_status" matches "health_status:
-// healthy"), from (inclusive) and to (exclusive) as RFC 3339 or Unix
+// eventsPage answers GET /api/v1/events (every environment, or
+// ?environment=<uuid>) and …/environments/{id}/events: one page of events,
+// newest first, with the filters container (full ID, short ID of 12+
+// characters, or name), action (exact, or the base before ':' —
+// "health_status" matches "health_status: healthy"), from (inclusive) and to (exclusive) as RFC 3339 or Unix
 // seconds, limit (1..500, default 100) and cursor (the nextCursor of the
 // previous page; null on the last page).
-func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) {
+func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error {
 	q, err := eventQuery(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	q.EnvironmentID = envID
 	events, next, err := s.store.ListEventsPage(r.Context(), q)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]eventJSON, 0, len(events))
-	for _, e := range events {
-		out = append(out, eventView(e))
-	}
+	out := views(events, eventView)
 	var nextCursor *string
 	if next != nil {
 		c := encodeEventCursor(*next)
 		nextCursor = &c
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out, "nextCursor": nextCursor})
+	return nil
 }
 
 // maxFilterLength bounds the container and action filters, in bytes: a
@@ -276,37 +282,17 @@ func decodeEventCursor(raw string) (store.EventPosition, error) {
 	return p, nil
 }
 
-// listGaps answers GET /api/v1/events/gaps: the recorded gaps of every
-// environment, or of ?environment=<uuid>, newest first; limit 1..500.
-func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
-	envID, err := s.environmentFilter(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.gaps(w, r, envID)
-}
-
-// listEnvironmentGaps answers GET /api/v1/environments/{id}/events/gaps.
-func (s *Server) listEnvironmentGaps(w http.ResponseWriter, r *http.Request) {
-	env := environmentFrom(r)
-	s.gaps(w, r, &env.ID)
-}
-
-func (s *Server) gaps(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) {
+// gaps answers the recorded gaps of one or every environment, newest
+// first; limit 1..500.
+func (s *Server) gaps(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error {
 	limit, err := parseLimit(r.URL.Query().Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	gaps, err := s.store.ListGaps(r.Context(), envID, limit)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]gapJSON, 0, len(gaps))
-	for _, g := range gaps {
-		out = append(out, gapView(g))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"gaps": out})
+	writeList(w, "gaps", gaps, gapView)
+	return nil
 }

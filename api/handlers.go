@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -71,13 +72,18 @@ func decodeBody[T any](w http.ResponseWriter, r *http.Request, nullable ...strin
 	return v, err
 }
 
-// writeList answers {"<key>": [view(item), …]} (an empty list, never null).
-func writeList[T, V any](w http.ResponseWriter, key string, items []T, view func(T) V) {
+// views shows every item with view (an empty list, never nil).
+func views[T, V any](items []T, view func(T) V) []V {
 	out := make([]V, 0, len(items))
 	for _, item := range items {
 		out = append(out, view(item))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{key: out})
+	return out
+}
+
+// writeList answers {"<key>": [view(item), …]}.
+func writeList[T, V any](w http.ResponseWriter, key string, items []T, view func(T) V) {
+	writeJSON(w, http.StatusOK, map[string]any{key: views(items, view)})
 }
 
 // writeCreated answers 201 with v and the Location of the new item.
@@ -103,4 +109,21 @@ func deleteItem[T any](idOf func(T) uuid.UUID, del func(ctx context.Context, id 
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// writeItemError maps the errors every write of an item may get from the
+// store: its name taken (409), the item gone (404), a value the database
+// refused (400 invalidCode). what names the kind with its article ("a
+// channel"). Other errors are returned as they are.
+func writeItemError(err error, what, name string, id uuid.UUID, invalidCode string) error {
+	kind := what[strings.IndexByte(what, ' ')+1:]
+	switch {
+	case errors.Is(err, store.ErrNameTaken):
+		return errorf(http.StatusConflict, "name_taken", "%s named %q already exists", what, shorten(name))
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(http.StatusNotFound, "not_found", "%s %s does not exist", kind, id)
+	case errors.Is(err, store.ErrInvalid):
+		return errorf(http.StatusBadRequest, invalidCode, "the %s was rejected by the database", kind)
+	}
+	return err
 }

@@ -23,7 +23,7 @@ func (s *Server) workflowURL(id uuid.UUID) string {
 
 // getStatus answers the stored status (last recorded transition), the
 // workflow's live state from the state query and a link to the workflow.
-func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	env := environmentFrom(r)
 	type storedJSON struct {
 		Online    bool      `json:"online"`
@@ -42,8 +42,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrNotFound):
 		out["stored"] = nil
 	case err != nil:
-		writeError(w, r, err)
-		return
+		return err
 	default:
 		out["stored"] = storedJSON{Online: last.Online, Error: last.Error, ChangedAt: last.ChangedAt}
 	}
@@ -57,6 +56,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 		out["live"] = stateView(state)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // stateJSON is the workflow's live state as the API shows it: the same
@@ -84,21 +84,16 @@ func (s *Server) liveError(r *http.Request, envID uuid.UUID, err error) string {
 // getStatusHistory answers an environment's recorded transitions (online,
 // offline), newest first; ?limit= 1..500 (default 100). The dashboard
 // shades the offline spans on its charts with them.
-func (s *Server) getStatusHistory(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getStatusHistory(w http.ResponseWriter, r *http.Request) error {
 	env := environmentFrom(r)
 	limit, err := parseLimit(r.URL.Query().Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	changes, err := s.store.StatusHistory(r.Context(), env.ID, limit)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]statusJSON, 0, len(changes))
-	for _, c := range changes {
-		out = append(out, statusView(c))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"changes": out})
+	writeList(w, "changes", changes, statusView)
+	return nil
 }
