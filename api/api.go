@@ -1,7 +1,9 @@
 // Package api is Windflow's HTTP API (chi, JSON, under /api/v1): environments
 // and their settings, collected metrics and status. Creating an environment
 // starts its Temporal workflow; settings changes go to the workflow as a
-// validated Update and are answered synchronously.
+// validated Update and are answered synchronously. Its parts (Deps) are
+// wired once by New; Temporal is reached only through Flows
+// (internal/envflow).
 package api
 
 import (

@@ -13,6 +13,10 @@
 // only once the workflow has applied exactly the stored settings; Follow
 // sweeps the marks left by failures, so the workflow always ends up with
 // the stored settings.
+//
+// It also starts the installation's long-lived work when an API or dev
+// process starts (background.go): the reconciler, the notification
+// dispatcher and the retention schedule.
 package envflow
 
 import (
