@@ -27,23 +27,17 @@ type AlertRuleStore interface {
 	DeleteAlertRule(ctx context.Context, id uuid.UUID) error
 }
 
-func (s *Server) alertRuleStore() (AlertRuleStore, error) {
-	if rs, ok := s.Store.(AlertRuleStore); ok {
-		return rs, nil
-	}
-	return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no alert rules")
-}
-
 // alertRuleRoutes serves /api/v1/alert-rules: create, list, read,
 // replace and delete rules.
 func (s *Server) alertRuleRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Post("/", s.createAlertRule)
-	r.Get("/", s.listAlertRules)
+	r.Post("/", handle(s.createAlertRule))
+	r.Get("/", handle(s.listAlertRules))
 	r.Route("/{id}", func(r chi.Router) {
-		r.Get("/", s.getAlertRule)
-		r.Put("/", s.putAlertRule)
-		r.Delete("/", s.deleteAlertRule)
+		r = r.With(itemCtx("alert rule", s.store.GetAlertRule))
+		r.Get("/", getItem(alertRuleView))
+		r.Put("/", handle(s.putAlertRule))
+		r.Delete("/", deleteItem(func(a store.AlertRule) uuid.UUID { return a.ID }, s.store.DeleteAlertRule))
 	})
 	return r
 }
@@ -172,132 +166,60 @@ func printable(s string, max int) bool {
 // alertRuleWriteError maps the store's errors of a write.
 func alertRuleWriteError(a store.AlertRule, err error) error {
 	switch {
-	case errors.Is(err, store.ErrNameTaken):
-		return errorf(http.StatusConflict, "name_taken", "an alert rule named %q already exists", shorten(a.Name))
 	case errors.Is(err, store.ErrUnknownChannel):
 		_, ids, _ := strings.Cut(err.Error(), store.ErrUnknownChannel.Error()+": ")
 		return errorf(http.StatusBadRequest, "unknown_channel", "channels: no notification channel %s", ids)
 	case errors.Is(err, store.ErrNotFound) && a.EnvironmentID != nil:
 		return errorf(http.StatusBadRequest, "unknown_environment", "environment %s does not exist (or rule %s)", *a.EnvironmentID, a.ID)
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(http.StatusNotFound, "not_found", "alert rule %s does not exist", a.ID)
-	case errors.Is(err, store.ErrInvalid):
-		return errorf(http.StatusBadRequest, "invalid_rule", "the rule was rejected by the database")
 	}
-	return err
+	return writeItemError(err, "an alert rule", a.Name, a.ID, "invalid_rule")
 }
 
-func (s *Server) createAlertRule(w http.ResponseWriter, r *http.Request) {
-	rs, err := s.alertRuleStore()
+// createAlertRule stores the rule of the body, or putAlertRule replaces the
+// rule of the route with it (the whole rule).
+func (s *Server) createAlertRule(w http.ResponseWriter, r *http.Request) error {
+	return s.writeAlertRule(w, r, uuid.New(), s.store.CreateAlertRule, http.StatusCreated)
+}
+
+func (s *Server) putAlertRule(w http.ResponseWriter, r *http.Request) error {
+	return s.writeAlertRule(w, r, itemFrom[store.AlertRule](r).ID, s.store.UpdateAlertRule, http.StatusOK)
+}
+
+// writeAlertRule validates the body as rule id, writes it with write and
+// answers it with status.
+func (s *Server) writeAlertRule(w http.ResponseWriter, r *http.Request, id uuid.UUID,
+	write func(context.Context, store.AlertRule) (store.AlertRule, error), status int) error {
+	req, err := decodeBody[alertRuleRequest](w, r, "environmentId", "recovery")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var req alertRuleRequest
-	if err := decodeObject(w, r, &req, "environmentId", "recovery"); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rule, err := alertRule(uuid.New(), req)
+	rule, err := alertRule(id, req)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	created, err := rs.CreateAlertRule(r.Context(), rule)
+	saved, err := write(r.Context(), rule)
 	if err != nil {
-		writeError(w, r, alertRuleWriteError(rule, err))
-		return
+		return alertRuleWriteError(rule, err)
 	}
-	w.Header().Set("Location", "/api/v1/alert-rules/"+created.ID.String())
-	writeJSON(w, http.StatusCreated, alertRuleView(created))
+	if status == http.StatusCreated {
+		writeCreated(w, "alert-rules", saved.ID, alertRuleView(saved))
+		return nil
+	}
+	writeJSON(w, status, alertRuleView(saved))
+	return nil
 }
 
 // listAlertRules answers every rule, or (?environment=<uuid>) those that
 // apply to one environment.
-func (s *Server) listAlertRules(w http.ResponseWriter, r *http.Request) {
-	rs, err := s.alertRuleStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) listAlertRules(w http.ResponseWriter, r *http.Request) error {
 	envID, err := s.environmentFilter(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	rules, err := rs.ListAlertRules(r.Context(), envID)
+	rules, err := s.store.ListAlertRules(r.Context(), envID)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]alertRuleJSON, 0, len(rules))
-	for _, a := range rules {
-		out = append(out, alertRuleView(a))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"rules": out})
-}
-
-// alertRuleOf loads the rule named by the {id} URL parameter.
-func (s *Server) alertRuleOf(r *http.Request) (AlertRuleStore, store.AlertRule, error) {
-	rs, err := s.alertRuleStore()
-	if err != nil {
-		return nil, store.AlertRule{}, err
-	}
-	raw := chi.URLParam(r, "id")
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		return nil, store.AlertRule{}, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", shorten(raw))
-	}
-	a, err := rs.GetAlertRule(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.AlertRule{}, errorf(http.StatusNotFound, "not_found", "alert rule %s does not exist", id)
-	}
-	return rs, a, err
-}
-
-func (s *Server) getAlertRule(w http.ResponseWriter, r *http.Request) {
-	_, a, err := s.alertRuleOf(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, alertRuleView(a))
-}
-
-// putAlertRule replaces a rule with the body (the whole rule).
-func (s *Server) putAlertRule(w http.ResponseWriter, r *http.Request) {
-	rs, a, err := s.alertRuleOf(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var req alertRuleRequest
-	if err := decodeObject(w, r, &req, "environmentId", "recovery"); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rule, err := alertRule(a.ID, req)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	updated, err := rs.UpdateAlertRule(r.Context(), rule)
-	if err != nil {
-		writeError(w, r, alertRuleWriteError(rule, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, alertRuleView(updated))
-}
-
-func (s *Server) deleteAlertRule(w http.ResponseWriter, r *http.Request) {
-	rs, a, err := s.alertRuleOf(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := rs.DeleteAlertRule(r.Context(), a.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeList(w, "rules", rules, alertRuleView)
+	return nil
 }

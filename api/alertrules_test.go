@@ -69,7 +69,7 @@ func TestAlertRulesAPI(t *testing.T) {
 	}
 	t.Cleanup(st.Close)
 	env := createOverviewEnv(t, st, "rules-env", "unix:///var/run/docker.sock", nil)
-	hs := httptest.NewServer((&api.Server{Store: st}).Routes())
+	hs := httptest.NewServer(api.NewTestServer(t, api.Config{}, api.Deps{Store: st}).Routes())
 	t.Cleanup(hs.Close)
 
 	var host ruleJSON

@@ -59,36 +59,27 @@ type alertTransitionJSON struct {
 // listAlerts answers GET /api/v1/alerts: the alerts firing now and the
 // recent transitions, newest first, of every environment or of
 // ?environment=<id or name>; limit (1..500, default 100) bounds each list.
-func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	as, ok := s.Store.(AlertStore)
-	if !ok {
-		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no alerts"))
-		return
-	}
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	envID, err := s.environmentRef(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	limit, err := parseLimit(r.URL.Query().Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	list, err := as.ListAlerts(r.Context(), envID, limit)
+	list, err := s.store.ListAlerts(r.Context(), envID, limit)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	firing := make([]firingAlertJSON, 0, len(list.Firing))
-	for _, a := range list.Firing {
-		firing = append(firing, firingAlertJSON{alertJSON: alertView(a), FiredAt: a.At})
-	}
-	recent := make([]alertTransitionJSON, 0, len(list.Recent))
-	for _, a := range list.Recent {
-		recent = append(recent, alertTransitionJSON{ID: a.ID, alertJSON: alertView(a), Phase: a.Phase, At: a.At, Reason: a.Reason})
-	}
+	firing := views(list.Firing, func(a store.Alert) firingAlertJSON {
+		return firingAlertJSON{alertJSON: alertView(a), FiredAt: a.At}
+	})
+	recent := views(list.Recent, func(a store.Alert) alertTransitionJSON {
+		return alertTransitionJSON{ID: a.ID, alertJSON: alertView(a), Phase: a.Phase, At: a.At, Reason: a.Reason}
+	})
 	writeJSON(w, http.StatusOK, map[string]any{"firing": firing, "recent": recent})
+	return nil
 }
 
 // environmentRef reads the optional ?environment= filter: an environment's
@@ -103,9 +94,9 @@ func (s *Server) environmentRef(r *http.Request) (*uuid.UUID, error) {
 		err error
 	)
 	if id, perr := uuid.Parse(raw); perr == nil {
-		env, err = s.Store.GetEnvironment(r.Context(), id)
+		env, err = s.store.GetEnvironment(r.Context(), id)
 	} else if validateName(raw) == nil {
-		env, err = s.Store.GetEnvironmentByName(r.Context(), raw)
+		env, err = s.store.GetEnvironmentByName(r.Context(), raw)
 	} else {
 		err = store.ErrNotFound // no environment can have that name
 	}

@@ -47,7 +47,7 @@ func TestAlertsAPI(t *testing.T) {
 	record(other.ID, at(rule, "firing", t0.Add(time.Minute), t0, 97, ""),
 		at(rule, "firing", t0.Add(time.Minute), t0, 99, "web"))
 	record(other.ID, at(rule, "resolved", t0.Add(2*time.Minute), t0.Add(time.Minute), 40, "web"))
-	hs := httptest.NewServer((&api.Server{Store: st}).Routes())
+	hs := httptest.NewServer(api.NewTestServer(t, api.Config{}, api.Deps{Store: st}).Routes())
 	t.Cleanup(hs.Close)
 
 	type firing struct {
@@ -133,7 +133,7 @@ func TestAlertRuleChannelsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	hs := httptest.NewServer((&api.Server{Store: st}).Routes())
+	hs := httptest.NewServer(api.NewTestServer(t, api.Config{}, api.Deps{Store: st}).Routes())
 	t.Cleanup(hs.Close)
 	var chans []store.Channel
 	for _, name := range []string{"ops", "dev"} {

@@ -1,78 +1,35 @@
 // Package api is Windflow's HTTP API (chi, JSON, under /api/v1): environments
 // and their settings, collected metrics and status. Creating an environment
 // starts its Temporal workflow; settings changes go to the workflow as a
-// validated Update and are answered synchronously.
+// validated Update and are answered synchronously. Its parts (Deps) are
+// wired once by New; Temporal is reached only through Flows
+// (internal/envflow).
 package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-
-	"github.com/windflow/monitor/internal/store"
 )
 
-// Store is what the API needs from Postgres.
-type Store interface {
-	Ping(ctx context.Context) error
-	CreateEnvironment(ctx context.Context, e store.Environment) (store.Environment, error)
-	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
-	GetEnvironmentByName(ctx context.Context, name string) (store.Environment, error)
-	ListEnvironments(ctx context.Context) ([]store.Environment, error)
-	UpdateEnvironment(ctx context.Context, e store.Environment) (store.Environment, error)
-	DeleteEnvironment(ctx context.Context, id uuid.UUID) error
-	HostSeries(ctx context.Context, envID uuid.UUID, from, to time.Time, step time.Duration) ([]store.HostPoint, error)
-	LatestContainerMetrics(ctx context.Context, envID uuid.UUID) ([]store.ContainerMetric, error)
-	LatestStatus(ctx context.Context, envID uuid.UUID) (store.StatusChange, error)
-	InstanceID(ctx context.Context) (string, error)
-	Overview(ctx context.Context, since time.Time) ([]store.OverviewEnvironment, error)
-}
-
-// Temporal is the part of the Temporal client the API uses.
-type Temporal interface {
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow interface{}, args ...interface{}) (client.WorkflowRun, error)
-	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
-	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
-	CancelWorkflow(ctx context.Context, workflowID, runID string) error
-	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
-	TerminateWorkflow(ctx context.Context, workflowID, runID, reason string, details ...interface{}) error
-	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
-}
-
-// Server serves the API.
-type Server struct {
-	Store     Store
-	Temporal  Temporal
-	TaskQueue string
+// Config is the API's configuration: links, logging, security and the
+// bounds of the live stream. Its zero value is a working configuration
+// (loopback only, no token).
+type Config struct {
 	// Namespace and UIURL build links to workflows in the Temporal Web UI.
 	Namespace string
 	UIURL     string
-	Logger    *slog.Logger
-	// Events serves the event routes and the live stream; when nil, Store is
-	// used if it implements EventStore (*store.Store does). These routes do
-	// not use Temporal.
-	Events EventStore
-	// Notifications serves the notification-channel, notification history
-	// and disk routes; when nil, Store is used if it implements
-	// NotificationStore (*store.Store does). These routes do not use Temporal.
-	Notifications NotificationStore
-	// Sender sends the test notification of POST
-	// /notification-channels/{id}/test; nil means notify.Sender.
-	Sender Sender
+	// Logger logs requests and failures; nil means slog.Default().
+	Logger *slog.Logger
 	// StreamHeartbeat is the interval of the ": keepalive" comment of
 	// /api/v1/stream; zero means DefaultStreamHeartbeat (15s).
 	StreamHeartbeat time.Duration
-	// Secrets seals the TLS material of environments at rest (a
-	// *secretbox.Box from WINDFLOW_SECRET_KEY; environments.go). Nil, or a
-	// nil Box, refuses TLS material; environments without it still work.
-	Secrets Sealer
 
 	// Security (security.go); Routes reads these once.
 	//
@@ -119,9 +76,54 @@ type Server struct {
 	// StreamWriteTimeout bounds each write to a stream client: 0 means
 	// DefaultStreamWriteTimeout. A client that does not read is dropped.
 	StreamWriteTimeout time.Duration
+}
 
+// Deps are the parts the API serves from. Store, Flows and Sender are
+// required; Secrets is optional.
+type Deps struct {
+	// Store is PostgreSQL (*store.Store).
+	Store Store
+	// Flows changes environments together with their workflows and reads
+	// the workflows' state (*envflow.Controller).
+	Flows Flows
+	// Sender sends the test notification of POST
+	// /notification-channels/{id}/test (notify.Sender).
+	Sender Sender
+	// Secrets seals the TLS material of environments at rest (a
+	// *secretbox.Box from WINDFLOW_SECRET_KEY; environments_tls.go). Nil,
+	// or a nil Box, refuses TLS material; environments without it still
+	// work.
+	Secrets Sealer
+}
+
+// Server serves the API.
+type Server struct {
+	cfg     Config
+	store   Store
+	flows   Flows
+	sender  Sender
+	secrets Sealer
 	// stream is the shared LISTEN connection of /api/v1/stream (stream.go).
 	stream streamHub
+}
+
+// New builds the API server; it refuses deps without a Store, Flows or
+// Sender.
+func New(cfg Config, deps Deps) (*Server, error) {
+	var missing []string
+	if deps.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if deps.Flows == nil {
+		missing = append(missing, "Flows")
+	}
+	if deps.Sender == nil {
+		missing = append(missing, "Sender")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("api: missing %s", strings.Join(missing, ", "))
+	}
+	return &Server{cfg: cfg, store: deps.Store, flows: deps.Flows, sender: deps.Sender, secrets: deps.Secrets}, nil
 }
 
 // maxBodyBytes bounds every request body.
@@ -140,21 +142,14 @@ func (s *Server) Routes() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		// Mutations are counted before authentication: token guesses too.
 		r.Use(sec.limitMutations, sec.authenticate, sec.refuseBrowserForgery)
-		envs := s.environmentRoutes()
-		// One environment's events and gaps (events.go).
-		envs.Get("/{id}/events", s.listEnvironmentEvents)
-		envs.Get("/{id}/events/gaps", s.listEnvironmentGaps)
-		// One environment's disk usage series (disk.go).
-		envs.Get("/{id}/disk", s.getDisk)
-		envs.Get("/{id}/containers/{container}/metrics", s.getContainerSeries) // one container's history (containers.go)
-		r.Mount("/environments", envs)
+		r.Mount("/environments", s.environmentRoutes())
 		// Notification channels and the notification history (channels.go,
 		// notifications.go).
 		r.Mount("/notification-channels", s.channelRoutes())
-		r.Get("/notifications", s.listNotifications)
+		r.Get("/notifications", handle(s.listNotifications))
 		r.Mount("/alert-rules", s.alertRuleRoutes()) // alert rules (alertrules.go)
-		r.Get("/alerts", s.listAlerts)               // firing and recent alerts (alerts.go)
-		r.Get("/overview", s.getOverview)            // every environment at a glance (overview.go)
+		r.Get("/alerts", handle(s.listAlerts))       // firing and recent alerts (alerts.go)
+		r.Get("/overview", handle(s.getOverview))    // every environment at a glance (overview.go)
 		r.Mount("/events", s.eventRoutes())
 		r.Get("/stream", s.streamEvents)
 	})
@@ -168,10 +163,10 @@ func (s *Server) Routes() http.Handler {
 }
 
 func (s *Server) logger() *slog.Logger {
-	if s.Logger == nil {
+	if s.cfg.Logger == nil {
 		return slog.Default()
 	}
-	return s.Logger
+	return s.cfg.Logger
 }
 
 // logRequests logs one line per request, without bodies or query strings.
@@ -197,12 +192,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
 	status := http.StatusOK
-	if err := s.Store.Ping(ctx); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		s.logger().Warn("readyz: postgres does not answer", "err", err)
 		checks["postgres"] = "unavailable"
 		status = http.StatusServiceUnavailable
 	}
-	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if err := s.flows.CheckHealth(ctx); err != nil {
 		s.logger().Warn("readyz: temporal does not answer", "err", err)
 		checks["temporal"] = "unavailable"
 		status = http.StatusServiceUnavailable

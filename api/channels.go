@@ -21,7 +21,7 @@ import (
 )
 
 // NotificationStore is what the notification-channel, notification history
-// and disk routes need from Postgres; *store.Store implements it.
+// and disk routes need from Postgres.
 type NotificationStore interface {
 	CreateChannel(ctx context.Context, c store.Channel) (store.Channel, error)
 	GetChannel(ctx context.Context, id uuid.UUID) (store.Channel, error)
@@ -33,49 +33,25 @@ type NotificationStore interface {
 	DiskSeries(ctx context.Context, envID uuid.UUID, from, to time.Time, step time.Duration) ([]store.DiskPoint, error)
 }
 
-// Sender sends one notification to a channel URL (notify.Sender does). Its
-// errors must not contain the URL; the API scrubs them once more anyway.
-type Sender interface {
-	Send(ctx context.Context, url, title, message string) error
-}
-
 // Test notification of POST /notification-channels/{id}/test.
 const (
 	testNotificationTitle = "Windflow test notification"
 	testSendTimeout       = 20 * time.Second
 )
 
-// notificationStore returns Server.Notifications, or Server.Store when it
-// implements NotificationStore (as *store.Store does).
-func (s *Server) notificationStore() (NotificationStore, error) {
-	if s.Notifications != nil {
-		return s.Notifications, nil
-	}
-	if ns, ok := s.Store.(NotificationStore); ok {
-		return ns, nil
-	}
-	return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server has no notification store")
-}
-
-func (s *Server) sender() Sender {
-	if s.Sender != nil {
-		return s.Sender
-	}
-	return notify.Sender{Timeout: testSendTimeout}
-}
-
 // channelRoutes serves /api/v1/notification-channels.
 func (s *Server) channelRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Post("/", s.createChannel)
-	r.Get("/", s.listChannels)
+	r.Post("/", handle(s.createChannel))
+	r.Get("/", handle(s.listChannels))
 	r.Route("/{id}", func(r chi.Router) {
-		r.Get("/", s.getChannel)
-		r.Patch("/", s.patchChannel)
-		r.Delete("/", s.deleteChannel)
-		r.Get("/subscription", s.getSubscription)
-		r.Put("/subscription", s.putSubscription)
-		r.Post("/test", s.testChannel)
+		r = r.With(itemCtx("channel", s.store.GetChannel))
+		r.Get("/", getItem(channelView))
+		r.Patch("/", handle(s.patchChannel))
+		r.Delete("/", deleteItem(func(c store.Channel) uuid.UUID { return c.ID }, s.store.DeleteChannel))
+		r.Get("/subscription", getItem(subscriptionView))
+		r.Put("/subscription", handle(s.putSubscription))
+		r.Post("/test", handle(s.testChannel))
 	})
 	return r
 }
@@ -233,7 +209,7 @@ func (s *Server) environmentIDs(ctx context.Context, raw []string) ([]uuid.UUID,
 	if len(ids) == 0 {
 		return ids, nil
 	}
-	envs, err := s.Store.ListEnvironments(ctx)
+	envs, err := s.store.ListEnvironments(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -289,146 +265,50 @@ func (s *Server) applyChannelRequest(ctx context.Context, c store.Channel, req c
 
 // channelWriteError maps the store's errors of a channel write.
 func channelWriteError(c store.Channel, err error) error {
-	switch {
-	case errors.Is(err, store.ErrNameTaken):
-		return errorf(http.StatusConflict, "name_taken", "a channel named %q already exists", c.Name)
-	case errors.Is(err, store.ErrNotFound):
-		return errorf(http.StatusNotFound, "not_found", "channel %s does not exist", c.ID)
-	case errors.Is(err, store.ErrInvalid):
-		return errorf(http.StatusBadRequest, "invalid_request", "the channel was rejected by the database")
-	}
-	return err
+	return writeItemError(err, "a channel", c.Name, c.ID, "invalid_request")
 }
 
-func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.notificationStore()
+func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
+	req, err := decodeBody[channelRequest](w, r)
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var req channelRequest
-	if err := decodeObject(w, r, &req); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	c, err := s.applyChannelRequest(r.Context(), store.Channel{Enabled: true}, req, true)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	created, err := ns.CreateChannel(r.Context(), c)
+	created, err := s.store.CreateChannel(r.Context(), c)
 	if err != nil {
-		writeError(w, r, channelWriteError(c, err))
-		return
+		return channelWriteError(c, err)
 	}
-	w.Header().Set("Location", "/api/v1/notification-channels/"+created.ID.String())
-	writeJSON(w, http.StatusCreated, channelView(created))
+	writeCreated(w, "notification-channels", created.ID, channelView(created))
+	return nil
 }
 
-func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.notificationStore()
+func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) error {
+	channels, err := s.store.ListChannels(r.Context())
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	channels, err := ns.ListChannels(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]channelJSON, 0, len(channels))
-	for _, c := range channels {
-		out = append(out, channelView(c))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
-}
-
-// channel loads the channel named by the {id} URL parameter.
-func (s *Server) channel(r *http.Request) (NotificationStore, store.Channel, error) {
-	ns, err := s.notificationStore()
-	if err != nil {
-		return nil, store.Channel{}, err
-	}
-	raw := chi.URLParam(r, "id")
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		return nil, store.Channel{}, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", raw)
-	}
-	c, err := ns.GetChannel(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.Channel{}, errorf(http.StatusNotFound, "not_found", "channel %s does not exist", id)
-	}
-	return ns, c, err
-}
-
-func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) {
-	_, c, err := s.channel(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, channelView(c))
+	writeList(w, "channels", channels, channelView)
+	return nil
 }
 
 // patchChannel changes the fields given; a new url is validated again.
-func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request) {
-	ns, c, err := s.channel(r)
+func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request) error {
+	req, err := decodeBody[channelRequest](w, r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var req channelRequest
-	if err := decodeObject(w, r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if c, err = s.applyChannelRequest(r.Context(), c, req, false); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	updated, err := ns.UpdateChannel(r.Context(), c)
-	if err != nil {
-		writeError(w, r, channelWriteError(c, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, channelView(updated))
-}
-
-// deleteChannel deletes a channel and its notification history.
-func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) {
-	ns, c, err := s.channel(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := ns.DeleteChannel(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request) {
-	_, c, err := s.channel(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, subscriptionView(c))
+	return updateChannel(s, w, r, req, channelView)
 }
 
 // putSubscription replaces a channel's subscription: environments (empty =
 // all) and kinds (empty = the defaults).
-func (s *Server) putSubscription(w http.ResponseWriter, r *http.Request) {
-	ns, c, err := s.channel(r)
+func (s *Server) putSubscription(w http.ResponseWriter, r *http.Request) error {
+	req, err := decodeBody[subscriptionRequest](w, r)
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var req subscriptionRequest
-	if err := decodeObject(w, r, &req); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	envs, kinds := req.Environments, req.Kinds
 	if envs == nil {
@@ -437,36 +317,38 @@ func (s *Server) putSubscription(w http.ResponseWriter, r *http.Request) {
 	if kinds == nil {
 		kinds = []string{}
 	}
-	if c, err = s.applyChannelRequest(r.Context(), c, channelRequest{Environments: &envs, Kinds: &kinds}, false); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	updated, err := ns.UpdateChannel(r.Context(), c)
+	return updateChannel(s, w, r, channelRequest{Environments: &envs, Kinds: &kinds}, subscriptionView)
+}
+
+// updateChannel applies req to the channel of the route, stores it and
+// answers it as view shows it.
+func updateChannel[V any](s *Server, w http.ResponseWriter, r *http.Request, req channelRequest, view func(store.Channel) V) error {
+	c, err := s.applyChannelRequest(r.Context(), itemFrom[store.Channel](r), req, false)
 	if err != nil {
-		writeError(w, r, channelWriteError(c, err))
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, subscriptionView(updated))
+	updated, err := s.store.UpdateChannel(r.Context(), c)
+	if err != nil {
+		return channelWriteError(c, err)
+	}
+	writeJSON(w, http.StatusOK, view(updated))
+	return nil
 }
 
 // testChannel sends a test notification synchronously (also to a disabled
 // channel) and answers whether it was delivered. A failure is a 502 whose
 // message is scrubbed of the channel URL.
-func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) {
-	_, c, err := s.channel(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) error {
+	c := itemFrom[store.Channel](r)
 	ctx, cancel := context.WithTimeout(r.Context(), testSendTimeout)
 	defer cancel()
 	message := "This is a test notification from Windflow for the channel \"" + c.Name +
 		"\". If you can read it, the channel works."
-	if err := s.sender().Send(ctx, c.URL, testNotificationTitle, message); err != nil {
-		writeError(w, r, testSendError(err, c.URL))
-		return
+	if err := s.sender.Send(ctx, c.URL, testNotificationTitle, message); err != nil {
+		return testSendError(err, c.URL)
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"delivered": true})
+	return nil
 }
 
 // testSendError is the answer to a failed test send. A target the outbound

@@ -401,7 +401,7 @@ func (leakySender) Send(_ context.Context, rawURL, _, _ string) error {
 func TestChannelTestSendScrubsAnySender(t *testing.T) {
 	t.Parallel()
 	b := evtSetup(t, false)
-	b.srv.Sender = leakySender{}
+	b.srv.sender = leakySender{}
 	id := ntCreateChannel(t, b, "leaky", ntSecretURL("127.0.0.1:9"))
 	code, raw := ntCall(t, b, http.MethodPost, "/api/v1/notification-channels/"+id.String()+"/test", "")
 	if c, _ := ntErrorCode(t, raw); code != http.StatusBadGateway || c != "delivery_failed" || !strings.Contains(string(raw), "boom") {

@@ -12,8 +12,7 @@ import (
 	"github.com/windflow/monitor/internal/store"
 )
 
-// ContainerSeriesStore serves the per-container history; Server.Store is
-// used when it implements it (*store.Store does).
+// ContainerSeriesStore serves the per-container history.
 type ContainerSeriesStore interface {
 	ResolveContainer(ctx context.Context, envID uuid.UUID, ref string) (store.ContainerSelector, error)
 	ContainerSeries(ctx context.Context, envID uuid.UUID, sel store.ContainerSelector, from, to time.Time, step time.Duration) (store.ContainerSeries, error)
@@ -31,43 +30,28 @@ const maxContainerRef = 256
 // container that had that name in the range — a recreated container's
 // history continues). The answer lists the containers (ID, name, first and
 // last time) the points cover.
-func (s *Server) getContainerSeries(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	cs, ok := s.Store.(ContainerSeriesStore)
-	if !ok {
-		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this store keeps no container history"))
-		return
-	}
+func (s *Server) getContainerSeries(w http.ResponseWriter, r *http.Request) error {
+	env := environmentFrom(r)
 	ref := chi.URLParam(r, "container")
 	if ref == "" || len(ref) > maxContainerRef {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_container", "a container is an ID, a short ID or a name of at most %d bytes", maxContainerRef))
-		return
+		return errorf(http.StatusBadRequest, "invalid_container", "a container is an ID, a short ID or a name of at most %d bytes", maxContainerRef)
 	}
 	from, to, step, err := metricsSeriesRange(r.URL.Query())
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	sel, err := cs.ResolveContainer(r.Context(), env.ID, ref)
+	sel, err := s.store.ResolveContainer(r.Context(), env.ID, ref)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, errorf(http.StatusNotFound, "not_found", "environment %s has no container %q", env.ID, shorten(ref)))
-		return
+		return errorf(http.StatusNotFound, "not_found", "environment %s has no container %q", env.ID, shorten(ref))
 	case errors.Is(err, store.ErrInvalid):
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_container", "%q is the prefix of several container IDs: give more of it", shorten(ref)))
-		return
+		return errorf(http.StatusBadRequest, "invalid_container", "%q is the prefix of several container IDs: give more of it", shorten(ref))
 	case err != nil:
-		writeError(w, r, err)
-		return
+		return err
 	}
-	series, err := cs.ContainerSeries(r.Context(), env.ID, sel, from, to, step)
+	series, err := s.store.ContainerSeries(r.Context(), env.ID, sel, from, to, step)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	type pointJSON struct {
 		Time          time.Time `json:"time"`
@@ -88,27 +72,17 @@ func (s *Server) getContainerSeries(w http.ResponseWriter, r *http.Request) {
 		First time.Time `json:"first"`
 		Last  time.Time `json:"last"`
 	}
-	points := make([]pointJSON, 0, len(series.Points))
-	for _, p := range series.Points {
-		points = append(points, pointJSON(p))
-	}
-	containers := make([]containerJSON, 0, len(series.Containers))
-	for _, c := range series.Containers {
-		containers = append(containers, containerJSON(c))
-	}
+	points := views(series.Points, func(p store.ContainerPoint) pointJSON { return pointJSON(p) })
+	containers := views(series.Containers, func(c store.SeriesContainer) containerJSON { return containerJSON(c) })
 	selector := map[string]string{"by": "id", "id": sel.ID}
 	if sel.ID == "" {
 		selector = map[string]string{"by": "name", "name": sel.Name}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"environmentId": env.ID,
-		"container":     ref,
-		"selected":      selector,
-		"from":          from,
-		"to":            to,
-		"stepSeconds":   step.Seconds(),
-		"resolution":    series.Tier.Name,
-		"containers":    containers,
-		"points":        points,
+	writeSeries(w, env.ID, from, to, step, points, map[string]any{
+		"container":  ref,
+		"selected":   selector,
+		"resolution": series.Tier.Name,
+		"containers": containers,
 	})
+	return nil
 }

@@ -34,7 +34,7 @@ func BenchmarkDashboardOverview100(b *testing.B) {
 		createOverviewEnv(b, st, fmt.Sprintf("env-%03d", i), "unix:///var/run/docker.sock", nil)
 	}
 	overviewBenchGenerate(b, databaseURL, time.Now().UTC().Truncate(10*time.Second), 0)
-	hs := httptest.NewServer((&api.Server{Store: st, UIURL: "http://127.0.0.1:8233"}).Routes())
+	hs := httptest.NewServer(api.NewTestServer(b, api.Config{UIURL: "http://127.0.0.1:8233"}, api.Deps{Store: st}).Routes())
 	defer hs.Close()
 	ctx := browsertest.New(b)
 

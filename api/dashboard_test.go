@@ -199,10 +199,8 @@ func TestDashboard_TokenPrompt(t *testing.T) {
 	b := setupWith(t, 1)
 	env := b.createEnvironment(t, "dash-token-"+uuid.NewString()[:8], 10)
 	const token = "dashboard-test-token-0123456789"
-	srv := &api.Server{Store: b.store, Temporal: b.temporal, TaskQueue: b.taskQueue, Namespace: "default", APIToken: token}
-	if err := srv.StartStream(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	srv := api.NewTestServer(t, api.Config{Namespace: "default", APIToken: token}, api.Deps{Store: b.store, Flows: api.FlowsFor(b.store, b.temporal, b.taskQueue)})
+	srv.StartStream(context.Background())
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.StopStream)
@@ -255,7 +253,7 @@ func TestDashboard_Phone(t *testing.T) {
 // TestDashboard_Assets: the page and its assets are served with the
 // strict policy, revalidated by ETag, and nothing else is.
 func TestDashboard_Assets(t *testing.T) {
-	hs := httptest.NewServer((&api.Server{APIToken: "secret"}).Routes())
+	hs := httptest.NewServer(api.NewTestServer(t, api.Config{APIToken: "secret"}, api.Deps{}).Routes())
 	t.Cleanup(hs.Close)
 	for _, path := range []string{"/", "/assets/app.js", "/assets/style.css", "/assets/vendor/uplot/uPlot.iife.min.js"} {
 		resp, err := http.Get(hs.URL + path)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -20,26 +21,15 @@ const (
 // 24 hours); step: a Go duration or seconds (default: about 200 points, at
 // least a minute). Same bounds as the metrics series; with a step and no
 // from, the range is at most maxBuckets steps.
-func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ns, err := s.notificationStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) error {
+	env := environmentFrom(r)
 	from, to, step, err := seriesRange(r.URL.Query(), defaultDiskRange, minDefaultDiskStep)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	points, err := ns.DiskSeries(r.Context(), env.ID, from, to, step)
+	points, err := s.store.DiskSeries(r.Context(), env.ID, from, to, step)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	type pointJSON struct {
 		Time            time.Time `json:"time"`
@@ -53,10 +43,7 @@ func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) {
 		Samples         int       `json:"samples"`
 		Warned          bool      `json:"warned"`
 	}
-	out := make([]pointJSON, 0, len(points))
-	for _, p := range points {
-		out = append(out, pointJSON(p))
-	}
+	out := views(points, func(p store.DiskPoint) pointJSON { return pointJSON(p) })
 	set := env.Settings.InEffect()
 	threshold := map[string]any{"mode": set.DiskThresholdMode}
 	switch set.DiskThresholdMode {
@@ -65,13 +52,6 @@ func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) {
 	case workflows.DiskThresholdBytes:
 		threshold["bytes"] = set.DiskThresholdBytes
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"environmentId": env.ID,
-		"from":          from,
-		"to":            to,
-		"stepSeconds":   step.Seconds(),
-		"threshold":     threshold,
-		"capacityBytes": set.DiskCapacityBytes,
-		"points":        out,
-	})
+	writeSeries(w, env.ID, from, to, step, out, map[string]any{"threshold": threshold, "capacityBytes": set.DiskCapacityBytes})
+	return nil
 }

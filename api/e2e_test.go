@@ -80,10 +80,8 @@ func setupWith(t testing.TB, workers int) *testBundle {
 		t.Cleanup(w.Stop)
 	}
 	tc := dial(t, "e2e-api")
-	srv := &api.Server{Store: st, Temporal: tc, TaskQueue: taskQueue, Namespace: "default", UIURL: "http://127.0.0.1:8233"}
-	if err := srv.StartStream(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	srv := api.NewTestServer(t, api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233"}, api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue)})
+	srv.StartStream(context.Background())
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)
 	t.Cleanup(srv.StopStream) // runs first: ends open streams so Close does not wait

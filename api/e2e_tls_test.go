@@ -109,8 +109,7 @@ func setupTLS(t *testing.T) *tlsBundle {
 	}
 	t.Cleanup(w.Stop)
 	tc := dial(t, "e2e-tls-api")
-	srv := &api.Server{Store: st, Temporal: tc, TaskQueue: taskQueue, Namespace: "default",
-		UIURL: "http://127.0.0.1:8233", Logger: logger, Secrets: box}
+	srv := api.NewTestServer(t, api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233", Logger: logger}, api.Deps{Store: st, Secrets: box, Flows: api.FlowsFor(st, tc, taskQueue)})
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)
 	return &tlsBundle{
@@ -605,7 +604,7 @@ func TestEndToEnd_TLSBadInput(t *testing.T) {
 	}
 
 	// A server without a key refuses TLS material, and still takes the rest.
-	noKey := &api.Server{Store: b.store, Temporal: b.temporal, TaskQueue: b.taskQueue, Namespace: "default"}
+	noKey := api.NewTestServer(t, api.Config{Namespace: "default"}, api.Deps{Store: b.store, Flows: api.FlowsFor(b.store, b.temporal, b.taskQueue)})
 	hs := httptest.NewServer(noKey.Routes())
 	t.Cleanup(hs.Close)
 	nb := &testBundle{api: hs, store: b.store, temporal: b.temporal, databaseURL: b.databaseURL, taskQueue: b.taskQueue}
@@ -615,7 +614,7 @@ func TestEndToEnd_TLSBadInput(t *testing.T) {
 	}
 	secrets.check(t, "no-key answer", []byte(body))
 	var nilBox *secretbox.Box
-	noKey2 := &api.Server{Store: b.store, Temporal: b.temporal, TaskQueue: b.taskQueue, Secrets: nilBox}
+	noKey2 := api.NewTestServer(t, api.Config{}, api.Deps{Store: b.store, Secrets: nilBox, Flows: api.FlowsFor(b.store, b.temporal, b.taskQueue)})
 	hs2 := httptest.NewServer(noKey2.Routes())
 	t.Cleanup(hs2.Close)
 	nb2 := &testBundle{api: hs2}

@@ -22,19 +22,30 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 
 func (s *Server) environmentRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Post("/", s.createEnvironment)
-	r.Get("/", s.listEnvironments)
+	r.Post("/", handle(s.createEnvironment))
+	r.Get("/", handle(s.listEnvironments))
 	r.Route("/{id}", func(r chi.Router) {
+		r = r.With(s.environmentCtx)
 		r.Get("/", s.getEnvironment)
-		r.Patch("/", s.patchEnvironment)
-		r.Delete("/", s.deleteEnvironment)
-		r.Put("/settings", s.putSettings)
-		r.Get("/metrics", s.getHostMetrics)
-		r.Get("/containers/metrics", s.getContainerMetrics)
-		r.Get("/status", s.getStatus)
-		r.Get("/status/history", s.getStatusHistory)
+		r.Patch("/", handle(s.patchEnvironment))
+		r.Delete("/", handle(s.deleteEnvironment))
+		r.Put("/settings", handle(s.putSettings))
+		r.Get("/metrics", handle(s.getHostMetrics))
+		r.Get("/containers/metrics", handle(s.getContainerMetrics))
+		r.Get("/containers/{container}/metrics", handle(s.getContainerSeries)) // one container's history (containers.go)
+		r.Get("/status", handle(s.getStatus))
+		r.Get("/status/history", handle(s.getStatusHistory))
+		r.Get("/events", ofEnvironment(s.listEnvironmentEvents)) // events and gaps (events.go)
+		r.Get("/events/gaps", ofEnvironment(s.gaps))
+		r.Get("/disk", handle(s.getDisk)) // disk usage series (disk.go)
 	})
 	return r
+}
+
+// environmentCtx loads the environment of the /environments/{id} routes
+// once (itemCtx); handlers read it with environmentFrom.
+func (s *Server) environmentCtx(next http.Handler) http.Handler {
+	return itemCtx("environment", s.store.GetEnvironment)(next)
 }
 
 type environmentJSON struct {
@@ -96,20 +107,18 @@ type createEnvironmentRequest struct {
 	TLS *tlsRequest `json:"tls"`
 }
 
-func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) {
-	var req createEnvironmentRequest
-	if err := decodeObject(w, r, &req, "tls"); err != nil {
-		writeError(w, r, err)
-		return
+func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) error {
+	req, err := decodeBody[createEnvironmentRequest](w, r, "tls")
+	if err != nil {
+		return err
 	}
 	env, err := s.CreateEnvironmentTLS(r.Context(), req.Name, req.Endpoint, req.Settings, req.TLS.material())
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	w.Header().Set("Location", "/api/v1/environments/"+env.ID.String())
 	setETag(w, env)
-	writeJSON(w, http.StatusCreated, s.environmentJSON(env))
+	writeCreated(w, "environments", env.ID, s.environmentJSON(env))
+	return nil
 }
 
 // CreateEnvironment validates and stores a new environment and starts its
@@ -138,11 +147,7 @@ func (s *Server) CreateEnvironmentTLS(ctx context.Context, name, endpoint string
 	if env.TLS, err = s.sealTLS(env.ID, endpoint, m); err != nil {
 		return store.Environment{}, err
 	}
-	flows, err := s.flows()
-	if err != nil {
-		return store.Environment{}, err
-	}
-	created, err := flows.Create(ctx, env)
+	created, err := s.flows.Create(ctx, env)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Environment{}, errorf(http.StatusConflict, "deleted", "environment %s was deleted while it was being created", env.ID)
 	}
@@ -152,66 +157,17 @@ func (s *Server) CreateEnvironmentTLS(ctx context.Context, name, endpoint string
 	return created, nil
 }
 
-// followEvery is how often Reconcile's follower looks for environments
-// whose workflow may not run with the stored settings.
-const followEvery = 30 * time.Second
-
-// Reconcile brings every stored environment's workflow to its stored
-// settings (starting those that do not run; idempotent), then keeps doing so
-// in the background until ctx ends, every 30 s, for the environments whose
-// settings change was stored but not confirmed by their workflow
-// (envflow.Controller.Follow). It runs when an API or dev process starts.
-func (s *Server) Reconcile(ctx context.Context) error {
-	flows, err := s.flows()
+func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error {
+	envs, err := s.store.ListEnvironments(r.Context())
 	if err != nil {
 		return err
 	}
-	go flows.Follow(ctx, followEvery)
-	return flows.Reconcile(ctx)
-}
-
-func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
-	envs, err := s.Store.ListEnvironments(r.Context())
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]environmentJSON, 0, len(envs))
-	for _, e := range envs {
-		out = append(out, s.environmentJSON(e))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
-}
-
-// environmentID parses the {id} URL parameter.
-func environmentID(r *http.Request) (uuid.UUID, error) {
-	raw := chi.URLParam(r, "id")
-	id, err := uuid.Parse(raw)
-	if err != nil {
-		return uuid.Nil, errorf(http.StatusBadRequest, "invalid_id", "%q is not a UUID", shorten(raw))
-	}
-	return id, nil
-}
-
-// environment loads the environment named by the {id} URL parameter.
-func (s *Server) environment(r *http.Request) (store.Environment, error) {
-	id, err := environmentID(r)
-	if err != nil {
-		return store.Environment{}, err
-	}
-	env, err := s.Store.GetEnvironment(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Environment{}, errorf(http.StatusNotFound, "not_found", "environment %s does not exist", id)
-	}
-	return env, err
+	writeList(w, "environments", envs, s.environmentJSON)
+	return nil
 }
 
 func (s *Server) getEnvironment(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	env := environmentFrom(r)
 	setETag(w, env)
 	writeJSON(w, http.StatusOK, s.environmentJSON(env))
 }
@@ -227,40 +183,22 @@ type patchEnvironmentRequest struct {
 // material, under the row lock and from the row as it is then: a concurrent
 // settings change is kept. The next cycle uses them (activities load them
 // by ID). If-Match, when sent, must name the current version.
-func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) {
-	id, err := environmentID(r)
+func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) error {
+	ifMatch, req, err := changeRequest[patchEnvironmentRequest](w, r, "tls")
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ifMatch, err := ifMatchVersions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var req patchEnvironmentRequest
-	if err := decodeObject(w, r, &req, "tls"); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Name != nil {
 		if err := validateName(*req.Name); err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if req.Endpoint != nil {
 		if err := validateEndpoint(*req.Endpoint); err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 	}
-	flows, err := s.flows()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	env, err := flows.Modify(r.Context(), id, ifMatch, func(env *store.Environment) error {
+	env, err := s.flows.Modify(r.Context(), environmentFrom(r).ID, ifMatch, func(env *store.Environment) error {
 		if req.Name != nil {
 			env.Name = *req.Name
 		}
@@ -276,36 +214,25 @@ func (s *Server) patchEnvironment(w http.ResponseWriter, r *http.Request) {
 		name = *req.Name
 	}
 	if err != nil {
-		writeError(w, r, flowError(err, name))
-		return
+		return flowError(err, name)
 	}
 	setETag(w, env)
 	writeJSON(w, http.StatusOK, s.environmentJSON(env))
+	return nil
 }
 
 // deleteEnvironment stops the workflow, waits for it to end so that no late
 // cycle writes after the delete, then removes the environment and its data;
 // under the row lock, so no settings change can restart the workflow of a
 // deleted environment. If-Match, when sent, must name the current version.
-func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) {
-	id, err := environmentID(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) error {
 	ifMatch, err := ifMatchVersions(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	flows, err := s.flows()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := flows.Delete(r.Context(), id, ifMatch); err != nil {
-		writeError(w, r, flowError(err, ""))
-		return
+	if err := s.flows.Delete(r.Context(), environmentFrom(r).ID, ifMatch); err != nil {
+		return flowError(err, "")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

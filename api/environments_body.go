@@ -101,18 +101,16 @@ func ifMatchVersions(r *http.Request) ([]int64, error) {
 	return versions, nil
 }
 
-// flows returns the controller of environment workflows on s's store and
-// Temporal client.
-func (s *Server) flows() (*envflow.Controller, error) {
-	st, ok := s.Store.(envflow.Store)
-	if !ok {
-		return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server's store cannot change environments")
+// changeRequest reads what a change of an environment sends: If-Match and
+// the body, decoded into a new T (decodeObject's nullable).
+func changeRequest[T any](w http.ResponseWriter, r *http.Request, nullable ...string) ([]int64, T, error) {
+	var body T
+	ifMatch, err := ifMatchVersions(r)
+	if err != nil {
+		return nil, body, err
 	}
-	c := &envflow.Controller{Store: st, TaskQueue: s.TaskQueue, Logger: s.logger()}
-	if s.Temporal != nil {
-		c.Temporal = s.Temporal
-	}
-	return c, nil
+	body, err = decodeBody[T](w, r, nullable...)
+	return ifMatch, body, err
 }
 
 // flowError turns an error of the controller into the API's answer; name is

@@ -51,7 +51,7 @@ func setupUnlimited(t *testing.T) *testBundle {
 	}
 	t.Cleanup(w.Stop)
 	tc := dial(t, "conc-api")
-	srv := &api.Server{Store: st, Temporal: tc, TaskQueue: taskQueue, Namespace: "default", MutationRateLimit: -1}
+	srv := api.NewTestServer(t, api.Config{Namespace: "default", MutationRateLimit: -1}, api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue)})
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)
 	return &testBundle{api: hs, store: st, temporal: tc, databaseURL: databaseURL, taskQueue: taskQueue}

@@ -37,7 +37,7 @@ func (u updatesFail) UpdateWorkflow(context.Context, client.UpdateWorkflowOption
 // withTemporal serves a second API on b's store whose Temporal client is c.
 func (b *testBundle) withTemporal(t *testing.T, c client.Client) *testBundle {
 	t.Helper()
-	srv := &api.Server{Store: b.store, Temporal: c, TaskQueue: b.taskQueue, Namespace: "default", MutationRateLimit: -1}
+	srv := api.NewTestServer(t, api.Config{Namespace: "default", MutationRateLimit: -1}, api.Deps{Store: b.store, Flows: api.FlowsFor(b.store, c, b.taskQueue)})
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)
 	other := *b

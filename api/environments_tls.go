@@ -103,10 +103,10 @@ func (s *Server) sealTLS(id uuid.UUID, endpoint string, m *engine.TLSMaterial) (
 	}
 	noKey := errorf(http.StatusBadRequest, "tls_unavailable",
 		"TLS material needs WINDFLOW_SECRET_KEY: this server has no key to encrypt it at rest")
-	if s.Secrets == nil {
+	if s.secrets == nil {
 		return nil, noKey
 	}
-	sealed, err := engine.SealTLS(s.Secrets, id.String(), *m)
+	sealed, err := engine.SealTLS(s.secrets, id.String(), *m)
 	if errors.Is(err, secretbox.ErrNoKey) {
 		return nil, noKey
 	}

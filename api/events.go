@@ -19,7 +19,7 @@ import (
 )
 
 // EventStore is what the event routes and the live stream need from
-// Postgres; *store.Store implements it.
+// Postgres.
 type EventStore interface {
 	ListEventsPage(ctx context.Context, q store.EventQuery) ([]store.ContainerEvent, *store.EventPosition, error)
 	ListGaps(ctx context.Context, envID *uuid.UUID, limit int) ([]store.EventGap, error)
@@ -30,6 +30,12 @@ type EventStore interface {
 	Listen(ctx context.Context, channels []string, fn func(channel, payload string), onReconnect func()) error
 	EventsChannel() string
 	StatusChannel() string
+	// The live stream's reads in follow order (stream.go).
+	StreamHead(ctx context.Context) (store.StreamHead, error)
+	EventsAfter(ctx context.Context, q store.FollowQuery) ([]store.ContainerEvent, bool, error)
+	StatusChangesAfter(ctx context.Context, q store.FollowQuery) ([]store.StatusChange, bool, error)
+	EventPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
+	StatusPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
 }
 
 // Bounds of an events query.
@@ -38,23 +44,11 @@ const (
 	maxEventsLimit     = 500
 )
 
-// eventStore returns Server.Events, or Server.Store when it implements
-// EventStore (as *store.Store does).
-func (s *Server) eventStore() (EventStore, error) {
-	if s.Events != nil {
-		return s.Events, nil
-	}
-	if es, ok := s.Store.(EventStore); ok {
-		return es, nil
-	}
-	return nil, errorf(http.StatusNotImplemented, "not_implemented", "this server has no event store")
-}
-
 // eventRoutes serves /api/v1/events: the events of every environment.
 func (s *Server) eventRoutes() chi.Router {
 	r := chi.NewRouter()
-	r.Get("/", s.listEvents)
-	r.Get("/gaps", s.listGaps)
+	r.Get("/", s.perEnvironment(s.eventsPage))
+	r.Get("/gaps", s.perEnvironment(s.gaps))
 	return r
 }
 
@@ -106,65 +100,62 @@ func gapView(g store.EventGap) gapJSON {
 	}
 }
 
-// listEvents answers GET /api/v1/events: the events of every environment, or
-// of ?environment=<uuid>, newest first. See eventsPage for the filters.
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
-	envID, err := s.environmentFilter(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.eventsPage(w, r, envID)
+// perEnvironment is the handler of a route of /api/v1/events (events, gaps):
+// fn answers for every environment, or for the one of ?environment=<uuid>.
+func (s *Server) perEnvironment(fn func(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error) http.HandlerFunc {
+	return handle(func(w http.ResponseWriter, r *http.Request) error {
+		envID, err := s.environmentFilter(r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, envID)
+	})
 }
 
-// listEnvironmentEvents answers GET /api/v1/environments/{id}/events.
-func (s *Server) listEnvironmentEvents(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+// ofEnvironment is the handler of the same route below
+// /environments/{id}: fn answers for the environment of the route.
+func ofEnvironment(fn func(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error) http.HandlerFunc {
+	return handle(func(w http.ResponseWriter, r *http.Request) error {
+		env := environmentFrom(r)
+		return fn(w, r, &env.ID)
+	})
+}
+
+// listEnvironmentEvents answers GET /api/v1/environments/{id}/events, which
+// takes no ?environment= filter.
+func (s *Server) listEnvironmentEvents(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error {
 	if r.URL.Query().Has("environment") {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query",
-			"environment: the filter belongs to /api/v1/events; this route is already one environment's"))
-		return
+		return errorf(http.StatusBadRequest, "invalid_query",
+			"environment: the filter belongs to /api/v1/events; this route is already one environment's")
 	}
-	s.eventsPage(w, r, &env.ID)
+	return s.eventsPage(w, r, envID)
 }
 
-// eventsPage answers one page of events, newest first, with the filters
-// container (full ID, short ID of 12+ characters, or name), action (exact,
-// or the base before ':' — "health_status" matches "health_status:
-// healthy"), from (inclusive) and to (exclusive) as RFC 3339 or Unix
+// eventsPage answers GET /api/v1/events (every environment, or
+// ?environment=<uuid>) and …/environments/{id}/events: one page of events,
+// newest first, with the filters container (full ID, short ID of 12+
+// characters, or name), action (exact, or the base before ':' —
+// "health_status" matches "health_status: healthy"), from (inclusive) and to (exclusive) as RFC 3339 or Unix
 // seconds, limit (1..500, default 100) and cursor (the nextCursor of the
 // previous page; null on the last page).
-func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) {
-	es, err := s.eventStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error {
 	q, err := eventQuery(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	q.EnvironmentID = envID
-	events, next, err := es.ListEventsPage(r.Context(), q)
+	events, next, err := s.store.ListEventsPage(r.Context(), q)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]eventJSON, 0, len(events))
-	for _, e := range events {
-		out = append(out, eventView(e))
-	}
+	out := views(events, eventView)
 	var nextCursor *string
 	if next != nil {
 		c := encodeEventCursor(*next)
 		nextCursor = &c
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out, "nextCursor": nextCursor})
+	return nil
 }
 
 // maxFilterLength bounds the container and action filters, in bytes: a
@@ -256,7 +247,7 @@ func (s *Server) environmentFilter(r *http.Request) (*uuid.UUID, error) {
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "invalid_id", "environment: %q is not a UUID", shorten(raw))
 	}
-	if _, err := s.Store.GetEnvironment(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	if _, err := s.store.GetEnvironment(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "not_found", "environment %s does not exist", id)
 	} else if err != nil {
 		return nil, err
@@ -291,46 +282,17 @@ func decodeEventCursor(raw string) (store.EventPosition, error) {
 	return p, nil
 }
 
-// listGaps answers GET /api/v1/events/gaps: the recorded gaps of every
-// environment, or of ?environment=<uuid>, newest first; limit 1..500.
-func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) {
-	envID, err := s.environmentFilter(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.gaps(w, r, envID)
-}
-
-// listEnvironmentGaps answers GET /api/v1/environments/{id}/events/gaps.
-func (s *Server) listEnvironmentGaps(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.gaps(w, r, &env.ID)
-}
-
-func (s *Server) gaps(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) {
-	es, err := s.eventStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+// gaps answers the recorded gaps of one or every environment, newest
+// first; limit 1..500.
+func (s *Server) gaps(w http.ResponseWriter, r *http.Request, envID *uuid.UUID) error {
 	limit, err := parseLimit(r.URL.Query().Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	gaps, err := es.ListGaps(r.Context(), envID, limit)
+	gaps, err := s.store.ListGaps(r.Context(), envID, limit)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]gapJSON, 0, len(gaps))
-	for _, g := range gaps {
-		out = append(out, gapView(g))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"gaps": out})
+	writeList(w, "gaps", gaps, gapView)
+	return nil
 }

@@ -67,11 +67,9 @@ func evtOpenStore(t *testing.T, databaseURL string) *store.Store {
 // the HTTP server closes, then the listener stops, then the store closes.
 func evtServe(t *testing.T, st *store.Store, startStream bool, heartbeat time.Duration) (*Server, *httptest.Server) {
 	t.Helper()
-	srv := &Server{Store: st, StreamHeartbeat: heartbeat}
+	srv := NewTestServer(t, Config{StreamHeartbeat: heartbeat}, Deps{Store: st})
 	if startStream {
-		if err := srv.StartStream(context.Background()); err != nil {
-			t.Fatalf("StartStream: %v", err)
-		}
+		srv.StartStream(context.Background())
 	}
 	t.Cleanup(srv.StopStream)
 	hs := httptest.NewServer(srv.Routes())
@@ -844,10 +842,8 @@ func TestStream_EndsWhenTheListenerStops(t *testing.T) {
 	b := evtSetup(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := &Server{Store: b.store}
-	if err := srv.StartStream(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := NewTestServer(t, Config{}, Deps{Store: b.store})
+	srv.StartStream(ctx)
 	t.Cleanup(srv.StopStream)
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)

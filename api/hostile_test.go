@@ -95,16 +95,20 @@ func TestHostileRequests(t *testing.T) {
 	// Whatever the suite created keeps no workflow running.
 	t.Cleanup(func() { hostileTerminateAll(t, st, tc) })
 
-	open := &api.Server{Store: st, Temporal: tc, TaskQueue: taskQueue, Namespace: "default",
-		UIURL: "http://127.0.0.1:8233", MutationRateLimit: -1, StreamHeartbeat: time.Minute}
-	locked := &api.Server{Store: st, Temporal: tc, TaskQueue: taskQueue, Namespace: "default",
-		UIURL: "http://127.0.0.1:8233", MutationRateLimit: -1, StreamHeartbeat: time.Minute, APIToken: hostileToken}
+	deps := api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue)}
+	cfg := api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233", MutationRateLimit: -1, StreamHeartbeat: time.Minute}
+	open := api.NewTestServer(t, cfg, deps)
+	cfg.APIToken = hostileToken
+	locked := api.NewTestServer(t, cfg, deps)
 	var targets []hostileTarget
-	for _, s := range []*api.Server{open, locked} {
-		hs := httptest.NewServer(s.Routes())
+	for _, s := range []struct {
+		srv   *api.Server
+		token string
+	}{{open, ""}, {locked, hostileToken}} {
+		hs := httptest.NewServer(s.srv.Routes())
 		t.Cleanup(hs.Close)
-		t.Cleanup(s.StopStream) // runs first: open streams end
-		targets = append(targets, hostileTarget{url: hs.URL, token: s.APIToken})
+		t.Cleanup(s.srv.StopStream) // runs first: open streams end
+		targets = append(targets, hostileTarget{url: hs.URL, token: s.token})
 	}
 	targets[0].name, targets[1].name = "no token", "token"
 

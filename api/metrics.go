@@ -1,10 +1,13 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/windflow/monitor/internal/store"
 )
@@ -24,21 +27,15 @@ const (
 // A step that is a whole number of minutes (hours) reads the 1-minute
 // (1-hour) rollups, and from is rounded down to that unit; the answer's
 // from and resolution say so.
-func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) error {
+	env := environmentFrom(r)
 	from, to, step, err := metricsSeriesRange(r.URL.Query())
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	points, err := s.Store.HostSeries(r.Context(), env.ID, from, to, step)
+	points, err := s.store.HostSeries(r.Context(), env.ID, from, to, step)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	type pointJSON struct {
 		Time              time.Time `json:"time"`
@@ -51,18 +48,17 @@ func (s *Server) getHostMetrics(w http.ResponseWriter, r *http.Request) {
 		ContainersRunning float64   `json:"containersRunning"`
 		Samples           int       `json:"samples"`
 	}
-	out := make([]pointJSON, 0, len(points))
-	for _, p := range points {
-		out = append(out, pointJSON(p))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"environmentId": env.ID,
-		"from":          from,
-		"to":            to,
-		"stepSeconds":   step.Seconds(),
-		"resolution":    store.SeriesTier(from, step).Name,
-		"points":        out,
-	})
+	out := views(points, func(p store.HostPoint) pointJSON { return pointJSON(p) })
+	writeSeries(w, env.ID, from, to, step, out, map[string]any{"resolution": store.SeriesTier(from, step).Name})
+	return nil
+}
+
+// writeSeries answers a series of environment envID over [from, to) in
+// step buckets: its points and the fields of the route's own.
+func writeSeries(w http.ResponseWriter, envID uuid.UUID, from, to time.Time, step time.Duration, points any, fields map[string]any) {
+	answer := map[string]any{"environmentId": envID, "from": from, "to": to, "stepSeconds": step.Seconds(), "points": points}
+	maps.Copy(answer, fields)
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // metricsSeriesRange is seriesRange for the metrics series (host and
@@ -138,16 +134,11 @@ func parseStep(raw string) (time.Duration, error) {
 }
 
 // getContainerMetrics answers the container rows of the latest cycle.
-func (s *Server) getContainerMetrics(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
+func (s *Server) getContainerMetrics(w http.ResponseWriter, r *http.Request) error {
+	env := environmentFrom(r)
+	rows, err := s.store.LatestContainerMetrics(r.Context(), env.ID)
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	rows, err := s.Store.LatestContainerMetrics(r.Context(), env.ID)
-	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	type containerJSON struct {
 		ContainerID   string    `json:"containerId"`
@@ -161,15 +152,15 @@ func (s *Server) getContainerMetrics(w http.ResponseWriter, r *http.Request) {
 		BlockRead     int64     `json:"blockRead"`
 		BlockWrite    int64     `json:"blockWrite"`
 	}
-	out := make([]containerJSON, 0, len(rows))
-	for _, c := range rows {
-		out = append(out, containerJSON{
+	out := views(rows, func(c store.ContainerMetric) containerJSON {
+		return containerJSON{
 			ContainerID: c.ContainerID, ContainerName: c.ContainerName, CollectedAt: c.CollectedAt,
 			CPUPercent: c.CPUPercent, MemoryUsed: c.MemoryUsed, MemoryLimit: c.MemoryLimit,
 			NetRx: c.NetRx, NetTx: c.NetTx, BlockRead: c.BlockRead, BlockWrite: c.BlockWrite,
-		})
-	}
+		}
+	})
 	writeJSON(w, http.StatusOK, map[string]any{"environmentId": env.ID, "containers": out})
+	return nil
 }
 
 // seriesRange reads the from, to and step of a series query. from/to: RFC

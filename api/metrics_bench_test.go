@@ -53,7 +53,7 @@ func BenchmarkMetricsCharts(b *testing.B) {
 	b.Logf("generated %d days of 10 s cycles (%d containers; raw: %d days of host rows, %d of container rows) in %s",
 		benchDays, benchContainers, benchRawDays, benchRawContainerDays, time.Since(started).Round(time.Second))
 
-	routes := (&Server{Store: st}).Routes()
+	routes := NewTestServer(b, Config{}, Deps{Store: st}).Routes()
 	path := "/api/v1/environments/" + env.ID.String()
 	window := func(d time.Duration) string { return fmt.Sprintf("from=%d&to=%d", end.Add(-d).Unix(), end.Unix()) }
 	for _, chart := range []struct{ name, url string }{

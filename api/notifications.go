@@ -58,75 +58,61 @@ func notificationView(n store.Notification, attempts []store.Attempt) notificati
 // environment (UUIDs of existing ones), kind, status (pending, delivered,
 // failed); paging: limit (1..500, default 100) and before (the nextBefore
 // of the previous page; null on the last page).
-func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
-	ns, err := s.notificationStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) error {
 	query := r.URL.Query()
-	var q store.NotificationQuery
+	var (
+		q   store.NotificationQuery
+		err error
+	)
 	if raw := query.Get("channel"); raw != "" {
 		id, err := uuid.Parse(raw)
 		if err != nil {
-			writeError(w, r, errorf(http.StatusBadRequest, "invalid_id", "channel: %q is not a UUID", raw))
-			return
+			return errorf(http.StatusBadRequest, "invalid_id", "channel: %q is not a UUID", raw)
 		}
-		if _, err := ns.GetChannel(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-			writeError(w, r, errorf(http.StatusNotFound, "not_found", "channel %s does not exist", id))
-			return
+		if _, err := s.store.GetChannel(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not_found", "channel %s does not exist", id)
 		} else if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		q.ChannelID = &id
 	}
 	if q.EnvironmentID, err = s.environmentFilter(r); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if q.Kind = query.Get("kind"); q.Kind != "" && !notify.ValidKind(q.Kind) {
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "kind: unknown kind %q", q.Kind))
-		return
+		return errorf(http.StatusBadRequest, "invalid_query", "kind: unknown kind %q", q.Kind)
 	}
 	switch q.Status = query.Get("status"); q.Status {
 	case "", store.NotificationPending, store.NotificationDelivered, store.NotificationFailed:
 	default:
-		writeError(w, r, errorf(http.StatusBadRequest, "invalid_query",
-			"status must be pending, delivered or failed, got %q", q.Status))
-		return
+		return errorf(http.StatusBadRequest, "invalid_query",
+			"status must be pending, delivered or failed, got %q", q.Status)
 	}
 	if raw := query.Get("before"); raw != "" {
 		if q.BeforeID, err = strconv.ParseInt(raw, 10, 64); err != nil || q.BeforeID < 1 {
-			writeError(w, r, errorf(http.StatusBadRequest, "invalid_query", "before must be a positive integer, got %q", raw))
-			return
+			return errorf(http.StatusBadRequest, "invalid_query", "before must be a positive integer, got %q", raw)
 		}
 	}
 	if q.Limit, err = parseLimit(query.Get("limit")); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	list, next, err := ns.ListNotificationsPage(r.Context(), q)
+	list, next, err := s.store.ListNotificationsPage(r.Context(), q)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	ids := make([]int64, 0, len(list))
 	for _, n := range list {
 		ids = append(ids, n.ID)
 	}
-	attempts, err := ns.AttemptsOf(r.Context(), ids)
+	attempts, err := s.store.AttemptsOf(r.Context(), ids)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]notificationJSON, 0, len(list))
-	for _, n := range list {
-		out = append(out, notificationView(n, attempts[n.ID]))
-	}
+	out := views(list, func(n store.Notification) notificationJSON { return notificationView(n, attempts[n.ID]) })
 	var nextBefore *int64
 	if next != 0 {
 		nextBefore = &next
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"notifications": out, "nextBefore": nextBefore})
+	return nil
 }

@@ -85,7 +85,7 @@ func TestOpenAPIDocumentValid(t *testing.T) {
 // TestOpenAPICoversEveryRoute: every route of the router is in the
 // document, and every operation of the document is routed.
 func TestOpenAPICoversEveryRoute(t *testing.T) {
-	routed := routerRoutes(t, &api.Server{})
+	routed := routerRoutes(t, api.NewTestServer(t, api.Config{}, api.Deps{}))
 	documented := documentRoutes(t)
 	if len(routed) < 25 {
 		t.Fatalf("walked only %d routes: %v", len(routed), routed)
@@ -101,7 +101,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		}
 	}
 	// The same routes whatever the security settings.
-	secured := routerRoutes(t, &api.Server{APIToken: "secret", PublicReads: true, CORSOrigins: []string{"https://example.com"}})
+	secured := routerRoutes(t, api.NewTestServer(t, api.Config{APIToken: "secret", PublicReads: true, CORSOrigins: []string{"https://example.com"}}, api.Deps{}))
 	if !slices.Equal(secured, routed) {
 		t.Errorf("routes with a token %v differ from %v", secured, routed)
 	}
@@ -111,7 +111,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 // the token even when one is set (like /healthz), while the rest of
 // /api/v1 still needs it; the answer matches the document itself.
 func TestOpenAPIServed(t *testing.T) {
-	hs := httptest.NewServer((&api.Server{APIToken: "secret"}).Routes())
+	hs := httptest.NewServer(api.NewTestServer(t, api.Config{APIToken: "secret"}, api.Deps{}).Routes())
 	t.Cleanup(hs.Close)
 	get := func(path string) (*http.Request, int, http.Header, []byte) {
 		req, err := http.NewRequest(http.MethodGet, hs.URL+path, nil)

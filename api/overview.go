@@ -94,24 +94,24 @@ func roundHundredth(v float64) float64 { return math.Round(v*100) / 100 }
 // environments; no Temporal (the status is the stored one). Like the other
 // list routes it takes no parameters and ignores any query. PostgreSQL out
 // of reach is a 503.
-func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) error {
 	now := time.Now().UTC()
 	since := store.AlignSeriesStart(now.Add(-sparklineRange), sparklineStep)
-	envs, err := s.Store.Overview(r.Context(), since)
+	envs, err := s.store.Overview(r.Context(), since)
 	if store.IsUnavailable(err) {
 		// A dashboard polls this route: tell it to retry (the detail is
 		// logged, not answered).
 		err = errorf(http.StatusServiceUnavailable, "postgres_unavailable", "overview: %s", err.Error())
 	}
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := overviewJSON{GeneratedAt: now, Environments: make([]overviewEnvironmentJSON, 0, len(envs))}
 	for _, e := range envs {
 		out.Environments = append(out.Environments, s.overviewEnvironmentJSON(e))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func (s *Server) overviewEnvironmentJSON(e store.OverviewEnvironment) overviewEnvironmentJSON {

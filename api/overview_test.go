@@ -170,7 +170,7 @@ func TestOverviewAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := &api.Server{Store: st, UIURL: "http://127.0.0.1:8233/", Namespace: "default"}
+	srv := api.NewTestServer(t, api.Config{UIURL: "http://127.0.0.1:8233/", Namespace: "default"}, api.Deps{Store: st})
 	status, body := getOverview(t, srv.Routes(), "/api/v1/overview?unknown=1&limit=zz")
 	if status != http.StatusOK {
 		t.Fatalf("GET /api/v1/overview: %d %s", status, body)
@@ -262,7 +262,7 @@ func TestOverviewAPI(t *testing.T) {
 	}
 
 	// Without a UI URL there is no link.
-	if _, body := getOverview(t, (&api.Server{Store: st}).Routes(), "/api/v1/overview"); strings.Contains(body, "workflowUrl") {
+	if _, body := getOverview(t, api.NewTestServer(t, api.Config{}, api.Deps{Store: st}).Routes(), "/api/v1/overview"); strings.Contains(body, "workflowUrl") {
 		t.Errorf("workflowUrl without a UI URL: %s", body)
 	}
 
@@ -301,7 +301,7 @@ func BenchmarkOverview100(b *testing.B) {
 	b.Logf("generated %d environments × %d containers × 2 h of 10 s cycles in %s",
 		overviewBenchEnvs, overviewBenchContainers, time.Since(started).Round(time.Second))
 
-	routes := (&api.Server{Store: st, UIURL: "http://127.0.0.1:8233"}).Routes()
+	routes := api.NewTestServer(b, api.Config{UIURL: "http://127.0.0.1:8233"}, api.Deps{Store: st}).Routes()
 	size := 0
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/v1/overview", nil)

@@ -67,16 +67,16 @@ type security struct {
 
 // security resolves the Server's security fields and the warnings about them.
 func (s *Server) security() *security {
-	sec := &security{publicReads: s.PublicReads, trustProxy: s.TrustProxyHeaders}
+	sec := &security{publicReads: s.cfg.PublicReads, trustProxy: s.cfg.TrustProxyHeaders}
 	warn := func(format string, args ...any) { sec.warnings = append(sec.warnings, fmt.Sprintf(format, args...)) }
 
-	token := strings.TrimSpace(s.APIToken)
+	token := strings.TrimSpace(s.cfg.APIToken)
 	switch {
 	case token == "":
 		warn("no API token is set (WINDFLOW_API_TOKEN): anyone who can reach the API can read everything " +
 			"and create, change or delete environments, which point at Docker engines; set a random token " +
 			"of at least 32 characters (e.g. `openssl rand -hex 32`)")
-		if s.PublicReads {
+		if s.cfg.PublicReads {
 			warn("WINDFLOW_PUBLIC_READS has no effect without WINDFLOW_API_TOKEN: the whole API is open")
 		}
 	default:
@@ -86,35 +86,35 @@ func (s *Server) security() *security {
 			warn("the API token (WINDFLOW_API_TOKEN) is shorter than %d characters; use a random token "+
 				"of at least 32 characters (e.g. `openssl rand -hex 32`)", minTokenLength)
 		}
-		if s.PublicReads {
+		if s.cfg.PublicReads {
 			warn("reads are public (WINDFLOW_PUBLIC_READS=true): every GET, including environment endpoints " +
 				"and the live event stream, is answered without a token; only changes need it")
 		}
 	}
 
 	switch {
-	case s.MutationRateLimit == 0:
+	case s.cfg.MutationRateLimit == 0:
 		sec.rateLimit = DefaultMutationRateLimit
-	case s.MutationRateLimit > 0:
-		sec.rateLimit = s.MutationRateLimit
+	case s.cfg.MutationRateLimit > 0:
+		sec.rateLimit = s.cfg.MutationRateLimit
 	default:
 		warn("rate limiting of mutating requests is off (MutationRateLimit < 0)")
 	}
 
-	if s.TrustProxyHeaders {
+	if s.cfg.TrustProxyHeaders {
 		warn("client IPs are read from X-Forwarded-For (TrustProxyHeaders): its last entry must be " +
 			"written by a reverse proxy, and only that proxy may reach the API, or clients can choose " +
 			"their rate-limit address")
 	}
 
 	sec.allowedHosts = make(map[string]struct{})
-	for _, raw := range append([]string{s.ListenAddr}, s.AllowedHosts...) {
+	for _, raw := range append([]string{s.cfg.ListenAddr}, s.cfg.AllowedHosts...) {
 		if host := hostName(raw); host != "" {
 			sec.allowedHosts[host] = struct{}{}
 		}
 	}
 
-	for _, raw := range s.CORSOrigins {
+	for _, raw := range s.cfg.CORSOrigins {
 		origin, err := normalizeOrigin(raw)
 		if err != nil {
 			warn("CORS origin %q ignored: %v", raw, err)
@@ -142,7 +142,7 @@ func (s *Server) SecurityWarnings() []string {
 // address. An empty host, 0.0.0.0, [::] and host names other than localhost
 // count as non-loopback.
 func (s *Server) CheckListenAddr(addr string) error {
-	if strings.TrimSpace(s.APIToken) != "" || s.AllowUnauthenticated || isLoopbackAddr(addr) {
+	if strings.TrimSpace(s.cfg.APIToken) != "" || s.cfg.AllowUnauthenticated || isLoopbackAddr(addr) {
 		return nil
 	}
 	return fmt.Errorf("refusing to serve the API on %s without a token: set WINDFLOW_API_TOKEN "+

@@ -1,9 +1,9 @@
 package api
 
 // Tests of the API's security middleware (security.go). Most need neither
-// Temporal nor Postgres: the Server has no store, and a route answering
-// anything but 401 (400 for bad JSON, 501 "no store") proves the request got
-// past authentication. TestSecurity_WithStore uses a real store and skips
+// Temporal nor Postgres: the Server has a stub store, and a route answering
+// anything but 401 (400 for bad JSON, 500 from the stub store) proves the
+// request got past authentication. TestSecurity_WithStore uses a real store and skips
 // without DATABASE_URL.
 
 import (
@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/sdk/client"
 
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
@@ -84,25 +82,29 @@ func secBearer(tok string) map[string]string {
 var (
 	// A mutation: bad JSON → 400 before any store or Temporal call.
 	secMutation = secCall{method: http.MethodPost, path: "/api/v1/environments", body: `{"name":`}
-	// A read: no event store → 501.
+	// A read: the stub store fails → 500.
 	secRead = secCall{method: http.MethodGet, path: "/api/v1/events"}
-	// The stream: no event store → 501.
+	// The stream: the stub store fails → 500.
 	secStream = secCall{method: http.MethodGet, path: "/api/v1/stream"}
 )
+
+// secPassed is the answer of secRead and secStream past authentication:
+// the stub store fails.
+const secPassed = http.StatusInternalServerError
 
 func secWith(c secCall, header map[string]string) secCall { c.header = header; return c }
 
 func TestAuth_NoTokenConfiguredIsOpen(t *testing.T) {
-	srv := &Server{}
+	srv := NewTestServer(t, Config{}, Deps{})
 	h := srv.Routes()
 	if a := secDo(t, h, secMutation); a.code != http.StatusBadRequest {
 		t.Fatalf("mutation without token, none configured: %d %s; want 400 (auth not required)", a.code, a.body)
 	}
-	if a := secDo(t, h, secRead); a.code != http.StatusNotImplemented {
-		t.Fatalf("read: %d %s; want 501", a.code, a.body)
+	if a := secDo(t, h, secRead); a.code != secPassed {
+		t.Fatalf("read: %d %s; want 500", a.code, a.body)
 	}
-	if a := secDo(t, h, secStream); a.code != http.StatusNotImplemented {
-		t.Fatalf("stream: %d %s; want 501", a.code, a.body)
+	if a := secDo(t, h, secStream); a.code != secPassed {
+		t.Fatalf("stream: %d %s; want 500", a.code, a.body)
 	}
 	w := srv.SecurityWarnings()
 	if len(w) == 0 || !strings.Contains(w[0], "WINDFLOW_API_TOKEN") {
@@ -111,7 +113,7 @@ func TestAuth_NoTokenConfiguredIsOpen(t *testing.T) {
 }
 
 func TestAuth_MutationsNeedTheToken(t *testing.T) {
-	h := (&Server{APIToken: secToken}).Routes()
+	h := NewTestServer(t, Config{APIToken: secToken}, Deps{}).Routes()
 	for _, tc := range []struct {
 		name   string
 		header map[string]string
@@ -160,12 +162,12 @@ func TestAuth_MutationsNeedTheToken(t *testing.T) {
 }
 
 func TestAuth_ReadsPublicOrNot(t *testing.T) {
-	private := (&Server{APIToken: secToken}).Routes()
+	private := NewTestServer(t, Config{APIToken: secToken}, Deps{}).Routes()
 	if a := secDo(t, private, secRead); a.code != http.StatusUnauthorized {
 		t.Fatalf("private read without token: %d; want 401", a.code)
 	}
-	if a := secDo(t, private, secWith(secRead, secBearer(secToken))); a.code != http.StatusNotImplemented {
-		t.Fatalf("private read with token: %d %s; want 501 (auth passed)", a.code, a.body)
+	if a := secDo(t, private, secWith(secRead, secBearer(secToken))); a.code != secPassed {
+		t.Fatalf("private read with token: %d %s; want 500 (auth passed)", a.code, a.body)
 	}
 	if a := secDo(t, private, secStream); a.code != http.StatusUnauthorized {
 		t.Fatalf("private stream without token: %d; want 401", a.code)
@@ -175,13 +177,13 @@ func TestAuth_ReadsPublicOrNot(t *testing.T) {
 		t.Fatalf("unknown API path without token: %d; want 401", a.code)
 	}
 
-	srv := &Server{APIToken: secToken, PublicReads: true}
+	srv := NewTestServer(t, Config{APIToken: secToken, PublicReads: true}, Deps{})
 	public := srv.Routes()
-	if a := secDo(t, public, secRead); a.code != http.StatusNotImplemented {
-		t.Fatalf("public read without token: %d %s; want 501", a.code, a.body)
+	if a := secDo(t, public, secRead); a.code != secPassed {
+		t.Fatalf("public read without token: %d %s; want 500", a.code, a.body)
 	}
-	if a := secDo(t, public, secStream); a.code != http.StatusNotImplemented {
-		t.Fatalf("public stream without token: %d %s; want 501", a.code, a.body)
+	if a := secDo(t, public, secStream); a.code != secPassed {
+		t.Fatalf("public stream without token: %d %s; want 500", a.code, a.body)
 	}
 	if a := secDo(t, public, secMutation); a.code != http.StatusUnauthorized {
 		t.Fatalf("mutation with public reads, no token: %d; want 401", a.code)
@@ -195,35 +197,22 @@ func TestAuth_ReadsPublicOrNot(t *testing.T) {
 }
 
 func TestAuth_HealthStaysOpen(t *testing.T) {
-	h := (&Server{APIToken: secToken}).Routes()
+	h := NewTestServer(t, Config{APIToken: secToken}, Deps{}).Routes()
 	if a := secDo(t, h, secCall{method: http.MethodGet, path: "/healthz"}); a.code != http.StatusOK {
 		t.Fatalf("/healthz with a token configured: %d %s; want 200", a.code, a.body)
 	}
 	// /readyz answers for itself (503 here: nothing is up), not 401.
-	srv := &Server{APIToken: secToken, Store: secDown{}, Temporal: secDown{}}
+	srv := NewTestServer(t, Config{APIToken: secToken}, Deps{}) // stub store and flows: both down
 	if a := secDo(t, srv.Routes(), secCall{method: http.MethodGet, path: "/readyz"}); a.code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with a token configured: %d %s; want 503", a.code, a.body)
 	}
 }
 
-// secDown is a Store and a Temporal client that are both down; only their
-// health checks are called.
-type secDown struct {
-	Store
-	Temporal
-}
-
-func (secDown) Ping(context.Context) error { return errors.New("no database") }
-
-func (secDown) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
-	return nil, errors.New("no temporal")
-}
-
 func TestAuth_AccessTokenQueryOnlyOnStream(t *testing.T) {
-	h := (&Server{APIToken: secToken}).Routes()
+	h := NewTestServer(t, Config{APIToken: secToken}, Deps{}).Routes()
 	q := "?access_token=" + secToken
-	if a := secDo(t, h, secCall{method: http.MethodGet, path: "/api/v1/stream" + q}); a.code != http.StatusNotImplemented {
-		t.Fatalf("stream with ?access_token: %d %s; want 501 (auth passed)", a.code, a.body)
+	if a := secDo(t, h, secCall{method: http.MethodGet, path: "/api/v1/stream" + q}); a.code != secPassed {
+		t.Fatalf("stream with ?access_token: %d %s; want 500 (auth passed)", a.code, a.body)
 	}
 	if a := secDo(t, h, secCall{method: http.MethodGet, path: "/api/v1/stream?access_token=wrong"}); a.code != http.StatusUnauthorized {
 		t.Fatalf("stream with a wrong ?access_token: %d; want 401", a.code)
@@ -242,7 +231,7 @@ func TestAuth_AccessTokenQueryOnlyOnStream(t *testing.T) {
 	}
 
 	// The handler does not see the token (it is removed from the URL).
-	sec := (&Server{APIToken: secToken}).security()
+	sec := NewTestServer(t, Config{APIToken: secToken}, Deps{}).security()
 	var seen string
 	inner := sec.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r.URL.RawQuery + " " + r.RequestURI
@@ -285,7 +274,7 @@ func TestAuth_ConstantTimeTokenEqual(t *testing.T) {
 	}
 	// Surrounding spaces in the configured value (a token read from a file)
 	// do not count.
-	h := (&Server{APIToken: " " + secToken + "\n"}).Routes()
+	h := NewTestServer(t, Config{APIToken: " " + secToken + "\n"}, Deps{}).Routes()
 	if a := secDo(t, h, secWith(secMutation, secBearer(secToken))); a.code != http.StatusBadRequest {
 		t.Fatalf("token configured with spaces: %d; want 400", a.code)
 	}
@@ -297,30 +286,30 @@ func TestSecurity_CheckListenAddr(t *testing.T) {
 		addr string
 		ok   bool
 	}{
-		{&Server{}, "127.0.0.1:8080", true},
-		{&Server{}, "localhost:8080", true},
-		{&Server{}, "[::1]:8080", true},
-		{&Server{}, ":8080", false},
-		{&Server{}, "0.0.0.0:8080", false},
-		{&Server{}, "[::]:8080", false},
-		{&Server{}, "10.1.2.3:8080", false},
-		{&Server{}, "api.example.com:8080", false},
-		{&Server{}, "garbage", false},
-		{&Server{APIToken: secToken}, "0.0.0.0:8080", true},
-		{&Server{AllowUnauthenticated: true}, "0.0.0.0:8080", true},
-		{&Server{APIToken: "   "}, "0.0.0.0:8080", false},
+		{NewTestServer(t, Config{}, Deps{}), "127.0.0.1:8080", true},
+		{NewTestServer(t, Config{}, Deps{}), "localhost:8080", true},
+		{NewTestServer(t, Config{}, Deps{}), "[::1]:8080", true},
+		{NewTestServer(t, Config{}, Deps{}), ":8080", false},
+		{NewTestServer(t, Config{}, Deps{}), "0.0.0.0:8080", false},
+		{NewTestServer(t, Config{}, Deps{}), "[::]:8080", false},
+		{NewTestServer(t, Config{}, Deps{}), "10.1.2.3:8080", false},
+		{NewTestServer(t, Config{}, Deps{}), "api.example.com:8080", false},
+		{NewTestServer(t, Config{}, Deps{}), "garbage", false},
+		{NewTestServer(t, Config{APIToken: secToken}, Deps{}), "0.0.0.0:8080", true},
+		{NewTestServer(t, Config{AllowUnauthenticated: true}, Deps{}), "0.0.0.0:8080", true},
+		{NewTestServer(t, Config{APIToken: "   "}, Deps{}), "0.0.0.0:8080", false},
 	} {
 		err := tc.srv.CheckListenAddr(tc.addr)
 		if (err == nil) != tc.ok {
 			t.Errorf("CheckListenAddr(%q) with token=%v allow=%v: %v; want ok=%v",
-				tc.addr, tc.srv.APIToken != "", tc.srv.AllowUnauthenticated, err, tc.ok)
+				tc.addr, tc.srv.cfg.APIToken != "", tc.srv.cfg.AllowUnauthenticated, err, tc.ok)
 		}
 	}
 }
 
 func TestRate_MutationsLimitedPerIP(t *testing.T) {
 	const n = 3
-	h := (&Server{MutationRateLimit: n}).Routes()
+	h := NewTestServer(t, Config{MutationRateLimit: n}, Deps{}).Routes()
 	from := func(c secCall, remote string, header map[string]string) secCall {
 		c.remote, c.header = remote, header
 		return c
@@ -350,8 +339,8 @@ func TestRate_MutationsLimitedPerIP(t *testing.T) {
 		t.Fatalf("other IP: %d %s; want 400", a.code, a.body)
 	}
 	for range 2 * n {
-		if a := secDo(t, h, from(secRead, "192.0.2.1:1000", nil)); a.code != http.StatusNotImplemented {
-			t.Fatalf("read from the limited IP: %d; want 501", a.code)
+		if a := secDo(t, h, from(secRead, "192.0.2.1:1000", nil)); a.code != secPassed {
+			t.Fatalf("read from the limited IP: %d; want 500", a.code)
 		}
 	}
 	// IPv6 clients are grouped by /64.
@@ -364,7 +353,7 @@ func TestRate_MutationsLimitedPerIP(t *testing.T) {
 }
 
 func TestRate_CountsRequestsWithoutTheToken(t *testing.T) {
-	h := (&Server{APIToken: secToken, MutationRateLimit: 2}).Routes()
+	h := NewTestServer(t, Config{APIToken: secToken, MutationRateLimit: 2}, Deps{}).Routes()
 	for range 2 {
 		if a := secDo(t, h, secMutation); a.code != http.StatusUnauthorized {
 			t.Fatalf("%d; want 401", a.code)
@@ -377,7 +366,7 @@ func TestRate_CountsRequestsWithoutTheToken(t *testing.T) {
 
 func TestRate_TrustProxyHeaders(t *testing.T) {
 	const n = 2
-	h := (&Server{MutationRateLimit: n, TrustProxyHeaders: true}).Routes()
+	h := NewTestServer(t, Config{MutationRateLimit: n, TrustProxyHeaders: true}, Deps{}).Routes()
 	proxied := func(xff string) secCall {
 		c := secMutation
 		c.remote = "10.0.0.1:5000" // the reverse proxy
@@ -409,14 +398,14 @@ func TestRate_TrustProxyHeaders(t *testing.T) {
 }
 
 func TestRate_Off(t *testing.T) {
-	h := (&Server{MutationRateLimit: -1}).Routes()
+	h := NewTestServer(t, Config{MutationRateLimit: -1}, Deps{}).Routes()
 	for i := range DefaultMutationRateLimit + 5 {
 		if a := secDo(t, h, secMutation); a.code != http.StatusBadRequest {
 			t.Fatalf("mutation %d with the limit off: %d", i+1, a.code)
 		}
 	}
 	// The default is DefaultMutationRateLimit.
-	h = (&Server{}).Routes()
+	h = NewTestServer(t, Config{}, Deps{}).Routes()
 	for range DefaultMutationRateLimit {
 		secDo(t, h, secMutation)
 	}
@@ -426,7 +415,7 @@ func TestRate_Off(t *testing.T) {
 }
 
 func TestCORS_OffByDefault(t *testing.T) {
-	h := (&Server{}).Routes()
+	h := NewTestServer(t, Config{}, Deps{}).Routes()
 	hdr := map[string]string{"Origin": "https://evil.example"}
 	for _, c := range []secCall{
 		secWith(secRead, hdr),
@@ -448,7 +437,7 @@ func TestCORS_OffByDefault(t *testing.T) {
 }
 
 func TestCORS_AllowedOrigins(t *testing.T) {
-	srv := &Server{APIToken: secToken, CORSOrigins: []string{"https://ops.example.com/", "http://localhost:3000", "*", "not an origin"}}
+	srv := NewTestServer(t, Config{APIToken: secToken, CORSOrigins: []string{"https://ops.example.com/", "http://localhost:3000", "*", "not an origin"}}, Deps{})
 	h := srv.Routes()
 	preflight := func(origin string) secCall {
 		return secCall{method: http.MethodOptions, path: "/api/v1/environments", header: map[string]string{
@@ -489,12 +478,12 @@ func TestCORS_AllowedOrigins(t *testing.T) {
 }
 
 func TestSecurity_BodyLimit(t *testing.T) {
-	h := (&Server{}).Routes()
+	h := NewTestServer(t, Config{}, Deps{}).Routes()
 	big := strings.Repeat("x", maxBodyBytes+1)
-	// POST …/test reads no body (and, without a store, answers 501).
+	// POST …/test reads no body (and, on the stub store, answers 500).
 	path := "/api/v1/notification-channels/" + uuid.NewString() + "/test"
-	if a := secDo(t, h, secCall{method: http.MethodPost, path: path, body: "{}"}); a.code != http.StatusNotImplemented {
-		t.Fatalf("small body: %d %s; want 501", a.code, a.body)
+	if a := secDo(t, h, secCall{method: http.MethodPost, path: path, body: "{}"}); a.code != secPassed {
+		t.Fatalf("small body: %d %s; want 500", a.code, a.body)
 	}
 	a := secDo(t, h, secCall{method: http.MethodPost, path: path, body: big})
 	if a.code != http.StatusRequestEntityTooLarge || a.errorCode(t) != "body_too_large" {
@@ -523,7 +512,7 @@ func TestSecurity_BodyLimit(t *testing.T) {
 }
 
 func TestSecurity_NameLimits(t *testing.T) {
-	h := (&Server{}).Routes()
+	h := NewTestServer(t, Config{}, Deps{}).Routes()
 	long := strings.Repeat("a", 101)
 	a := secDo(t, h, secCall{method: http.MethodPost, path: "/api/v1/environments",
 		body: fmt.Sprintf(`{"name":%q,"endpoint":"unix:///var/run/docker.sock"}`, long)})
@@ -549,10 +538,10 @@ func TestSecurity_NameLimits(t *testing.T) {
 }
 
 func TestSecurity_Headers(t *testing.T) {
-	h := (&Server{APIToken: secToken}).Routes()
+	h := NewTestServer(t, Config{APIToken: secToken}, Deps{}).Routes()
 	for _, c := range []secCall{
 		secRead,                               // 401
-		secWith(secRead, secBearer(secToken)), // 501
+		secWith(secRead, secBearer(secToken)), // 500
 		secWith(secMutation, secBearer(secToken)), // 400
 		{method: http.MethodGet, path: "/healthz"},
 		{method: http.MethodGet, path: "/nope"},
@@ -577,7 +566,7 @@ func TestSecurity_WithStore(t *testing.T) {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(st.Close)
-	srv := &Server{Store: st, APIToken: secToken, StreamHeartbeat: 50 * time.Millisecond}
+	srv := NewTestServer(t, Config{APIToken: secToken, StreamHeartbeat: 50 * time.Millisecond}, Deps{Store: st})
 	t.Cleanup(srv.StopStream)
 	hs := httptest.NewServer(srv.Routes())
 	t.Cleanup(hs.Close)

@@ -21,30 +21,15 @@ const updateTimeout = 15 * time.Second
 // 412 when If-Match names another version; 202 with the stored environment
 // ("settingsApplied": false) when Temporal could not be reached: the change
 // is kept and the workflow gets it as soon as Temporal answers.
-func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
-	id, err := environmentID(r)
+func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
+	ifMatch, patch, err := changeRequest[workflows.SettingsPatch](w, r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	ifMatch, err := ifMatchVersions(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var patch workflows.SettingsPatch
-	if err := decodeObject(w, r, &patch); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	flows, err := s.flows()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+	id := environmentFrom(r).ID
 	ctx, cancel := context.WithTimeout(r.Context(), updateTimeout)
 	defer cancel()
-	env, state, err := flows.Configure(ctx, id, ifMatch, patch)
+	env, state, err := s.flows.Configure(ctx, id, ifMatch, patch)
 	if errors.Is(err, envflow.ErrWorkflowUnavailable) && env.Version > 0 {
 		s.logger().Warn("settings stored, not yet applied by the workflow", "environment_id", id, "err", err)
 		setETag(w, env)
@@ -53,15 +38,15 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 			"state":       nil,
 			"message":     "settings stored; the workflow applies them as soon as Temporal answers",
 		})
-		return
+		return nil
 	}
 	if err != nil {
-		writeError(w, r, flowError(err, ""))
-		return
+		return flowError(err, "")
 	}
 	setETag(w, env)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"environment": s.environmentJSON(env),
 		"state":       stateView(state),
 	})
+	return nil
 }

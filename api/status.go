@@ -8,8 +8,8 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 
+	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
@@ -18,17 +18,13 @@ import (
 // workflowURL links to an environment's workflow in the Temporal Web UI
 // (the notifications' link).
 func (s *Server) workflowURL(id uuid.UUID) string {
-	return notify.Links{TemporalUIURL: s.UIURL, Namespace: s.Namespace}.Workflow(workflows.WorkflowID(id.String()))
+	return notify.Links{TemporalUIURL: s.cfg.UIURL, Namespace: s.cfg.Namespace}.Workflow(workflows.WorkflowID(id.String()))
 }
 
 // getStatus answers the stored status (last recorded transition), the
 // workflow's live state from the state query and a link to the workflow.
-func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	env := environmentFrom(r)
 	type storedJSON struct {
 		Online    bool      `json:"online"`
 		Error     string    `json:"error,omitempty"`
@@ -41,23 +37,18 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 			"url": s.workflowURL(env.ID),
 		},
 	}
-	last, err := s.Store.LatestStatus(r.Context(), env.ID)
+	last, err := s.store.LatestStatus(r.Context(), env.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		out["stored"] = nil
 	case err != nil:
-		writeError(w, r, err)
-		return
+		return err
 	default:
 		out["stored"] = storedJSON{Online: last.Online, Error: last.Error, ChangedAt: last.ChangedAt}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	var state workflows.State
-	val, err := s.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(env.ID.String()), "", workflows.QueryState)
-	if err == nil {
-		err = val.Get(&state)
-	}
+	state, err := s.flows.State(ctx, env.ID)
 	if err != nil {
 		out["live"] = nil
 		out["liveError"] = s.liveError(r, env.ID, err)
@@ -65,6 +56,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 		out["live"] = stateView(state)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // stateView is the workflow's live state as the API shows it: the settings
@@ -77,8 +69,7 @@ func stateView(s workflows.State) workflows.State {
 // liveError says why the live state is missing without repeating
 // Temporal's error, which is logged instead.
 func (s *Server) liveError(r *http.Request, envID uuid.UUID, err error) string {
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	if errors.Is(err, envflow.ErrNotRunning) {
 		return "the environment's workflow is not running"
 	}
 	s.logger().Warn("status: the workflow's state query failed", "environment_id", envID, "err", err,
@@ -86,38 +77,19 @@ func (s *Server) liveError(r *http.Request, envID uuid.UUID, err error) string {
 	return "the workflow did not answer the state query (Temporal unavailable, or the workflow is busy); retry later"
 }
 
-// statusHistorian is the store's list of one environment's transitions.
-type statusHistorian interface {
-	StatusHistory(ctx context.Context, envID uuid.UUID, limit int) ([]store.StatusChange, error)
-}
-
 // getStatusHistory answers an environment's recorded transitions (online,
 // offline), newest first; ?limit= 1..500 (default 100). The dashboard
 // shades the offline spans on its charts with them.
-func (s *Server) getStatusHistory(w http.ResponseWriter, r *http.Request) {
-	env, err := s.environment(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	historian, ok := s.Store.(statusHistorian)
-	if !ok {
-		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's store keeps no status history"))
-		return
-	}
+func (s *Server) getStatusHistory(w http.ResponseWriter, r *http.Request) error {
+	env := environmentFrom(r)
 	limit, err := parseLimit(r.URL.Query().Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	changes, err := historian.StatusHistory(r.Context(), env.ID, limit)
+	changes, err := s.store.StatusHistory(r.Context(), env.ID, limit)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	out := make([]statusJSON, 0, len(changes))
-	for _, c := range changes {
-		out = append(out, statusView(c))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"changes": out})
+	writeList(w, "changes", changes, statusView)
+	return nil
 }

@@ -151,13 +151,8 @@ func (h *streamHub) wake() {
 // StartStream was not called starts the listener on its first stream request
 // (it then runs until StopStream). The command wiring calls
 // srv.StartStream(ctx) with the process's context before serving HTTP.
-func (s *Server) StartStream(ctx context.Context) error {
-	es, err := s.eventStore()
-	if err != nil {
-		return err
-	}
-	s.stream.start(ctx, es, s.logger())
-	return nil
+func (s *Server) StartStream(ctx context.Context) {
+	s.stream.start(ctx, s.store, s.logger())
 }
 
 // StopStream stops the stream listener and waits for it to end. Open stream
@@ -168,8 +163,8 @@ func (s *Server) StopStream() {
 }
 
 func (s *Server) streamHeartbeat() time.Duration {
-	if s.StreamHeartbeat > 0 {
-		return s.StreamHeartbeat
+	if s.cfg.StreamHeartbeat > 0 {
+		return s.cfg.StreamHeartbeat
 	}
 	return DefaultStreamHeartbeat
 }
@@ -177,24 +172,24 @@ func (s *Server) streamHeartbeat() time.Duration {
 // maxStreamClients is Server.MaxStreamClients resolved: 0 means no bound.
 func (s *Server) maxStreamClients() int {
 	switch {
-	case s.MaxStreamClients == 0:
+	case s.cfg.MaxStreamClients == 0:
 		return DefaultMaxStreamClients
-	case s.MaxStreamClients < 0:
+	case s.cfg.MaxStreamClients < 0:
 		return 0
 	}
-	return s.MaxStreamClients
+	return s.cfg.MaxStreamClients
 }
 
 func (s *Server) streamBacklog() int {
-	if s.StreamBacklog > 0 {
-		return s.StreamBacklog
+	if s.cfg.StreamBacklog > 0 {
+		return s.cfg.StreamBacklog
 	}
 	return DefaultStreamBacklog
 }
 
 func (s *Server) streamWriteTimeout() time.Duration {
-	if s.StreamWriteTimeout > 0 {
-		return s.StreamWriteTimeout
+	if s.cfg.StreamWriteTimeout > 0 {
+		return s.cfg.StreamWriteTimeout
 	}
 	return DefaultStreamWriteTimeout
 }
@@ -205,16 +200,6 @@ const (
 	streamHeldMinRetry = 50 * time.Millisecond
 	streamHeldMaxRetry = time.Second
 )
-
-// streamFollower is what the live stream needs from Postgres on top of
-// EventStore; *store.Store implements it.
-type streamFollower interface {
-	StreamHead(ctx context.Context) (store.StreamHead, error)
-	EventsAfter(ctx context.Context, q store.FollowQuery) ([]store.ContainerEvent, bool, error)
-	StatusChangesAfter(ctx context.Context, q store.FollowQuery) ([]store.StatusChange, bool, error)
-	EventPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
-	StatusPositionAfterID(ctx context.Context, id int64) (store.StreamPosition, error)
-}
 
 // streamCursor is the position of a stream client: the place in follow
 // order (store.StreamPosition: writing transaction, then ID) of the last
@@ -342,16 +327,6 @@ type statusJSON struct {
 // delivery until it ends; the stream then re-reads every 50 ms to 1 s.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	es, err := s.eventStore()
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	follower, ok := es.(streamFollower)
-	if !ok {
-		writeError(w, r, errorf(http.StatusNotImplemented, "not_implemented", "this server's event store cannot be followed"))
-		return
-	}
 	if !s.stream.acquire(s.maxStreamClients()) {
 		w.Header().Set("Retry-After", streamRetryAfter)
 		writeError(w, r, busyf("too_many_streams",
@@ -379,18 +354,18 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	// Subscribe before reading where to start: a row stored from here on
 	// wakes this client (and a listener that is not listening yet wakes
 	// every client once it is).
-	s.stream.start(context.Background(), es, s.logger())
+	s.stream.start(context.Background(), s.store, s.logger())
 	wake := s.stream.subscribe()
 	defer s.stream.unsubscribe(wake)
 	switch {
 	case lastID == "":
 		var head store.StreamHead
-		if head, err = follower.StreamHead(ctx); err == nil {
+		if head, err = s.store.StreamHead(ctx); err == nil {
 			cur = streamCursor{event: head.Position, status: head.Position, skip: head.Snapshot}
 		}
 	case cur.legacy:
-		if cur.event, err = follower.EventPositionAfterID(ctx, cur.event.ID); err == nil {
-			cur.status, err = follower.StatusPositionAfterID(ctx, cur.status.ID)
+		if cur.event, err = s.store.EventPositionAfterID(ctx, cur.event.ID); err == nil {
+			cur.status, err = s.store.StatusPositionAfterID(ctx, cur.status.ID)
 		}
 	}
 	if err != nil {
@@ -416,7 +391,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	heldRetry := streamHeldMinRetry
 	for {
 		// Catch up on every wake-up, and at each heartbeat as a safety net.
-		held, err := s.catchUp(ctx, out, follower, envID, &cur)
+		held, err := s.catchUp(ctx, out, s.store, envID, &cur)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, errClientGone) {
 				s.logger().Warn("stream: ending a connection; the client resumes with Last-Event-ID", "err", err)
@@ -475,7 +450,7 @@ var errBacklogTruncated = errors.New("stream backlog over the limit")
 // backlog. When more rows are behind, the client gets a backlog_truncated
 // message whose id is the present, and the stream continues from there:
 // what it skipped is still readable with GET /api/v1/events.
-func (s *Server) catchUp(ctx context.Context, out *streamWriter, f streamFollower, envID *uuid.UUID, cur *streamCursor) (held bool, err error) {
+func (s *Server) catchUp(ctx context.Context, out *streamWriter, f EventStore, envID *uuid.UUID, cur *streamCursor) (held bool, err error) {
 	budget := s.streamBacklog()
 	held, err = s.sendNew(ctx, out, f, envID, cur, &budget)
 	if !errors.Is(err, errBacklogTruncated) {
@@ -507,7 +482,7 @@ func (s *Server) catchUp(ctx context.Context, out *streamWriter, f streamFollowe
 // *budget rows (and takes what it read from it), and returns
 // errBacklogTruncated when rows are left over. held tells that committed
 // rows are held back by a transaction that is still running.
-func (s *Server) sendNew(ctx context.Context, out *streamWriter, f streamFollower, envID *uuid.UUID,
+func (s *Server) sendNew(ctx context.Context, out *streamWriter, f EventStore, envID *uuid.UUID,
 	cur *streamCursor, budget *int) (held bool, err error) {
 	if cur.skip != "" {
 		// Once both positions are past every transaction the snapshot knew

@@ -18,6 +18,7 @@ import (
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
@@ -182,18 +183,28 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 	return nil
 }
 
+// flowsOf is the controller of environment workflows on c's store and
+// Temporal client.
+func flowsOf(cfg config, c *conns) *envflow.Controller {
+	return &envflow.Controller{Store: c.st, Temporal: c.tc, TaskQueue: cfg.TaskQueue, Logger: slog.Default()}
+}
+
 // newServer builds the API server and checks its security settings: it
 // logs the warnings and refuses to serve beyond loopback without a token
 // (unless WINDFLOW_ALLOW_UNAUTHENTICATED).
-func newServer(cfg config, st *store.Store, tc client.Client) (*api.Server, error) {
-	srv := &api.Server{
-		Store:                st,
-		Temporal:             tc,
-		TaskQueue:            cfg.TaskQueue,
+func newServer(cfg config, c *conns) (*api.Server, error) {
+	deps := api.Deps{Store: c.st, Flows: flowsOf(cfg, c), Sender: notify.Sender{}}
+	box, err := secretbox.FromString(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("WINDFLOW_SECRET_KEY: %w", err)
+	}
+	if box != nil { // a nil *Box in the interface would not read as "no key"
+		deps.Secrets = box
+	}
+	srv, err := api.New(api.Config{
 		Namespace:            cfg.TemporalNamespace,
 		UIURL:                cfg.TemporalUIURL,
 		Logger:               slog.Default(),
-		Sender:               notify.Sender{},
 		APIToken:             cfg.APIToken,
 		PublicReads:          cfg.PublicReads,
 		AllowUnauthenticated: cfg.AllowUnauthenticated,
@@ -205,13 +216,9 @@ func newServer(cfg config, st *store.Store, tc client.Client) (*api.Server, erro
 		MaxStreamClients:     cfg.MaxStreamClients,
 		StreamBacklog:        cfg.StreamBacklog,
 		StreamWriteTimeout:   cfg.StreamWriteTimeout,
-	}
-	box, err := secretbox.FromString(cfg.SecretKey)
+	}, deps)
 	if err != nil {
-		return nil, fmt.Errorf("WINDFLOW_SECRET_KEY: %w", err)
-	}
-	if box != nil {
-		srv.Secrets = box
+		return nil, err
 	}
 	for _, w := range srv.SecurityWarnings() {
 		slog.Warn(w)
@@ -224,37 +231,27 @@ func newServer(cfg config, st *store.Store, tc client.Client) (*api.Server, erro
 
 // startBackground makes sure the long-lived work exists: every stored
 // environment's workflow, the notification dispatcher and the retention
-// schedule (all idempotent).
-func startBackground(ctx context.Context, cfg config, c *conns, srv *api.Server) {
-	if err := srv.Reconcile(ctx); err != nil {
-		slog.Warn("some environment workflows could not be started", "err", err)
-	}
-	if err := srv.StartDispatcher(ctx); err != nil {
-		slog.Warn("the notification dispatcher could not be started", "err", err)
-	}
-	instance, err := c.st.InstanceID(ctx)
-	if err == nil {
-		err = api.StartRetentionSchedule(ctx, c.tc.ScheduleClient(), instance, cfg.TaskQueue, cfg.Retention, api.DefaultRetentionEvery)
-	}
-	if err != nil {
-		slog.Warn("the retention schedule could not be started", "err", err)
-	}
+// schedule (all idempotent; envflow.Controller.StartBackground).
+func startBackground(ctx context.Context, cfg config, c *conns) {
+	flowsOf(cfg, c).StartBackground(ctx, envflow.Background{
+		InstanceID: c.st.InstanceID,
+		Schedules:  c.tc.ScheduleClient(),
+		Retention:  cfg.Retention,
+	})
 }
 
 // startAPI builds the API server, registers the API's metrics read from
 // the store (windflow_alerts_firing) and starts its live stream; stop ends
 // the stream.
 func startAPI(ctx context.Context, cfg config, c *conns) (srv *api.Server, stop func(), err error) {
-	srv, err = newServer(cfg, c.st, c.tc)
+	srv, err = newServer(cfg, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := c.tel.RegisterAlertsFiring(firingSource(c.st), telemetry.MinFiringCache); err != nil {
 		return nil, nil, fmt.Errorf("register windflow_alerts_firing: %w", err)
 	}
-	if err := srv.StartStream(ctx); err != nil {
-		return nil, nil, err
-	}
+	srv.StartStream(ctx)
 	return srv, srv.StopStream, nil
 }
 
@@ -291,7 +288,7 @@ func runAPI(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer stop()
-	startBackground(ctx, cfg, c, srv)
+	startBackground(ctx, cfg, c)
 	g, gctx := errgroup.WithContext(ctx)
 	serveAPI(gctx, g, cfg, srv, c.tel)
 	return g.Wait()
@@ -385,7 +382,7 @@ func runDev(ctx context.Context, cfg config) error {
 	} else if err != nil {
 		return err
 	}
-	startBackground(ctx, cfg, c, srv)
+	startBackground(ctx, cfg, c)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveWorker(gctx, cfg, c.st, c.tc, c.tel) })
 	serveAPI(gctx, g, cfg, srv, c.tel)

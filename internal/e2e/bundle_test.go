@@ -23,6 +23,8 @@ import (
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/internal/engine"
+	"github.com/windflow/monitor/internal/envflow"
+	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
 	"github.com/windflow/monitor/internal/temporaltest"
@@ -72,7 +74,12 @@ func newBundle(t *testing.T, workers int) *bundle {
 		t.Cleanup(w.Stop)
 	}
 	b.temporal = dial(t, "e2e-api")
-	srv := &api.Server{Store: st, Temporal: b.temporal, TaskQueue: b.taskQueue, Namespace: "default", UIURL: "http://127.0.0.1:8233"}
+	flows := &envflow.Controller{Store: st, Temporal: b.temporal, TaskQueue: b.taskQueue}
+	srv, err := api.New(api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233"},
+		api.Deps{Store: st, Flows: flows, Sender: notify.Sender{Timeout: 20 * time.Second}})
+	if err != nil {
+		t.Fatalf("api.New: %v", err)
+	}
 	b.api = httptest.NewServer(srv.Routes())
 	t.Cleanup(b.api.Close)
 	return b

@@ -13,6 +13,10 @@
 // only once the workflow has applied exactly the stored settings; Follow
 // sweeps the marks left by failures, so the workflow always ends up with
 // the stored settings.
+//
+// It also starts the installation's long-lived work when an API or dev
+// process starts (background.go): the reconciler, the notification
+// dispatcher and the retention schedule.
 package envflow
 
 import (
@@ -25,6 +29,7 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
@@ -45,9 +50,13 @@ type Temporal interface {
 	CancelWorkflow(ctx context.Context, workflowID, runID string) error
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
 	TerminateWorkflow(ctx context.Context, workflowID, runID, reason string, details ...interface{}) error
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...interface{}) (converter.EncodedValue, error)
+	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
-// Controller starts, configures, stops and reconciles environment workflows.
+// Controller starts, configures, queries, stops and reconciles environment
+// workflows, and starts the installation's long-lived workflows
+// (background.go).
 type Controller struct {
 	Store     Store
 	Temporal  Temporal

@@ -1,4 +1,4 @@
-package api_test
+package envflow_test
 
 import (
 	"context"
@@ -9,7 +9,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/windflow/monitor/api"
+	"github.com/windflow/monitor/internal/envflow"
+	"github.com/windflow/monitor/internal/temporaltest"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -17,7 +18,11 @@ import (
 // Temporal server, then starts it again with other settings: no error, and
 // the schedule takes the new interval and input.
 func TestStartRetentionSchedule(t *testing.T) {
-	tc := dial(t, "retention-test")
+	tc, err := client.Dial(client.Options{HostPort: temporaltest.Address(t), Identity: "retention-test"})
+	if err != nil {
+		t.Fatalf("dial temporal: %v", err)
+	}
+	t.Cleanup(tc.Close)
 	sc := tc.ScheduleClient()
 	instance := "test-" + uuid.NewString()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -27,11 +32,11 @@ func TestStartRetentionSchedule(t *testing.T) {
 	})
 
 	first := workflows.PruneInput{MetricsDays: 30, EventsDays: 90, DiskDays: 90, NotificationsDays: 90}
-	if err := api.StartRetentionSchedule(ctx, sc, instance, "retention-test", first, time.Hour); err != nil {
+	if err := envflow.StartRetentionSchedule(ctx, sc, instance, "retention-test", first, time.Hour); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	second := workflows.PruneInput{MetricsDays: 7}
-	if err := api.StartRetentionSchedule(ctx, sc, instance, "retention-test", second, 2*time.Hour); err != nil {
+	if err := envflow.StartRetentionSchedule(ctx, sc, instance, "retention-test", second, 2*time.Hour); err != nil {
 		t.Fatalf("start again: %v", err)
 	}
 	desc, err := sc.GetHandle(ctx, workflows.RetentionScheduleID(instance)).Describe(ctx)
