@@ -157,10 +157,10 @@ func evaluatedRule(a store.AlertRule) workflows.AlertRule {
 		ContainerPattern: a.ContainerPattern, Labels: a.Labels}
 }
 
-// printable reports whether s is valid UTF-8 of at most max bytes without
+// printable reports whether s is valid UTF-8 of at most limit bytes without
 // control characters.
-func printable(s string, max int) bool {
-	return utf8.ValidString(s) && len(s) <= max && strings.IndexFunc(s, unicode.IsControl) < 0
+func printable(s string, limit int) bool {
+	return utf8.ValidString(s) && len(s) <= limit && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
 // alertRuleWriteError maps the store's errors of a write.

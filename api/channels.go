@@ -154,11 +154,11 @@ const (
 	maxSubscriptionKinds        = 100
 )
 
-// checkListLength refuses a subscription list of more than max entries.
-func checkListLength(field string, n, max int) error {
-	if n > max {
+// checkListLength refuses a subscription list of more than limit entries.
+func checkListLength(field string, n, limit int) error {
+	if n > limit {
 		return errorf(http.StatusBadRequest, "too_many_"+field,
-			"%s: %d entries, at most %d are accepted (duplicates count)", field, n, max)
+			"%s: %d entries, at most %d are accepted (duplicates count)", field, n, limit)
 	}
 	return nil
 }
@@ -389,9 +389,7 @@ func scrubURL(text, raw string) string {
 				parts = append(parts, p)
 			}
 		}
-		for _, seg := range strings.Split(u.Path, "/") {
-			parts = append(parts, seg)
-		}
+		parts = append(parts, strings.Split(u.Path, "/")...)
 		for _, values := range u.Query() {
 			parts = append(parts, values...)
 		}

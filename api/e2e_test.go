@@ -458,11 +458,11 @@ func TestEndToEnd_DeleteStopsWorkflow(t *testing.T) {
 	t.Logf("DELETE answered in %s", time.Since(started).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	desc, err := b.temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(env.ID), "")
+	desc, err := b.temporal.DescribeWorkflow(ctx, workflows.WorkflowID(env.ID), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if st := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus(); st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Fatalf("workflow still running after delete")
 	}
 	if code := b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID, "", nil); code != http.StatusNotFound {

@@ -486,11 +486,11 @@ func TestEndToEnd_TLS(t *testing.T) {
 // payload bytes (the sealed form). It returns the count of each event type.
 func (b *testBundle) scanWorkflow(t *testing.T, ctx context.Context, secrets needles, wid string, extra ...[]byte) map[enumspb.EventType]int {
 	t.Helper()
-	desc, err := b.temporal.DescribeWorkflowExecution(ctx, wid, "")
+	desc, err := b.temporal.DescribeWorkflow(ctx, wid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets.checkProto(t, wid+": description", desc)
+	secrets.checkProto(t, wid+": description", desc.RawResponse)
 	val, err := b.temporal.QueryWorkflow(ctx, wid, "", workflows.QueryState)
 	if err != nil {
 		t.Fatal(err)

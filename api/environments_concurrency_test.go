@@ -123,14 +123,14 @@ func (b *testBundle) workflowRunning(t *testing.T, id string) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	desc, err := b.temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+	desc, err := b.temporal.DescribeWorkflow(ctx, workflows.WorkflowID(id), "")
 	if _, ok := err.(*serviceerror.NotFound); ok {
 		return false
 	}
 	if err != nil {
 		t.Fatalf("describe workflow of %s: %v", id, err)
 	}
-	return desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	return desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // requireInStep fails unless the workflow runs with the stored settings.

@@ -89,7 +89,7 @@ func TestFaultWorkerKill(t *testing.T) {
 		// and the worker has done work of the environment.
 		killedRounds := rounds.Load()
 		deadline := time.Now().Add(time.Minute)
-		for !(rounds.Load() > killedRounds && (i > 1 || b.storedCount(t, env.ID, from) > 0) && cycledSince(startedAt)) {
+		for rounds.Load() <= killedRounds || (i <= 1 && b.storedCount(t, env.ID, from) <= 0) || !cycledSince(startedAt) {
 			if time.Now().After(deadline) {
 				t.Fatalf("kill %d: worker %d did no work within a minute (rounds %d, cycle since its start %v)",
 					i, i-1, rounds.Load(), cycledSince(startedAt))

@@ -346,8 +346,8 @@ func (g *hostileGen) request(rt hostileRoute, target hostileTarget) hostileReque
 	if g.chance(0.08) { // a method the route does not serve
 		hr.method = g.pick(http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions, "PROPFIND")
 	}
-	path, real := g.path(rt.pattern)
-	hr.realDelete = real && hr.method == http.MethodDelete
+	path, known := g.path(rt.pattern)
+	hr.realDelete = known && hr.method == http.MethodDelete
 	hr.path = target.url + path
 	if q := g.query(); q != "" {
 		hr.path += "?" + q
@@ -375,7 +375,7 @@ func (g *hostileGen) request(rt hostileRoute, target hostileTarget) hostileReque
 	return hr
 }
 
-// path fills the pattern's {id} with a real, unknown or malformed ID; real
+// path fills the pattern's {id} with a real, unknown or malformed ID; known
 // tells that it names a seeded object.
 func (g *hostileGen) path(pattern string) (string, bool) {
 	path := pattern
@@ -390,10 +390,10 @@ func (g *hostileGen) path(pattern string) (string, bool) {
 		ids = g.seeds.channels
 	}
 	var id string
-	real := false
+	known := false
 	switch g.rng.IntN(6) {
 	case 0, 1:
-		id, real = ids[g.rng.IntN(len(ids))], true
+		id, known = ids[g.rng.IntN(len(ids))], true
 	case 2:
 		id = uuid.NewString()
 	case 3:
@@ -402,7 +402,7 @@ func (g *hostileGen) path(pattern string) (string, bool) {
 		id = url.PathEscape(g.pick("not-a-uuid", "\x00", "\xff\xfe", strings.Repeat("a", 3000), "00000000-0000-0000-0000-000000000000",
 			"{id}", "..", ids[0]+"x", "' OR 1=1 --", "%", "ＡＢＣ", "1e309", "-1"))
 	}
-	return strings.Replace(path, "{id}", id, 1), real
+	return strings.Replace(path, "{id}", id, 1), known
 }
 
 // hostileQueryKeys are the query parameters of every route (and some no

@@ -71,8 +71,8 @@ func (s *Server) security() *security {
 	warn := func(format string, args ...any) { sec.warnings = append(sec.warnings, fmt.Sprintf(format, args...)) }
 
 	token := strings.TrimSpace(s.cfg.APIToken)
-	switch {
-	case token == "":
+	switch token {
+	case "":
 		warn("no API token is set (WINDFLOW_API_TOKEN): anyone who can reach the API can read everything " +
 			"and create, change or delete environments, which point at Docker engines; set a random token " +
 			"of at least 32 characters (e.g. `openssl rand -hex 32`)")

@@ -53,11 +53,11 @@ type streamHub struct {
 	clients int
 }
 
-// acquire takes a client slot, unless max (> 0) are taken already.
-func (h *streamHub) acquire(max int) bool {
+// acquire takes a client slot, unless limit (> 0) are taken already.
+func (h *streamHub) acquire(limit int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if max > 0 && h.clients >= max {
+	if limit > 0 && h.clients >= limit {
 		return false
 	}
 	h.clients++

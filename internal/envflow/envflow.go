@@ -64,11 +64,11 @@ type Controller struct {
 	Logger    *slog.Logger
 }
 
-// ErrVersionMismatch: the environment is not at the version the caller
+// ErrVersionMismatch means the environment is not at the version the caller
 // expected (If-Match); nothing changed.
 var ErrVersionMismatch = errors.New("the environment changed since that version")
 
-// ErrWorkflowUnavailable: the workflow could not be reached (Temporal down,
+// ErrWorkflowUnavailable means the workflow could not be reached (Temporal down,
 // timeout); what was asked is not done, and the reconciler brings the
 // workflow to the stored settings once Temporal answers.
 var ErrWorkflowUnavailable = errors.New("the environment's workflow could not be reached")

@@ -12,7 +12,7 @@ import (
 	"github.com/windflow/monitor/workflows"
 )
 
-// ErrNotRunning: no workflow runs for the environment.
+// ErrNotRunning means no workflow runs for the environment.
 var ErrNotRunning = errors.New("the environment's workflow is not running")
 
 // State asks the environment's workflow for its live state (the state
