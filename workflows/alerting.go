@@ -8,27 +8,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Alert rules in the environment workflow (lean runs with the "alert-rules"
-// version). Each successful collection brings the rules that apply to the
-// environment and the figures they read (MetricsSummary.Alerts, loaded by
-// CollectMetrics with the cycle's other reads: no extra activity, no
-// database polling of its own); the workflow runs EvaluateAlerts on them
-// and keeps the result in State.Alerts, so pending time and firing alerts
-// survive worker crashes and continue-as-new, and neither a settings change
-// nor a redeploy can fire an alert twice. A cycle that brings no figures
-// (a failed check, the monitor unavailable, collection off) is not
-// evaluated: nothing fires or resolves and pending time carries on.
-//
-// Only transitions cost anything: they are queued in State.PendingAlerts
-// and recorded, in order, by a goroutine that runs while some are pending
-// (RecordAlertTransitions: one row and one notification each, idempotent).
-// A cycle where nothing changes adds no history event. The version marker is
-// written at the first cycle that has rules or alert states, so histories
-// recorded before alert rules replay unchanged.
-const (
-	alertsChangeID = "alert-rules"
-	alertsVersion  = workflow.Version(1)
-)
+// Alert rules in the environment workflow. Each successful collection brings
+// the rules that apply and the figures they read (MetricsSummary.Alerts); the
+// workflow runs EvaluateAlerts and keeps the result in State.Alerts, so
+// pending time and firing alerts survive crashes and continue-as-new. A cycle
+// without figures is not evaluated. Transitions are queued in
+// State.PendingAlerts and recorded in order by a goroutine that runs while
+// some are pending.
 
 // Tuning of the alert recording.
 const (
@@ -55,7 +41,7 @@ func recordAlertsActivityOptions(summary string) workflow.ActivityOptions {
 func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *MetricsSummary, cycleAt time.Time) {
 	cycle := summary.Alerts
 	summary.Alerts = nil
-	if !w.lean || (cycle == nil && len(w.state.Alerts) == 0 && len(w.state.AlertRules) == 0) || !w.handlesAlerts(ctx) {
+	if cycle == nil && len(w.state.Alerts) == 0 && len(w.state.AlertRules) == 0 {
 		return
 	}
 	// No rule applies any more (all removed or disabled): what fires
@@ -100,16 +86,6 @@ func (w *environmentWorkflow) alertTargets() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// handlesAlerts reports whether this run evaluates alert rules; asked only
-// when there is something to evaluate, so that the marker appears then.
-func (w *environmentWorkflow) handlesAlerts(ctx workflow.Context) bool {
-	if w.alertsVersion == nil {
-		v := workflow.GetVersion(ctx, alertsChangeID, workflow.DefaultVersion, alertsVersion)
-		w.alertsVersion = &v
-	}
-	return *w.alertsVersion >= alertsVersion
 }
 
 // startAlertRecorder starts the goroutine that records the pending alert

@@ -13,7 +13,9 @@ import (
 // Message and activity names shared by the workflow, the worker and the API.
 const (
 	// WorkflowName is the registered name of the environment workflow.
-	WorkflowName = "EnvironmentWorkflow"
+	// Running workflows of another type are replaced on upgrade (see
+	// docs/versioning.md).
+	WorkflowName = "Environment"
 	// UpdateConfigure changes an environment's settings; it is validated and
 	// answered synchronously.
 	UpdateConfigure = "configure"
@@ -451,8 +453,7 @@ type State struct {
 	// next accepted configure update or signal, whichever comes first.
 	EventsRestartAt time.Time `json:"eventsRestartAt,omitzero"`
 
-	// Disk checks (runs that started before disk checks existed never set
-	// these). All of them are carried across continue-as-new.
+	// Disk checks. All of them are carried across continue-as-new.
 	//
 	// LastDisk is the result of the last successful disk check.
 	LastDisk *DiskSummary `json:"lastDisk,omitempty"`
@@ -474,7 +475,7 @@ type State struct {
 	NextDiskAt time.Time `json:"nextDiskAt,omitzero"`
 
 	// Records decided but not yet stored, carried across continue-as-new so
-	// that it never waits for the database (lean shape only; see lean.go).
+	// that it never waits for the database.
 	//
 	// PendingStatus holds the status transitions not yet recorded, oldest
 	// first.
@@ -493,7 +494,7 @@ type State struct {
 	AlertRules       []AlertRule `json:"alertRules,omitempty"`
 	AlertRulesDigest string      `json:"alertRulesDigest,omitempty"`
 
-	// The monitor's own outages (see faults.go): checks that could not be
+	// The monitor's own outages: checks that could not be
 	// judged because PostgreSQL was unavailable.
 	//
 	// MonitorUnavailableSince is the workflow time of the first such check
@@ -514,7 +515,7 @@ type CollectMetricsInput struct {
 	// CycleAt is the workflow time of the cycle; with EnvironmentID it is the
 	// idempotency key of the stored rows, so a retried attempt stores nothing twice.
 	CycleAt time.Time `json:"cycleAt"`
-	// DueAt is the schedule slot of the cycle (lean shape; zero when the
+	// DueAt is the schedule slot of the cycle (zero when the
 	// cycle has none): a second key, the same when a retried workflow task
 	// runs the check again with a later CycleAt.
 	DueAt time.Time `json:"dueAt,omitzero"`
