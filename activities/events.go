@@ -29,8 +29,8 @@ const (
 	defaultFlushInterval = 200 * time.Millisecond
 	// defaultHeartbeatInterval is how often the stream records its
 	// progress with the SDK, which sends at most one heartbeat a minute (its
-	// default throttle under the lean shape's 2 min heartbeat timeout; 0.8 ×
-	// 30 s for runs of the older shape): well under both.
+	// default throttle under the workflow's 2 min heartbeat timeout): well
+	// under it.
 	defaultHeartbeatInterval = 10 * time.Second
 	// storeTimeout bounds every batch write (each flush), also the last one
 	// after a cancel: well under the stream's heartbeat timeout.
