@@ -169,9 +169,10 @@ func TestContinueAsNewDoesNotWaitForTheStream(t *testing.T) {
 	require.Equal(t, 3, in.State.Settings.OfflineAfter)
 }
 
-// TestHistoryEventsPerCycle counts, in the recorded history, the events of each steady cycle: from a metrics timer's
-// TimerStarted to the next one, in spans where nothing else happened (no
-// disk check, status record, update or signal). The budget is 8.
+// TestHistoryEventsPerCycle counts, in a recorded history, the events of
+// each steady cycle: from a metrics timer's TimerStarted to the next one, in
+// spans where nothing else happened (no disk check, status record, update or
+// signal). The budget is 8.
 func TestHistoryEventsPerCycle(t *testing.T) {
 	hist, err := client.HistoryFromJSON(mustOpen(t, "testdata/environment_history_continue.json"), client.HistoryJSONOptions{})
 	require.NoError(t, err)
