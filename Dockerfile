@@ -5,24 +5,19 @@
 #
 # Two stages. "build" compiles a static binary (CGO off: no libc needed).
 # "runtime", the final stage, is FROM scratch and holds that binary, the CA
-# bundle (TLS to remote Docker engines, to Temporal or to anything else over
+# bundle (TLS to remote Docker engines and to notification services over
 # HTTPS) and the passwd/group entries of the non-root user 65532
 # (deploy/rootfs/). Nothing else: no shell, no package manager.
 #
 # Why scratch and not gcr.io/distroless/static: distroless/static ships the
-# same three things (CA bundle, user 65532 "nonroot", plus tzdata, which
-# Windflow does not use: it works in UTC) and, like scratch, no shell and no
-# curl, so it would not make an image HEALTHCHECK possible either. scratch
-# keeps every file of the image defined in this repository and needs no
-# second registry. Switching is one line (FROM gcr.io/distroless/static and
-# drop the two COPY lines for certificates and rootfs).
+# same things (CA bundle, user 65532 "nonroot", plus tzdata, which Windflow
+# does not use: it works in UTC). scratch keeps every file of the image
+# defined in this repository and needs no second registry.
 #
-# Health: there is deliberately no HEALTHCHECK (it would need a shell or an
-# HTTP client in the image). The API serves GET /healthz (liveness) and
-# GET /readyz (readiness: Postgres and Temporal answer); the orchestrator
-# probes them from outside (Kubernetes httpGet probes, a load balancer, or a
-# monitor). docker-compose.temporal.yml orders start-up with the Postgres and
-# Temporal healthchecks and the migrate job's exit code instead.
+# Health: the image has no HEALTHCHECK instruction, since the probe depends on
+# the command the container runs. `windflow healthcheck` probes the API's
+# /healthz on the same machine (docker-compose.temporal.yml uses it for the
+# api service); GET /readyz says whether Postgres and Temporal answer.
 #
 # The final stage is also built by deploy/image_test.go, which takes the
 # stage from this file as it is and feeds it a binary built by `go build`

@@ -5,10 +5,14 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: dev test faults stack build unit vet bench down scale
+.PHONY: dev test unit lint faults stack build build-bench vet bench down scale
 
 build:
 	$(GO) build -o $(BIN)/windflow ./cmd/windflow
+
+# The scale harness, apart from the production binary.
+build-bench:
+	$(GO) build -o $(BIN)/windflow-bench ./cmd/windflow-bench
 
 stack:
 	scripts/stack.sh
@@ -16,13 +20,24 @@ stack:
 dev: stack build
 	source .data/stack.env && $(BIN)/windflow migrate && exec $(BIN)/windflow dev
 
-# Every test, with the race detector, against the real Docker engine,
-# PostgreSQL and Temporal dev server. Stops afterwards what it had to start.
+# Lint, the check that test fakes stay out of bin/windflow, then every test
+# with the race detector against the real Docker engine, PostgreSQL and
+# Temporal dev server. Stops afterwards what it had to start.
 test:
 	scripts/test.sh
 
-# The fault suite (issue 9; scripts/faults.sh lists its cases, every test
-# named TestFault* and two more by name): the worker SIGKILLed mid-stream x5,
+# The tests that need no stack (no Docker, PostgreSQL, Temporal or
+# Chromium): -short makes the stack helpers skip. Under a minute.
+unit:
+	$(GO) test -race -short -count=1 -timeout 5m ./...
+
+# golangci-lint at the version scripts/lint.sh pins (built into bin/ once),
+# with the rules of .golangci.yml.
+lint:
+	scripts/lint.sh
+
+# The fault suite (scripts/faults.sh lists its cases, every test named
+# TestFault* and two more by name): the worker SIGKILLed mid-stream x5,
 # PostgreSQL cut 60 s, a private Temporal server restarted, dockerd restarted,
 # a slow event consumer, 1,200 hostile requests, an environment deleted under
 # its workflow. Each case prints its figure ("faults: ..."). About 5 minutes;
@@ -47,9 +62,10 @@ bench: stack
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'Dashboard' -benchtime 20x ./api/
 	source .data/stack.env && $(GO) test -run '^$$' -bench 'CachedWorkflowMemory|WorkflowMemoryPerCycle' -benchtime 1x ./workflows/
 
-# Scale harness (internal/scale): N environments against fake engines, e.g.
-# make scale ENVS=1000 DURATION=3m (SCALE_FLAGS: more flags of
-# `windflow bench scale -h`). Prints the figures next to the targets.
+# Scale harness (cmd/windflow-bench): N environments against fake engines,
+# with bin/windflow as worker and api, e.g. make scale ENVS=1000 DURATION=3m
+# (SCALE_FLAGS: more flags of `bin/windflow-bench scale -h`). Prints the
+# figures next to the targets.
 ENVS ?= 100
 CONTAINERS ?= 10
 INTERVAL ?= 30s
@@ -57,8 +73,8 @@ WARMUP ?= 0
 DURATION ?= 2m
 EVENT_EVERY ?= 1m
 SCALE_FLAGS ?=
-scale: stack build
-	source .data/stack.env && $(BIN)/windflow bench scale -envs $(ENVS) -containers $(CONTAINERS) \
+scale: stack build build-bench
+	source .data/stack.env && $(BIN)/windflow-bench scale -envs $(ENVS) -containers $(CONTAINERS) \
 		-interval $(INTERVAL) -warmup $(WARMUP) -duration $(DURATION) -event-every $(EVENT_EVERY) $(SCALE_FLAGS)
 
 down:

@@ -40,7 +40,7 @@ func setup(t *testing.T, endpoint string, background ...context.Context) *testBu
 	set := workflows.DefaultSettings()
 	env, err := st.CreateEnvironment(context.Background(), store.Environment{
 		Name: "act-" + uuid.NewString()[:8], Endpoint: endpoint,
-		MetricsInterval: set.MetricsInterval, CollectMetrics: true, OfflineAfter: set.OfflineAfter,
+		Settings: workflows.Settings{MetricsInterval: set.MetricsInterval, CollectMetrics: true, OfflineAfter: set.OfflineAfter},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 	"github.com/windflow/monitor/workflows"
 )
 
-// Alert rules (issue 11), the activities' side: CollectMetrics gives the
+// Alert rules, the activities' side: CollectMetrics gives the
 // workflow the rules that apply and the figures they read
 // (MetricsSummary.Alerts); RecordAlertTransitions stores what the
 // workflow's evaluation decided and notifies it.

@@ -17,24 +17,16 @@ import (
 // Detached event streams (asynchronous activity completion).
 //
 // A stream runs as long as its environment does. Kept inside its activity
-// task, each one holds the SDK's task state, two SDK goroutines and a slot
-// for its whole life (~30 KB a stream at 1,000 environments). Detached,
-// StreamEvents connects, then returns activity.ErrResultPending; the stream
-// goes on in its own goroutine and talks to the server through the client
-// with its task token: a heartbeat at the SDK's default throttle (one a
-// minute, or 0.8 × the heartbeat timeout when shorter), whose answer also
-// brings a cancellation, then one completion, with the same outcome the
-// activity would have returned. The Temporal side (timeouts, retries,
-// cancellation, the Web UI) does not change: the activity is still
-// running, heartbeating, then completed, failed or cancelled.
-//
-// Trade-offs: a cancellation arrives with the next heartbeat's answer (up
-// to a minute; it did also inside the task, the SDK throttling heartbeats
-// the same way); the SDK no longer bounds a worker's streams, so
-// Activities.MaxStreams does (over it an attempt fails with
-// WorkerAtCapacity and is retried, by another worker if there is one);
-// a stopping worker completes its streams (WorkerStopping) before it
-// returns (Activities.WaitStreams), so they resume at once elsewhere.
+// task it would hold the SDK's task state, two goroutines and a slot for
+// its whole life. Detached, StreamEvents connects, then returns
+// activity.ErrResultPending; the stream goes on in its own goroutine and
+// heartbeats and completes through the client with its task token. To
+// Temporal it is the same activity (running, heartbeating, then completed,
+// failed or cancelled). A cancellation arrives with the next heartbeat's
+// answer (within a minute); Activities.MaxStreams bounds a worker's streams
+// (over it an attempt fails with WorkerAtCapacity and is retried); a
+// stopping worker completes its streams with WorkerStopping
+// (Activities.WaitStreams) so they resume at once elsewhere.
 
 // Completer is what a detached stream needs of the Temporal client
 // (client.Client has both).

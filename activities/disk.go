@@ -46,7 +46,7 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 	}
 	defer release()
 
-	timeout := env.DiskTimeout
+	timeout := env.Settings.DiskTimeout
 	if timeout <= 0 {
 		timeout = workflows.DefaultDiskTimeout
 	}
@@ -70,9 +70,9 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 	telemetry.FromContext(ctx).DiskUsage(env.Name, sum.TotalBytes)
 
 	switch {
-	case env.DiskCapacityBytes > 0:
-		sum.CapacityBytes, sum.CapacitySource = env.DiskCapacityBytes, capacityConfigured
-	case env.DiskCapacityBytes == 0 && strings.HasPrefix(env.Endpoint, "unix://"):
+	case env.Settings.DiskCapacityBytes > 0:
+		sum.CapacityBytes, sum.CapacitySource = env.Settings.DiskCapacityBytes, capacityConfigured
+	case env.Settings.DiskCapacityBytes == 0 && strings.HasPrefix(env.Endpoint, "unix://"):
 		info, err := cli.Info(ctx, client.InfoOptions{})
 		if err != nil {
 			return workflows.DiskSummary{}, fmt.Errorf("info of %s: %w", env.Name, engine.BoundError(err))

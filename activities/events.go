@@ -21,7 +21,7 @@ import (
 // Defaults of the event activities.
 const (
 	// firstReadLookback is how far back the very first read of an
-	// environment's events reaches (the seed's first poll window).
+	// environment's events reaches (one poll window).
 	firstReadLookback = 30 * time.Second
 	defaultBatchSize  = 200
 	// defaultFlushInterval bounds how long a received event waits before it
@@ -29,7 +29,7 @@ const (
 	defaultFlushInterval = 200 * time.Millisecond
 	// defaultHeartbeatInterval is how often the stream records its
 	// progress with the SDK, which sends at most one heartbeat a minute (its
-	// default throttle under the workflow's 2 min heartbeat timeout): well
+	// default throttle under the stream's 2 min heartbeat timeout): well
 	// under it.
 	defaultHeartbeatInterval = 10 * time.Second
 	// storeTimeout bounds every batch write (each flush), also the last one

@@ -81,7 +81,7 @@ func TestFaultStoreOutage(t *testing.T) {
 	settings.EventsEnabled = false
 	env, err := direct.CreateEnvironment(ctx, store.Environment{
 		Name: "fault-store-" + uuid.NewString()[:8], Endpoint: enginetest.Endpoint(),
-		MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+		Settings: workflows.Settings{MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -239,11 +239,11 @@ func TestFaultStoreOutage(t *testing.T) {
 		t.Errorf("windflow_store_unavailable_total{load environment} = %v, want ≥ %d", v, wantUnstored)
 	}
 	// No crash: the run is still running and no workflow task failed.
-	desc, err := c.DescribeWorkflowExecution(ctx, wid, run.GetRunID())
+	desc, err := c.DescribeWorkflow(ctx, wid, run.GetRunID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := desc.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if s := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Errorf("workflow status %s after the outage, want running", s)
 	}
 	failedTasks := 0
@@ -304,8 +304,8 @@ func TestFaultEnvironmentDeleted(t *testing.T) {
 	settings.EventsEnabled = true // a stream runs, and must stop
 	env, err := st.CreateEnvironment(ctx, store.Environment{
 		Name: "fault-deleted-" + uuid.NewString()[:8], Endpoint: enginetest.Endpoint(),
-		MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
-		EventsEnabled: true,
+		Settings: workflows.Settings{MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+			EventsEnabled: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -352,11 +352,11 @@ func TestFaultEnvironmentDeleted(t *testing.T) {
 	if err := c.GetWorkflow(ctx, wid, run.GetRunID()).Get(ctx, nil); err != nil {
 		t.Fatalf("the workflow of the deleted environment: %v, want it completed", err)
 	}
-	desc, err := c.DescribeWorkflowExecution(ctx, wid, run.GetRunID())
+	desc, err := c.DescribeWorkflow(ctx, wid, run.GetRunID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	if got := info.GetStatus().String(); got != "Completed" {
 		t.Fatalf("workflow status %s, want Completed (not ContinuedAsNew, not Failed)", got)
 	}
@@ -449,7 +449,7 @@ func TestFaultTemporalRestart(t *testing.T) {
 	for i := range faultTemporalEnvironments {
 		env, err := st.CreateEnvironment(ctx, store.Environment{
 			Name: fmt.Sprintf("fault-temporal-%d-%s", i, uuid.NewString()[:8]), Endpoint: enginetest.Endpoint(),
-			MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter,
+			Settings: workflows.Settings{MetricsInterval: settings.MetricsInterval, CollectMetrics: true, OfflineAfter: settings.OfflineAfter},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -550,11 +550,11 @@ func TestFaultTemporalRestart(t *testing.T) {
 	offline := 0
 	for _, env := range envs {
 		wid := workflows.WorkflowID(env.ID.String())
-		desc, err := c.DescribeWorkflowExecution(ctx, wid, "")
+		desc, err := c.DescribeWorkflow(ctx, wid, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := desc.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if s := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			t.Errorf("%s: status %s after the restart, want running", wid, s)
 		}
 		// One collector: consecutive stored cycles at least an interval

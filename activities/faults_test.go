@@ -43,7 +43,7 @@ func setupBehindProxy(t *testing.T, endpoint string) *proxiedBundle {
 	set := workflows.DefaultSettings()
 	env, err := st.CreateEnvironment(context.Background(), store.Environment{
 		Name: "fault-" + uuid.NewString()[:8], Endpoint: endpoint,
-		MetricsInterval: set.MetricsInterval, CollectMetrics: true, OfflineAfter: set.OfflineAfter,
+		Settings: workflows.Settings{MetricsInterval: set.MetricsInterval, CollectMetrics: true, OfflineAfter: set.OfflineAfter},
 	})
 	if err != nil {
 		t.Fatal(err)

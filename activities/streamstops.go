@@ -67,11 +67,11 @@ func (r *streamStops) watch(ch <-chan struct{}, w *workerStreams) {
 	}
 }
 
-// admit counts one more detached stream, unless max (> 0) already run.
-func (r *streamStops) admit(max int) bool {
+// admit counts one more detached stream, unless limit (> 0) already run.
+func (r *streamStops) admit(limit int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if max > 0 && r.detached >= max {
+	if limit > 0 && r.detached >= limit {
 		return false
 	}
 	r.detached++

@@ -651,25 +651,13 @@ func TestSettingsMappingOfDiskFields(t *testing.T) {
 	set := workflows.DefaultSettings()
 	set.DiskInterval, set.DiskTimeout, set.DiskCooldown = 10*time.Minute, time.Minute, 2*time.Hour
 	set.DiskThresholdMode, set.DiskThresholdPercent, set.DiskThresholdBytes, set.DiskCapacityBytes = "bytes", 90.5, 1<<40, 1<<41
-	e := withSettings(store.Environment{}, set)
-	if e.DiskInterval != 10*time.Minute || e.DiskTimeout != time.Minute || e.DiskCooldown != 2*time.Hour ||
-		e.DiskThresholdMode != "bytes" || e.DiskThresholdPercent != 90.5 || e.DiskThresholdBytes != 1<<40 || e.DiskCapacityBytes != 1<<41 {
-		t.Fatalf("withSettings = %+v", e)
-	}
-	if back := settingsOf(e); back != set {
-		t.Fatalf("settingsOf(withSettings(s)) = %+v, want %+v", back, set)
-	}
-	// Settings of a run that predates disk checks show and store the defaults.
+	// Settings without disk fields show the defaults.
 	old := workflows.Settings{MetricsInterval: 30 * time.Second, OfflineAfter: 2}
-	v := settingsView(old)
-	if v.DiskIntervalSeconds != 300 || v.DiskTimeoutSeconds != 20 || v.DiskThresholdMode != "percent" ||
-		v.DiskThresholdPercent != 80 || v.DiskThresholdBytes != 50_000_000_000 || v.DiskCapacityBytes != 0 || v.DiskCooldownSeconds != 3600 {
-		t.Fatalf("settingsView(old) = %+v", v)
+	if v := old.InEffect(); v.DiskInterval != 5*time.Minute || v.DiskTimeout != 20*time.Second || v.DiskThresholdMode != "percent" ||
+		v.DiskThresholdPercent != 80 || v.DiskThresholdBytes != 50_000_000_000 || v.DiskCapacityBytes != 0 || v.DiskCooldown != time.Hour {
+		t.Fatalf("old.InEffect() = %+v", v)
 	}
-	if e := withSettings(store.Environment{}, old); e.DiskInterval != 5*time.Minute || e.DiskThresholdMode != "percent" || e.DiskCooldown != time.Hour {
-		t.Fatalf("withSettings(old) = %+v", e)
-	}
-	raw, _ := json.Marshal(settingsView(set))
+	raw, _ := json.Marshal(set)
 	for _, key := range []string{`"diskIntervalSeconds":600`, `"diskTimeoutSeconds":60`, `"diskThresholdMode":"bytes"`,
 		`"diskThresholdPercent":90.5`, `"diskThresholdBytes":1099511627776`, `"diskCapacityBytes":2199023255552`,
 		`"diskCooldownSeconds":7200`} {

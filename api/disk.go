@@ -57,7 +57,7 @@ func (s *Server) getDisk(w http.ResponseWriter, r *http.Request) {
 	for _, p := range points {
 		out = append(out, pointJSON(p))
 	}
-	set := settingsOf(env)
+	set := env.Settings.InEffect()
 	threshold := map[string]any{"mode": set.DiskThresholdMode}
 	switch set.DiskThresholdMode {
 	case workflows.DiskThresholdPercent:

@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/windflow/monitor/internal/engine"
-	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/internal/netpolicy"
+	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -37,33 +37,11 @@ func (s *Server) environmentRoutes() chi.Router {
 	return r
 }
 
-// settingsJSON is the settings block of an environment in requests and answers.
-type settingsJSON struct {
-	MetricsIntervalSeconds int  `json:"metricsIntervalSeconds"`
-	CollectMetrics         bool `json:"collectMetrics"`
-	Paused                 bool `json:"paused"`
-	OfflineAfter           int  `json:"offlineAfter"`
-	// Container events: on/off, "stream" or "poll", and the poll interval.
-	EventsEnabled       bool   `json:"eventsEnabled"`
-	EventMode           string `json:"eventMode"`
-	PollIntervalSeconds int    `json:"pollIntervalSeconds"`
-	// Disk checks: interval and timeout, warning threshold ("percent",
-	// "bytes" or "off" with its percent and bytes values), capacity (0 =
-	// auto, -1 = unknown) and the least time between two warnings.
-	DiskIntervalSeconds  int     `json:"diskIntervalSeconds"`
-	DiskTimeoutSeconds   int     `json:"diskTimeoutSeconds"`
-	DiskThresholdMode    string  `json:"diskThresholdMode"`
-	DiskThresholdPercent float64 `json:"diskThresholdPercent"`
-	DiskThresholdBytes   int64   `json:"diskThresholdBytes"`
-	DiskCapacityBytes    int64   `json:"diskCapacityBytes"`
-	DiskCooldownSeconds  int     `json:"diskCooldownSeconds"`
-}
-
 type environmentJSON struct {
-	ID       uuid.UUID    `json:"id"`
-	Name     string       `json:"name"`
-	Endpoint string       `json:"endpoint"`
-	Settings settingsJSON `json:"settings"`
+	ID       uuid.UUID         `json:"id"`
+	Name     string            `json:"name"`
+	Endpoint string            `json:"endpoint"`
+	Settings settings.Settings `json:"settings"`
 	// TLS says what TLS material the environment has (null: none), never
 	// the material itself (see tlsView below).
 	TLS         *tlsView `json:"tls"`
@@ -81,43 +59,13 @@ type environmentJSON struct {
 func (s *Server) environmentJSON(e store.Environment) environmentJSON {
 	return environmentJSON{
 		ID: e.ID, Name: e.Name, Endpoint: e.Endpoint,
-		Settings:    settingsView(settingsOf(e)),
+		Settings:    e.Settings.InEffect(),
 		TLS:         tlsViewOf(e.TLS),
 		WorkflowID:  workflows.WorkflowID(e.ID.String()),
 		WorkflowURL: s.workflowURL(e.ID),
 		Version:     e.Version, SettingsApplied: !e.SettingsPending,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
-}
-
-// settingsView shows the settings in effect: unset event and disk fields
-// (state of a run that predates them) with their defaults.
-func settingsView(s workflows.Settings) settingsJSON {
-	s = s.WithEventDefaults().WithDiskDefaults()
-	return settingsJSON{
-		MetricsIntervalSeconds: int(s.MetricsInterval / time.Second),
-		CollectMetrics:         s.CollectMetrics,
-		Paused:                 s.Paused,
-		OfflineAfter:           s.OfflineAfter,
-		EventsEnabled:          s.EventsEnabled,
-		EventMode:              string(s.EventMode),
-		PollIntervalSeconds:    int(s.PollInterval / time.Second),
-		DiskIntervalSeconds:    int(s.DiskInterval / time.Second),
-		DiskTimeoutSeconds:     int(s.DiskTimeout / time.Second),
-		DiskThresholdMode:      s.DiskThresholdMode,
-		DiskThresholdPercent:   s.DiskThresholdPercent,
-		DiskThresholdBytes:     s.DiskThresholdBytes,
-		DiskCapacityBytes:      s.DiskCapacityBytes,
-		DiskCooldownSeconds:    int(s.DiskCooldown / time.Second),
-	}
-}
-
-// settingsOf reads the workflow settings stored with an environment.
-func settingsOf(e store.Environment) workflows.Settings { return envflow.SettingsOf(e) }
-
-// withSettings returns e carrying set.
-func withSettings(e store.Environment, set workflows.Settings) store.Environment {
-	return envflow.WithSettings(e, set)
 }
 
 func validateName(name string) error {
@@ -186,7 +134,7 @@ func (s *Server) CreateEnvironmentTLS(ctx context.Context, name, endpoint string
 		return store.Environment{}, errorf(http.StatusBadRequest, "invalid_settings", "%s", err.Error())
 	}
 	// The ID is chosen here so that the sealed material is bound to it.
-	env := withSettings(store.Environment{ID: uuid.New(), Name: name, Endpoint: endpoint}, set)
+	env := store.Environment{ID: uuid.New(), Name: name, Endpoint: endpoint, Settings: set}
 	if env.TLS, err = s.sealTLS(env.ID, endpoint, m); err != nil {
 		return store.Environment{}, err
 	}

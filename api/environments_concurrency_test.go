@@ -140,12 +140,7 @@ func (b *testBundle) requireInStep(t *testing.T, id string) store.Environment {
 	if env.SettingsPending {
 		t.Fatalf("environment %s still marked pending", id)
 	}
-	stored := workflows.Settings{MetricsInterval: env.MetricsInterval, CollectMetrics: env.CollectMetrics,
-		Paused: env.Paused, OfflineAfter: env.OfflineAfter, EventsEnabled: env.EventsEnabled,
-		EventMode: workflows.EventMode(env.EventMode), PollInterval: env.PollInterval,
-		DiskInterval: env.DiskInterval, DiskTimeout: env.DiskTimeout, DiskThresholdMode: env.DiskThresholdMode,
-		DiskThresholdPercent: env.DiskThresholdPercent, DiskThresholdBytes: env.DiskThresholdBytes,
-		DiskCapacityBytes: env.DiskCapacityBytes, DiskCooldown: env.DiskCooldown}
+	stored := env.Settings
 	if got := b.workflowSettings(t, id); got != stored {
 		t.Fatalf("workflow settings %+v, stored %+v", got, stored)
 	}
@@ -179,9 +174,9 @@ func TestEnvironments_ConcurrentPatchAndSettings(t *testing.T) {
 			t.Fatalf("iteration %d: PATCH %d %s, PUT %d %s", i, patch.code, patch.body, put.code, put.body)
 		}
 		stored := b.requireInStep(t, env.ID)
-		if stored.Name != name || stored.MetricsInterval != time.Duration(interval)*time.Second {
+		if stored.Name != name || stored.Settings.MetricsInterval != time.Duration(interval)*time.Second {
 			t.Fatalf("iteration %d: stored name %q interval %s; want %q and %ds (an update was lost)",
-				i, stored.Name, stored.MetricsInterval, name, interval)
+				i, stored.Name, stored.Settings.MetricsInterval, name, interval)
 		}
 	}
 }
@@ -223,8 +218,8 @@ func TestEnvironments_TLSRemovalSurvivesSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.TLS != nil || got.OfflineAfter != 2+i%5 {
-			t.Fatalf("iteration %d: TLS %v, offlineAfter %d; want no TLS and %d", i, got.TLS, got.OfflineAfter, 2+i%5)
+		if got.TLS != nil || got.Settings.OfflineAfter != 2+i%5 {
+			t.Fatalf("iteration %d: TLS %v, offlineAfter %d; want no TLS and %d", i, got.TLS, got.Settings.OfflineAfter, 2+i%5)
 		}
 	}
 }
@@ -315,8 +310,8 @@ func TestEnvironments_OverflowAndNullRejected(t *testing.T) {
 		t.Errorf("overflow answer %s does not name the field and its range", a.body)
 	}
 	after := b.requireInStep(t, env.ID)
-	if after.Version != before.Version || after.MetricsInterval != 30*time.Second {
-		t.Fatalf("after bad input: version %d → %d, interval %s", before.Version, after.Version, after.MetricsInterval)
+	if after.Version != before.Version || after.Settings.MetricsInterval != 30*time.Second {
+		t.Fatalf("after bad input: version %d → %d, interval %s", before.Version, after.Version, after.Settings.MetricsInterval)
 	}
 	var list struct{ Environments []environmentJSON }
 	b.call(t, http.MethodGet, "/api/v1/environments", "", &list)
@@ -327,8 +322,8 @@ func TestEnvironments_OverflowAndNullRejected(t *testing.T) {
 	if a := b.send(t, http.MethodPut, "/api/v1/environments/"+env.ID+"/settings", `{"metricsIntervalSeconds":20}`, nil); a.code != http.StatusOK {
 		t.Fatalf("PUT after bad input: %d %s", a.code, a.body)
 	}
-	if got := b.requireInStep(t, env.ID); got.MetricsInterval != 20*time.Second {
-		t.Fatalf("interval %s after the PUT, want 20s", got.MetricsInterval)
+	if got := b.requireInStep(t, env.ID); got.Settings.MetricsInterval != 20*time.Second {
+		t.Fatalf("interval %s after the PUT, want 20s", got.Settings.MetricsInterval)
 	}
 }
 

@@ -61,8 +61,8 @@ func TestEnvironments_SettingsStoredThenApplied(t *testing.T) {
 		t.Fatalf("PUT with Temporal down: %d %s; want 202 with settingsApplied false", a.code, a.body)
 	}
 	stored := b.storedEnvironment(t, env.ID)
-	if !stored.SettingsPending || stored.MetricsInterval != 20*time.Second {
-		t.Fatalf("stored: pending %t, interval %s; want pending, 20s", stored.SettingsPending, stored.MetricsInterval)
+	if !stored.SettingsPending || stored.Settings.MetricsInterval != 20*time.Second {
+		t.Fatalf("stored: pending %t, interval %s; want pending, 20s", stored.SettingsPending, stored.Settings.MetricsInterval)
 	}
 	if got := b.workflowSettings(t, env.ID); got.MetricsInterval != 30*time.Second {
 		t.Fatalf("the workflow has %s before the reconciler ran", got.MetricsInterval)
@@ -78,8 +78,8 @@ func TestEnvironments_SettingsStoredThenApplied(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("SyncPending = %d, %v; want 1", n, err)
 	}
-	if got := b.requireInStep(t, env.ID); got.MetricsInterval != 20*time.Second {
-		t.Fatalf("after the reconciler: %s", got.MetricsInterval)
+	if got := b.requireInStep(t, env.ID); got.Settings.MetricsInterval != 20*time.Second {
+		t.Fatalf("after the reconciler: %s", got.Settings.MetricsInterval)
 	}
 }
 
@@ -95,8 +95,8 @@ func TestEnvironments_SettingsRefusedByTheWorkflowAreRestored(t *testing.T) {
 	if a.code != http.StatusBadRequest || !strings.Contains(a.body, "refused by this test") {
 		t.Fatalf("PUT refused by the workflow: %d %s; want 400 with its reason", a.code, a.body)
 	}
-	if stored := b.storedEnvironment(t, env.ID); stored.MetricsInterval != 30*time.Second {
-		t.Fatalf("stored interval %s after a refused change, want 30s", stored.MetricsInterval)
+	if stored := b.storedEnvironment(t, env.ID); stored.Settings.MetricsInterval != 30*time.Second {
+		t.Fatalf("stored interval %s after a refused change, want 30s", stored.Settings.MetricsInterval)
 	}
 	if _, err := b.controller().SyncPending(context.Background()); err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestEnvironments_SettingsRestartAStoppedWorkflow(t *testing.T) {
 	if !b.workflowRunning(t, env.ID) {
 		t.Fatal("the workflow was not started again")
 	}
-	if got := b.requireInStep(t, env.ID); got.MetricsInterval != 25*time.Second {
-		t.Fatalf("interval %s, want 25s", got.MetricsInterval)
+	if got := b.requireInStep(t, env.ID); got.Settings.MetricsInterval != 25*time.Second {
+		t.Fatalf("interval %s, want 25s", got.Settings.MetricsInterval)
 	}
 }

@@ -82,7 +82,7 @@ func evtServe(t *testing.T, st *store.Store, startStream bool, heartbeat time.Du
 func (b *evtBundle) createEnv(t *testing.T, name string) store.Environment {
 	t.Helper()
 	set := workflows.DefaultSettings()
-	e, err := b.store.CreateEnvironment(b.ctx, withSettings(store.Environment{Name: name, Endpoint: "unix:///var/run/docker.sock"}, set))
+	e, err := b.store.CreateEnvironment(b.ctx, store.Environment{Name: name, Endpoint: "unix:///var/run/docker.sock", Settings: set})
 	if err != nil {
 		t.Fatalf("CreateEnvironment: %v", err)
 	}
@@ -449,7 +449,7 @@ func TestEventsAPI_EnvironmentRoutesAndSettings(t *testing.T) {
 	t.Parallel()
 	b := evtSetup(t, false)
 	env := b.createEnv(t, "env")
-	env.EventMode, env.PollInterval = "poll", 45*time.Second
+	env.Settings.EventMode, env.Settings.PollInterval = "poll", 45*time.Second
 	if _, err := b.store.UpdateEnvironment(b.ctx, env); err != nil {
 		t.Fatal(err)
 	}
@@ -474,23 +474,12 @@ func TestSettingsMappingOfEventFields(t *testing.T) {
 	t.Parallel()
 	set := workflows.DefaultSettings()
 	set.EventsEnabled, set.EventMode, set.PollInterval = false, workflows.EventModePoll, 2*time.Minute
-	e := withSettings(store.Environment{}, set)
-	if e.EventsEnabled || e.EventMode != "poll" || e.PollInterval != 2*time.Minute {
-		t.Fatalf("withSettings = %+v", e)
-	}
-	if back := settingsOf(e); back != set {
-		t.Fatalf("settingsOf(withSettings(s)) = %+v, want %+v", back, set)
-	}
-	// Settings of a run that predates events show their defaults.
+	// Settings without event fields show their defaults.
 	old := workflows.Settings{MetricsInterval: 30 * time.Second, OfflineAfter: 2}
-	v := settingsView(old)
-	if v.EventsEnabled || v.EventMode != "stream" || v.PollIntervalSeconds != 60 {
-		t.Fatalf("settingsView(old) = %+v", v)
+	if v := old.InEffect(); v.EventsEnabled || v.EventMode != "stream" || v.PollInterval != time.Minute {
+		t.Fatalf("old.InEffect() = %+v", v)
 	}
-	if e := withSettings(store.Environment{}, old); e.EventMode != "stream" || e.PollInterval != time.Minute {
-		t.Fatalf("withSettings(old) = %+v", e)
-	}
-	raw, _ := json.Marshal(settingsView(set))
+	raw, _ := json.Marshal(set)
 	for _, key := range []string{`"eventsEnabled":false`, `"eventMode":"poll"`, `"pollIntervalSeconds":120`} {
 		if !strings.Contains(string(raw), key) {
 			t.Fatalf("settings JSON %s lacks %s", raw, key)

@@ -42,8 +42,8 @@ func BenchmarkMetricsCharts(b *testing.B) {
 		b.Fatalf("open store: %v", err)
 	}
 	defer st.Close()
-	env, err := st.CreateEnvironment(b.Context(), withSettings(store.Environment{Name: "bench", Endpoint: "unix:///var/run/docker.sock"},
-		workflows.DefaultSettings()))
+	env, err := st.CreateEnvironment(b.Context(), store.Environment{Name: "bench", Endpoint: "unix:///var/run/docker.sock",
+		Settings: workflows.DefaultSettings()})
 	if err != nil {
 		b.Fatalf("CreateEnvironment: %v", err)
 	}

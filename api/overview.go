@@ -28,7 +28,7 @@ type overviewEnvironmentJSON struct {
 	ID       uuid.UUID `json:"id"`
 	Name     string    `json:"name"`
 	Endpoint string    `json:"endpoint"`
-	// Settings in effect, as in settingsJSON.
+	// Settings in effect, as in settings.Settings.
 	Paused                 bool   `json:"paused"`
 	CollectMetrics         bool   `json:"collectMetrics"`
 	EventsEnabled          bool   `json:"eventsEnabled"`
@@ -115,12 +115,12 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) overviewEnvironmentJSON(e store.OverviewEnvironment) overviewEnvironmentJSON {
-	set := settingsView(settingsOf(e.Environment))
+	set := e.Settings.InEffect()
 	out := overviewEnvironmentJSON{
 		ID: e.ID, Name: e.Name, Endpoint: e.Endpoint,
 		Paused: set.Paused, CollectMetrics: set.CollectMetrics,
-		EventsEnabled: set.EventsEnabled, EventMode: set.EventMode,
-		MetricsIntervalSeconds: set.MetricsIntervalSeconds,
+		EventsEnabled: set.EventsEnabled, EventMode: string(set.EventMode),
+		MetricsIntervalSeconds: int(set.MetricsInterval / time.Second),
 		WorkflowID:             workflows.WorkflowID(e.ID.String()),
 		WorkflowURL:            s.workflowURL(e.ID),
 		Sparkline: sparklineJSON{

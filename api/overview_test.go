@@ -26,7 +26,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/windflow/monitor/api"
-	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
 	"github.com/windflow/monitor/workflows"
@@ -109,7 +108,7 @@ func createOverviewEnv(t testing.TB, st *store.Store, name, endpoint string, cha
 	if change != nil {
 		change(&set)
 	}
-	e, err := st.CreateEnvironment(t.Context(), envflow.WithSettings(store.Environment{Name: name, Endpoint: endpoint}, set))
+	e, err := st.CreateEnvironment(t.Context(), store.Environment{Name: name, Endpoint: endpoint, Settings: set})
 	if err != nil {
 		t.Fatalf("CreateEnvironment(%s): %v", name, err)
 	}

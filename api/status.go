@@ -67,15 +67,11 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// stateJSON is the workflow's live state as the API shows it: the same
-// fields, with the interval in seconds like everywhere else in the API.
-type stateJSON struct {
-	workflows.State
-	Settings settingsJSON `json:"settings"`
-}
-
-func stateView(s workflows.State) stateJSON {
-	return stateJSON{State: s, Settings: settingsView(s.Settings)}
+// stateView is the workflow's live state as the API shows it: the settings
+// in effect (unset fields with their defaults).
+func stateView(s workflows.State) workflows.State {
+	s.Settings = s.Settings.InEffect()
+	return s
 }
 
 // liveError says why the live state is missing without repeating

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# faults.sh is `make faults`: the fault suite (issue 9), every case with
+# faults.sh is `make faults`: the fault suite, every case with
 # the race detector on the real stack, each printing its figure (a
 # "faults: ..." line) and asserting it:
 #

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	envsettings "github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/temporaltest"
 )
 
@@ -103,9 +104,7 @@ func cachedWorkflowMemory(b *testing.B, addr string, envs int, events bool) (sta
 // defaults) reports what that costs, multiplied in production by 500.
 func BenchmarkWorkflowMemoryPerCycle(b *testing.B) {
 	addr := temporaltest.Address(b)
-	saved := metricsIntervalFloor
-	metricsIntervalFloor = time.Second
-	defer func() { metricsIntervalFloor = saved }()
+	defer envsettings.LowerMetricsIntervalFloor(time.Second)()
 	for range b.N {
 		heap, stack := workflowMemoryPerCycle(b, addr, 150, 60)
 		b.ReportMetric(heap, "heap-B/env/cycle")

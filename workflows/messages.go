@@ -5,9 +5,10 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	envsettings "github.com/windflow/monitor/internal/settings"
 )
 
 // Message and activity names shared by the workflow, the worker and the API.
@@ -62,18 +63,6 @@ const (
 	DefaultTaskQueue = "windflow"
 )
 
-// Limits and defaults of the settings.
-const (
-	DefaultMetricsInterval = 30 * time.Second
-	MinMetricsInterval     = 10 * time.Second
-	MaxMetricsInterval     = 5 * time.Minute
-	// DefaultOfflineAfter is how many consecutive failed checks turn an
-	// environment offline, so that one blip does not page anyone.
-	DefaultOfflineAfter = 2
-	// MaxOfflineAfter bounds OfflineAfter.
-	MaxOfflineAfter = 20
-)
-
 // WorkflowID returns the workflow ID of an environment: "environment/<uuid>".
 func WorkflowID(environmentID string) string { return "environment/" + environmentID }
 
@@ -91,304 +80,64 @@ func NotificationWorkflowID(instance string, id int64) string {
 	return fmt.Sprintf("notification/%s/%d", instance, id)
 }
 
-// Settings is the environment's configuration as the workflow applies it.
-type Settings struct {
-	// MetricsInterval is the time between two collection cycles.
-	MetricsInterval time.Duration `json:"metricsInterval"`
-	// CollectMetrics turns metric collection on or off; when off the engine
-	// is still pinged on the same cadence to keep its status known.
-	CollectMetrics bool `json:"collectMetrics"`
-	// Paused stops all activity for the environment until resumed.
-	Paused bool `json:"paused"`
-	// OfflineAfter is the number of consecutive failed checks before the
-	// environment is declared offline.
-	OfflineAfter int `json:"offlineAfter"`
-	// EventsEnabled turns container-event collection on or off. Inputs that
-	// predate events lack it and therefore run without events.
-	EventsEnabled bool `json:"eventsEnabled,omitempty"`
-	// EventMode is how events are collected: a long-running stream or polls.
-	// Empty means EventModeStream (see WithEventDefaults).
-	EventMode EventMode `json:"eventMode,omitempty"`
-	// PollInterval is the time between two polls in poll mode. Zero means
-	// DefaultPollInterval (see WithEventDefaults).
-	PollInterval time.Duration `json:"pollInterval,omitempty"`
+// Settings is the environment's configuration as the workflow applies it
+// (its JSON shows durations in seconds).
+type Settings = envsettings.Settings
 
-	// Disk checks. Zero values mean the defaults (see WithDiskDefaults), so
-	// inputs recorded before disk checks existed still replay.
-	// DiskInterval is the time between two disk checks.
-	DiskInterval time.Duration `json:"diskInterval,omitempty"`
-	// DiskTimeout bounds one /system/df call (it walks every layer).
-	DiskTimeout time.Duration `json:"diskTimeout,omitempty"`
-	// DiskThresholdMode is DiskThresholdPercent, DiskThresholdBytes or DiskThresholdOff.
-	DiskThresholdMode string `json:"diskThresholdMode,omitempty"`
-	// DiskThresholdPercent warns above this share of the capacity (percent mode).
-	DiskThresholdPercent float64 `json:"diskThresholdPercent,omitempty"`
-	// DiskThresholdBytes warns above this many bytes used by Docker (bytes mode).
-	DiskThresholdBytes int64 `json:"diskThresholdBytes,omitempty"`
-	// DiskCapacityBytes is the capacity percentages are computed against; 0
-	// means statfs of the engine's DockerRootDir when the engine is local.
-	// -1 means "unknown" explicitly (no statfs).
-	DiskCapacityBytes int64 `json:"diskCapacityBytes,omitempty"`
-	// DiskCooldown is the least time between two disk warnings.
-	DiskCooldown time.Duration `json:"diskCooldown,omitempty"`
-}
-
-// Disk threshold modes.
-const (
-	DiskThresholdPercent = "percent"
-	DiskThresholdBytes   = "bytes"
-	DiskThresholdOff     = "off"
-)
-
-// Limits and defaults of the disk settings.
-const (
-	DefaultDiskInterval         = 5 * time.Minute
-	MinDiskInterval             = time.Minute
-	MaxDiskInterval             = time.Hour
-	DefaultDiskTimeout          = 20 * time.Second
-	MinDiskTimeout              = 5 * time.Second
-	MaxDiskTimeout              = 2 * time.Minute
-	DefaultDiskThresholdPercent = 80.0
-	DefaultDiskThresholdBytes   = int64(50_000_000_000)
-	DefaultDiskCooldown         = time.Hour
-	MinDiskCooldown             = time.Minute
-	MaxDiskCooldown             = 24 * time.Hour
-)
-
-// WithDiskDefaults returns s with unset disk fields filled with their defaults.
-func (s Settings) WithDiskDefaults() Settings {
-	if s.DiskInterval == 0 {
-		s.DiskInterval = DefaultDiskInterval
-	}
-	if s.DiskTimeout == 0 {
-		s.DiskTimeout = DefaultDiskTimeout
-	}
-	if s.DiskThresholdMode == "" {
-		s.DiskThresholdMode = DiskThresholdPercent
-	}
-	if s.DiskThresholdPercent == 0 {
-		s.DiskThresholdPercent = DefaultDiskThresholdPercent
-	}
-	if s.DiskThresholdBytes == 0 {
-		s.DiskThresholdBytes = DefaultDiskThresholdBytes
-	}
-	if s.DiskCooldown == 0 {
-		s.DiskCooldown = DefaultDiskCooldown
-	}
-	return s
-}
+// SettingsPatch is the payload of the configure Update and Signal: only the
+// fields that are set change.
+type SettingsPatch = envsettings.Patch
 
 // EventMode is how container events are collected.
-type EventMode string
+type EventMode = envsettings.EventMode
 
 // Event modes.
 const (
-	// EventModeStream follows the engine's /events stream with a
-	// long-running, heartbeating activity: events arrive within a second.
-	EventModeStream EventMode = "stream"
-	// EventModePoll reads the events since the cursor on a timer: no
-	// long-lived connection, events arrive within one poll interval.
-	EventModePoll EventMode = "poll"
+	EventModeStream = envsettings.EventModeStream
+	EventModePoll   = envsettings.EventModePoll
 )
 
-// Limits and defaults of the event settings.
+// Disk threshold modes.
 const (
-	DefaultPollInterval = 60 * time.Second
-	MinPollInterval     = 30 * time.Second
-	MaxPollInterval     = 5 * time.Minute
+	DiskThresholdPercent = envsettings.DiskThresholdPercent
+	DiskThresholdBytes   = envsettings.DiskThresholdBytes
+	DiskThresholdOff     = envsettings.DiskThresholdOff
 )
 
-// WithEventDefaults returns s with unset event fields (from inputs recorded
-// before events existed) filled with their defaults; EventsEnabled is left alone.
-func (s Settings) WithEventDefaults() Settings {
-	if s.EventMode == "" {
-		s.EventMode = EventModeStream
-	}
-	if s.PollInterval == 0 {
-		s.PollInterval = DefaultPollInterval
-	}
-	return s
-}
+// Limits and defaults of the settings.
+const (
+	DefaultMetricsInterval      = envsettings.DefaultMetricsInterval
+	MinMetricsInterval          = envsettings.MinMetricsInterval
+	MaxMetricsInterval          = envsettings.MaxMetricsInterval
+	DefaultOfflineAfter         = envsettings.DefaultOfflineAfter
+	MaxOfflineAfter             = envsettings.MaxOfflineAfter
+	DefaultPollInterval         = envsettings.DefaultPollInterval
+	MinPollInterval             = envsettings.MinPollInterval
+	MaxPollInterval             = envsettings.MaxPollInterval
+	DefaultDiskInterval         = envsettings.DefaultDiskInterval
+	MinDiskInterval             = envsettings.MinDiskInterval
+	MaxDiskInterval             = envsettings.MaxDiskInterval
+	DefaultDiskTimeout          = envsettings.DefaultDiskTimeout
+	MinDiskTimeout              = envsettings.MinDiskTimeout
+	MaxDiskTimeout              = envsettings.MaxDiskTimeout
+	DefaultDiskThresholdPercent = envsettings.DefaultDiskThresholdPercent
+	DefaultDiskThresholdBytes   = envsettings.DefaultDiskThresholdBytes
+	DefaultDiskCooldown         = envsettings.DefaultDiskCooldown
+	MinDiskCooldown             = envsettings.MinDiskCooldown
+	MaxDiskCooldown             = envsettings.MaxDiskCooldown
+)
 
 // DefaultSettings returns the settings of a new environment.
-func DefaultSettings() Settings {
-	return Settings{
-		MetricsInterval: DefaultMetricsInterval,
-		CollectMetrics:  true,
-		OfflineAfter:    DefaultOfflineAfter,
-		EventsEnabled:   true,
-		EventMode:       EventModeStream,
-		PollInterval:    DefaultPollInterval,
-	}.WithDiskDefaults()
-}
+func DefaultSettings() Settings { return envsettings.Default() }
 
-// metricsIntervalFloor is MinMetricsInterval; only BenchmarkWorkflowMemoryPerCycle
-// lowers it, to run many cycles in a short benchmark.
-var metricsIntervalFloor = MinMetricsInterval
-
-// Validate reports the first setting that is out of range.
-func (s Settings) Validate() error {
-	if s.MetricsInterval < metricsIntervalFloor || s.MetricsInterval > MaxMetricsInterval {
-		return fmt.Errorf("%w: metricsInterval must be between %s and %s, got %s",
-			ErrInvalidSettings, metricsIntervalFloor, MaxMetricsInterval, s.MetricsInterval)
-	}
-	if s.OfflineAfter < 1 || s.OfflineAfter > MaxOfflineAfter {
-		return fmt.Errorf("%w: offlineAfter must be between 1 and %d, got %d",
-			ErrInvalidSettings, MaxOfflineAfter, s.OfflineAfter)
-	}
-	s = s.WithEventDefaults()
-	if s.EventMode != EventModeStream && s.EventMode != EventModePoll {
-		return fmt.Errorf("%w: eventMode must be %q or %q, got %q",
-			ErrInvalidSettings, EventModeStream, EventModePoll, s.EventMode)
-	}
-	if s.PollInterval < MinPollInterval || s.PollInterval > MaxPollInterval {
-		return fmt.Errorf("%w: pollInterval must be between %s and %s, got %s",
-			ErrInvalidSettings, MinPollInterval, MaxPollInterval, s.PollInterval)
-	}
-	return s.validateDisk()
-}
-
-func (s Settings) validateDisk() error {
-	s = s.WithDiskDefaults()
-	switch {
-	case s.DiskInterval < MinDiskInterval || s.DiskInterval > MaxDiskInterval:
-		return fmt.Errorf("%w: diskInterval must be between %s and %s, got %s",
-			ErrInvalidSettings, MinDiskInterval, MaxDiskInterval, s.DiskInterval)
-	case s.DiskTimeout < MinDiskTimeout || s.DiskTimeout > MaxDiskTimeout:
-		return fmt.Errorf("%w: diskTimeout must be between %s and %s, got %s",
-			ErrInvalidSettings, MinDiskTimeout, MaxDiskTimeout, s.DiskTimeout)
-	case s.DiskThresholdMode != DiskThresholdPercent && s.DiskThresholdMode != DiskThresholdBytes && s.DiskThresholdMode != DiskThresholdOff:
-		return fmt.Errorf("%w: diskThresholdMode must be %q, %q or %q, got %q",
-			ErrInvalidSettings, DiskThresholdPercent, DiskThresholdBytes, DiskThresholdOff, s.DiskThresholdMode)
-	case !(s.DiskThresholdPercent >= 1 && s.DiskThresholdPercent <= 100): // also rejects NaN
-		return fmt.Errorf("%w: diskThresholdPercent must be between 1 and 100, got %v",
-			ErrInvalidSettings, s.DiskThresholdPercent)
-	case s.DiskThresholdBytes < 1:
-		return fmt.Errorf("%w: diskThresholdBytes must be at least 1, got %d", ErrInvalidSettings, s.DiskThresholdBytes)
-	case s.DiskCapacityBytes < -1:
-		return fmt.Errorf("%w: diskCapacityBytes must be -1 (unknown), 0 (auto) or a size, got %d",
-			ErrInvalidSettings, s.DiskCapacityBytes)
-	case s.DiskCooldown < MinDiskCooldown || s.DiskCooldown > MaxDiskCooldown:
-		return fmt.Errorf("%w: diskCooldown must be between %s and %s, got %s",
-			ErrInvalidSettings, MinDiskCooldown, MaxDiskCooldown, s.DiskCooldown)
-	}
-	return nil
-}
-
-// ErrInvalidSettings marks a rejected settings change.
-var ErrInvalidSettings = errors.New("invalid settings")
+// ErrInvalidSettings marks a rejected settings change (envsettings.ErrInvalid).
+var ErrInvalidSettings = envsettings.ErrInvalid
 
 // ErrTypeInvalidSettings is the type of the temporal.ApplicationError that a
 // rejected configure update returns to its caller: errors.Is does not survive
 // the trip through the server, the type does. Its Message() is the reason,
 // e.g. "invalid settings: metricsInterval must be between 10s and 5m0s, got 5s".
 const ErrTypeInvalidSettings = "InvalidSettings"
-
-// SettingsPatch is the payload of the configure Update and Signal: only the
-// fields that are set change.
-type SettingsPatch struct {
-	// MetricsIntervalSeconds sets Settings.MetricsInterval.
-	MetricsIntervalSeconds *int `json:"metricsIntervalSeconds,omitempty"`
-	// CollectMetrics sets Settings.CollectMetrics.
-	CollectMetrics *bool `json:"collectMetrics,omitempty"`
-	// Paused sets Settings.Paused (true pauses, false resumes).
-	Paused *bool `json:"paused,omitempty"`
-	// OfflineAfter sets Settings.OfflineAfter.
-	OfflineAfter *int `json:"offlineAfter,omitempty"`
-	// EventsEnabled sets Settings.EventsEnabled.
-	EventsEnabled *bool `json:"eventsEnabled,omitempty"`
-	// EventMode sets Settings.EventMode ("stream" or "poll").
-	EventMode *EventMode `json:"eventMode,omitempty"`
-	// PollIntervalSeconds sets Settings.PollInterval.
-	PollIntervalSeconds *int `json:"pollIntervalSeconds,omitempty"`
-	// Disk settings (see Settings).
-	DiskIntervalSeconds  *int     `json:"diskIntervalSeconds,omitempty"`
-	DiskTimeoutSeconds   *int     `json:"diskTimeoutSeconds,omitempty"`
-	DiskThresholdMode    *string  `json:"diskThresholdMode,omitempty"`
-	DiskThresholdPercent *float64 `json:"diskThresholdPercent,omitempty"`
-	DiskThresholdBytes   *int64   `json:"diskThresholdBytes,omitempty"`
-	DiskCapacityBytes    *int64   `json:"diskCapacityBytes,omitempty"`
-	DiskCooldownSeconds  *int     `json:"diskCooldownSeconds,omitempty"`
-}
-
-// Apply returns s with the patch applied, or an error if the result is out of
-// range; s itself is never modified.
-func (p SettingsPatch) Apply(s Settings) (Settings, error) {
-	var err error
-	if p.MetricsIntervalSeconds != nil {
-		if s.MetricsInterval, err = secondsIn("metricsInterval", *p.MetricsIntervalSeconds, MinMetricsInterval, MaxMetricsInterval, false); err != nil {
-			return Settings{}, err
-		}
-	}
-	if p.CollectMetrics != nil {
-		s.CollectMetrics = *p.CollectMetrics
-	}
-	if p.Paused != nil {
-		s.Paused = *p.Paused
-	}
-	if p.OfflineAfter != nil {
-		s.OfflineAfter = *p.OfflineAfter
-	}
-	if p.EventsEnabled != nil {
-		s.EventsEnabled = *p.EventsEnabled
-	}
-	if p.EventMode != nil {
-		s.EventMode = *p.EventMode
-	}
-	if p.PollIntervalSeconds != nil {
-		if s.PollInterval, err = secondsIn("pollInterval", *p.PollIntervalSeconds, MinPollInterval, MaxPollInterval, true); err != nil {
-			return Settings{}, err
-		}
-	}
-	if p.DiskIntervalSeconds != nil {
-		if s.DiskInterval, err = secondsIn("diskInterval", *p.DiskIntervalSeconds, MinDiskInterval, MaxDiskInterval, true); err != nil {
-			return Settings{}, err
-		}
-	}
-	if p.DiskTimeoutSeconds != nil {
-		if s.DiskTimeout, err = secondsIn("diskTimeout", *p.DiskTimeoutSeconds, MinDiskTimeout, MaxDiskTimeout, true); err != nil {
-			return Settings{}, err
-		}
-	}
-	if p.DiskThresholdMode != nil {
-		s.DiskThresholdMode = *p.DiskThresholdMode
-	}
-	if p.DiskThresholdPercent != nil {
-		s.DiskThresholdPercent = *p.DiskThresholdPercent
-	}
-	if p.DiskThresholdBytes != nil {
-		s.DiskThresholdBytes = *p.DiskThresholdBytes
-	}
-	if p.DiskCapacityBytes != nil {
-		s.DiskCapacityBytes = *p.DiskCapacityBytes
-	}
-	if p.DiskCooldownSeconds != nil {
-		if s.DiskCooldown, err = secondsIn("diskCooldown", *p.DiskCooldownSeconds, MinDiskCooldown, MaxDiskCooldown, true); err != nil {
-			return Settings{}, err
-		}
-	}
-	if err := s.Validate(); err != nil {
-		return Settings{}, err
-	}
-	return s, nil
-}
-
-// secondsIn converts the seconds of the setting named field into a
-// duration after checking them against [lo, hi], so that no value wraps
-// around in the multiplication (18446744084 s is 10.29 s once multiplied
-// into a time.Duration). zeroIsDefault accepts 0, which Settings reads as
-// the default of the field.
-func secondsIn(field string, seconds int, lo, hi time.Duration, zeroIsDefault bool) (time.Duration, error) {
-	if zeroIsDefault && seconds == 0 {
-		return 0, nil
-	}
-	if seconds < int(lo/time.Second) || seconds > int(hi/time.Second) {
-		// The message of Validate, with the value as given.
-		return 0, fmt.Errorf("%w: %s must be between %s and %s, got %ds",
-			ErrInvalidSettings, field, lo, hi, seconds)
-	}
-	return time.Duration(seconds) * time.Second, nil
-}
 
 // Status is the reachability of an environment as the workflow sees it.
 type Status string

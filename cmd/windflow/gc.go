@@ -17,7 +17,7 @@ import (
 // live. At 50 the collector runs twice as often over the same live set
 // and the headroom halves; the allocation rate is low (a cycle every 30 s
 // per environment), so it costs a few points of one core. Measured with
-// the scale harness (README, "Capacity"). GOGC, when set, wins, as does
+// the scale harness (docs/capacity.md). GOGC, when set, wins, as does
 // GOMEMLIMIT for a hard budget.
 const workerGCPercent = 50
 

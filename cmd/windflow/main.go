@@ -44,7 +44,6 @@ func main() {
 		"dev":     runDev,
 		// healthcheck probes a running api on this machine (container healthchecks).
 		"healthcheck": runHealthcheck,
-		"bench":       runBench,
 	}[cmd]
 	switch {
 	case cmd == "version" || cmd == "--version":
@@ -85,7 +84,6 @@ commands:
   dev       api + worker in one process, registering the local Docker engine as "local"
   version   print the version
   healthcheck  exit 0 when the api on this machine answers /healthz
-  bench scale  scale harness: N environments on fake engines vs issue 8's targets
 
 metrics: api and dev serve Prometheus /metrics on their HTTP address; the
 worker serves it on $WINDFLOW_METRICS_ADDR (default 127.0.0.1:9090; empty: off)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
 	"github.com/windflow/monitor/internal/telemetry"
@@ -22,7 +23,7 @@ func TestWithMetrics(t *testing.T) {
 	}
 	tel.EventGap("prod")
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "api "+r.Method+" "+r.URL.Path)
+		_, _ = io.WriteString(w, "api "+r.Method+" "+r.URL.Path)
 	})
 	srv := httptest.NewServer(withMetrics(api, tel))
 	defer srv.Close()
@@ -76,7 +77,7 @@ func TestAlertsFiringFromStore(t *testing.T) {
 	}
 	t.Cleanup(st.Close)
 	env, err := st.CreateEnvironment(t.Context(), store.Environment{Name: "prod", Endpoint: "unix:///var/run/docker.sock",
-		MetricsInterval: 30 * time.Second, OfflineAfter: 2})
+		Settings: settings.Settings{MetricsInterval: 30 * time.Second, OfflineAfter: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,9 @@ var errNoChromium = errors.New(ChromiumEnv + " is not set and neither chromium n
 // executable, or a Chromium that does not start, fails it.
 func New(t testing.TB) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs Chromium")
+	}
 	path, err := Chromium()
 	if errors.Is(err, errNoChromium) {
 		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {

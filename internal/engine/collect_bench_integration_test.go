@@ -24,7 +24,7 @@ const cycleContainers = 50
 //   - "one-shot-all": list, then read every container one-shot, all at once:
 //     the floor: one sleep and one pass of the collector for nearly all;
 //   - "seed": list, then read every container with stream=false, all at
-//     once, as the seed did (two passes per container);
+//     once: the baseline without kept counters (two passes per container);
 //   - "collect": Collector.Collect with the counters of the previous cycle,
 //     as production runs it (default Parallelism).
 //

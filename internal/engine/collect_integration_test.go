@@ -123,6 +123,9 @@ func TestCollectCPUMatchesDockerStats(t *testing.T) {
 // skipped, or fails under WINDFLOW_REQUIRE_STACK=1, like a missing engine.
 func dockerCLI(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs the docker CLI and engine")
+	}
 	path, err := exec.LookPath("docker")
 	if err != nil {
 		if _, statErr := os.Stat("/usr/bin/docker"); statErr == nil {

@@ -6,7 +6,7 @@ import (
 )
 
 func TestCPUPercent(t *testing.T) {
-	const max = math.MaxUint64
+	const maxU64 = math.MaxUint64
 	tests := []struct {
 		name      string
 		cur, prev CPUCounters
@@ -25,7 +25,7 @@ func TestCPUPercent(t *testing.T) {
 		{"system counter backwards", CPUCounters{TotalUsage: 2e9, SystemUsage: 1e9, OnlineCPUs: 2}, CPUCounters{TotalUsage: 1e9, SystemUsage: 2e9}, 0},
 		{"cur all zero (empty record)", CPUCounters{}, CPUCounters{TotalUsage: 1e9, SystemUsage: 2e9}, 0},
 		{"both all zero", CPUCounters{}, CPUCounters{}, 0},
-		{"extreme counters stay finite", CPUCounters{TotalUsage: max, SystemUsage: max, OnlineCPUs: math.MaxUint32}, CPUCounters{TotalUsage: 0, SystemUsage: max - 1}, float64(max) * float64(math.MaxUint32) * 100},
+		{"extreme counters stay finite", CPUCounters{TotalUsage: maxU64, SystemUsage: maxU64, OnlineCPUs: math.MaxUint32}, CPUCounters{TotalUsage: 0, SystemUsage: maxU64 - 1}, float64(maxU64) * float64(math.MaxUint32) * 100},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 // FuzzDecodeEvent checks that DecodeEvent never panics, that its errors wrap
 // ErrMalformedEvent, that a decoded event is consistent, and that Keep never
-// panics on it. The seeds are every recorded line plus broken ones.
+// panics on it. Its corpus is every recorded line plus broken ones.
 func FuzzDecodeEvent(f *testing.F) {
 	for _, name := range []string{recUnfiltered, recFiltered, recHealthOnly} {
 		for _, l := range eventLines(f, name) {

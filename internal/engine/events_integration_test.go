@@ -17,9 +17,9 @@ import (
 // engineNow returns the engine's clock in Unix ns.
 func engineNow(t *testing.T, cli *client.Client) int64 {
 	t.Helper()
-	now, err := engine.EngineTime(t.Context(), cli)
+	now, err := engine.SystemTime(t.Context(), cli)
 	if err != nil {
-		t.Fatalf("EngineTime: %v", err)
+		t.Fatalf("SystemTime: %v", err)
 	}
 	return now.UnixNano()
 }
@@ -173,9 +173,9 @@ func TestReadEventsHealthStatus(t *testing.T) {
 	t.Logf("events: %v", got)
 }
 
-func TestEngineTime(t *testing.T) {
+func TestSystemTime(t *testing.T) {
 	cli := enginetest.Client(t)
-	now, err := engine.EngineTime(t.Context(), cli)
+	now, err := engine.SystemTime(t.Context(), cli)
 	if err != nil {
 		t.Fatal(err)
 	}

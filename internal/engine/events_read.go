@@ -276,8 +276,8 @@ func trimEventLine(line []byte) []byte {
 	return bytes.TrimSpace(bytes.TrimLeft(bytes.TrimSpace(line), "\x1e"))
 }
 
-// EngineTime returns the engine's clock: GET /info SystemTime.
-func EngineTime(ctx context.Context, cli *client.Client) (time.Time, error) {
+// SystemTime returns the engine's clock: GET /info SystemTime.
+func SystemTime(ctx context.Context, cli *client.Client) (time.Time, error) {
 	res, err := cli.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return time.Time{}, engineError("info", err)
@@ -308,7 +308,7 @@ type Ring struct {
 // all event types); the daemon sends what it holds, then closes the stream.
 // Undecodable lines count as events.
 func ReadRing(ctx context.Context, cli *client.Client) (Ring, error) {
-	now, err := EngineTime(ctx, cli)
+	now, err := SystemTime(ctx, cli)
 	if err != nil {
 		return Ring{}, err
 	}

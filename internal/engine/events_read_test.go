@@ -277,12 +277,12 @@ func TestReadRingFake(t *testing.T) {
 		t.Errorf("empty ring: ReadRing = %+v, %v", ring, err)
 	}
 
-	tm, err := engine.EngineTime(t.Context(), cli)
+	tm, err := engine.SystemTime(t.Context(), cli)
 	if err != nil || tm.UnixNano() != now {
-		t.Errorf("EngineTime = %v, %v", tm, err)
+		t.Errorf("SystemTime = %v, %v", tm, err)
 	}
 	f.set("yesterday", nil)
-	if _, err := engine.EngineTime(t.Context(), cli); err == nil {
-		t.Error("EngineTime accepted SystemTime \"yesterday\"")
+	if _, err := engine.SystemTime(t.Context(), cli); err == nil {
+		t.Error("SystemTime accepted SystemTime \"yesterday\"")
 	}
 }

@@ -21,7 +21,7 @@ type HostSample struct {
 
 // HostTotals sums the container samples into the environment's totals. CPU
 // is the sum of the containers' CPU % divided by the host CPU count (ncpu <= 0
-// counts as 1), so 0–100 % of the host, as the seed computes it; it is capped
+// counts as 1), so 0–100 % of the host; it is capped
 // at 100 % because each container is measured over its own window and the sum
 // can overshoot slightly. Memory % is the summed used memory over memTotal
 // (0 when memTotal is 0). Non-finite or negative container values are

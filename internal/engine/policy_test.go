@@ -59,7 +59,7 @@ func TestClientUnderPolicyMakesNoConnection(t *testing.T) {
 		t.Fatalf("a name is judged when dialed, not when the client is built: %v", err)
 	}
 	t.Cleanup(func() { _ = plain.Close() })
-	_, err = engine.EngineTime(ctx, plain)
+	_, err = engine.SystemTime(ctx, plain)
 	wantRefused(t, "request to a name resolving to loopback", err, netpolicy.RuleLoopback)
 	if !errors.Is(err, engine.ErrUnreachable) {
 		t.Errorf("a refused engine should count as unreachable: %v", err)
@@ -109,7 +109,7 @@ func TestClientSocketPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cli.Close() })
-	if _, err := engine.EngineTime(t.Context(), cli); err != nil {
+	if _, err := engine.SystemTime(t.Context(), cli); err != nil {
 		t.Fatalf("engine on an allowed socket: %v", err)
 	}
 	_, err = engine.NewClientWithPolicy(endpoint, nil, policy(t, "loopback,private,unix:///run/other.sock"))
@@ -138,7 +138,7 @@ func TestEngineErrorBodyBounded(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cli.Close() })
 	limit := netpolicy.MaxRemoteText + 200 // the remote text and our own words
-	_, err = engine.EngineTime(t.Context(), cli)
+	_, err = engine.SystemTime(t.Context(), cli)
 	if err == nil || len(err.Error()) > limit || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("info error has %d bytes, want at most %d and marked truncated", len(err.Error()), limit)
 	}

@@ -111,7 +111,7 @@ func TestReadEventsThroughTLS(t *testing.T) {
 	}
 	defer cli.Close()
 
-	since, err := engine.EngineTime(ctx, cli)
+	since, err := engine.SystemTime(ctx, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestReadEventsThroughTLS(t *testing.T) {
 	}
 
 	// A closed window: create and start of the container, then the end.
-	until, err := engine.EngineTime(ctx, cli)
+	until, err := engine.SystemTime(ctx, cli)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,11 +237,11 @@ func TestTLSClientsForgotten(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		runtime.GC()
 		time.Sleep(5 * time.Millisecond)
-		if n := engine.TLSClientsLen(); n == before && i >= 5 {
+		n := engine.TLSClientsLen()
+		if n == before && i >= 5 {
 			break
-		} else {
-			before = n
 		}
+		before = n
 	}
 	clients := make([]*client.Client, 50)
 	for i := range clients {

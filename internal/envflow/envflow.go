@@ -137,11 +137,11 @@ func (c *Controller) Modify(ctx context.Context, id uuid.UUID, ifMatch []int64, 
 		if err := checkVersion(env, ifMatch); err != nil {
 			return err
 		}
-		settings := SettingsOf(env)
+		settings := env.Settings
 		if err := change(&env); err != nil {
 			return err
 		}
-		env = WithSettings(env, settings) // the settings are Configure's
+		env.Settings = settings // the settings are Configure's
 		var err error
 		saved, err = tx.Save(ctx, env)
 		return err
@@ -164,11 +164,12 @@ func (c *Controller) Configure(ctx context.Context, id uuid.UUID, ifMatch []int6
 		if err := checkVersion(before, ifMatch); err != nil {
 			return err
 		}
-		set, err := patch.Apply(SettingsOf(before))
+		set, err := patch.Apply(before.Settings)
 		if err != nil {
 			return settingsError(err)
 		}
-		next := WithSettings(before, set)
+		next := before
+		next.Settings = set
 		next.SettingsPending = true
 		saved, err = tx.Save(ctx, next)
 		return err
@@ -220,7 +221,7 @@ func (c *Controller) restore(ctx context.Context, before store.Environment, vers
 		if env.Version != version {
 			return nil
 		}
-		env = WithSettings(env, SettingsOf(before))
+		env.Settings = before.Settings
 		env.SettingsPending = true
 		_, err := tx.Save(ctx, env)
 		return err

@@ -38,9 +38,9 @@ func TestUpgradeWorkflows(t *testing.T) {
 
 	settings := workflows.DefaultSettings()
 	settings.MetricsInterval = 20 * time.Second
-	env, err := st.CreateEnvironment(ctx, WithSettings(store.Environment{
-		Name: "upgrade-" + uuid.NewString()[:8], Endpoint: "unix:///var/run/docker.sock",
-	}, settings))
+	env, err := st.CreateEnvironment(ctx, store.Environment{
+		Name: "upgrade-" + uuid.NewString()[:8], Endpoint: "unix:///var/run/docker.sock", Settings: settings,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

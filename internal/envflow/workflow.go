@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -35,7 +36,7 @@ func (c *Controller) start(ctx context.Context, env store.Environment) error {
 	}, workflows.WorkflowName, workflows.Input{
 		EnvironmentID: env.ID.String(),
 		Name:          env.Name,
-		Settings:      SettingsOf(env),
+		Settings:      env.Settings,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: start workflow of %s: %w", ErrWorkflowUnavailable, env.Name, err)
@@ -51,7 +52,7 @@ func (c *Controller) apply(ctx context.Context, env store.Environment) (workflow
 	if c.Temporal == nil {
 		return workflows.State{}, fmt.Errorf("%w: %w", ErrWorkflowUnavailable, errNoTemporal)
 	}
-	patch := FullPatch(SettingsOf(env))
+	patch := settings.PatchTo(env.Settings)
 	state, err := c.update(ctx, env.ID.String(), patch)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {

@@ -15,6 +15,7 @@ var ErrRefused = errors.New("outbound target refused")
 // Rule names why a target was refused.
 type Rule string
 
+// The rules, each named by what it refuses.
 const (
 	RuleMetadata   Rule = "cloud metadata address"
 	RuleLinkLocal  Rule = "link-local address"

@@ -26,17 +26,17 @@ func cleanText(s string, maxRunes int) string {
 	return truncateRunes(s, maxRunes)
 }
 
-// truncateRunes returns s when it has at most max runes, else its first
-// max−1 runes followed by "…" (so the result has max runes).
-func truncateRunes(s string, max int) string {
-	if max <= 0 {
+// truncateRunes returns s when it has at most limit runes, else its first
+// limit−1 runes followed by "…" (so the result has limit runes).
+func truncateRunes(s string, limit int) string {
+	if limit <= 0 {
 		return ""
 	}
-	if utf8.RuneCountInString(s) <= max {
+	if utf8.RuneCountInString(s) <= limit {
 		return s
 	}
 	runes := []rune(s)
-	return string(runes[:max-1]) + "…"
+	return string(runes[:limit-1]) + "…"
 }
 
 // shortID returns the first 12 characters of a container ID, Docker's

@@ -86,7 +86,7 @@ type Report struct {
 	Notes              []string `json:"notes,omitempty"`
 }
 
-// Target is one of issue 8's targets next to the measured figure.
+// Target is one of the capacity targets next to the measured figure.
 type Target struct {
 	Name     string  `json:"name"`
 	Want     string  `json:"want"`
@@ -193,7 +193,7 @@ func (r *Report) Print(out io.Writer) {
 	fmt.Fprintf(tw, "machine (all CPUs, everyone's)\t%.1f\t\t\t\t\n", r.MachineCPU)
 	tw.Flush()
 
-	fmt.Fprintln(out, "\ntargets (issue 8: 1,000 environments at 30 s on this 2-core machine)")
+	fmt.Fprintln(out, "\ntargets (1,000 environments at 30 s on a 2-core machine)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
 		verdict := "met"

@@ -1,9 +1,9 @@
-// Package scale is the scale harness of `windflow bench scale` (and `make
+// Package scale is the scale harness of `windflow-bench scale` (and `make
 // scale`): it registers N environments against in-process fake Docker
 // engines (internal/engine/fakeengine), runs the real worker and api as
 // child processes against a fresh database and the stack's Temporal
-// server, lets them run, and measures what the budget per environment
-// (DESIGN.md) asks: cycles stored vs due, lateness, Update latency, CPU and
+// server, lets them run, and measures the budget per environment
+// (docs/capacity.md): cycles stored vs due, lateness, Update latency, CPU and
 // RSS per process, heartbeat RPCs, history events per cycle and Temporal
 // actions per environment per day.
 package scale

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// What a collection cycle reads for the alert rules (issue 11): the rules
+// What a collection cycle reads for the alert rules: the rules
 // that apply to its environment and the restarts of its containers over the
 // windows of its restart rules, sent with the CPU counters it reads anyway
 // (one round trip).

@@ -18,17 +18,17 @@ func TestEnvironmentDiskSettings(t *testing.T) {
 
 	// Zero disk settings are stored as their defaults.
 	env := b.createEnv(t, "defaults")
-	if env.DiskInterval != 5*time.Minute || env.DiskTimeout != 20*time.Second || env.DiskCooldown != time.Hour ||
-		env.DiskThresholdMode != "percent" || env.DiskThresholdPercent != 80 ||
-		env.DiskThresholdBytes != 50_000_000_000 || env.DiskCapacityBytes != 0 {
+	if env.Settings.DiskInterval != 5*time.Minute || env.Settings.DiskTimeout != 20*time.Second || env.Settings.DiskCooldown != time.Hour ||
+		env.Settings.DiskThresholdMode != "percent" || env.Settings.DiskThresholdPercent != 80 ||
+		env.Settings.DiskThresholdBytes != 50_000_000_000 || env.Settings.DiskCapacityBytes != 0 {
 		t.Fatalf("created with zero disk settings: %+v", env)
 	}
 
-	// Rows that predate the disk columns get the same defaults.
+	// Rows whose settings lack the disk keys get the same defaults.
 	id := uuid.New()
 	if _, err := b.store.Pool().Exec(b.ctx, `
-		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds, offline_after)
-		VALUES ($1, 'old', 'unix:///var/run/docker.sock', 30, 2)`, id); err != nil {
+		INSERT INTO environments (id, name, endpoint, settings)
+		VALUES ($1, 'old', 'unix:///var/run/docker.sock', '{"metricsIntervalSeconds": 30, "offlineAfter": 2}')`, id); err != nil {
 		t.Fatal(err)
 	}
 	old, err := b.store.GetEnvironment(b.ctx, id)
@@ -36,7 +36,7 @@ func TestEnvironmentDiskSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.ID, old.Name, old.CreatedAt, old.UpdatedAt = env.ID, env.Name, env.CreatedAt, env.UpdatedAt
-	old.EventsEnabled = env.EventsEnabled // the column defaults to true, validEnvironment to false
+	old.Settings.EventsEnabled = env.Settings.EventsEnabled // the default is true, validEnvironment's false
 	if old != env {
 		t.Fatalf("old row = %+v, want the defaults %+v", old, env)
 	}
@@ -46,16 +46,16 @@ func TestEnvironmentDiskSettings(t *testing.T) {
 		name string
 		set  func(e *store.Environment)
 	}{
-		{"interval too short", func(e *store.Environment) { e.DiskInterval = 59 * time.Second }},
-		{"interval too long", func(e *store.Environment) { e.DiskInterval = time.Hour + time.Second }},
-		{"interval fraction", func(e *store.Environment) { e.DiskInterval = 90*time.Second + time.Millisecond }},
-		{"timeout", func(e *store.Environment) { e.DiskTimeout = 4 * time.Second }},
-		{"cooldown", func(e *store.Environment) { e.DiskCooldown = 25 * time.Hour }},
-		{"mode", func(e *store.Environment) { e.DiskThresholdMode = "sometimes" }},
-		{"percent", func(e *store.Environment) { e.DiskThresholdPercent = 100.5 }},
-		{"percent NaN", func(e *store.Environment) { e.DiskThresholdPercent = math.NaN() }},
-		{"bytes", func(e *store.Environment) { e.DiskThresholdBytes = -5 }},
-		{"capacity", func(e *store.Environment) { e.DiskCapacityBytes = -2 }},
+		{"interval too short", func(e *store.Environment) { e.Settings.DiskInterval = 59 * time.Second }},
+		{"interval too long", func(e *store.Environment) { e.Settings.DiskInterval = time.Hour + time.Second }},
+		{"interval fraction", func(e *store.Environment) { e.Settings.DiskInterval = 90*time.Second + time.Millisecond }},
+		{"timeout", func(e *store.Environment) { e.Settings.DiskTimeout = 4 * time.Second }},
+		{"cooldown", func(e *store.Environment) { e.Settings.DiskCooldown = 25 * time.Hour }},
+		{"mode", func(e *store.Environment) { e.Settings.DiskThresholdMode = "sometimes" }},
+		{"percent", func(e *store.Environment) { e.Settings.DiskThresholdPercent = 100.5 }},
+		{"percent NaN", func(e *store.Environment) { e.Settings.DiskThresholdPercent = math.NaN() }},
+		{"bytes", func(e *store.Environment) { e.Settings.DiskThresholdBytes = -5 }},
+		{"capacity", func(e *store.Environment) { e.Settings.DiskCapacityBytes = -2 }},
 	}
 	for _, tt := range tests {
 		e := validEnvironment("bad-" + tt.name)

@@ -54,13 +54,9 @@ func (t *EnvironmentTx) Save(ctx context.Context, e Environment) (Environment, e
 	rows, _ := t.tx.Query(ctx, `
 		UPDATE environments SET
 			name = $2, endpoint = $3,
-			metrics_interval_seconds = $4, collect_metrics = $5, paused = $6, offline_after = $7,
-			events_enabled = $8, event_mode = $9, poll_interval_seconds = $10,
-			disk_interval_seconds = $11, disk_timeout_seconds = $12, disk_threshold_mode = $13,
-			disk_threshold_percent = $14, disk_threshold_bytes = $15, disk_capacity_bytes = $16,
-			disk_cooldown_seconds = $17,
-			tls_sealed = $18, tls_ca = $19, tls_client_subject = $20, tls_client_not_after = $21,
-			settings_pending = $22,
+			settings = $4,
+			tls_sealed = $5, tls_ca = $6, tls_client_subject = $7, tls_client_not_after = $8,
+			settings_pending = $9,
 			version = version + 1,
 			updated_at = now()
 		WHERE id = $1

@@ -30,7 +30,7 @@ func TestLockEnvironmentSerializesWriters(t *testing.T) {
 					if w%2 == 0 {
 						e.Name = fmt.Sprintf("locked-%d-%d", w, r)
 					}
-					e.OfflineAfter = e.OfflineAfter%20 + 1
+					e.Settings.OfflineAfter = e.Settings.OfflineAfter%20 + 1
 					_, err := tx.Save(ctx, e)
 					return err
 				})
@@ -49,8 +49,8 @@ func TestLockEnvironmentSerializesWriters(t *testing.T) {
 	if want := env.Version + writers*rounds; got.Version != want {
 		t.Fatalf("version %d after %d saves from %d, want %d", got.Version, writers*rounds, env.Version, want)
 	}
-	if want := (env.OfflineAfter-1+writers*rounds)%20 + 1; got.OfflineAfter != want {
-		t.Fatalf("offlineAfter %d, want %d: a read-modify-write was lost", got.OfflineAfter, want)
+	if want := (env.Settings.OfflineAfter-1+writers*rounds)%20 + 1; got.Settings.OfflineAfter != want {
+		t.Fatalf("offlineAfter %d, want %d: a read-modify-write was lost", got.Settings.OfflineAfter, want)
 	}
 }
 
@@ -64,7 +64,7 @@ func TestLockEnvironmentRollbackPendingDelete(t *testing.T) {
 	boom := errors.New("boom")
 	err := b.store.LockEnvironment(b.ctx, env.ID, func(ctx context.Context, tx *store.EnvironmentTx) error {
 		e := tx.Environment()
-		e.MetricsInterval = time.Minute
+		e.Settings.MetricsInterval = time.Minute
 		if _, err := tx.Save(ctx, e); err != nil {
 			return err
 		}
@@ -73,8 +73,8 @@ func TestLockEnvironmentRollbackPendingDelete(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("LockEnvironment = %v, want fn's error", err)
 	}
-	if got, _ := b.store.GetEnvironment(b.ctx, env.ID); got.MetricsInterval != env.MetricsInterval || got.Version != env.Version {
-		t.Fatalf("after a rollback: %s, version %d", got.MetricsInterval, got.Version)
+	if got, _ := b.store.GetEnvironment(b.ctx, env.ID); got.Settings.MetricsInterval != env.Settings.MetricsInterval || got.Version != env.Version {
+		t.Fatalf("after a rollback: %s, version %d", got.Settings.MetricsInterval, got.Version)
 	}
 
 	if ids, err := b.store.PendingEnvironments(b.ctx, 10); err != nil || len(ids) != 0 {

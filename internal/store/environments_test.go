@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 )
 
@@ -16,23 +17,25 @@ func TestEnvironmentCRUD(t *testing.T) {
 	b := setup(t)
 
 	want := store.Environment{
-		Name:            "prod",
-		Endpoint:        "tcp://docker.internal:2376",
-		MetricsInterval: 45 * time.Second,
-		CollectMetrics:  true,
-		Paused:          false,
-		OfflineAfter:    3,
-		EventsEnabled:   true,
-		EventMode:       "poll",
-		PollInterval:    90 * time.Second,
+		Name:     "prod",
+		Endpoint: "tcp://docker.internal:2376",
+		Settings: settings.Settings{
+			MetricsInterval: 45 * time.Second,
+			CollectMetrics:  true,
+			Paused:          false,
+			OfflineAfter:    3,
+			EventsEnabled:   true,
+			EventMode:       "poll",
+			PollInterval:    90 * time.Second,
 
-		DiskInterval:         10 * time.Minute,
-		DiskTimeout:          30 * time.Second,
-		DiskCooldown:         2 * time.Hour,
-		DiskThresholdMode:    "bytes",
-		DiskThresholdPercent: 91.5,
-		DiskThresholdBytes:   1 << 40,
-		DiskCapacityBytes:    -1,
+			DiskInterval:         10 * time.Minute,
+			DiskTimeout:          30 * time.Second,
+			DiskCooldown:         2 * time.Hour,
+			DiskThresholdMode:    "bytes",
+			DiskThresholdPercent: 91.5,
+			DiskThresholdBytes:   1 << 40,
+			DiskCapacityBytes:    -1,
+		},
 	}
 	created, err := b.store.CreateEnvironment(b.ctx, want)
 	if err != nil {
@@ -68,16 +71,16 @@ func TestEnvironmentCRUD(t *testing.T) {
 	update := created
 	update.Name = "production"
 	update.Endpoint = "unix:///var/run/docker.sock"
-	update.MetricsInterval = 5 * time.Minute
-	update.CollectMetrics = false
-	update.Paused = true
-	update.OfflineAfter = 20
-	update.EventsEnabled = false
-	update.EventMode = "stream"
-	update.PollInterval = 5 * time.Minute
-	update.DiskInterval, update.DiskTimeout, update.DiskCooldown = time.Hour, 2*time.Minute, 24*time.Hour
-	update.DiskThresholdMode, update.DiskThresholdPercent = "off", 1
-	update.DiskThresholdBytes, update.DiskCapacityBytes = 1, 1<<50
+	update.Settings.MetricsInterval = 5 * time.Minute
+	update.Settings.CollectMetrics = false
+	update.Settings.Paused = true
+	update.Settings.OfflineAfter = 20
+	update.Settings.EventsEnabled = false
+	update.Settings.EventMode = "stream"
+	update.Settings.PollInterval = 5 * time.Minute
+	update.Settings.DiskInterval, update.Settings.DiskTimeout, update.Settings.DiskCooldown = time.Hour, 2*time.Minute, 24*time.Hour
+	update.Settings.DiskThresholdMode, update.Settings.DiskThresholdPercent = "off", 1
+	update.Settings.DiskThresholdBytes, update.Settings.DiskCapacityBytes = 1, 1<<50
 	updated, err := b.store.UpdateEnvironment(b.ctx, update)
 	if err != nil {
 		t.Fatalf("UpdateEnvironment: %v", err)
@@ -216,16 +219,16 @@ func TestEnvironmentInvalidSettings(t *testing.T) {
 		{"empty name", func(e *store.Environment) { e.Name = "" }},
 		{"name over 100 characters", func(e *store.Environment) { e.Name = strings.Repeat("é", 101) }},
 		{"empty endpoint", func(e *store.Environment) { e.Endpoint = "" }},
-		{"interval below 10s", func(e *store.Environment) { e.MetricsInterval = 9 * time.Second }},
-		{"interval above 300s", func(e *store.Environment) { e.MetricsInterval = 301 * time.Second }},
-		{"interval not whole seconds", func(e *store.Environment) { e.MetricsInterval = 30500 * time.Millisecond }},
-		{"interval beyond int32 seconds", func(e *store.Environment) { e.MetricsInterval = 1 << 62 }},
-		{"offline after 0", func(e *store.Environment) { e.OfflineAfter = 0 }},
-		{"offline after 21", func(e *store.Environment) { e.OfflineAfter = 21 }},
-		{"unknown event mode", func(e *store.Environment) { e.EventMode = "push" }},
-		{"poll interval below 30s", func(e *store.Environment) { e.PollInterval = 29 * time.Second }},
-		{"poll interval above 300s", func(e *store.Environment) { e.PollInterval = 301 * time.Second }},
-		{"poll interval not whole seconds", func(e *store.Environment) { e.PollInterval = 30500 * time.Millisecond }},
+		{"interval below 10s", func(e *store.Environment) { e.Settings.MetricsInterval = 9 * time.Second }},
+		{"interval above 300s", func(e *store.Environment) { e.Settings.MetricsInterval = 301 * time.Second }},
+		{"interval not whole seconds", func(e *store.Environment) { e.Settings.MetricsInterval = 30500 * time.Millisecond }},
+		{"interval beyond int32 seconds", func(e *store.Environment) { e.Settings.MetricsInterval = 1 << 62 }},
+		{"offline after 0", func(e *store.Environment) { e.Settings.OfflineAfter = 0 }},
+		{"offline after 21", func(e *store.Environment) { e.Settings.OfflineAfter = 21 }},
+		{"unknown event mode", func(e *store.Environment) { e.Settings.EventMode = "push" }},
+		{"poll interval below 30s", func(e *store.Environment) { e.Settings.PollInterval = 29 * time.Second }},
+		{"poll interval above 300s", func(e *store.Environment) { e.Settings.PollInterval = 301 * time.Second }},
+		{"poll interval not whole seconds", func(e *store.Environment) { e.Settings.PollInterval = 30500 * time.Millisecond }},
 	}
 	existing := b.createEnv(t, "existing")
 	for _, tt := range tests {
@@ -248,7 +251,7 @@ func TestEnvironmentInvalidSettings(t *testing.T) {
 
 	// The bounds themselves are valid.
 	e := validEnvironment(strings.Repeat("é", 100))
-	e.MetricsInterval, e.OfflineAfter = 10*time.Second, 1
+	e.Settings.MetricsInterval, e.Settings.OfflineAfter = 10*time.Second, 1
 	if _, err := b.store.CreateEnvironment(b.ctx, e); err != nil {
 		t.Fatalf("CreateEnvironment at the lower bounds: %v", err)
 	}

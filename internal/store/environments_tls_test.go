@@ -31,7 +31,7 @@ func TestEnvironmentTLS(t *testing.T) {
 	}
 
 	// An update that starts from the stored row keeps the TLS material.
-	got.MetricsInterval = time.Minute
+	got.Settings.MetricsInterval = time.Minute
 	kept, err := b.store.UpdateEnvironment(b.ctx, got)
 	if err != nil || kept.TLS == nil || !bytes.Equal(kept.TLS.Sealed, e.TLS.Sealed) {
 		t.Fatalf("UpdateEnvironment kept %+v, %v", kept.TLS, err)

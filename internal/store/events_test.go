@@ -42,36 +42,36 @@ func TestEnvironmentEventSettings(t *testing.T) {
 
 	// Zero event mode and poll interval are stored as their defaults.
 	env := b.createEnv(t, "defaults")
-	if env.EventsEnabled || env.EventMode != "stream" || env.PollInterval != time.Minute {
+	if env.Settings.EventsEnabled || env.Settings.EventMode != "stream" || env.Settings.PollInterval != time.Minute {
 		t.Fatalf("created with zero event settings: %v %q %s; want false stream 1m",
-			env.EventsEnabled, env.EventMode, env.PollInterval)
+			env.Settings.EventsEnabled, env.Settings.EventMode, env.Settings.PollInterval)
 	}
-	env.EventsEnabled, env.EventMode, env.PollInterval = true, "poll", 30*time.Second
+	env.Settings.EventsEnabled, env.Settings.EventMode, env.Settings.PollInterval = true, "poll", 30*time.Second
 	updated, err := b.store.UpdateEnvironment(b.ctx, env)
 	if err != nil {
 		t.Fatalf("UpdateEnvironment: %v", err)
 	}
 	if got, err := b.store.GetEnvironment(b.ctx, env.ID); err != nil || got != updated ||
-		!got.EventsEnabled || got.EventMode != "poll" || got.PollInterval != 30*time.Second {
+		!got.Settings.EventsEnabled || got.Settings.EventMode != "poll" || got.Settings.PollInterval != 30*time.Second {
 		t.Fatalf("GetEnvironment = %+v, %v; want events on, poll every 30s", got, err)
 	}
 	env = updated
-	env.EventMode, env.PollInterval = "", 0
+	env.Settings.EventMode, env.Settings.PollInterval = "", 0
 	if updated, err = b.store.UpdateEnvironment(b.ctx, env); err != nil ||
-		updated.EventMode != "stream" || updated.PollInterval != time.Minute {
+		updated.Settings.EventMode != "stream" || updated.Settings.PollInterval != time.Minute {
 		t.Fatalf("update with zero event settings = %+v, %v; want stream, 1m", updated, err)
 	}
 
-	// Rows written without the columns (environments that predate events)
-	// get events on, in stream mode, every minute.
+	// Rows whose settings lack the event keys get events on, in stream
+	// mode, every minute.
 	id := uuid.New()
 	if _, err := b.store.Pool().Exec(b.ctx, `
-		INSERT INTO environments (id, name, endpoint, metrics_interval_seconds, offline_after)
-		VALUES ($1, 'old', 'unix:///var/run/docker.sock', 30, 2)`, id); err != nil {
+		INSERT INTO environments (id, name, endpoint, settings)
+		VALUES ($1, 'old', 'unix:///var/run/docker.sock', '{"metricsIntervalSeconds": 30, "offlineAfter": 2}')`, id); err != nil {
 		t.Fatal(err)
 	}
 	old, err := b.store.GetEnvironment(b.ctx, id)
-	if err != nil || !old.EventsEnabled || old.EventMode != "stream" || old.PollInterval != time.Minute {
+	if err != nil || !old.Settings.EventsEnabled || old.Settings.EventMode != "stream" || old.Settings.PollInterval != time.Minute {
 		t.Fatalf("environment without event columns = %+v, %v; want events on, stream, 1m", old, err)
 	}
 	envs, err := b.store.ListEnvironments(b.ctx)

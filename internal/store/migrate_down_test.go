@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
+	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
 )
@@ -25,7 +26,7 @@ func TestNotificationsMigrationDown(t *testing.T) {
 	}
 	defer s.Close()
 	env, err := s.CreateEnvironment(ctx, store.Environment{Name: "env", Endpoint: "unix:///var/run/docker.sock",
-		MetricsInterval: 30e9, OfflineAfter: 2})
+		Settings: settings.Settings{MetricsInterval: 30e9, OfflineAfter: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestNotificationsMigrationDown(t *testing.T) {
 	if _, err := provider.Up(ctx); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
-	if got, err := s.GetEnvironment(ctx, env.ID); err != nil || got.DiskInterval != store.DefaultDiskInterval {
+	if got, err := s.GetEnvironment(ctx, env.ID); err != nil || got.Settings.DiskInterval != settings.DefaultDiskInterval {
 		t.Fatalf("GetEnvironment after up = %+v, %v", got, err)
 	}
 }

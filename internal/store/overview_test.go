@@ -46,8 +46,8 @@ func TestOverview(t *testing.T) {
 	empty := b.createEnv(t, "a-empty")
 	offlineEnv := validEnvironment("b-offline")
 	offlineEnv.Endpoint = "tcp://10.0.0.5:2376"
-	offlineEnv.Paused, offlineEnv.EventsEnabled, offlineEnv.EventMode = true, true, "poll"
-	offlineEnv.MetricsInterval = time.Minute
+	offlineEnv.Settings.Paused, offlineEnv.Settings.EventsEnabled, offlineEnv.Settings.EventMode = true, true, "poll"
+	offlineEnv.Settings.MetricsInterval = time.Minute
 	offline, err := b.store.CreateEnvironment(b.ctx, offlineEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -110,8 +110,8 @@ func TestOverview(t *testing.T) {
 
 	// Offline, its settings from the stored row.
 	o := got[1]
-	if o.Endpoint != "tcp://10.0.0.5:2376" || !o.Paused || !o.EventsEnabled || o.EventMode != "poll" ||
-		o.MetricsInterval != time.Minute || o.Version != 1 {
+	if o.Endpoint != "tcp://10.0.0.5:2376" || !o.Settings.Paused || !o.Settings.EventsEnabled || o.Settings.EventMode != "poll" ||
+		o.Settings.MetricsInterval != time.Minute || o.Version != 1 {
 		t.Errorf("b-offline settings = %+v", o.Environment)
 	}
 	if o.Status == nil || o.Status.Online || o.Status.Error != "dial tcp 10.0.0.5:2376: connection refused" ||

@@ -25,8 +25,8 @@ func retentionSeed(t *testing.T, st *store.Store, now time.Time, oldAge time.Dur
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
-	exec(`INSERT INTO environments (id, name, endpoint, metrics_interval_seconds, offline_after)
-		VALUES ($1, $2, 'unix:///var/run/docker.sock', 10, 3)`, envID, "ret-"+envID.String()[:8])
+	exec(`INSERT INTO environments (id, name, endpoint, settings)
+		VALUES ($1, $2, 'unix:///var/run/docker.sock', '{"metricsIntervalSeconds": 10, "offlineAfter": 3}')`, envID, "ret-"+envID.String()[:8])
 	exec(`INSERT INTO notification_channels (id, name, url) VALUES ($1, $2, 'generic://127.0.0.1/x')`, chID, "ret-"+chID.String()[:8])
 	seed := func(prefix string, n int, age time.Duration) {
 		at := now.Add(-age)
@@ -216,8 +216,8 @@ func TestPrune_AlertHistory(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	envID := uuid.New()
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO environments (id, name, endpoint, metrics_interval_seconds, offline_after)
-		VALUES ($1, $2, 'unix:///var/run/docker.sock', 10, 3)`, envID, "ret-"+envID.String()[:8]); err != nil {
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO environments (id, name, endpoint, settings)
+		VALUES ($1, $2, 'unix:///var/run/docker.sock', '{"metricsIntervalSeconds": 10, "offlineAfter": 3}')`, envID, "ret-"+envID.String()[:8]); err != nil {
 		t.Fatal(err)
 	}
 	old, oldest, recent := now.Add(-100*24*time.Hour), now.Add(-101*24*time.Hour), now.Add(-time.Hour)

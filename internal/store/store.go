@@ -111,27 +111,15 @@ func (s *Store) Pool() *pgxpool.Pool {
 // Following container_events and environment_status.
 //
 // Followers (the live stream) read these tables "after a position" and must
-// never skip a row. A bigserial id alone cannot be a position: ids are taken
-// when a row is inserted, not when its transaction commits, so id 11 may
-// become visible while id 10 is still in flight, and a follower that moved
-// past 11 would never see 10. Serializing the writers (one lock per table)
-// would make ids visible in order, but it serializes the event writes of
-// every environment.
-//
-// Instead every row records the transaction that wrote it (tx_id, default
-// pg_current_xact_id(), migration 00007), and a follower reads in (tx_id, id)
-// order only the rows whose tx_id is below the horizon
-// pg_snapshot_xmin(pg_current_snapshot()) of its own statement. Every
-// transaction below the horizon has ended (committed or rolled back), so its
-// rows are all visible to the read, and every transaction still running, or
-// not started yet, has (or will get) a tx_id at or above the horizon: no row
-// can appear behind a follower's position any more. Writers take no lock.
-//
-// The trade-off: the horizon is the oldest transaction id still running in
-// the whole PostgreSQL cluster (any database, any table, once it has written
-// something). A long transaction anywhere delays live delivery of every row
-// written after it started, until it ends; nothing is lost or reordered, and
-// rows of tables other than these two are not affected. Rows stored before
+// never skip a row. An id alone cannot be a position: ids are taken at
+// insert, not at commit, so id 11 may be visible while id 10 is in flight.
+// Every row therefore records the transaction that wrote it (tx_id, default
+// pg_current_xact_id()), and a follower reads in (tx_id, id) order only the
+// rows whose tx_id is below its statement's horizon
+// pg_snapshot_xmin(pg_current_snapshot()): every transaction below it has
+// ended, and every one still running has a tx_id at or above it. Writers take
+// no lock. The price: a long transaction anywhere in the cluster delays live
+// delivery until it ends (nothing is lost or reordered). Rows stored before
 // migration 00007 have tx_id 0 and come first, in id order.
 
 // StreamPosition is a place in the follow order (TxID, ID) of

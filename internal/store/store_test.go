@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
 )
@@ -56,11 +57,9 @@ func (b *testBundle) count(t *testing.T, table string) int {
 // validEnvironment returns an environment that passes every check.
 func validEnvironment(name string) store.Environment {
 	return store.Environment{
-		Name:            name,
-		Endpoint:        "unix:///var/run/docker.sock",
-		MetricsInterval: 30 * time.Second,
-		CollectMetrics:  true,
-		OfflineAfter:    2,
+		Name:     name,
+		Endpoint: "unix:///var/run/docker.sock",
+		Settings: settings.Settings{MetricsInterval: 30 * time.Second, CollectMetrics: true, OfflineAfter: 2},
 	}
 }
 
@@ -88,16 +87,6 @@ func TestOpenBadURL(t *testing.T) {
 	if _, err := store.Open(t.Context(), "postgres://%zz"); err == nil {
 		t.Fatal("Open with an unparsable URL: want an error")
 	}
-}
-
-// mustTime parses an RFC 3339 time.
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
 }
 
 // unknownID is an environment ID that no test creates.

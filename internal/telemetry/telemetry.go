@@ -7,7 +7,7 @@
 // Windflow's metrics:
 //
 //	windflow_collection_cycles_total{environment,outcome}     metric collection cycles (attempts), outcome ok|error|unavailable
-//	windflow_collection_duration_seconds{environment}         duration of a collection cycle (histogram)
+//	windflow_collection_duration_seconds                      duration of a collection cycle, all environments of the process (histogram)
 //	windflow_collection_last_success_timestamp_seconds{environment}
 //	                                                          Unix time of the last successful cycle
 //	windflow_events_ingested_total{environment}               container events newly stored

@@ -21,6 +21,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/windflow/monitor/internal/temporaltest"
 )
 
 func newMetrics(t *testing.T) *Metrics {
@@ -162,8 +164,8 @@ func TestNilSafe(t *testing.T) {
 	if FromContext(context.Background()) != nil {
 		t.Fatal("FromContext of an empty context must be nil")
 	}
-	real := newMetrics(t)
-	if FromContext(NewContext(context.Background(), real)) != real {
+	stored := newMetrics(t)
+	if FromContext(NewContext(context.Background(), stored)) != stored {
 		t.Fatal("FromContext does not return what NewContext stored")
 	}
 }
@@ -198,13 +200,7 @@ func TestTemporalHandler_WithoutServer(t *testing.T) {
 // TestTemporalSDKMetrics dials a real Temporal server with the handler and
 // checks the SDK's request metrics reach /metrics.
 func TestTemporalSDKMetrics(t *testing.T) {
-	addr := os.Getenv("TEMPORAL_ADDRESS")
-	if addr == "" {
-		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
-			t.Fatal("TEMPORAL_ADDRESS is not set and WINDFLOW_REQUIRE_STACK=1")
-		}
-		t.Skip("TEMPORAL_ADDRESS is not set: skipping a test that needs a Temporal server")
-	}
+	addr := temporaltest.Address(t)
 	namespace := os.Getenv("TEMPORAL_NAMESPACE")
 	if namespace == "" {
 		namespace = "default"

@@ -38,6 +38,9 @@ type DevServer struct {
 // bin/temporal the test is skipped, or fails with WINDFLOW_REQUIRE_STACK=1.
 func StartDevServer(t testing.TB) *DevServer {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that starts a Temporal dev server")
+	}
 	bin := temporalBinary()
 	if bin == "" {
 		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {

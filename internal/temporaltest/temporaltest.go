@@ -14,6 +14,9 @@ import (
 // WINDFLOW_REQUIRE_STACK=1, failing) the test without it.
 func Address(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs a Temporal server")
+	}
 	addr := os.Getenv("TEMPORAL_ADDRESS")
 	if addr == "" {
 		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {

@@ -2,7 +2,6 @@ package enginetest
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +30,9 @@ type Daemon struct {
 // without them the test is skipped, or fails when WINDFLOW_REQUIRE_STACK=1.
 func StartDaemon(t testing.TB) *Daemon {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that starts a private dockerd")
+	}
 	if _, err := exec.LookPath("dockerd"); err != nil || os.Geteuid() != 0 {
 		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
 			t.Fatalf("a private dockerd needs root and dockerd (euid %d, lookpath: %v)", os.Geteuid(), err)
@@ -130,5 +132,5 @@ func tail(b []byte, n int) string {
 	if len(b) > n {
 		b = b[len(b)-n:]
 	}
-	return fmt.Sprintf("%s", b)
+	return string(b)
 }

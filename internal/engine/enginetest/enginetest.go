@@ -47,6 +47,9 @@ func Endpoint() string {
 // fails it when WINDFLOW_REQUIRE_STACK=1.
 func Client(t testing.TB) *client.Client {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs a Docker engine")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cli, err := engine.Connect(ctx, Endpoint())

@@ -156,7 +156,7 @@ func (e *Engine) serve() {
 	}()
 }
 
-// build draws the containers' figures from the seed and precomputes the
+// build draws the containers' figures from Options.Seed and precomputes the
 // static bodies.
 func (e *Engine) build() {
 	o := e.f.opts

@@ -128,7 +128,7 @@ func TestClientCalls(t *testing.T) {
 		in.ServerVersion != "20.10.24" || in.Containers != 7 || in.ContainersRunning != 7 {
 		t.Errorf("info %+v", in)
 	}
-	if st, err := engine.EngineTime(ctx, cli); err != nil || time.Since(st).Abs() > 5*time.Second {
+	if st, err := engine.SystemTime(ctx, cli); err != nil || time.Since(st).Abs() > 5*time.Second {
 		t.Errorf("engine time %v, %v", st, err)
 	}
 

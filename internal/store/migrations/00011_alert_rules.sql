@@ -1,5 +1,5 @@
 -- +goose Up
--- Alert rules (issue 11): "a figure above (below) a threshold for N
+-- Alert rules: "a figure above (below) a threshold for N
 -- seconds", for every environment (environment_id NULL) or one, evaluated
 -- by each environment's workflow on its cycles. labels: the container
 -- label selector (every pair equal); container_pattern: a glob on the

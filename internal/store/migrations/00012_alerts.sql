@@ -1,5 +1,5 @@
 -- +goose Up
--- Which channels receive a rule's notifications (issue 11): empty = the
+-- Which channels receive a rule's notifications: empty = the
 -- channels' subscriptions decide (kinds alert_firing / alert_resolved and
 -- environments, like every other kind); non-empty = exactly these enabled
 -- channels. Deleting a channel removes it from every rule (the store does,

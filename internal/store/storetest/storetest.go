@@ -27,6 +27,9 @@ const setupTimeout = 2 * time.Minute
 // fails if WINDFLOW_REQUIRE_STACK=1.
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs PostgreSQL")
+	}
 	databaseURL := os.Getenv("DATABASE_URL")
 	if databaseURL == "" {
 		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
