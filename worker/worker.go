@@ -169,6 +169,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterActivityWithOptions(acts.CheckDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
 	r.RegisterActivityWithOptions(acts.RecordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
 	r.RegisterActivityWithOptions(acts.RecordAlertTransitions, activity.RegisterOptions{Name: workflows.ActivityRecordAlertTransitions})
+	r.RegisterActivityWithOptions(acts.RecordSettings, activity.RegisterOptions{Name: workflows.ActivityRecordSettings})
 	r.RegisterActivityWithOptions(acts.DeliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
 	r.RegisterActivityWithOptions(acts.MarkNotificationFailed, activity.RegisterOptions{Name: workflows.ActivityMarkNotificationFailed})
 	r.RegisterActivityWithOptions(acts.DispatchNotifications, activity.RegisterOptions{Name: workflows.ActivityDispatchNotifications})

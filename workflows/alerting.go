@@ -99,28 +99,20 @@ func (w *environmentWorkflow) startAlertRecorder(ctx workflow.Context) {
 }
 
 // recordAlertTransitions records the pending transitions in order, a batch
-// at a time, and returns when none is left. Retries are unlimited: only a
-// non-retryable error (the environment deleted) drops a batch.
+// at a time, and returns when none is left.
 func (w *environmentWorkflow) recordAlertTransitions(ctx workflow.Context) {
 	defer func() { w.alertRecorderRunning = false }()
-	for len(w.state.PendingAlerts) > 0 {
-		n := min(len(w.state.PendingAlerts), maxAlertsPerRecord)
-		batch := append([]AlertTransition(nil), w.state.PendingAlerts[:n]...)
-		actx := workflow.WithActivityOptions(ctx, recordAlertsActivityOptions(alertsSummary(batch)))
-		err := workflow.ExecuteActivity(actx, ActivityRecordAlertTransitions, RecordAlertTransitionsInput{
-			EnvironmentID: w.state.EnvironmentID,
-			Transitions:   batch,
-		}).Get(actx, nil)
-		if ctx.Err() != nil {
-			return // cancelled: the environment is being deleted
-		}
-		if err != nil {
-			w.logger.Error("Alert transitions not recorded", "Count", n, "Error", err)
-		}
-		w.state.PendingAlerts = w.state.PendingAlerts[n:]
+	recordInOrder(ctx, w.logger, "Alert transitions", &w.state.PendingAlerts, maxAlertsPerRecord,
+		func(ctx workflow.Context, batch []AlertTransition) error {
+			actx := workflow.WithActivityOptions(ctx, recordAlertsActivityOptions(alertsSummary(batch)))
+			return workflow.ExecuteActivity(actx, ActivityRecordAlertTransitions, RecordAlertTransitionsInput{
+				EnvironmentID: w.state.EnvironmentID,
+				Transitions:   batch,
+			}).Get(actx, nil)
+		})
+	if ctx.Err() == nil {
+		w.publishDetails(ctx)
 	}
-	w.state.PendingAlerts = nil
-	w.publishDetails(ctx)
 }
 
 // alertsSummary names a RecordAlertTransitions activity, e.g.

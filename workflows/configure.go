@@ -84,9 +84,19 @@ func (w *environmentWorkflow) receiveSignal(ctx workflow.Context, c workflow.Rec
 		w.logger.Warn("Configure signal ignored: undecodable payload")
 		return
 	}
+	w.applySignal(ctx, patch)
+}
+
+// applySignal applies the patch of a configure signal and, when accepted,
+// queues it for recording in Postgres: a signal does not pass through the
+// API, which stores every other change first.
+func (w *environmentWorkflow) applySignal(ctx workflow.Context, patch SettingsPatch) {
 	if err := w.configure(ctx, patch); err != nil {
 		w.logger.Warn("Configure signal ignored", "Error", err)
+		return
 	}
+	w.state.PendingSettings = append(w.state.PendingSettings, patch)
+	w.startSettingsRecorder(ctx)
 }
 
 // drainSignals applies the configure signals that have arrived but not been
@@ -98,8 +108,30 @@ func (w *environmentWorkflow) drainSignals(ctx workflow.Context) {
 		if !w.signals.ReceiveAsync(&patch) {
 			return
 		}
-		if err := w.configure(ctx, patch); err != nil {
-			w.logger.Warn("Configure signal ignored", "Error", err)
-		}
+		w.applySignal(ctx, patch)
 	}
+}
+
+// startSettingsRecorder starts the goroutine that stores the pending
+// settings changes, unless it runs or nothing is pending.
+func (w *environmentWorkflow) startSettingsRecorder(ctx workflow.Context) {
+	if w.settingsRecorderRunning || len(w.state.PendingSettings) == 0 {
+		return
+	}
+	w.settingsRecorderRunning = true
+	workflow.Go(ctx, w.recordSettings)
+}
+
+// recordSettings stores the pending settings changes one at a time, in
+// order, and returns when none is left.
+func (w *environmentWorkflow) recordSettings(ctx workflow.Context) {
+	defer func() { w.settingsRecorderRunning = false }()
+	recordInOrder(ctx, w.logger, "Settings change", &w.state.PendingSettings, 1,
+		func(ctx workflow.Context, patches []SettingsPatch) error {
+			actx := workflow.WithActivityOptions(ctx, recordStatusActivityOptions("record settings"))
+			return workflow.ExecuteActivity(actx, ActivityRecordSettings, RecordSettingsInput{
+				EnvironmentID: w.state.EnvironmentID,
+				Patch:         patches[0],
+			}).Get(actx, nil)
+		})
 }

@@ -20,7 +20,7 @@ var maxCyclesPerRun = MaxCyclesPerRun
 //
 // One loop: every MetricsInterval a check (CollectMetrics, or CheckEngine when
 // collection is off; none while paused), the event stream or polls, and a
-// disk check riding on the cycles. Status, disk and alert records run in
+// disk check riding on the cycles. Status, disk, alert and settings records run in
 // goroutines while they have work and travel in the State across
 // continue-as-new. Settings change through UpdateConfigure or SignalConfigure;
 // QueryState returns the State. Cancelling the workflow stops it at once.
@@ -33,6 +33,7 @@ func EnvironmentWorkflow(ctx workflow.Context, in Input) error {
 	w.startStatusRecorder(ctx)
 	w.startDiskWarningRecorder(ctx)
 	w.startAlertRecorder(ctx)
+	w.startSettingsRecorder(ctx)
 	return w.run(ctx)
 }
 
@@ -61,9 +62,10 @@ type environmentWorkflow struct {
 	// pendingStatus holds the transitions not yet recorded, oldest first.
 	pendingStatus []RecordStatusInput
 	// Goroutines that run while they have work.
-	statusRecorderRunning bool
-	alertRecorderRunning  bool
-	diskInFlight          bool
+	statusRecorderRunning   bool
+	alertRecorderRunning    bool
+	settingsRecorderRunning bool
+	diskInFlight            bool
 
 	// events drives the event collection from the main loop.
 	events eventsDriver
@@ -276,7 +278,7 @@ func (w *environmentWorkflow) end(ctx workflow.Context) error {
 	w.logger.Warn("The environment no longer exists: ending its workflow", "Error", w.state.LastError)
 	w.stopTimer()
 	w.pendingStatus = nil
-	w.state.PendingStatus, w.state.PendingDiskWarning, w.state.PendingAlerts = nil, nil, nil
+	w.state.PendingStatus, w.state.PendingDiskWarning, w.state.PendingAlerts, w.state.PendingSettings = nil, nil, nil, nil
 	w.publishDetails(ctx)
 	eventsStopped := w.stopEventsForEnd()
 	ok, err := workflow.AwaitWithTimeout(ctx, EndTimeout, func() bool {

@@ -41,8 +41,10 @@ type fakeEngine struct {
 	checks []time.Time
 	// now is the test environment's clock (CheckEngineInput has no time).
 	now func() time.Time
-	// records holds every RecordStatus attempt.
-	records []RecordStatusInput
+	// records holds every RecordStatus attempt; settingsRecords every
+	// RecordSettings attempt.
+	records         []RecordStatusInput
+	settingsRecords []RecordSettingsInput
 
 	// The event activities: see events_test.go.
 	eventFakes
@@ -50,6 +52,13 @@ type fakeEngine struct {
 	diskFakes
 	// Alert rules and their records: see alerting_test.go.
 	alertFakes
+}
+
+func (f *fakeEngine) recordSettings(_ context.Context, in RecordSettingsInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settingsRecords = append(f.settingsRecords, in)
+	return nil
 }
 
 func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
@@ -153,6 +162,7 @@ func newEnvIn(t *testing.T, f *fakeEngine, suite *testsuite.WorkflowTestSuite) *
 	env.RegisterActivityWithOptions(f.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
 	env.RegisterActivityWithOptions(f.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
 	env.RegisterActivityWithOptions(f.recordAlerts, activity.RegisterOptions{Name: ActivityRecordAlertTransitions})
+	env.RegisterActivityWithOptions(f.recordSettings, activity.RegisterOptions{Name: ActivityRecordSettings})
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&waitForCancellation{f: f}}})
 	t.Cleanup(func() { f.finishStreams(t) })
 	return env
@@ -591,6 +601,32 @@ func TestSignal(t *testing.T) {
 	s := queryState(t, env)
 	require.False(t, s.Settings.CollectMetrics)
 	require.Equal(t, 30*time.Second, s.Settings.MetricsInterval)
+	// Only the accepted signal is stored, once.
+	require.Equal(t, []RecordSettingsInput{{EnvironmentID: "0b7f6c1e-env", Patch: SettingsPatch{CollectMetrics: boolp(false)}}}, f.settingsRecords)
+	require.Empty(t, s.PendingSettings)
+}
+
+func TestSignalRecordedByTheNextRun(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.OnActivity(ActivityRecordSettings, mock.Anything, mock.Anything).After(time.Hour).Return(f.recordSettings)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(5)})
+	}, 10*time.Second)
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 15*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.Equal(t, []SettingsPatch{{OfflineAfter: intp(5)}}, in.State.PendingSettings, "not stored yet: it travels")
+
+	f2 := &fakeEngine{}
+	env2 := newEnv(t, f2)
+	env2.SetStartTime(t0.Add(30 * time.Second))
+	cancelAt(env2, time.Minute)
+	env2.ExecuteWorkflow(WorkflowName, in)
+	requireCanceled(t, env2)
+	require.Equal(t, []RecordSettingsInput{{EnvironmentID: "0b7f6c1e-env", Patch: SettingsPatch{OfflineAfter: intp(5)}}}, f2.settingsRecords)
+	require.Empty(t, queryState(t, env2).PendingSettings)
 }
 
 func TestCancelDuringCheck(t *testing.T) {

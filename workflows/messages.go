@@ -44,6 +44,9 @@ const (
 	// ActivityRecordAlertTransitions stores the alert transitions of one
 	// cycle and their notifications (one outbox row per transition).
 	ActivityRecordAlertTransitions = "RecordAlertTransitions"
+	// ActivityRecordSettings stores a settings change that a configure
+	// signal made, so that Postgres agrees with the workflow.
+	ActivityRecordSettings = "RecordSettings"
 	// ActivityDeliverNotification sends one notification (one attempt).
 	ActivityDeliverNotification = "DeliverNotification"
 	// ActivityMarkNotificationFailed records that delivery gave up.
@@ -233,6 +236,9 @@ type State struct {
 	PendingDiskWarning *RecordDiskWarningInput `json:"pendingDiskWarning,omitempty"`
 	// PendingAlerts holds alert transitions not yet recorded, oldest first.
 	PendingAlerts []AlertTransition `json:"pendingAlerts,omitempty"`
+	// PendingSettings holds the accepted configure signals not yet stored
+	// in Postgres, oldest first.
+	PendingSettings []SettingsPatch `json:"pendingSettings,omitempty"`
 
 	// Alerts is the state of every alert rule × target that is pending or
 	// firing (see EvaluateAlerts), carried across continue-as-new so that
@@ -322,6 +328,14 @@ type AlertCycle struct {
 type RecordAlertTransitionsInput struct {
 	EnvironmentID string            `json:"environmentId"`
 	Transitions   []AlertTransition `json:"transitions"`
+}
+
+// RecordSettingsInput is the input of RecordSettings: the patch of one
+// accepted configure signal, applied to the stored settings under the
+// environment's row lock.
+type RecordSettingsInput struct {
+	EnvironmentID string        `json:"environmentId"`
+	Patch         SettingsPatch `json:"patch"`
 }
 
 // CheckEngineInput is the input of the CheckEngine activity.

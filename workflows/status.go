@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -80,4 +81,24 @@ func (w *environmentWorkflow) recordStatusChanges(ctx workflow.Context) {
 			w.wake.SendAsync(struct{}{})
 		}
 	}
+}
+
+// recordInOrder records the items of *pending in order, up to batch at a
+// time, and returns when none is left or ctx is cancelled. record retries
+// without limit, so only a non-retryable error (the environment deleted)
+// drops a batch; what names the items in that log line.
+func recordInOrder[T any](ctx workflow.Context, logger log.Logger, what string, pending *[]T, batch int,
+	record func(ctx workflow.Context, items []T) error) {
+	for len(*pending) > 0 {
+		n := min(len(*pending), batch)
+		err := record(ctx, append([]T(nil), (*pending)[:n]...))
+		if ctx.Err() != nil {
+			return // cancelled: the environment is being deleted
+		}
+		if err != nil {
+			logger.Error(what+" not recorded", "Count", n, "Error", err)
+		}
+		*pending = (*pending)[n:]
+	}
+	*pending = nil
 }

@@ -14,7 +14,8 @@
 //   - environment (environment_history.json): events on; an alert rule
 //     (host CPU above 50 % for 10 s) pending at cycle 2, firing at 3,
 //     resolved at 5; stream → poll by update (the stream hands its cursor to
-//     the first poll) and a rejected update; poll → stream by signal; cycles
+//     the first poll) and a rejected update; poll → stream by signal (the
+//     change stored in Postgres by RecordSettings); cycles
 //     7 and 8 fail (offline), 9 recovers (online); cycle 10 is unknown (the
 //     monitor unavailable); disk checks every minute with a 2 min cooldown
 //     on a 92 % full disk: a warning at cycle 1, the cooldown at cycle 7, a
@@ -138,8 +139,10 @@ type stubEngine struct {
 	// alertRecords holds what RecordAlertTransitions got.
 	alerts       bool
 	alertRecords []workflows.AlertTransition
-	// statuses holds the Online of every RecordStatus call.
-	statuses []bool
+	// statuses holds the Online of every RecordStatus call;
+	// settingsRecords the patch of every RecordSettings call.
+	statuses        []bool
+	settingsRecords []workflows.SettingsPatch
 
 	// Notifications: the outcome of each DeliverNotification attempt.
 	deliver    func(attempt int32) error
@@ -272,6 +275,13 @@ func (s *stubEngine) recordAlerts(_ context.Context, in workflows.RecordAlertTra
 	return nil
 }
 
+func (s *stubEngine) recordSettings(_ context.Context, in workflows.RecordSettingsInput) error {
+	s.mu.Lock()
+	s.settingsRecords = append(s.settingsRecords, in.Patch)
+	s.mu.Unlock()
+	return nil
+}
+
 func (s *stubEngine) checkEngine(context.Context, workflows.CheckEngineInput) error { return nil }
 
 func (s *stubEngine) checkDisk(_ context.Context, in workflows.CheckDiskInput) (workflows.DiskSummary, error) {
@@ -364,6 +374,7 @@ func run(address, namespace, out string, def scenarioDef) error {
 	w.RegisterActivityWithOptions(stub.checkDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
 	w.RegisterActivityWithOptions(stub.recordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
 	w.RegisterActivityWithOptions(stub.recordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlertTransitions})
+	w.RegisterActivityWithOptions(stub.recordSettings, activity.RegisterOptions{Name: workflows.ActivityRecordSettings})
 	w.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDeliveryWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDispatcherWorkflowName})
 	w.RegisterActivityWithOptions(stub.deliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
@@ -474,6 +485,7 @@ func recordEnvironment(ctx context.Context, c client.Client, stub *stubEngine, s
 	alerts := append([]workflows.AlertTransition(nil), stub.alertRecords...)
 	statuses := append([]bool(nil), stub.statuses...)
 	diskChecks, warnings := len(stub.diskChecks), len(stub.diskWarnings)
+	settingsRecords := len(stub.settingsRecords)
 	stub.mu.Unlock()
 	slog.Info("ran", "cycles", final.Cycles, "alerts", len(alerts), "statuses", statuses, "diskChecks", diskChecks, "warnings", warnings)
 	switch {
@@ -487,6 +499,8 @@ func recordEnvironment(ctx context.Context, c client.Client, stub *stubEngine, s
 		return nil, fmt.Errorf("want two disk warnings a cooldown apart, got %d checks and %d warnings", diskChecks, warnings)
 	case final.Settings.EventMode != workflows.EventModeStream:
 		return nil, fmt.Errorf("want the stream back, got %+v", final.Settings)
+	case settingsRecords != 1:
+		return nil, fmt.Errorf("want the signal's change stored once, got %d records", settingsRecords)
 	}
 	return run, nil
 }
