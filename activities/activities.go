@@ -27,6 +27,7 @@ import (
 // Store is what the activities need from Postgres.
 type Store interface {
 	GetEnvironment(ctx context.Context, id uuid.UUID) (store.Environment, error)
+	LockEnvironment(ctx context.Context, id uuid.UUID, fn func(ctx context.Context, tx *store.EnvironmentTx) error) error
 	CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration, now time.Time) (store.CycleInputs, error)
 	RecordAlertTransitions(ctx context.Context, envID uuid.UUID, transitions []store.Alert, draft store.AlertDrafter) ([]store.Alert, []int64, error)
 	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)

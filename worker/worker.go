@@ -20,8 +20,8 @@ import (
 // StopTimeout is how long a stopping worker lets running activities finish.
 const StopTimeout = 10 * time.Second
 
-// Slot budgets of one worker process (see Worker). The checks of the lean
-// workflow shape are local activities with slots of their own; the event
+// Slot budgets of one worker process (see Worker). The checks of the
+// environment workflow are local activities with slots of their own; the event
 // streams have a worker of their own; so a long-running stream can never
 // take the slot of a check, a disk check or a notification delivery.
 const (
@@ -83,7 +83,7 @@ func WithTelemetry(m *telemetry.Metrics) Option {
 // Worker is the Temporal worker of one Windflow process: a worker on the
 // task queue (workflows, checks, every activity) and one on its streams
 // task queue (workflows.StreamsTaskQueue) for the long-running event
-// streams of the lean workflow shape, each with its own slot budget.
+// streams of the environment workflows, each with its own slot budget.
 type Worker struct {
 	main, streams sdkworker.Worker
 	acts          *activities.Activities
@@ -169,6 +169,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterActivityWithOptions(acts.CheckDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
 	r.RegisterActivityWithOptions(acts.RecordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
 	r.RegisterActivityWithOptions(acts.RecordAlertTransitions, activity.RegisterOptions{Name: workflows.ActivityRecordAlertTransitions})
+	r.RegisterActivityWithOptions(acts.RecordSettings, activity.RegisterOptions{Name: workflows.ActivityRecordSettings})
 	r.RegisterActivityWithOptions(acts.DeliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
 	r.RegisterActivityWithOptions(acts.MarkNotificationFailed, activity.RegisterOptions{Name: workflows.ActivityMarkNotificationFailed})
 	r.RegisterActivityWithOptions(acts.DispatchNotifications, activity.RegisterOptions{Name: workflows.ActivityDispatchNotifications})

@@ -8,27 +8,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Alert rules in the environment workflow (lean runs with the "alert-rules"
-// version). Each successful collection brings the rules that apply to the
-// environment and the figures they read (MetricsSummary.Alerts, loaded by
-// CollectMetrics with the cycle's other reads: no extra activity, no
-// database polling of its own); the workflow runs EvaluateAlerts on them
-// and keeps the result in State.Alerts, so pending time and firing alerts
-// survive worker crashes and continue-as-new, and neither a settings change
-// nor a redeploy can fire an alert twice. A cycle that brings no figures
-// (a failed check, the monitor unavailable, collection off) is not
-// evaluated: nothing fires or resolves and pending time carries on.
-//
-// Only transitions cost anything: they are queued in State.PendingAlerts
-// and recorded, in order, by a goroutine that runs while some are pending
-// (RecordAlertTransitions: one row and one notification each, idempotent).
-// A cycle where nothing changes adds no history event. The version marker is
-// written at the first cycle that has rules or alert states, so histories
-// recorded before alert rules replay unchanged.
-const (
-	alertsChangeID = "alert-rules"
-	alertsVersion  = workflow.Version(1)
-)
+// Alert rules in the environment workflow. Each successful collection brings
+// the rules that apply and the figures they read (MetricsSummary.Alerts); the
+// workflow runs EvaluateAlerts and keeps the result in State.Alerts, so
+// pending time and firing alerts survive crashes and continue-as-new. A cycle
+// without figures is not evaluated. Transitions are queued in
+// State.PendingAlerts and recorded in order by a goroutine that runs while
+// some are pending.
 
 // Tuning of the alert recording.
 const (
@@ -55,7 +41,7 @@ func recordAlertsActivityOptions(summary string) workflow.ActivityOptions {
 func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *MetricsSummary, cycleAt time.Time) {
 	cycle := summary.Alerts
 	summary.Alerts = nil
-	if !w.lean || (cycle == nil && len(w.state.Alerts) == 0 && len(w.state.AlertRules) == 0) || !w.handlesAlerts(ctx) {
+	if cycle == nil && len(w.state.Alerts) == 0 && len(w.state.AlertRules) == 0 {
 		return
 	}
 	// No rule applies any more (all removed or disabled): what fires
@@ -102,16 +88,6 @@ func (w *environmentWorkflow) alertTargets() []string {
 	return out
 }
 
-// handlesAlerts reports whether this run evaluates alert rules; asked only
-// when there is something to evaluate, so that the marker appears then.
-func (w *environmentWorkflow) handlesAlerts(ctx workflow.Context) bool {
-	if w.alertsVersion == nil {
-		v := workflow.GetVersion(ctx, alertsChangeID, workflow.DefaultVersion, alertsVersion)
-		w.alertsVersion = &v
-	}
-	return *w.alertsVersion >= alertsVersion
-}
-
 // startAlertRecorder starts the goroutine that records the pending alert
 // transitions, unless it runs or nothing is pending.
 func (w *environmentWorkflow) startAlertRecorder(ctx workflow.Context) {
@@ -123,28 +99,20 @@ func (w *environmentWorkflow) startAlertRecorder(ctx workflow.Context) {
 }
 
 // recordAlertTransitions records the pending transitions in order, a batch
-// at a time, and returns when none is left. Retries are unlimited: only a
-// non-retryable error (the environment deleted) drops a batch.
+// at a time, and returns when none is left.
 func (w *environmentWorkflow) recordAlertTransitions(ctx workflow.Context) {
 	defer func() { w.alertRecorderRunning = false }()
-	for len(w.state.PendingAlerts) > 0 {
-		n := min(len(w.state.PendingAlerts), maxAlertsPerRecord)
-		batch := append([]AlertTransition(nil), w.state.PendingAlerts[:n]...)
-		actx := workflow.WithActivityOptions(ctx, recordAlertsActivityOptions(alertsSummary(batch)))
-		err := workflow.ExecuteActivity(actx, ActivityRecordAlertTransitions, RecordAlertTransitionsInput{
-			EnvironmentID: w.state.EnvironmentID,
-			Transitions:   batch,
-		}).Get(actx, nil)
-		if ctx.Err() != nil {
-			return // cancelled: the environment is being deleted
-		}
-		if err != nil {
-			w.logger.Error("Alert transitions not recorded", "Count", n, "Error", err)
-		}
-		w.state.PendingAlerts = w.state.PendingAlerts[n:]
+	recordInOrder(ctx, w.logger, "Alert transitions", &w.state.PendingAlerts, maxAlertsPerRecord,
+		func(ctx workflow.Context, batch []AlertTransition) error {
+			actx := workflow.WithActivityOptions(ctx, recordAlertsActivityOptions(alertsSummary(batch)))
+			return workflow.ExecuteActivity(actx, ActivityRecordAlertTransitions, RecordAlertTransitionsInput{
+				EnvironmentID: w.state.EnvironmentID,
+				Transitions:   batch,
+			}).Get(actx, nil)
+		})
+	if ctx.Err() == nil {
+		w.publishDetails(ctx)
 	}
-	w.state.PendingAlerts = nil
-	w.publishDetails(ctx)
 }
 
 // alertsSummary names a RecordAlertTransitions activity, e.g.

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Alert rules (issue 11): the pending → firing → resolved machine that an
+// Alert rules: the pending → firing → resolved machine that an
 // environment's workflow runs on each cycle's figures. Everything here is
 // pure and deterministic (no map iteration reaches the output, no clock
 // but the cycle's time), so that the workflow can call it and keep its

@@ -24,11 +24,6 @@ func pollTimerSummary(s Settings) string {
 	return "poll events every " + formatInterval(s.PollInterval)
 }
 
-// diskTimerSummary names the disk timer, e.g. "disk check every 5m".
-func diskTimerSummary(s Settings) string {
-	return "disk check every " + formatInterval(s.WithDiskDefaults().DiskInterval)
-}
-
 // statusSummary names a RecordStatus activity, e.g. "record status: offline".
 func statusSummary(change RecordStatusInput) string {
 	if change.Online {
@@ -245,12 +240,5 @@ func (s *State) eventsMarkdown() string {
 
 // publishDetails refreshes the current details shown in the Web UI.
 func (w *environmentWorkflow) publishDetails(ctx workflow.Context) {
-	md := w.state.detailsMarkdown()
-	if !w.eventsSupported && w.state.Settings.EventsEnabled {
-		md += "\n_This run started before event collection existed: events start after its next continue-as-new._\n"
-	}
-	if !w.diskSupported {
-		md += "\n_This run started before disk checks existed: they start after its next continue-as-new._\n"
-	}
-	workflow.SetCurrentDetails(ctx, md)
+	workflow.SetCurrentDetails(ctx, w.state.detailsMarkdown())
 }

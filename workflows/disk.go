@@ -9,25 +9,16 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Disk checks: one workflow goroutine (checkDisks) owns the disk timer and
-// the CheckDisk and RecordDiskWarning activities, so that a slow /system/df
-// (it walks every layer and can take minutes) never delays a metrics check or
-// an event read, and neither of those ever delays a disk check. It shares
-// the State with the rest of the workflow: handlers change the settings (a
-// new DiskInterval moves NextDiskAt, which re-arms the timer at once), and
-// the main loop asks it to stop before continue-as-new (diskStopping) and
-// waits until it has (diskRunning): a running check, and the warning it
-// raises, finish first.
-//
-// The warning decision is the pure function DiskWarningDue; its cooldown
-// counts from State.LastDiskWarningAt, which travels with the State across
-// continue-as-new.
+// Disk checks ride on the metrics cycles: when a cycle finds the disk check
+// due, a goroutine runs CheckDisk (a regular activity: /system/df can take
+// minutes) and, when DiskWarningDue says so, RecordDiskWarning. The effective
+// interval is rounded up to the next cycle; there are none while paused. The
+// cooldown counts from State.LastDiskWarningAt, which travels with the State.
 
 // Tuning of the disk checks.
 const (
-	// DiskFirstCheckDelay is the delay of the first disk check after a start
-	// without a carried NextDiskAt, or after a resume: soon, but not in the
-	// same instant as the first metrics check.
+	// DiskFirstCheckDelay is the delay of the first disk check after a
+	// resume: soon, but not in the same instant as the first metrics check.
 	DiskFirstCheckDelay = 10 * time.Second
 	// DiskActivityMargin is added to Settings.DiskTimeout (the activity's own
 	// bound on /system/df) to get the StartToClose timeout of CheckDisk, so
@@ -38,14 +29,9 @@ const (
 	DiskCheckMaxAttempts = 2
 	// DiskWarningTimeout is the StartToClose timeout of RecordDiskWarning.
 	DiskWarningTimeout = 10 * time.Second
-)
-
-// Versioning: the "disk" change introduces the disk checks. Runs that
-// started before it (no marker in their history) never check the disk; they
-// accept disk settings and apply them after their next continue-as-new.
-const (
-	diskChangeID = "disk"
-	diskVersion  = workflow.Version(1)
+	// DiskScheduleToStartTimeout bounds how long a disk check may wait for
+	// a worker slot; past it the check fails (DiskError).
+	DiskScheduleToStartTimeout = time.Minute
 )
 
 // DiskWarningDue decides whether a disk check raises a warning: the usage is
@@ -111,7 +97,8 @@ func formatPercent(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64
 // plus a margin, one retry.
 func checkDiskActivityOptions(s Settings) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: s.WithDiskDefaults().DiskTimeout + DiskActivityMargin,
+		ScheduleToStartTimeout: DiskScheduleToStartTimeout,
+		StartToCloseTimeout:    s.WithDiskDefaults().DiskTimeout + DiskActivityMargin,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
 			BackoffCoefficient: 2,
@@ -136,65 +123,46 @@ func recordDiskWarningActivityOptions() workflow.ActivityOptions {
 	}
 }
 
-// checkDisks runs as a workflow goroutine for the whole run (only in runs
-// that support disk checks): a check every DiskInterval, none while paused,
-// until the run continues as new or is cancelled.
-func (w *environmentWorkflow) checkDisks(ctx workflow.Context) {
-	defer func() { w.diskRunning = false }()
-	for ctx.Err() == nil && !w.diskStopping {
-		if w.state.Settings.Paused {
-			w.state.NextDiskAt = time.Time{}
-			_ = workflow.Await(ctx, func() bool { return w.diskStopping || !w.state.Settings.Paused })
-			continue
-		}
-		now := workflow.Now(ctx)
-		if w.state.NextDiskAt.IsZero() {
-			// A new environment, a run that started before disk checks
-			// existed, or a resume: the first check soon.
-			w.state.NextDiskAt = now.Add(DiskFirstCheckDelay)
-		}
-		if now.Before(w.state.NextDiskAt) {
-			w.waitForDiskCheck(ctx)
-			continue
-		}
-		w.checkDisk(ctx)
-	}
-}
-
-// waitForDiskCheck waits until NextDiskAt, or until the environment is
-// paused, the run is about to continue as new, or NextDiskAt moves (a new
-// DiskInterval re-arms the timer at once).
-func (w *environmentWorkflow) waitForDiskCheck(ctx workflow.Context) {
-	due := w.state.NextDiskAt
-	timerCtx, cancel := workflow.WithCancel(ctx)
-	timer := workflow.NewTimerWithOptions(timerCtx, due.Sub(workflow.Now(ctx)), workflow.TimerOptions{
-		Summary: diskTimerSummary(w.state.Settings),
-	})
-	w.publishDetails(ctx)
-	if err := workflow.Await(ctx, func() bool {
-		return timer.IsReady() || w.diskStopping || w.state.Settings.Paused || !w.state.NextDiskAt.Equal(due)
-	}); err != nil {
+// requestDiskCheck is called after each check: when the disk check is due
+// and none is running, it starts one, which schedules CheckDisk in the same
+// workflow task.
+func (w *environmentWorkflow) requestDiskCheck(ctx workflow.Context, now time.Time) {
+	if w.diskInFlight || w.state.Settings.Paused {
 		return
 	}
-	// A pending timer is cancelled (one history event); for a fired one
-	// this records nothing and releases its context, which the workflow's
-	// context would otherwise keep among its children until the run ends.
-	cancel()
+	if w.state.NextDiskAt.IsZero() || !now.Before(w.state.NextDiskAt) {
+		w.diskInFlight = true
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { w.diskInFlight = false }()
+			w.checkDisk(ctx)
+			if w.state.PendingDiskWarning != nil && ctx.Err() == nil {
+				w.recordPendingDiskWarning(ctx)
+			}
+		})
+	}
 }
 
-// checkDisk runs one CheckDisk and, when DiskWarningDue says so,
-// RecordDiskWarning. Checks are paced at a fixed rate from the start of the
-// previous check. A failed check sets DiskError and nothing else: it says
-// nothing about the reachability that the metrics checks track.
+// startDiskWarningRecorder records, at the start of a run, a disk warning
+// the previous run decided but could not record.
+func (w *environmentWorkflow) startDiskWarningRecorder(ctx workflow.Context) {
+	if w.state.PendingDiskWarning == nil {
+		return
+	}
+	w.diskInFlight = true
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.diskInFlight = false }()
+		w.recordPendingDiskWarning(ctx)
+	})
+}
+
+// checkDisk runs one CheckDisk and decides the warning. Checks are paced at a
+// fixed rate from the start of the previous one. A failed check sets
+// DiskError and nothing else: it says nothing about reachability.
 func (w *environmentWorkflow) checkDisk(ctx workflow.Context) {
 	now := workflow.Now(ctx)
 	w.state.NextDiskAt = now.Add(w.state.Settings.WithDiskDefaults().DiskInterval)
 	w.state.LastDiskCheckAt = now
-	o := checkDiskActivityOptions(w.state.Settings)
-	if w.lean {
-		o.ScheduleToStartTimeout = DiskScheduleToStartTimeout
-	}
-	actx := workflow.WithActivityOptions(ctx, o)
+	actx := workflow.WithActivityOptions(ctx, checkDiskActivityOptions(w.state.Settings))
 	var summary DiskSummary
 	err := workflow.ExecuteActivity(actx, ActivityCheckDisk, CheckDiskInput{
 		EnvironmentID: w.state.EnvironmentID,
@@ -215,35 +183,35 @@ func (w *environmentWorkflow) checkDisk(ctx workflow.Context) {
 	// changed during the check applies to it.
 	due, reason := DiskWarningDue(w.state.Settings, summary, w.state.LastDiskWarningAt, now)
 	w.state.DiskVerdict = reason
-	switch {
-	case due && w.lean:
-		w.queueDiskWarning(now, summary, reason)
-	case due:
-		w.recordDiskWarning(ctx, now, summary, reason)
+	if due {
+		// The cooldown starts now; the warning is recorded next (or by the
+		// next run, if this one continues as new first).
+		w.logger.Info("Disk warning", "Reason", reason)
+		w.state.LastDiskWarningAt = now
+		w.state.PendingDiskWarning = &RecordDiskWarningInput{
+			EnvironmentID: w.state.EnvironmentID,
+			CheckAt:       now,
+			Summary:       summary,
+			Reason:        reason,
+		}
 	}
 	w.publishDetails(ctx)
 }
 
-// recordDiskWarning records the warning of the check at checkAt; the cooldown
-// then counts from checkAt. A warning that could not be recorded (only a
-// non-retryable error gets here) does not start the cooldown: the next check
-// over the threshold tries again.
-func (w *environmentWorkflow) recordDiskWarning(ctx workflow.Context, checkAt time.Time, summary DiskSummary, reason string) {
-	w.logger.Info("Disk warning", "Reason", reason)
+// recordPendingDiskWarning records PendingDiskWarning (retrying without
+// limit) and clears it. Only a non-retryable error (environment deleted)
+// leaves it unrecorded; the cooldown is kept then.
+func (w *environmentWorkflow) recordPendingDiskWarning(ctx workflow.Context) {
+	in := *w.state.PendingDiskWarning
 	actx := workflow.WithActivityOptions(ctx, recordDiskWarningActivityOptions())
-	err := workflow.ExecuteActivity(actx, ActivityRecordDiskWarning, RecordDiskWarningInput{
-		EnvironmentID: w.state.EnvironmentID,
-		CheckAt:       checkAt,
-		Summary:       summary,
-		Reason:        reason,
-	}).Get(actx, nil)
+	err := workflow.ExecuteActivity(actx, ActivityRecordDiskWarning, in).Get(actx, nil)
 	if ctx.Err() != nil {
 		return
 	}
 	if err != nil {
 		w.state.DiskError = "disk warning not recorded: " + errorText(err)
 		w.logger.Error("Disk warning not recorded", "Error", err)
-		return
 	}
-	w.state.LastDiskWarningAt = checkAt
+	w.state.PendingDiskWarning = nil
+	w.publishDetails(ctx)
 }

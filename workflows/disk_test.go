@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 const gb = int64(1_000_000_000)
@@ -206,20 +205,20 @@ func TestOneDiskWarningPerCooldown(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
-	legacyShape(env)
-	cancelAt(env, 3*time.Hour)
+	cancelAt(env, 3*time.Hour-time.Second)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
 	requireCanceled(t, env)
 
-	// Checks at 10 s, then every 5 min: 36 in 3 h, all over the threshold.
+	// Checks with the first cycle, then every 5 min: 36 in 3 h, all over
+	// the threshold.
 	checks := f.diskCheckTimes()
 	require.Len(t, checks, 36)
 	for i, at := range checks {
-		require.Equal(t, 10*time.Second+time.Duration(i)*5*time.Minute, at)
+		require.Equal(t, time.Duration(i)*5*time.Minute, at)
 	}
 	// One warning per cooldown: at the first check and exactly one hour
 	// after each warning.
-	require.Equal(t, []time.Duration{10 * time.Second, time.Hour + 10*time.Second, 2*time.Hour + 10*time.Second}, f.warningTimes())
+	require.Equal(t, []time.Duration{0, time.Hour, 2 * time.Hour}, f.warningTimes())
 	w := f.diskWarnings()[0]
 	require.Equal(t, "0b7f6c1e-env", w.EnvironmentID)
 	require.Equal(t, "92.0 % of 100.0 GB > 80 %", w.Reason)
@@ -227,31 +226,30 @@ func TestOneDiskWarningPerCooldown(t *testing.T) {
 	require.Equal(t, w.CheckAt, w.Summary.CheckedAt)
 
 	s := queryState(t, env)
-	require.Equal(t, t0.Add(2*time.Hour+10*time.Second), s.LastDiskWarningAt)
-	require.Equal(t, t0.Add(2*time.Hour+55*time.Minute+10*time.Second), s.LastDiskCheckAt)
-	require.Equal(t, t0.Add(3*time.Hour+10*time.Second), s.NextDiskAt)
+	require.Equal(t, t0.Add(2*time.Hour), s.LastDiskWarningAt)
+	require.Equal(t, t0.Add(2*time.Hour+55*time.Minute), s.LastDiskCheckAt)
+	require.Equal(t, t0.Add(3*time.Hour), s.NextDiskAt)
 	require.NotNil(t, s.LastDisk)
 	require.InDelta(t, 92.0, s.LastDisk.Percent, 1e-9)
-	require.Equal(t, "92.0 % of 100.0 GB > 80 %; warned at 2036-01-05 11:00:10 UTC, cooldown until 2036-01-05 12:00:10 UTC", s.DiskVerdict)
+	require.Equal(t, "92.0 % of 100.0 GB > 80 %; warned at 2036-01-05 11:00:00 UTC, cooldown until 2036-01-05 12:00:00 UTC", s.DiskVerdict)
 	require.Empty(t, s.DiskError)
 	require.Len(t, f.statusRecords(), 1, "disk warnings are not status changes")
 }
 
 func TestDiskWarningCooldownAcrossContinueAsNew(t *testing.T) {
-	// First run: a warning at 10 s, then continue-as-new at 30 min.
+	// First run: a warning at 0, then continue-as-new at 30 min.
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
-	legacyShape(env)
 	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 29*time.Minute)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
 
 	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	require.Equal(t, []time.Duration{10 * time.Second}, f.warningTimes())
-	require.Len(t, f.diskCheckTimes(), 6, "10 s, 5 min 10 s, … 25 min 10 s")
+	require.Equal(t, []time.Duration{0}, f.warningTimes())
+	require.Len(t, f.diskCheckTimes(), 6, "0, 5 min, … 25 min")
 	st := *in.State
-	require.Equal(t, t0.Add(10*time.Second), st.LastDiskWarningAt, "the cooldown travels with the state")
-	require.Equal(t, t0.Add(30*time.Minute+10*time.Second), st.NextDiskAt, "the disk cadence too")
+	require.Equal(t, t0, st.LastDiskWarningAt, "the cooldown travels with the state")
+	require.Equal(t, t0.Add(30*time.Minute), st.NextDiskAt, "the disk cadence too")
 	require.NotNil(t, st.LastDisk)
 	require.Equal(t, time.Hour, st.Settings.DiskCooldown)
 
@@ -260,26 +258,24 @@ func TestDiskWarningCooldownAcrossContinueAsNew(t *testing.T) {
 	f2 := &fakeEngine{}
 	f2.diskResult = alwaysFull
 	env2 := newEnv(t, f2)
-	legacyShape(env2)
 	env2.SetStartTime(t0.Add(30 * time.Minute))
 	cancelAt(env2, 40*time.Minute) // until t0 + 70 min
 	env2.ExecuteWorkflow(WorkflowName, in)
 	requireCanceled(t, env2)
 
 	checks := f2.diskCheckTimes()
-	require.Equal(t, 30*time.Minute+10*time.Second, checks[0], "the carried cadence, no extra check at start")
-	require.Len(t, checks, 8, "30 min 10 s … 65 min 10 s")
-	require.Equal(t, []time.Duration{time.Hour + 10*time.Second}, f2.warningTimes(),
+	require.Equal(t, 30*time.Minute, checks[0], "the carried cadence, no extra check at start")
+	require.Len(t, checks, 8, "30 min … 65 min")
+	require.Equal(t, []time.Duration{time.Hour}, f2.warningTimes(),
 		"the next warning exactly when the cooldown is over, not at the start of the run")
 	require.Empty(t, f2.statusRecords(), "online already recorded by the first run")
 }
 
-func TestDiskCheckAfterRestartWithoutCarriedTime(t *testing.T) {
-	// A state carried from a run that started before disk checks existed:
-	// no disk fields; the first check comes DiskFirstCheckDelay after start.
+func TestDiskCheckAtFirstCycleWithoutCarriedTime(t *testing.T) {
+	// A carried state without disk fields: the first check rides on the
+	// first cycle.
 	f := &fakeEngine{}
 	env := newEnv(t, f)
-	legacyShape(env)
 	prev := State{
 		EnvironmentID: "0b7f6c1e-env", Name: "local", Settings: settings(time.Minute),
 		Status: StatusOnline, NextCycleAt: t0.Add(20 * time.Second),
@@ -287,7 +283,7 @@ func TestDiskCheckAfterRestartWithoutCarriedTime(t *testing.T) {
 	cancelAt(env, 6*time.Minute)
 	env.ExecuteWorkflow(WorkflowName, Input{EnvironmentID: prev.EnvironmentID, Settings: prev.Settings, State: &prev})
 	requireCanceled(t, env)
-	require.Equal(t, []time.Duration{10 * time.Second, 5*time.Minute + 10*time.Second}, f.diskCheckTimes())
+	require.Equal(t, []time.Duration{20 * time.Second, 5*time.Minute + 20*time.Second}, f.diskCheckTimes())
 }
 
 func TestDiskNoWarning(t *testing.T) {
@@ -324,15 +320,14 @@ func TestDiskNoWarning(t *testing.T) {
 			mutate:   func(s *Settings) { s.DiskThresholdMode, s.DiskThresholdBytes = DiskThresholdBytes, 100*gb },
 			summary:  func(at time.Time) DiskSummary { return diskUsage(at, 150*gb, 0) },
 			warnings: 1,
-			verdict:  "150.0 GB > 100.0 GB; warned at 2036-01-05 09:00:10 UTC, cooldown until 2036-01-05 10:00:10 UTC",
-			details:  "**Last disk warning** 2036-01-05 09:00:10 UTC · cooldown until 2036-01-05 10:00:10 UTC",
+			verdict:  "150.0 GB > 100.0 GB; warned at 2036-01-05 09:00:00 UTC, cooldown until 2036-01-05 10:00:00 UTC",
+			details:  "**Last disk warning** 2036-01-05 09:00:00 UTC · cooldown until 2036-01-05 10:00:00 UTC",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := &fakeEngine{}
 			f.diskResult = func(in CheckDiskInput) (DiskSummary, error) { return tc.summary(in.CheckAt), nil }
 			env := newEnv(t, f)
-			legacyShape(env)
 			s := diskSettings(5*time.Minute, time.Hour)
 			if tc.mutate != nil {
 				tc.mutate(&s)
@@ -355,46 +350,37 @@ func TestDiskNoWarning(t *testing.T) {
 func TestDiskIntervalChangeRearmsAtOnce(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
-	legacyShape(env)
 	out := updateAt(t, env, time.Minute, SettingsPatch{DiskIntervalSeconds: intp(60)})
 	var during State
 	env.RegisterDelayedCallback(func() { during = queryState(t, env) }, time.Minute+time.Second)
 	cancelAt(env, 4*time.Minute+30*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(diskSettings(time.Hour, time.Hour)))
+	s := diskSettings(time.Hour, time.Hour)
+	s.MetricsInterval = time.Minute
+	env.ExecuteWorkflow(WorkflowName, input(s))
 	requireCanceled(t, env)
 
 	require.True(t, out.accepted)
 	require.Equal(t, t0.Add(2*time.Minute), out.result.NextDiskAt, "the update returns the re-armed time")
 	require.Equal(t, t0.Add(2*time.Minute), during.NextDiskAt)
-	// 10 s, then one minute after the update (not an hour after 10 s).
-	require.Equal(t, []time.Duration{10 * time.Second, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute}, f.diskCheckTimes())
+	// 0, then one minute after the update (not an hour after 0).
+	require.Equal(t, minutes(0, 2, 3, 4), f.diskCheckTimes())
 }
 
 func TestDiskCooldownChangeAppliesAtNextDecision(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
-	legacyShape(env)
-	// A warning at 10 s; the cooldown shortened to 10 min at 12 min: the
-	// next check (15 min 10 s) is past it and warns, with no re-arm; the
-	// one 10 min later warns again.
+	// A warning at 0; the cooldown shortened to 10 min at 12 min: the next
+	// check (15 min) is past it and warns, with no re-arm; the one 10 min
+	// later warns again.
 	out := updateAt(t, env, 12*time.Minute, SettingsPatch{DiskCooldownSeconds: intp(600)})
 	cancelAt(env, 26*time.Minute)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
 	requireCanceled(t, env)
 
 	require.True(t, out.accepted)
-	require.Equal(t, minutes(0, 5, 10, 15, 20, 25), subtract(f.diskCheckTimes(), 10*time.Second), "the disk timer was not re-armed")
-	require.Equal(t, []time.Duration{10 * time.Second, 15*time.Minute + 10*time.Second, 25*time.Minute + 10*time.Second}, f.warningTimes())
-}
-
-// subtract shifts every duration by d.
-func subtract(ds []time.Duration, d time.Duration) []time.Duration {
-	out := make([]time.Duration, len(ds))
-	for i, v := range ds {
-		out[i] = v - d
-	}
-	return out
+	require.Equal(t, minutes(0, 5, 10, 15, 20, 25), f.diskCheckTimes(), "the disk check was not moved")
+	require.Equal(t, minutes(0, 15, 25), f.warningTimes())
 }
 
 func TestDiskCheckFailure(t *testing.T) {
@@ -406,7 +392,6 @@ func TestDiskCheckFailure(t *testing.T) {
 		return diskUsage(in.CheckAt, 10*gb, 100*gb), nil
 	}
 	env := newEnv(t, f)
-	legacyShape(env)
 	var failed State
 	env.RegisterDelayedCallback(func() { failed = queryState(t, env) }, time.Minute)
 	cancelAt(env, 6*time.Minute)
@@ -423,7 +408,7 @@ func TestDiskCheckFailure(t *testing.T) {
 	}
 	f.mu.Unlock()
 	require.Equal(t, []int32{1, 2, 1}, attempts)
-	require.Equal(t, []time.Duration{10 * time.Second, 15 * time.Second, 5*time.Minute + 10*time.Second}, at)
+	require.Equal(t, []time.Duration{0, 5 * time.Second, 5 * time.Minute}, at)
 
 	require.Equal(t, "system df: context deadline exceeded", failed.DiskError)
 	require.Nil(t, failed.LastDisk)
@@ -442,7 +427,6 @@ func TestDiskCheckFailure(t *testing.T) {
 func TestSlowDiskCheckDoesNotDelayMetrics(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
-	legacyShape(env)
 	// /system/df takes 25 s (within DiskTimeout + margin).
 	env.OnActivity(ActivityCheckDisk, mock.Anything, mock.Anything).After(25 * time.Second).Return(f.checkDisk)
 	cancelAt(env, 45*time.Second)
@@ -451,37 +435,14 @@ func TestSlowDiskCheckDoesNotDelayMetrics(t *testing.T) {
 	env.ExecuteWorkflow(WorkflowName, input(s))
 	requireCanceled(t, env)
 
-	require.Equal(t, seconds(0, 10, 20, 30, 40), f.collectTimes(), "metrics on time while the disk check runs (10 s–35 s)")
-	require.Equal(t, seconds(10), f.diskCheckTimes())
+	require.Equal(t, seconds(0, 10, 20, 30, 40), f.collectTimes(), "metrics on time while the disk check runs (0–25 s)")
+	require.Equal(t, seconds(0), f.diskCheckTimes())
 	require.NotNil(t, queryState(t, env).LastDisk)
-}
-
-func TestContinueAsNewWaitsForDiskCheck(t *testing.T) {
-	f := &fakeEngine{}
-	f.diskResult = alwaysFull
-	env := newEnv(t, f)
-	legacyShape(env)
-	env.OnActivity(ActivityCheckDisk, mock.Anything, mock.Anything).After(20 * time.Second).Return(f.checkDisk)
-	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 15*time.Second)
-	s := diskSettings(5*time.Minute, time.Hour)
-	s.MetricsInterval = 10 * time.Second
-	env.ExecuteWorkflow(WorkflowName, input(s))
-
-	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	// The run decided to continue as new at 20 s, with the disk check that
-	// started at 10 s still running: it waited for it (and its warning).
-	require.Equal(t, seconds(0, 10), f.collectTimes())
-	require.Equal(t, seconds(10), f.diskCheckTimes())
-	require.Equal(t, seconds(10), f.warningTimes())
-	require.NotNil(t, in.State.LastDisk)
-	require.Equal(t, t0.Add(10*time.Second), in.State.LastDiskWarningAt)
-	require.Equal(t, t0.Add(5*time.Minute+10*time.Second), in.State.NextDiskAt)
 }
 
 func TestDiskPaused(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
-	legacyShape(env)
 	updateAt(t, env, time.Minute, SettingsPatch{Paused: boolp(true)})
 	var paused State
 	env.RegisterDelayedCallback(func() { paused = queryState(t, env) }, 2*time.Minute)
@@ -492,14 +453,14 @@ func TestDiskPaused(t *testing.T) {
 
 	require.True(t, paused.NextDiskAt.IsZero())
 	require.Equal(t, t0.Add(20*time.Minute+10*time.Second), out.result.NextDiskAt, "resumed: the first check soon")
-	// 10 s; nothing while paused (1–20 min); 10 s after the resume, then every 5 min.
-	require.Equal(t, []time.Duration{10 * time.Second, 20*time.Minute + 10*time.Second, 25*time.Minute + 10*time.Second}, f.diskCheckTimes())
+	// 0; nothing while paused (1–20 min); with the first cycle after the
+	// resume (25 min: the metrics timer re-armed by the resume).
+	require.Equal(t, minutes(0, 25), f.diskCheckTimes())
 }
 
 func TestNoStatusRecordOnSettingsChange(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
-	legacyShape(env)
 	updateAt(t, env, 10*time.Second, SettingsPatch{DiskThresholdPercent: floatp(50), DiskCooldownSeconds: intp(120)})
 	updateAt(t, env, 20*time.Second, SettingsPatch{OfflineAfter: intp(1)})
 	updateAt(t, env, 30*time.Second, SettingsPatch{Paused: boolp(true)})
@@ -516,7 +477,8 @@ func TestNoStatusRecordOnSettingsChange(t *testing.T) {
 		f.statusRecords(), "only the first transition, whatever the settings changes")
 	// Resumed at 60 s (next check at 6 min), then re-armed to 20 s at 90 s.
 	require.Equal(t, seconds(0, 110, 130, 150, 170), f.collectTimes())
-	require.Equal(t, seconds(10, 70, 150), f.diskCheckTimes())
+	// 0; resumed at 60 s (due at 70 s), moved to 150 s by the new interval.
+	require.Equal(t, seconds(0, 150), f.diskCheckTimes())
 	s := queryState(t, env)
 	require.Equal(t, 4, s.Settings.OfflineAfter)
 	require.Equal(t, 50.0, s.Settings.DiskThresholdPercent)
@@ -527,7 +489,6 @@ func floatp(v float64) *float64 { return &v }
 func TestDiskSettingsRejected(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
-	legacyShape(env)
 	out := updateAt(t, env, time.Minute, SettingsPatch{DiskIntervalSeconds: intp(10)})
 	cancelAt(env, 6*time.Minute)
 	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
@@ -538,26 +499,7 @@ func TestDiskSettingsRejected(t *testing.T) {
 	require.True(t, errors.As(out.rejected, &appErr), "got %v", out.rejected)
 	require.Equal(t, ErrTypeInvalidSettings, appErr.Type())
 	require.Equal(t, "invalid settings: diskInterval must be between 1m0s and 1h0m0s, got 10s", appErr.Message())
-	require.Equal(t, []time.Duration{10 * time.Second, 5*time.Minute + 10*time.Second}, f.diskCheckTimes(), "the disk timer was not touched")
-}
-
-func TestRunStartedBeforeDisk(t *testing.T) {
-	f := &fakeEngine{}
-	f.diskResult = alwaysFull
-	env := newEnv(t, f)
-	// A run whose history has no "disk" marker: it started under the old code.
-	env.OnGetVersion(diskChangeID, workflow.DefaultVersion, diskVersion).Return(workflow.DefaultVersion)
-	out := updateAt(t, env, time.Minute, SettingsPatch{DiskIntervalSeconds: intp(60), DiskThresholdMode: strp(DiskThresholdBytes)})
-	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 9*time.Minute)
-	env.ExecuteWorkflow(WorkflowName, input(diskSettings(5*time.Minute, time.Hour)))
-
-	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	require.True(t, out.accepted)
-	require.Empty(t, f.diskCheckTimes(), "the old run never checks the disk")
-	require.Empty(t, f.diskWarnings())
-	require.True(t, in.State.NextDiskAt.IsZero())
-	require.Equal(t, time.Minute, in.State.Settings.DiskInterval, "the next run will, with the new settings")
-	require.Equal(t, DiskThresholdBytes, in.State.Settings.DiskThresholdMode)
+	require.Equal(t, minutes(0, 5), f.diskCheckTimes(), "the disk cadence was not touched")
 }
 
 func strp(v string) *string { return &v }
@@ -594,8 +536,7 @@ func TestDiskDetailsMarkdown(t *testing.T) {
 	require.Contains(t, md, "**Disk** check every 5m · threshold 50.0 GB · capacity 200.0 GB (configured) · cooldown 1h\n")
 	require.Contains(t, md, "**Disk error** engine unreachable\n")
 
-	// Settings recorded before disk checks existed show the defaults.
+	// Unset disk settings show the defaults.
 	require.Contains(t, State{Settings: Settings{MetricsInterval: time.Minute}}.DetailsMarkdown(),
 		"**Disk** check every 5m · threshold 80 % · cooldown 1h\n")
-	require.Equal(t, "disk check every 5m", diskTimerSummary(Settings{}))
 }

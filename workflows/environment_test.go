@@ -41,8 +41,10 @@ type fakeEngine struct {
 	checks []time.Time
 	// now is the test environment's clock (CheckEngineInput has no time).
 	now func() time.Time
-	// records holds every RecordStatus attempt.
-	records []RecordStatusInput
+	// records holds every RecordStatus attempt; settingsRecords every
+	// RecordSettings attempt.
+	records         []RecordStatusInput
+	settingsRecords []RecordSettingsInput
 
 	// The event activities: see events_test.go.
 	eventFakes
@@ -50,6 +52,13 @@ type fakeEngine struct {
 	diskFakes
 	// Alert rules and their records: see alerting_test.go.
 	alertFakes
+}
+
+func (f *fakeEngine) recordSettings(_ context.Context, in RecordSettingsInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settingsRecords = append(f.settingsRecords, in)
+	return nil
 }
 
 func (f *fakeEngine) collect(_ context.Context, in CollectMetricsInput) (MetricsSummary, error) {
@@ -153,17 +162,10 @@ func newEnvIn(t *testing.T, f *fakeEngine, suite *testsuite.WorkflowTestSuite) *
 	env.RegisterActivityWithOptions(f.checkDisk, activity.RegisterOptions{Name: ActivityCheckDisk})
 	env.RegisterActivityWithOptions(f.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
 	env.RegisterActivityWithOptions(f.recordAlerts, activity.RegisterOptions{Name: ActivityRecordAlertTransitions})
+	env.RegisterActivityWithOptions(f.recordSettings, activity.RegisterOptions{Name: ActivityRecordSettings})
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&waitForCancellation{f: f}}})
 	t.Cleanup(func() { f.finishStreams(t) })
 	return env
-}
-
-// legacyShape makes the run behave as a run that started before the lean
-// shape (no "lean-cycles" marker in its history): regular check
-// activities, a disk timer of its own, continue-as-new that waits for its
-// activities. Such runs keep that shape until their next continue-as-new.
-func legacyShape(env *testsuite.TestWorkflowEnvironment) {
-	env.OnGetVersion(leanChangeID, workflow.DefaultVersion, leanVersion).Return(workflow.DefaultVersion)
 }
 
 func input(s Settings) Input {
@@ -270,10 +272,10 @@ func TestCadence(t *testing.T) {
 }
 
 func TestStartSettings(t *testing.T) {
-	// Inputs recorded before events existed: no event fields.
+	// Inputs without event fields.
 	preEvents := Settings{MetricsInterval: time.Minute, OfflineAfter: 4}
 	preEventsNormalised := Settings{MetricsInterval: time.Minute, OfflineAfter: 4, EventMode: EventModeStream, PollInterval: DefaultPollInterval}.WithDiskDefaults()
-	// Inputs recorded before disk checks existed: no disk fields.
+	// Inputs without disk fields.
 	preDisk := settings(time.Minute)
 	preDisk.DiskInterval, preDisk.DiskTimeout, preDisk.DiskThresholdMode, preDisk.DiskThresholdPercent = 0, 0, "", 0
 	preDisk.DiskThresholdBytes, preDisk.DiskCooldown = 0, 0
@@ -539,25 +541,6 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	require.Len(t, f.statusRecords(), 1)
 }
 
-func TestContinueAsNewWaitsForStatusRecord(t *testing.T) {
-	f := &fakeEngine{}
-	env := newEnv(t, f)
-	legacyShape(env)
-	// Recording takes 15 s (a slow database); the checks do not wait for it,
-	// continue-as-new does.
-	env.OnActivity(ActivityRecordStatus, mock.Anything, mock.Anything).After(15 * time.Second).Return(f.recordStatus)
-	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(settings(10*time.Second)))
-
-	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	// Checks at 0 s and 10 s ran while the record was in flight; the run
-	// continued as new as soon as it landed (15 s), before the 20 s check.
-	require.Equal(t, seconds(0, 10), f.collectTimes())
-	require.Len(t, f.statusRecords(), 1)
-	require.Equal(t, StatusOnline, in.State.Status)
-	require.Equal(t, t0.Add(20*time.Second), in.State.NextCycleAt)
-}
-
 func TestContinueAsNewAfterMaxCycles(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
@@ -618,6 +601,32 @@ func TestSignal(t *testing.T) {
 	s := queryState(t, env)
 	require.False(t, s.Settings.CollectMetrics)
 	require.Equal(t, 30*time.Second, s.Settings.MetricsInterval)
+	// Only the accepted signal is stored, once.
+	require.Equal(t, []RecordSettingsInput{{EnvironmentID: "0b7f6c1e-env", Patch: SettingsPatch{CollectMetrics: boolp(false)}}}, f.settingsRecords)
+	require.Empty(t, s.PendingSettings)
+}
+
+func TestSignalRecordedByTheNextRun(t *testing.T) {
+	f := &fakeEngine{}
+	env := newEnv(t, f)
+	env.OnActivity(ActivityRecordSettings, mock.Anything, mock.Anything).After(time.Hour).Return(f.recordSettings)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(5)})
+	}, 10*time.Second)
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 15*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+
+	in := decodeContinueAsNew(t, env.GetWorkflowError())
+	require.Equal(t, []SettingsPatch{{OfflineAfter: intp(5)}}, in.State.PendingSettings, "not stored yet: it travels")
+
+	f2 := &fakeEngine{}
+	env2 := newEnv(t, f2)
+	env2.SetStartTime(t0.Add(30 * time.Second))
+	cancelAt(env2, time.Minute)
+	env2.ExecuteWorkflow(WorkflowName, in)
+	requireCanceled(t, env2)
+	require.Equal(t, []RecordSettingsInput{{EnvironmentID: "0b7f6c1e-env", Patch: SettingsPatch{OfflineAfter: intp(5)}}}, f2.settingsRecords)
+	require.Empty(t, queryState(t, env2).PendingSettings)
 }
 
 func TestCancelDuringCheck(t *testing.T) {
@@ -687,28 +696,18 @@ func TestSummaries(t *testing.T) {
 // non-deterministic for running workflows fails here.
 func TestReplay(t *testing.T) {
 	for _, file := range []string{
-		// Recorded before event collection existed: must replay unchanged.
+		// Stream → poll by update (and a rejected update), poll → stream by
+		// signal, two disk warnings a cooldown apart, an alert pending,
+		// firing and resolved, offline then online, checks unknown while
+		// the monitor is unavailable; cancelled.
 		"testdata/environment_history.json",
-		// With events: stream → poll → stream and a poll interval change.
-		// Recorded before disk checks existed: must replay unchanged.
-		"testdata/environment_history_events.json",
-		// With disk checks: a warning, a disk interval change (re-armed
-		// timer), a check retried after a failure, a second warning.
-		"testdata/environment_history_disk.json",
-		// The lean shape: checks as local activities, disk checks on the
-		// cycles (two warnings), a failed check (offline, online), an
-		// accepted and a rejected update, a signal, the stream on its own
-		// task queue.
-		"testdata/environment_history_lean.json",
-		// The lean shape with the schedule slot (DueAt) on its checks and
-		// the monitor's faults told apart ("monitor-faults" marker): two
-		// checks unknown (monitor unavailable), a recovery, then the
-		// environment gone: the stream is cancelled, the workflow completes.
-		"testdata/environment_history_faults.json",
-		// Events driven by the main loop ("events-in-loop": stream → poll →
-		// stream, a poll interval change) and an alert rule ("alert-rules")
-		// pending, firing and resolved, each transition recorded once.
-		"testdata/environment_history_alerts.json",
+		// Steady cycles until the server suggests continue-as-new.
+		"testdata/environment_history_continue.json",
+		// The next run, from the carried state; cancelled.
+		"testdata/environment_history_continued.json",
+		// The environment deleted under its workflow: the stream is
+		// cancelled and the workflow completes.
+		"testdata/environment_history_gone.json",
 		// A delivery retried twice, then delivered.
 		"testdata/notification_delivery_history.json",
 		// A delivery failed for good (non-retryable), marked failed.

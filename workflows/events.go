@@ -1,29 +1,18 @@
 package workflows
 
 import (
-	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
-// Container-event collection: one workflow goroutine (collectEvents) owns the
-// StreamEvents and PollEvents activities, so that neither a long stream nor a
-// slow poll ever delays a metrics check, and a metrics check never delays an
-// event read. The goroutine and the rest of the workflow share the State and
-// nothing else: handlers change the settings, the goroutine notices through
-// workflow.Await conditions, and the main loop asks it to stop before
-// continue-as-new (eventsStopping) and waits until it has (eventsRunning).
-//
-// Lean runs with the "events-in-loop" version drive the same behaviour from
-// the main loop instead (eventsloop.go): one goroutine less per workflow in
-// the worker's cache. Both share what happens when a read ends (streamEnded,
-// pollEnded).
-//
-// At most one event activity runs at a time, which is what makes the cursor
-// hand-over exact: a stream is cancelled and its result (the cursor it reached)
-// awaited before a poll starts; a running poll finishes before a stream starts.
+// Container events, driven by the main loop: at most one event activity at
+// a time (a stream cancelled and awaited before a poll starts, a running
+// poll finished before a stream starts), which makes the cursor hand-over
+// exact. The main loop's selector waits on the activity and its timer next
+// to the metrics timer. The cursor (State.EventCursor) travels to the next
+// run; the activities also resume from the cursor stored with the events.
 
 // Tuning of the event collection.
 const (
@@ -31,12 +20,17 @@ const (
 	// The activity runs until cancelled; an attempt that reaches this is
 	// restarted by the retry policy from its heartbeat cursor.
 	StreamTimeout = 24 * time.Hour
-	// StreamHeartbeatTimeout is how soon a dead stream (its worker gone) is
-	// noticed and restarted elsewhere.
-	StreamHeartbeatTimeout = 30 * time.Second
+	// StreamHeartbeatTimeout is the heartbeat timeout of the stream: the SDK
+	// then throttles heartbeats to one a minute, and a dead worker's stream
+	// restarts elsewhere within this time plus the retry backoff.
+	StreamHeartbeatTimeout = 2 * time.Minute
+	// LeanStreamHeartbeatTimeout is StreamHeartbeatTimeout.
+	//
+	// Deprecated: use StreamHeartbeatTimeout.
+	LeanStreamHeartbeatTimeout = StreamHeartbeatTimeout
 	// StreamRetryInitialInterval, StreamRetryMaxInterval: the reconnect
 	// backoff of the stream (5 s, 10 s, 20 s, … at most 60 s, unlimited
-	// attempts), the seed's.
+	// attempts).
 	StreamRetryInitialInterval = 5 * time.Second
 	StreamRetryMaxInterval     = 60 * time.Second
 	// StreamRestartDelay is how long a stream that failed for good (a
@@ -48,13 +42,22 @@ const (
 	// PollMaxAttempts bounds the attempts of one poll: the next poll is the
 	// real retry.
 	PollMaxAttempts = 3
+	// StreamsTaskQueueSuffix names the streams task queue after the
+	// workflow's own: "<queue>-streams".
+	StreamsTaskQueueSuffix = "-streams"
 )
 
-// streamActivityOptions are the options of StreamEvents. WaitForCancellation
-// makes the future resolve only once the activity has really stopped, with
-// the cursor it reached, so that nothing else reads events meanwhile.
-func streamActivityOptions() workflow.ActivityOptions {
+// StreamsTaskQueue returns the task queue of the event streams of
+// environment workflows running on queue: a worker of its own, so that
+// long-running streams never take the slots of the other activities.
+func StreamsTaskQueue(queue string) string { return queue + StreamsTaskQueueSuffix }
+
+// streamActivityOptions are the options of StreamEvents for a workflow on
+// taskQueue. WaitForCancellation makes the future resolve only once the
+// activity has really stopped, with the cursor it reached.
+func streamActivityOptions(taskQueue string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
+		TaskQueue:           StreamsTaskQueue(taskQueue),
 		StartToCloseTimeout: StreamTimeout,
 		HeartbeatTimeout:    StreamHeartbeatTimeout,
 		WaitForCancellation: true,
@@ -92,11 +95,11 @@ const (
 )
 
 // wantedEvents derives the event work from the settings: nothing when events
-// are off, the environment is paused or the run is about to continue as new.
+// are off or the environment is paused.
 func (w *environmentWorkflow) wantedEvents() eventsWork {
 	s := w.state.Settings
 	switch {
-	case w.eventsStopping || !s.EventsEnabled || s.Paused:
+	case !s.EventsEnabled || s.Paused:
 		return eventsIdle
 	case s.EventMode == EventModePoll:
 		return eventsPolling
@@ -105,197 +108,171 @@ func (w *environmentWorkflow) wantedEvents() eventsWork {
 	}
 }
 
-// collectEvents runs as a workflow goroutine for the whole run (only in runs
-// that support events): it streams or polls as the settings say, switching
-// when they change, until the run continues as new or is cancelled.
-func (w *environmentWorkflow) collectEvents(ctx workflow.Context) {
-	defer func() { w.eventsRunning = false }()
-	last := w.wantedEvents()
-	for ctx.Err() == nil {
-		work := w.wantedEvents()
-		if work != last && !w.eventsStopping {
-			// A settings change stopped or switched the collection: the
-			// error was about what no longer runs.
-			w.state.EventsError = ""
-			last = work
+// eventsDriver is the event collection's part of the main loop.
+type eventsDriver struct {
+	// last is the work last seen, to clear EventsError when it changes.
+	last eventsWork
+	// polling is set while the settings have wanted polls: leaving poll
+	// mode forgets NextPollAt (the next poll mode starts with a poll).
+	polling bool
+
+	// future is the event activity in flight (nil: none); kind says which.
+	future workflow.Future
+	kind   eventsWork
+	cancel workflow.CancelFunc
+	// stopping is set once a running stream was asked to stop.
+	stopping bool
+
+	// timer is armed for a stream restart (timerKind eventsStreaming) or
+	// the next poll (eventsPolling), due at timerAt; nil: none.
+	timer       workflow.Future
+	timerKind   eventsWork
+	timerAt     time.Time
+	timerCancel workflow.CancelFunc
+	// restartChanges is settingsChanges when the restart wait began: a
+	// settings change ends the wait early.
+	restartChanges int
+}
+
+// driveEvents brings the event collection in line with the settings: it
+// starts, stops or switches the event activity and arms its timer. It never
+// blocks; the main loop's selector waits (addEvents).
+func (w *environmentWorkflow) driveEvents(ctx workflow.Context) {
+	d := &w.events
+	work := w.wantedEvents()
+	if work != d.last {
+		// A settings change stopped or switched the collection: the error
+		// was about what no longer runs.
+		w.state.EventsError = ""
+		d.last = work
+	}
+	if d.future != nil {
+		if d.kind == eventsStreaming && work != eventsStreaming && !d.stopping {
+			d.stopping = true
+			d.cancel() // the future resolves once the stream has stopped
 		}
-		switch work {
-		case eventsStreaming:
-			w.runStream(ctx)
-		case eventsPolling:
-			w.runPolls(ctx)
-		default:
-			if w.eventsStopping {
-				return
+		return // a running poll finishes first
+	}
+	if work != eventsStreaming && !w.state.EventsRestartAt.IsZero() {
+		// The settings no longer want a stream: its restart wait ends.
+		w.stopEventsTimer()
+		w.state.EventsRestartAt = time.Time{}
+		w.publishDetails(ctx)
+	}
+	if work != eventsPolling && d.polling {
+		d.polling = false
+		w.state.NextPollAt = time.Time{}
+	}
+	switch work {
+	case eventsStreaming:
+		if w.streamRestartDue(ctx) {
+			w.startStream(ctx)
+		}
+	case eventsPolling:
+		d.polling = true
+		if w.state.NextPollAt.IsZero() {
+			w.state.NextPollAt = workflow.Now(ctx)
+		}
+		if workflow.Now(ctx).Before(w.state.NextPollAt) {
+			if w.armEventsTimer(ctx, eventsPolling, w.state.NextPollAt, pollTimerSummary(w.state.Settings)) {
+				w.publishDetails(ctx)
 			}
-			_ = workflow.Await(ctx, func() bool { return w.eventsStopping || w.wantedEvents() != eventsIdle })
+			return
+		}
+		w.stopEventsTimer()
+		w.startPoll(ctx)
+	default:
+		w.stopEventsTimer()
+	}
+}
+
+// addEvents adds the event activity and its timer to the main loop's
+// selector.
+func (w *environmentWorkflow) addEvents(ctx workflow.Context, selector workflow.Selector) {
+	d := &w.events
+	if d.future != nil {
+		selector.AddFuture(d.future, func(f workflow.Future) { w.eventActivityEnded(ctx, f) })
+	}
+	if d.timer != nil {
+		timer := d.timer
+		selector.AddFuture(timer, func(workflow.Future) {
+			if d.timer == timer {
+				w.stopEventsTimer() // releases the fired timer's context
+			}
+		})
+	}
+}
+
+// streamRestartDue reports whether the stream may start now: no restart
+// delay (EventsRestartAt), or it has passed, or a settings change came
+// first. While it waits, the restart timer is armed.
+func (w *environmentWorkflow) streamRestartDue(ctx workflow.Context) bool {
+	d := &w.events
+	at := w.state.EventsRestartAt
+	if at.IsZero() {
+		w.stopEventsTimer()
+		return true
+	}
+	if workflow.Now(ctx).Before(at) {
+		if w.armEventsTimer(ctx, eventsStreaming, at, "restart event stream") {
+			d.restartChanges = w.settingsChanges
+		}
+		if w.settingsChanges == d.restartChanges {
+			return false
 		}
 	}
+	w.stopEventsTimer()
+	w.state.EventsRestartAt = time.Time{}
+	w.publishDetails(ctx)
+	return true
 }
 
-// advanceCursor moves the cursor forward, never back: every reader reports
-// how far it got, and an older report must not undo a newer one.
-func (w *environmentWorkflow) advanceCursor(cursor int64) {
-	if cursor > w.state.EventCursor {
-		w.state.EventCursor = cursor
+// armEventsTimer arms the event timer for at, unless it is armed for that
+// already; it reports whether it armed one.
+func (w *environmentWorkflow) armEventsTimer(ctx workflow.Context, kind eventsWork, at time.Time, summary string) bool {
+	d := &w.events
+	if d.timer != nil && d.timerKind == kind && d.timerAt.Equal(at) {
+		return false
 	}
+	w.stopEventsTimer()
+	timerCtx, cancel := workflow.WithCancel(ctx)
+	d.timer = workflow.NewTimerWithOptions(timerCtx, at.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: summary})
+	d.timerKind, d.timerAt, d.timerCancel = kind, at, cancel
+	return true
 }
 
-// runStream runs one StreamEvents activity from the cursor until the settings
-// no longer want a stream (it is then cancelled and awaited), the workflow is
-// cancelled, or the activity ends by itself. A stream that failed for good is
-// restarted after StreamRestartDelay or at the next settings change.
-func (w *environmentWorkflow) runStream(ctx workflow.Context) {
-	if !w.waitForStreamRestart(ctx) {
-		return
+func (w *environmentWorkflow) stopEventsTimer() {
+	d := &w.events
+	if d.timerCancel != nil {
+		d.timerCancel()
 	}
+	d.timer, d.timerCancel = nil, nil
+}
+
+// startStream schedules StreamEvents from the cursor.
+func (w *environmentWorkflow) startStream(ctx workflow.Context) {
+	d := &w.events
 	streamCtx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	o := streamActivityOptions()
-	if w.lean {
-		o = w.leanStreamActivityOptions(ctx)
-	}
-	actx := workflow.WithActivityOptions(streamCtx, o)
+	actx := workflow.WithActivityOptions(streamCtx, streamActivityOptions(workflow.GetInfo(ctx).TaskQueueName))
 	from := w.state.EventCursor
-	future := workflow.ExecuteActivity(actx, ActivityStreamEvents, StreamEventsInput{
+	d.future = workflow.ExecuteActivity(actx, ActivityStreamEvents, StreamEventsInput{
 		EnvironmentID: w.state.EnvironmentID,
 		Cursor:        from,
 	})
+	d.kind, d.cancel, d.stopping = eventsStreaming, cancel, false
 	w.logger.Info("Event stream started", "Cursor", from)
-	if err := workflow.Await(ctx, func() bool {
-		return future.IsReady() || w.wantedEvents() != eventsStreaming
-	}); err != nil {
-		return // workflow cancelled: the stream is cancelled with it
-	}
-	stopped := false
-	if !future.IsReady() {
-		stopped = true
-		cancel()
-	}
-	// With WaitForCancellation this returns once the activity has stopped.
-	var progress StreamProgress
-	err := future.Get(ctx, &progress)
-	if ctx.Err() != nil {
-		return
-	}
-	w.streamEnded(ctx, err, progress, stopped)
-	w.publishDetails(ctx)
 }
 
-// waitForStreamRestart waits until EventsRestartAt, if set; a settings change
-// (or the settings no longer wanting a stream) ends the wait early. It
-// reports whether the stream should start now.
-func (w *environmentWorkflow) waitForStreamRestart(ctx workflow.Context) bool {
-	at := w.state.EventsRestartAt
-	if at.IsZero() {
-		return true
-	}
-	now := workflow.Now(ctx)
-	if now.Before(at) {
-		changes := w.settingsChanges
-		timerCtx, cancel := workflow.WithCancel(ctx)
-		timer := workflow.NewTimerWithOptions(timerCtx, at.Sub(now), workflow.TimerOptions{
-			Summary: "restart event stream",
-		})
-		if err := workflow.Await(ctx, func() bool {
-			return timer.IsReady() || w.settingsChanges != changes || w.wantedEvents() != eventsStreaming
-		}); err != nil {
-			return false
-		}
-		cancel() // as in waitForPoll: releases the timer's context either way
-		if w.eventsStopping {
-			return false // the next run waits for the rest of the delay
-		}
-	}
-	w.state.EventsRestartAt = time.Time{}
-	w.publishDetails(ctx)
-	return w.wantedEvents() == eventsStreaming
-}
-
-// runPolls polls every PollInterval while the settings want polls. The first
-// poll runs at once (after start or a switch from the stream) unless the
-// state carries a poll time from the previous run.
-func (w *environmentWorkflow) runPolls(ctx workflow.Context) {
-	defer func() {
-		if !w.eventsStopping {
-			w.state.NextPollAt = time.Time{}
-		}
-	}()
-	if w.state.NextPollAt.IsZero() {
-		w.state.NextPollAt = workflow.Now(ctx)
-	}
-	for ctx.Err() == nil && w.wantedEvents() == eventsPolling {
-		if workflow.Now(ctx).Before(w.state.NextPollAt) {
-			w.waitForPoll(ctx)
-			continue
-		}
-		w.poll(ctx)
-	}
-}
-
-// waitForPoll waits until NextPollAt, or until the settings no longer want
-// polls or move NextPollAt (a new interval re-arms the timer at once).
-func (w *environmentWorkflow) waitForPoll(ctx workflow.Context) {
-	due := w.state.NextPollAt
-	timerCtx, cancel := workflow.WithCancel(ctx)
-	timer := workflow.NewTimerWithOptions(timerCtx, due.Sub(workflow.Now(ctx)), workflow.TimerOptions{
-		Summary: pollTimerSummary(w.state.Settings),
-	})
-	w.publishDetails(ctx)
-	if err := workflow.Await(ctx, func() bool {
-		return timer.IsReady() || w.wantedEvents() != eventsPolling || !w.state.NextPollAt.Equal(due)
-	}); err != nil {
-		return
-	}
-	// A pending timer is cancelled (one history event); for a fired one
-	// this records nothing and releases its context, which the workflow's
-	// context would otherwise keep among its children until the run ends.
-	cancel()
-}
-
-// poll runs one PollEvents from the cursor. Polls are paced at a fixed rate
-// from the start of the previous poll.
-func (w *environmentWorkflow) poll(ctx workflow.Context) {
+// startPoll schedules one PollEvents from the cursor; polls are paced at a
+// fixed rate from the start of the previous one.
+func (w *environmentWorkflow) startPoll(ctx workflow.Context) {
+	d := &w.events
 	w.state.NextPollAt = workflow.Now(ctx).Add(w.state.Settings.PollInterval)
 	actx := workflow.WithActivityOptions(ctx, pollActivityOptions())
-	var result PollEventsResult
-	err := workflow.ExecuteActivity(actx, ActivityPollEvents, PollEventsInput{
+	d.future = workflow.ExecuteActivity(actx, ActivityPollEvents, PollEventsInput{
 		EnvironmentID: w.state.EnvironmentID,
 		Cursor:        w.state.EventCursor,
-	}).Get(actx, &result)
-	if ctx.Err() != nil {
-		return
-	}
-	w.pollEnded(err, result)
-	w.publishDetails(ctx)
-}
-
-// isCanceled reports whether err is (or wraps) a cancellation.
-func isCanceled(err error) bool {
-	var canceled *temporal.CanceledError
-	return errors.As(err, &canceled)
-}
-
-// canceledProgress extracts a StreamProgress from the details of a cancelled
-// stream, for an activity that reports its cursor by returning a canceled
-// error with details instead of a result.
-func canceledProgress(err error) (StreamProgress, bool) {
-	var canceled *temporal.CanceledError
-	if !errors.As(err, &canceled) || !canceled.HasDetails() {
-		return StreamProgress{}, false
-	}
-	var p StreamProgress
-	if canceled.Details(&p) != nil {
-		return StreamProgress{}, false
-	}
-	return p, true
-}
-
-// cursorTime is an event cursor (Unix ns, engine clock) as a UTC time; zero
-// for the zero cursor.
-func cursorTime(cursor int64) time.Time {
-	if cursor == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, cursor).UTC()
+	})
+	// A poll is never cancelled: it runs to its end, short as it is.
+	d.kind, d.cancel, d.stopping = eventsPolling, func() {}, false
 }

@@ -284,7 +284,7 @@ func TestStreamRetriedWithBackoff(t *testing.T) {
 		require.EqualValues(t, i+1, s.Attempt)
 		require.Zero(t, s.In.Cursor, "every attempt gets the same input; resuming is the activity's job")
 	}
-	// The seed's reconnect backoff: 5 s, then 10 s.
+	// The reconnect backoff: 5 s, then 10 s.
 	require.Equal(t, seconds(0, 5, 15), []time.Duration{streams[0].At, streams[1].At, streams[2].At})
 	require.True(t, streams[2].Stopped, "the third attempt ran until the workflow was cancelled")
 	require.Empty(t, during.EventsError, "retried failures are the retry policy's business")
@@ -472,45 +472,6 @@ func TestMetricsWhileStreaming(t *testing.T) {
 	env.AssertExpectations(t)
 }
 
-func TestContinueAsNewStopsTheStream(t *testing.T) {
-	f := &fakeEngine{}
-	env := newEnv(t, f)
-	legacyShape(env)
-	env.RegisterDelayedCallback(func() {
-		env.SetContinueAsNewSuggested(true)
-		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(3)}) // wakes the loop
-	}, 500*ms)
-	env.ExecuteWorkflow(WorkflowName, input(eventSettings(EventModeStream)))
-
-	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	streams := f.streamCalls()
-	require.Len(t, streams, 1)
-	require.True(t, streams[0].Stopped, "the stream was cancelled before continuing as new")
-	require.Equal(t, at(500*ms), streams[0].Returned)
-	require.Equal(t, streams[0].Returned, in.State.EventCursor, "the stream's cursor travels to the next run")
-	require.Equal(t, 3, in.State.Settings.OfflineAfter)
-	require.True(t, in.State.Settings.EventsEnabled)
-}
-
-func TestContinueAsNewWaitsForPoll(t *testing.T) {
-	f := &fakeEngine{}
-	env := newEnv(t, f)
-	legacyShape(env)
-	env.OnActivity(ActivityPollEvents, mock.Anything, mock.Anything).After(10 * time.Second).Return(f.pollEvents)
-	env.RegisterDelayedCallback(func() {
-		env.SetContinueAsNewSuggested(true)
-		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(3)})
-	}, 5*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(eventSettings(EventModePoll)))
-
-	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	polls := f.pollCalls()
-	require.Len(t, polls, 1)
-	require.Equal(t, 10*time.Second, polls[0].At)
-	require.Equal(t, polls[0].Returned, in.State.EventCursor, "the running poll finished first")
-	require.Equal(t, t0.Add(time.Minute), in.State.NextPollAt, "the poll cadence travels to the next run")
-}
-
 func TestPollCadenceCarriedAcrossContinueAsNew(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
@@ -538,7 +499,7 @@ func TestPreEventsInputCollectsNoEvents(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
 	cancelAt(env, 95*time.Second)
-	// As recorded before events existed: no event fields at all.
+	// An input without event fields.
 	env.ExecuteWorkflow(WorkflowName, input(Settings{MetricsInterval: 30 * time.Second, CollectMetrics: true, OfflineAfter: 2}))
 	requireCanceled(t, env)
 
@@ -549,26 +510,6 @@ func TestPreEventsInputCollectsNoEvents(t *testing.T) {
 	require.False(t, s.Settings.EventsEnabled)
 	require.Equal(t, EventModeStream, s.Settings.EventMode)
 	require.Equal(t, DefaultPollInterval, s.Settings.PollInterval)
-}
-
-func TestRunStartedBeforeEvents(t *testing.T) {
-	f := &fakeEngine{}
-	env := newEnv(t, f)
-	// A run whose history has no "events" marker: it started under the old code.
-	env.OnGetVersion(eventsChangeID, workflow.DefaultVersion, eventsVersion).Return(workflow.DefaultVersion)
-	out := updateAt(t, env, 10*time.Second, SettingsPatch{EventsEnabled: boolp(true), EventMode: modep(EventModePoll)})
-	env.RegisterDelayedCallback(func() {
-		env.SetContinueAsNewSuggested(true)
-		env.SignalWorkflow(SignalConfigure, SettingsPatch{OfflineAfter: intp(3)})
-	}, 20*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(Settings{MetricsInterval: 30 * time.Second, CollectMetrics: true, OfflineAfter: 2}))
-
-	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	require.True(t, out.accepted)
-	require.Empty(t, f.streamCalls(), "the old run never collects events")
-	require.Empty(t, f.pollCalls())
-	require.True(t, in.State.Settings.EventsEnabled, "the next run will")
-	require.Equal(t, EventModePoll, in.State.Settings.EventMode)
 }
 
 func TestEventSettingsRejected(t *testing.T) {

@@ -26,19 +26,14 @@ import (
 // environments in stream mode (the stream a stub that blocks until
 // cancelled, as cheap as a stream can be), after their first cycles, the
 // worker's goroutine stacks, live heap and goroutines per environment
-// (after a GC), with the event collection in the main loop (what new runs
-// do), in a goroutine of its own (runs without the "events-in-loop"
-// version), and without events (what the workflow alone costs).
+// (after a GC), with events and without (what the workflow alone costs).
 func BenchmarkCachedWorkflowMemory(b *testing.B) {
 	addr := temporaltest.Address(b)
 	for _, v := range []struct {
-		name           string
-		inLoop, events bool
-	}{{"events-in-loop", true, true}, {"events-goroutine", false, true}, {"events-off", true, false}} {
+		name   string
+		events bool
+	}{{"events", true}, {"events-off", false}} {
 		b.Run(v.name, func(b *testing.B) {
-			saved := eventsInLoop
-			eventsInLoop = v.inLoop
-			defer func() { eventsInLoop = saved }()
 			for range b.N {
 				stack, heap, goroutines := cachedWorkflowMemory(b, addr, 300, v.events)
 				b.ReportMetric(stack, "stack-B/env")

@@ -14,7 +14,9 @@ import (
 // Message and activity names shared by the workflow, the worker and the API.
 const (
 	// WorkflowName is the registered name of the environment workflow.
-	WorkflowName = "EnvironmentWorkflow"
+	// Running workflows of another type are replaced on upgrade (see
+	// docs/versioning.md).
+	WorkflowName = "Environment"
 	// UpdateConfigure changes an environment's settings; it is validated and
 	// answered synchronously.
 	UpdateConfigure = "configure"
@@ -42,6 +44,9 @@ const (
 	// ActivityRecordAlertTransitions stores the alert transitions of one
 	// cycle and their notifications (one outbox row per transition).
 	ActivityRecordAlertTransitions = "RecordAlertTransitions"
+	// ActivityRecordSettings stores a settings change that a configure
+	// signal made, so that Postgres agrees with the workflow.
+	ActivityRecordSettings = "RecordSettings"
 	// ActivityDeliverNotification sends one notification (one attempt).
 	ActivityDeliverNotification = "DeliverNotification"
 	// ActivityMarkNotificationFailed records that delivery gave up.
@@ -200,8 +205,7 @@ type State struct {
 	// next accepted configure update or signal, whichever comes first.
 	EventsRestartAt time.Time `json:"eventsRestartAt,omitzero"`
 
-	// Disk checks (runs that started before disk checks existed never set
-	// these). All of them are carried across continue-as-new.
+	// Disk checks. All of them are carried across continue-as-new.
 	//
 	// LastDisk is the result of the last successful disk check.
 	LastDisk *DiskSummary `json:"lastDisk,omitempty"`
@@ -223,7 +227,7 @@ type State struct {
 	NextDiskAt time.Time `json:"nextDiskAt,omitzero"`
 
 	// Records decided but not yet stored, carried across continue-as-new so
-	// that it never waits for the database (lean shape only; see lean.go).
+	// that it never waits for the database.
 	//
 	// PendingStatus holds the status transitions not yet recorded, oldest
 	// first.
@@ -232,6 +236,9 @@ type State struct {
 	PendingDiskWarning *RecordDiskWarningInput `json:"pendingDiskWarning,omitempty"`
 	// PendingAlerts holds alert transitions not yet recorded, oldest first.
 	PendingAlerts []AlertTransition `json:"pendingAlerts,omitempty"`
+	// PendingSettings holds the accepted configure signals not yet stored
+	// in Postgres, oldest first.
+	PendingSettings []SettingsPatch `json:"pendingSettings,omitempty"`
 
 	// Alerts is the state of every alert rule × target that is pending or
 	// firing (see EvaluateAlerts), carried across continue-as-new so that
@@ -242,7 +249,7 @@ type State struct {
 	AlertRules       []AlertRule `json:"alertRules,omitempty"`
 	AlertRulesDigest string      `json:"alertRulesDigest,omitempty"`
 
-	// The monitor's own outages (see faults.go): checks that could not be
+	// The monitor's own outages: checks that could not be
 	// judged because PostgreSQL was unavailable.
 	//
 	// MonitorUnavailableSince is the workflow time of the first such check
@@ -263,7 +270,7 @@ type CollectMetricsInput struct {
 	// CycleAt is the workflow time of the cycle; with EnvironmentID it is the
 	// idempotency key of the stored rows, so a retried attempt stores nothing twice.
 	CycleAt time.Time `json:"cycleAt"`
-	// DueAt is the schedule slot of the cycle (lean shape; zero when the
+	// DueAt is the schedule slot of the cycle (zero when the
 	// cycle has none): a second key, the same when a retried workflow task
 	// runs the check again with a later CycleAt.
 	DueAt time.Time `json:"dueAt,omitzero"`
@@ -321,6 +328,14 @@ type AlertCycle struct {
 type RecordAlertTransitionsInput struct {
 	EnvironmentID string            `json:"environmentId"`
 	Transitions   []AlertTransition `json:"transitions"`
+}
+
+// RecordSettingsInput is the input of RecordSettings: the patch of one
+// accepted configure signal, applied to the stored settings under the
+// environment's row lock.
+type RecordSettingsInput struct {
+	EnvironmentID string        `json:"environmentId"`
+	Patch         SettingsPatch `json:"patch"`
 }
 
 // CheckEngineInput is the input of the CheckEngine activity.

@@ -152,7 +152,7 @@ func TestEventsOnServer(t *testing.T) {
 	w.RegisterActivityWithOptions(stubs.recordDiskWarning, activity.RegisterOptions{Name: ActivityRecordDiskWarning})
 	require.NoError(t, w.Start())
 	defer w.Stop()
-	// The streams of the lean shape run on a task queue of their own.
+	// The streams run on a task queue of their own.
 	streams := worker.New(c, StreamsTaskQueue(taskQueue), worker.Options{MaxHeartbeatThrottleInterval: 100 * time.Millisecond})
 	streams.RegisterActivityWithOptions(stubs.stream, activity.RegisterOptions{Name: ActivityStreamEvents})
 	require.NoError(t, streams.Start())
@@ -212,7 +212,7 @@ func TestEventsOnServer(t *testing.T) {
 	require.Equal(t, second.in.Cursor, third.in.Cursor, "the next run streams from the cursor the run carried")
 
 	// While it streams, the run holds one coroutine: the main loop drives
-	// the event collection ("events-in-loop"), no goroutine of its own
+	// the event collection, no goroutine of its own
 	// waits on the stream. The SDK's stack trace lists every coroutine.
 	v, err := c.QueryWorkflow(ctx, run.GetID(), "", "__stack_trace")
 	require.NoError(t, err)

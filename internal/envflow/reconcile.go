@@ -41,6 +41,7 @@ func (c *Controller) Sync(ctx context.Context, id uuid.UUID) error {
 // Reconcile syncs every stored environment (see Sync); it is idempotent and
 // runs when an API or dev process starts.
 func (c *Controller) Reconcile(ctx context.Context) error {
+	c.upgradeWorkflows(ctx)
 	envs, err := c.Store.ListEnvironments(ctx)
 	if err != nil {
 		return fmt.Errorf("list environments: %w", err)

@@ -1,39 +1,32 @@
 // Command recordhistory records the histories that the replay test of the
 // workflows replays (workflows/testdata/).
 //
-// It needs a running Temporal dev server, for example:
+// It needs a Temporal dev server of its own, for example:
 //
-//	bin/temporal server start-dev --headless --port 7299 --http-port 7298 --metrics-port 0 --db-filename /tmp/wf-record.db
-//	go run ./workflows/internal/recordhistory -address localhost:7299 -scenario events
+//	bin/temporal server start-dev --headless --port 7299 --http-port 7298 --metrics-port 0 \
+//	  --dynamic-config-value limit.historyCount.suggestContinueAsNew=80
+//	go run ./workflows/internal/recordhistory -address localhost:7299 -scenario environment
 //
 // It runs a worker with stub activities, starts a workflow, drives it through
-// a scenario and writes its history. The environment scenarios start an
-// environment workflow with a 10 s interval and cancel it at the end:
+// a scenario and writes its history. The environment scenarios use a 10 s
+// interval:
 //
-//   - basic (environment_history.json): an accepted and a rejected configure
-//     update and two configure signals (one invalid), checks of which one
-//     fails (online → offline → online); events off. The committed file was
-//     recorded before event collection existed and must stay as it is: it
-//     proves that such runs still replay.
-//   - events (environment_history_events.json): events on, stream mode; a
-//     switch to poll mode by update (the stream is cancelled and hands its
-//     cursor to the first poll), a poll interval change (the poll timer is
-//     re-armed), a second poll, a switch back to the stream by signal (it
-//     starts from the last poll's cursor); the cancellation stops the stream.
-//     The cursor hand-overs are checked on the way.
-//   - lean (environment_history_lean.json): the lean shape (see
-//     workflows/lean.go and recordLean).
-//   - faults (environment_history_faults.json): the lean shape with the
-//     monitor's faults told apart (see recordFaults); the workflow completes.
-//   - alerts (environment_history_alerts.json): the events scenario in a
-//     run that drives events from its main loop, with an alert rule that
-//     fires and resolves (see recordAlerts).
-//   - disk (environment_history_disk.json): events on (stream), disk checks
-//     every 2 min with a 1 min cooldown, the stub's disk 92 % full: the first
-//     check (10 s) warns; an update sets the disk interval to 1 min (the
-//     disk timer is re-armed) and the bytes threshold; an update switches
-//     back to the percent threshold; the next check fails its first attempt,
-//     succeeds on the retry and warns again (the cooldown is over).
+//   - environment (environment_history.json): events on; an alert rule
+//     (host CPU above 50 % for 10 s) pending at cycle 2, firing at 3,
+//     resolved at 5; stream → poll by update (the stream hands its cursor to
+//     the first poll) and a rejected update; poll → stream by signal (the
+//     change stored in Postgres by RecordSettings); cycles
+//     7 and 8 fail (offline), 9 recovers (online); cycle 10 is unknown (the
+//     monitor unavailable); disk checks every minute with a 2 min cooldown
+//     on a 92 % full disk: a warning at cycle 1, the cooldown at cycle 7, a
+//     warning at cycle 13; cancelled after 14 cycles.
+//   - continue (environment_history_continue.json, then
+//     environment_history_continued.json): steady cycles until the server
+//     suggests continue-as-new (hence the dynamic config above), then the
+//     next run, from the carried state, for two cycles; cancelled.
+//   - gone (environment_history_gone.json): cycles 2 and 3 unknown (the
+//     monitor unavailable), 4 recovers, 5 finds the environment gone: the
+//     stream is cancelled and the workflow completes.
 //
 // The notification scenarios run to completion (or are cancelled):
 //
@@ -47,8 +40,8 @@
 //     sweeps at once and 30 s later, then is cancelled.
 //
 // Re-record only when the workflow changes in a way that is meant to be
-// incompatible with running workflows; otherwise keep the old histories: that
-// is what the replay test is for.
+// incompatible with running workflows (see docs/versioning.md); otherwise
+// keep the old histories: that is what the replay test is for.
 package main
 
 import (
@@ -58,6 +51,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -77,8 +72,8 @@ import (
 func main() {
 	address := flag.String("address", "localhost:7299", "Temporal frontend address")
 	namespace := flag.String("namespace", "default", "Temporal namespace")
-	scenario := flag.String("scenario", "events", "basic, events, disk, delivery, delivery-failed or dispatcher")
-	out := flag.String("out", "", "where to write the history (default workflows/testdata/<the scenario's file>)")
+	scenario := flag.String("scenario", "environment", "environment, continue, gone, delivery, delivery-failed or dispatcher")
+	out := flag.String("out", "", "where to write the history (default workflows/testdata/<the scenario's file>); the continue scenario writes its first run beside it")
 	flag.Parse()
 	def, ok := scenarios[*scenario]
 	if !ok {
@@ -98,8 +93,8 @@ func main() {
 const taskQueue = "windflow-recordhistory"
 
 // scenario starts a workflow and drives it; run cancels it (environment
-// workflows) or waits for it to complete, and records its history.
-type scenario func(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error)
+// workflows) or waits for it to complete, and records its history to out.
+type scenario func(ctx context.Context, c client.Client, stub *stubEngine, start startFunc, out string) (client.WorkflowRun, error)
 
 // startFunc starts the environment workflow with the given settings.
 type startFunc func(ctx context.Context, settings workflows.Settings) (client.WorkflowRun, error)
@@ -113,24 +108,20 @@ type scenarioDef struct {
 }
 
 var scenarios = map[string]scenarioDef{
-	"basic":           {recordBasic, "environment_history.json", true},
-	"events":          {recordEvents, "environment_history_events.json", true},
-	"disk":            {recordDisk, "environment_history_disk.json", true},
-	"lean":            {recordLean, "environment_history_lean.json", true},
-	"faults":          {recordFaults, "environment_history_faults.json", false},
-	"alerts":          {recordAlerts, "environment_history_alerts.json", true},
+	"environment":     {recordEnvironment, "environment_history.json", true},
+	"continue":        {recordContinue, "environment_history_continued.json", true},
+	"gone":            {recordGone, "environment_history_gone.json", false},
 	"delivery":        {recordDelivery, "notification_delivery_history.json", false},
 	"delivery-failed": {recordDeliveryFailed, "notification_delivery_failed_history.json", false},
 	"dispatcher":      {recordDispatcher, "notification_dispatcher_history.json", true},
 }
 
-// stubEngine implements the activities; the check of the second cycle fails
-// (both attempts, with failCycle2), the others succeed. The event activities
-// report the worker's clock as the engine's.
+// stubEngine implements the activities; checks succeed unless cycleErrors
+// says otherwise. The event activities report the worker's clock as the
+// engine's.
 type stubEngine struct {
-	mu         sync.Mutex
-	cycles     []time.Time
-	failCycle2 bool
+	mu     sync.Mutex
+	cycles []time.Time
 	// cycleErrors: the error of every attempt of the cycle numbered by
 	// the key (1-based), when set.
 	cycleErrors map[int]error
@@ -138,11 +129,9 @@ type stubEngine struct {
 	streams []*stubStream
 	polls   []stubPoll
 
-	// Disk: every check reports 92 GB of 100 GB; the first attempt of the
-	// check numbered failDiskCheck (1-based, 0: none) fails.
-	diskChecks    []time.Time
-	failDiskCheck int
-	diskWarnings  []workflows.RecordDiskWarningInput
+	// Disk: every check reports 92 GB of 100 GB.
+	diskChecks   []time.Time
+	diskWarnings []workflows.RecordDiskWarningInput
 
 	// Alerts: with alerts set, every collection brings a host CPU rule
 	// (above 50 % for 10 s; the rule itself only until the workflow holds
@@ -150,6 +139,10 @@ type stubEngine struct {
 	// alertRecords holds what RecordAlertTransitions got.
 	alerts       bool
 	alertRecords []workflows.AlertTransition
+	// statuses holds the Online of every RecordStatus call;
+	// settingsRecords the patch of every RecordSettings call.
+	statuses        []bool
+	settingsRecords []workflows.SettingsPatch
 
 	// Notifications: the outcome of each DeliverNotification attempt.
 	deliver    func(attempt int32) error
@@ -248,9 +241,6 @@ func (s *stubEngine) collect(_ context.Context, in workflows.CollectMetricsInput
 	if cycleErr != nil {
 		return workflows.MetricsSummary{}, cycleErr
 	}
-	if n == 2 && s.failCycle2 {
-		return workflows.MetricsSummary{}, errors.New("engine unreachable: dial unix /var/run/docker.sock: connect: connection refused")
-	}
 	out := workflows.MetricsSummary{CollectedAt: in.CycleAt, ContainersRunning: 3, CPUPercent: 7.5, MemoryPercent: 42.1, Stored: true}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -285,27 +275,22 @@ func (s *stubEngine) recordAlerts(_ context.Context, in workflows.RecordAlertTra
 	return nil
 }
 
+func (s *stubEngine) recordSettings(_ context.Context, in workflows.RecordSettingsInput) error {
+	s.mu.Lock()
+	s.settingsRecords = append(s.settingsRecords, in.Patch)
+	s.mu.Unlock()
+	return nil
+}
+
 func (s *stubEngine) checkEngine(context.Context, workflows.CheckEngineInput) error { return nil }
 
-func (s *stubEngine) checkDisk(ctx context.Context, in workflows.CheckDiskInput) (workflows.DiskSummary, error) {
-	attempt := activity.GetInfo(ctx).Attempt
+func (s *stubEngine) checkDisk(_ context.Context, in workflows.CheckDiskInput) (workflows.DiskSummary, error) {
 	s.mu.Lock()
-	n := 0
-	for i, at := range s.diskChecks {
-		if at.Equal(in.CheckAt) {
-			n = i + 1
-		}
-	}
-	if n == 0 {
+	if !slices.ContainsFunc(s.diskChecks, in.CheckAt.Equal) {
 		s.diskChecks = append(s.diskChecks, in.CheckAt)
-		n = len(s.diskChecks)
 	}
-	fail := n == s.failDiskCheck && attempt == 1
 	s.mu.Unlock()
-	slog.Info("disk check", "checkAt", in.CheckAt, "attempt", attempt, "fail", fail)
-	if fail {
-		return workflows.DiskSummary{}, errors.New("system df: context deadline exceeded")
-	}
+	slog.Info("disk check", "checkAt", in.CheckAt)
 	const gb = 1_000_000_000
 	return workflows.DiskSummary{
 		CheckedAt: in.CheckAt, ImagesBytes: 60 * gb, ContainersBytes: 2 * gb, VolumesBytes: 25 * gb, BuildCacheBytes: 5 * gb,
@@ -353,12 +338,15 @@ func (s *stubEngine) dispatchNotifications(context.Context) (workflows.DispatchR
 }
 
 func (s *stubEngine) recordStatus(_ context.Context, in workflows.RecordStatusInput) error {
+	s.mu.Lock()
+	s.statuses = append(s.statuses, in.Online)
+	s.mu.Unlock()
 	slog.Info("status recorded", "online", in.Online, "changedAt", in.ChangedAt, "error", in.Error)
 	return nil
 }
 
 func run(address, namespace, out string, def scenarioDef) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	c, err := client.Dial(client.Options{
@@ -386,6 +374,7 @@ func run(address, namespace, out string, def scenarioDef) error {
 	w.RegisterActivityWithOptions(stub.checkDisk, activity.RegisterOptions{Name: workflows.ActivityCheckDisk})
 	w.RegisterActivityWithOptions(stub.recordDiskWarning, activity.RegisterOptions{Name: workflows.ActivityRecordDiskWarning})
 	w.RegisterActivityWithOptions(stub.recordAlerts, activity.RegisterOptions{Name: workflows.ActivityRecordAlertTransitions})
+	w.RegisterActivityWithOptions(stub.recordSettings, activity.RegisterOptions{Name: workflows.ActivityRecordSettings})
 	w.RegisterWorkflowWithOptions(workflows.NotificationDeliveryWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDeliveryWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.NotificationDispatcherWorkflow, workflow.RegisterOptions{Name: workflows.NotificationDispatcherWorkflowName})
 	w.RegisterActivityWithOptions(stub.deliverNotification, activity.RegisterOptions{Name: workflows.ActivityDeliverNotification})
@@ -395,7 +384,7 @@ func run(address, namespace, out string, def scenarioDef) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
-	// The streams of the lean shape run on a task queue of their own.
+	// The streams run on a task queue of their own.
 	streams := worker.New(c, workflows.StreamsTaskQueue(taskQueue), worker.Options{MaxHeartbeatThrottleInterval: 200 * time.Millisecond})
 	streams.RegisterActivityWithOptions(stub.stream, activity.RegisterOptions{Name: workflows.ActivityStreamEvents})
 	if err := streams.Start(); err != nil {
@@ -416,7 +405,7 @@ func run(address, namespace, out string, def scenarioDef) error {
 		slog.Info("started", "workflowID", run.GetID(), "runID", run.GetRunID())
 		return run, nil
 	}
-	run, err := def.record(ctx, c, stub, start)
+	run, err := def.record(ctx, c, stub, start, out)
 	if err != nil {
 		return err
 	}
@@ -448,297 +437,164 @@ func run(address, namespace, out string, def scenarioDef) error {
 	return writeHistory(ctx, c, run, out)
 }
 
-// recordBasic is the scenario of environment_history.json (events off).
-func recordBasic(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
-	stub.mu.Lock()
-	stub.failCycle2 = true
-	stub.mu.Unlock()
-	settings := workflows.DefaultSettings()
-	settings.MetricsInterval = 10 * time.Second
-	settings.EventsEnabled = false
-	run, err := start(ctx, settings)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOnline }); err != nil {
-		return nil, err
-	}
-
-	// Accepted: a one-failure threshold (so that the failed cycle turns the
-	// environment offline) and a new interval, which re-arms the timer.
-	state, err := configure(ctx, c, run, workflows.SettingsPatch{OfflineAfter: intp(1), MetricsIntervalSeconds: intp(12)})
-	if err != nil {
-		return nil, fmt.Errorf("accepted update: %w", err)
-	}
-	slog.Info("update accepted", "settings", state.Settings)
-
-	// Rejected: out of range; leaves no trace in the history.
-	_, err = configure(ctx, c, run, workflows.SettingsPatch{MetricsIntervalSeconds: intp(5)})
-	if err == nil {
-		return nil, errors.New("the out-of-range update was accepted")
-	}
-	slog.Info("update rejected", "error", err)
-
-	// Signals: an invalid one (ignored) and a valid one (back to 10 s).
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{MetricsIntervalSeconds: intp(1)}); err != nil {
-		return nil, fmt.Errorf("signal: %w", err)
-	}
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{MetricsIntervalSeconds: intp(10)}); err != nil {
-		return nil, fmt.Errorf("signal: %w", err)
-	}
-
-	// Cycle 2 fails (offline), cycle 3 recovers (online), cycle 4 is plain.
-	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Cycles >= 4 })
-	if err != nil {
-		return nil, err
-	}
-	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "settings", final.Settings)
-	if final.Status != workflows.StatusOnline || final.Settings.MetricsInterval != 10*time.Second {
-		return nil, fmt.Errorf("unexpected final state %+v", final)
-	}
-	return run, nil
-}
-
-// recordEvents is the scenario of environment_history_events.json.
-func recordEvents(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
-	settings := workflows.DefaultSettings()
-	settings.MetricsInterval = 10 * time.Second
-	settings.EventsEnabled = true
-	settings.EventMode = workflows.EventModeStream
-	run, err := start(ctx, settings)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitForStub(ctx, stub, "the stream", func(s []stubStream, _ []stubPoll) bool { return len(s) == 1 }); err != nil {
-		return nil, err
-	}
-	// Let the stream heartbeat a few times.
-	time.Sleep(time.Second)
-
-	// Stream → poll, by update: the stream is cancelled, returns its cursor,
-	// and the first poll starts from it.
-	poll := workflows.EventModePoll
-	if _, err := configure(ctx, c, run, workflows.SettingsPatch{EventMode: &poll}); err != nil {
-		return nil, fmt.Errorf("switch to poll: %w", err)
-	}
-	if err := waitForStub(ctx, stub, "the first poll", func(_ []stubStream, p []stubPoll) bool { return len(p) == 1 }); err != nil {
-		return nil, err
-	}
-	streams, polls := stub.snapshot()
-	if !streams[0].stopped || streams[0].returned == 0 || polls[0].in.Cursor != streams[0].returned {
-		return nil, fmt.Errorf("stream → poll: the poll started from %d, the stream returned %d (stopped %t)",
-			polls[0].in.Cursor, streams[0].returned, streams[0].stopped)
-	}
-	slog.Info("stream → poll handed over", "cursor", polls[0].in.Cursor)
-
-	// A new poll interval re-arms the poll timer (from 60 s to 30 s).
-	state, err := configure(ctx, c, run, workflows.SettingsPatch{PollIntervalSeconds: intp(30)})
-	if err != nil {
-		return nil, fmt.Errorf("poll interval: %w", err)
-	}
-	slog.Info("poll interval changed", "nextPollAt", state.NextPollAt)
-	if err := waitForStub(ctx, stub, "the second poll", func(_ []stubStream, p []stubPoll) bool { return len(p) == 2 }); err != nil {
-		return nil, err
-	}
-	_, polls = stub.snapshot()
-	if polls[1].in.Cursor != polls[0].result {
-		return nil, fmt.Errorf("poll → poll: the second poll started from %d, the first returned %d", polls[1].in.Cursor, polls[0].result)
-	}
-
-	// Poll → stream, by signal: the stream starts from the last poll's cursor.
-	stream := workflows.EventModeStream
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{EventMode: &stream}); err != nil {
-		return nil, fmt.Errorf("signal: %w", err)
-	}
-	if err := waitForStub(ctx, stub, "the second stream", func(s []stubStream, _ []stubPoll) bool { return len(s) == 2 }); err != nil {
-		return nil, err
-	}
-	streams, polls = stub.snapshot()
-	if streams[1].in.Cursor != polls[1].result {
-		return nil, fmt.Errorf("poll → stream: the stream started from %d, the poll returned %d", streams[1].in.Cursor, polls[1].result)
-	}
-	slog.Info("poll → stream handed over", "cursor", streams[1].in.Cursor)
-	time.Sleep(time.Second)
-
-	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Cycles >= 4 })
-	if err != nil {
-		return nil, err
-	}
-	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "settings", final.Settings, "cursor", final.EventCursorAt)
-	if final.Settings.EventMode != workflows.EventModeStream || final.Settings.PollInterval != 30*time.Second ||
-		final.EventCursor != polls[1].result || final.EventsError != "" {
-		return nil, fmt.Errorf("unexpected final state %+v", final)
-	}
-	return run, nil
-}
-
-// recordAlerts is the scenario of environment_history_alerts.json: the
-// events scenario (stream → poll → stream) in a run that drives its event
-// collection from the main loop ("events-in-loop"), with an alert rule
-// (host CPU above 50 % for 10 s) that goes pending at cycle 2, fires at
-// cycle 3 and resolves at cycle 5, each transition recorded once.
-func recordAlerts(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
-	stub.mu.Lock()
-	stub.alerts = true
-	stub.mu.Unlock()
-	run, err := recordEvents(ctx, c, stub, start)
-	if err != nil {
-		return nil, err
-	}
-	final, err := waitForState(ctx, c, run, func(s workflows.State) bool {
-		return s.Cycles >= 6 && len(s.Alerts) == 0 && len(s.PendingAlerts) == 0
-	})
-	if err != nil {
-		return nil, err
-	}
-	stub.mu.Lock()
-	records := append([]workflows.AlertTransition(nil), stub.alertRecords...)
-	stub.mu.Unlock()
-	slog.Info("alerts", "cycles", final.Cycles, "records", len(records))
-	if len(records) != 2 || records[0].Phase != workflows.AlertFiring || records[1].Phase != workflows.AlertResolved {
-		return nil, fmt.Errorf("want one firing then one resolved, recorded %+v", records)
-	}
-	return run, nil
-}
-
-// diskScenarioSettings are the settings of the disk and lean scenarios:
-// checks every 10 s, the event stream, disk checks every 2 min with a 1 min
+// environmentSettings are the settings of the environment scenarios: checks
+// every 10 s, the event stream, disk checks every minute with a 2 min
 // cooldown against a configured 100 GB.
-func diskScenarioSettings() workflows.Settings {
+func environmentSettings() workflows.Settings {
 	settings := workflows.DefaultSettings()
 	settings.MetricsInterval = 10 * time.Second
 	settings.EventsEnabled = true
 	settings.EventMode = workflows.EventModeStream
-	settings.DiskInterval = 2 * time.Minute
-	settings.DiskCooldown = time.Minute
+	settings.DiskInterval = time.Minute
+	settings.DiskCooldown = 2 * time.Minute
 	settings.DiskCapacityBytes = 100_000_000_000
 	return settings
 }
 
-// recordDisk is the scenario of environment_history_disk.json.
-func recordDisk(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
-	stub.mu.Lock()
-	stub.failDiskCheck = 2
-	stub.mu.Unlock()
-	settings := diskScenarioSettings()
-	run, err := start(ctx, settings)
-	if err != nil {
-		return nil, err
-	}
-	first, err := waitForState(ctx, c, run, func(s workflows.State) bool { return !s.LastDiskWarningAt.IsZero() })
-	if err != nil {
-		return nil, err
-	}
-	slog.Info("first disk warning", "at", first.LastDiskWarningAt, "verdict", first.DiskVerdict)
-
-	// A new disk interval re-arms the disk timer at once (1 min from now,
-	// not 2 min from the first check); a bytes threshold applies at the next
-	// decision.
-	bytesMode := workflows.DiskThresholdBytes
-	state, err := configure(ctx, c, run, workflows.SettingsPatch{DiskIntervalSeconds: intp(60), DiskThresholdMode: &bytesMode})
-	if err != nil {
-		return nil, fmt.Errorf("disk interval: %w", err)
-	}
-	slog.Info("disk interval changed", "nextDiskAt", state.NextDiskAt)
-	if !state.NextDiskAt.Before(first.LastDiskCheckAt.Add(2 * time.Minute)) {
-		return nil, fmt.Errorf("the disk timer was not re-armed: next check %s", state.NextDiskAt)
-	}
-	// Rejected: out of range; leaves no trace in the history.
-	if _, err := configure(ctx, c, run, workflows.SettingsPatch{DiskCooldownSeconds: intp(1)}); err == nil {
-		return nil, errors.New("the out-of-range cooldown was accepted")
-	}
-	// Back to the percent threshold, by signal.
-	percentMode := workflows.DiskThresholdPercent
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{DiskThresholdMode: &percentMode}); err != nil {
-		return nil, fmt.Errorf("signal: %w", err)
-	}
-
-	// The second check fails its first attempt, succeeds on the retry and
-	// warns again: the cooldown (1 min) is over.
-	final, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.LastDiskWarningAt.After(first.LastDiskWarningAt) })
-	if err != nil {
-		return nil, err
-	}
-	stub.mu.Lock()
-	checks, warnings := len(stub.diskChecks), append([]workflows.RecordDiskWarningInput(nil), stub.diskWarnings...)
-	stub.mu.Unlock()
-	slog.Info("ran", "cycles", final.Cycles, "diskChecks", checks, "warnings", len(warnings), "verdict", final.DiskVerdict)
-	if checks != 2 || len(warnings) != 2 || final.DiskError != "" || final.Settings.DiskThresholdMode != workflows.DiskThresholdPercent ||
-		warnings[1].Reason != "92.0 % of 100.0 GB > 80 %" || !final.LastDiskWarningAt.Equal(final.LastDiskCheckAt) {
-		return nil, fmt.Errorf("unexpected final state %+v (warnings %+v)", final, warnings)
-	}
-	return run, nil
+// monitorUnavailable is the error of a check while Postgres is down.
+func monitorUnavailable() error {
+	return temporal.NewApplicationError("monitor unavailable: store metrics of local: dial tcp 127.0.0.1:5432: connect: connection refused",
+		workflows.ErrTypeMonitorUnavailable)
 }
 
-// recordLean is the scenario of environment_history_lean.json: the lean
-// shape (checks as local activities, disk checks on the cycles, the stream
-// on its own task queue). Events on (stream), disk checks every minute with
-// a 1 min cooldown on a 92 % full disk, every 2 min; cycle 2 fails
-// (offline with offlineAfter 1, set by update), cycle 3 recovers; a signal
-// sets the disk interval to 1 min; then steady cycles until the second disk
-// warning and 9 cycles in all.
-func recordLean(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
+// recordEnvironment is the scenario of environment_history.json.
+func recordEnvironment(ctx context.Context, c client.Client, stub *stubEngine, start startFunc, _ string) (client.WorkflowRun, error) {
+	engineDown := errors.New("engine unreachable: dial unix /var/run/docker.sock: connect: connection refused")
 	stub.mu.Lock()
-	stub.failCycle2 = true
+	stub.alerts = true
+	stub.cycleErrors = map[int]error{7: engineDown, 8: engineDown, 10: monitorUnavailable()}
 	stub.mu.Unlock()
-	settings := diskScenarioSettings()
-	run, err := start(ctx, settings)
+	run, err := start(ctx, environmentSettings())
 	if err != nil {
 		return nil, err
 	}
-	first, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOnline && s.LastDisk != nil })
-	if err != nil {
+	if err := switchEventModes(ctx, c, stub, run); err != nil {
 		return nil, err
-	}
-	if _, err := configure(ctx, c, run, workflows.SettingsPatch{OfflineAfter: intp(1)}); err != nil {
-		return nil, fmt.Errorf("accepted update: %w", err)
-	}
-	if _, err := configure(ctx, c, run, workflows.SettingsPatch{MetricsIntervalSeconds: intp(5)}); err == nil {
-		return nil, errors.New("the out-of-range update was accepted")
-	}
-	if _, err := waitForState(ctx, c, run, func(s workflows.State) bool { return s.Status == workflows.StatusOffline }); err != nil {
-		return nil, err
-	}
-	// A shorter disk interval re-arms the next disk check (on a cycle).
-	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{DiskIntervalSeconds: intp(60)}); err != nil {
-		return nil, fmt.Errorf("signal: %w", err)
 	}
 	final, err := waitForState(ctx, c, run, func(s workflows.State) bool {
-		return s.Cycles >= 9 && s.LastDiskWarningAt.After(first.LastDiskWarningAt) && s.PendingDiskWarning == nil
+		stub.mu.Lock()
+		warnings := len(stub.diskWarnings)
+		stub.mu.Unlock()
+		return s.Cycles >= 14 && s.Status == workflows.StatusOnline && s.PendingDiskWarning == nil &&
+			len(s.PendingAlerts) == 0 && warnings == 2
 	})
 	if err != nil {
 		return nil, err
 	}
 	stub.mu.Lock()
-	checks, warnings, streams := len(stub.diskChecks), len(stub.diskWarnings), len(stub.streams)
+	alerts := append([]workflows.AlertTransition(nil), stub.alertRecords...)
+	statuses := append([]bool(nil), stub.statuses...)
+	diskChecks, warnings := len(stub.diskChecks), len(stub.diskWarnings)
+	settingsRecords := len(stub.settingsRecords)
 	stub.mu.Unlock()
-	slog.Info("ran", "cycles", final.Cycles, "status", final.Status, "diskChecks", checks, "warnings", warnings, "streams", streams)
-	if final.Status != workflows.StatusOnline || checks < 2 || warnings < 2 || streams != 1 || final.PendingDiskWarning != nil {
-		return nil, fmt.Errorf("unexpected final state %+v (disk checks %d, warnings %d, streams %d)", final, checks, warnings, streams)
+	slog.Info("ran", "cycles", final.Cycles, "alerts", len(alerts), "statuses", statuses, "diskChecks", diskChecks, "warnings", warnings)
+	switch {
+	case len(alerts) != 2 || alerts[0].Phase != workflows.AlertFiring || alerts[1].Phase != workflows.AlertResolved:
+		return nil, fmt.Errorf("want one alert firing then resolved, recorded %+v", alerts)
+	case !slices.Equal(statuses, []bool{true, false, true}):
+		return nil, fmt.Errorf("want online, offline, online recorded, got %v", statuses)
+	case final.UnstoredCycles != 1:
+		return nil, fmt.Errorf("want one unknown check, got %d", final.UnstoredCycles)
+	case diskChecks < 3 || warnings != 2:
+		return nil, fmt.Errorf("want two disk warnings a cooldown apart, got %d checks and %d warnings", diskChecks, warnings)
+	case final.Settings.EventMode != workflows.EventModeStream:
+		return nil, fmt.Errorf("want the stream back, got %+v", final.Settings)
+	case settingsRecords != 1:
+		return nil, fmt.Errorf("want the signal's change stored once, got %d records", settingsRecords)
 	}
 	return run, nil
 }
 
-// recordFaults is the scenario of environment_history_faults.json: the
-// lean shape with DueAt on its checks and the monitor's faults told apart
-// (the "monitor-faults" version marker). Events on (stream);
-// cycles 2 and 3 fail with MonitorUnavailable (unknown checks: the status
-// stays online, two unstored cycles), cycle 4 recovers, cycle 5 fails with
-// EnvironmentNotFound: the stream is cancelled and the workflow completes.
-// Disk checks at their defaults.
-func recordFaults(ctx context.Context, c client.Client, stub *stubEngine, start startFunc) (client.WorkflowRun, error) {
-	unavailable := temporal.NewApplicationError("monitor unavailable: store metrics of local: dial tcp 127.0.0.1:5432: connect: connection refused",
-		workflows.ErrTypeMonitorUnavailable)
+// switchEventModes switches the collection stream → poll by update (the
+// stream hands its cursor to the first poll; an out-of-range update is
+// rejected on the way), then poll → stream by signal (the stream starts from
+// the poll's cursor).
+func switchEventModes(ctx context.Context, c client.Client, stub *stubEngine, run client.WorkflowRun) error {
+	if err := waitForStub(ctx, stub, "the stream", func(s []stubStream, _ []stubPoll) bool { return len(s) == 1 }); err != nil {
+		return err
+	}
+	time.Sleep(time.Second) // a few heartbeats
+	poll := workflows.EventModePoll
+	if _, err := configure(ctx, c, run, workflows.SettingsPatch{EventMode: &poll}); err != nil {
+		return fmt.Errorf("switch to poll: %w", err)
+	}
+	if _, err := configure(ctx, c, run, workflows.SettingsPatch{MetricsIntervalSeconds: intp(5)}); err == nil {
+		return errors.New("the out-of-range update was accepted")
+	}
+	if err := waitForStub(ctx, stub, "the first poll", func(_ []stubStream, p []stubPoll) bool { return len(p) == 1 }); err != nil {
+		return err
+	}
+	streams, polls := stub.snapshot()
+	if !streams[0].stopped || streams[0].returned == 0 || polls[0].in.Cursor != streams[0].returned {
+		return fmt.Errorf("stream → poll: the poll started from %d, the stream returned %d (stopped %t)",
+			polls[0].in.Cursor, streams[0].returned, streams[0].stopped)
+	}
+	stream := workflows.EventModeStream
+	if err := c.SignalWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.SignalConfigure, workflows.SettingsPatch{EventMode: &stream}); err != nil {
+		return fmt.Errorf("signal: %w", err)
+	}
+	if err := waitForStub(ctx, stub, "the second stream", func(s []stubStream, _ []stubPoll) bool { return len(s) == 2 }); err != nil {
+		return err
+	}
+	streams, polls = stub.snapshot()
+	if streams[1].in.Cursor != polls[0].result {
+		return fmt.Errorf("poll → stream: the stream started from %d, the poll returned %d", streams[1].in.Cursor, polls[0].result)
+	}
+	slog.Info("stream → poll → stream handed over", "cursor", streams[1].in.Cursor)
+	return nil
+}
+
+// recordContinue is the scenario of environment_history_continue.json (the
+// first run, written beside out) and environment_history_continued.json
+// (the next run, which run cancels and writes to out).
+func recordContinue(ctx context.Context, c client.Client, _ *stubEngine, start startFunc, out string) (client.WorkflowRun, error) {
+	first, err := start(ctx, environmentSettings())
+	if err != nil {
+		return nil, err
+	}
+	for {
+		d, err := c.DescribeWorkflowExecution(ctx, first.GetID(), first.GetRunID())
+		if err != nil {
+			return nil, fmt.Errorf("describe: %w", err)
+		}
+		if d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for continue-as-new (is the server's limit.historyCount.suggestContinueAsNew set?): %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	if err := writeHistory(ctx, c, first, filepath.Join(filepath.Dir(out), "environment_history_continue.json")); err != nil {
+		return nil, err
+	}
+	next := c.GetWorkflow(ctx, first.GetID(), "")
+	carried, err := waitForState(ctx, c, next, func(workflows.State) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	final, err := waitForState(ctx, c, next, func(s workflows.State) bool { return s.Cycles >= carried.Cycles+2 })
+	if err != nil {
+		return nil, err
+	}
+	slog.Info("continued", "cycles", final.Cycles, "status", final.Status, "cursor", final.EventCursorAt)
+	if final.Status != workflows.StatusOnline || final.LastDisk == nil {
+		return nil, fmt.Errorf("the next run lost the carried state: %+v", final)
+	}
+	return next, nil
+}
+
+// recordGone is the scenario of environment_history_gone.json.
+func recordGone(ctx context.Context, c client.Client, stub *stubEngine, start startFunc, _ string) (client.WorkflowRun, error) {
 	stub.mu.Lock()
 	stub.cycleErrors = map[int]error{
-		2: unavailable,
-		3: unavailable,
-		5: temporal.NewNonRetryableApplicationError("environment recorded-faults not found", workflows.ErrTypeEnvironmentNotFound, nil),
+		2: monitorUnavailable(),
+		3: monitorUnavailable(),
+		5: temporal.NewNonRetryableApplicationError("environment recorded-gone not found", workflows.ErrTypeEnvironmentNotFound, nil),
 	}
 	stub.mu.Unlock()
-	settings := workflows.DefaultSettings()
-	settings.MetricsInterval = 10 * time.Second
-	run, err := start(ctx, settings)
+	run, err := start(ctx, environmentSettings())
 	if err != nil {
 		return nil, err
 	}
@@ -747,22 +603,22 @@ func recordFaults(ctx context.Context, c client.Client, stub *stubEngine, start 
 		return nil, err
 	}
 	if mid.Status != workflows.StatusOnline || mid.MonitorUnavailableSince.IsZero() {
-		return nil, fmt.Errorf("after two unstored cycles: %+v; want online, the outage shown", mid)
+		return nil, fmt.Errorf("after two unknown checks: %+v; want online, the outage shown", mid)
 	}
 	if err := run.Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("want the workflow completed once its environment is gone, got %w", err)
 	}
 	stub.mu.Lock()
-	cycles, streams := len(stub.cycles), stub.streams
+	cycles, streams := len(stub.cycles), len(stub.streams)
 	stub.mu.Unlock()
-	if cycles != 5 || len(streams) != 1 {
-		return nil, fmt.Errorf("%d cycles, %d streams; want 5 and 1", cycles, len(streams))
+	if cycles != 5 || streams != 1 {
+		return nil, fmt.Errorf("%d cycles, %d streams; want 5 and 1", cycles, streams)
 	}
 	return run, nil
 }
 
 // recordDelivery is the scenario of notification_delivery_history.json.
-func recordDelivery(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
+func recordDelivery(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc, _ string) (client.WorkflowRun, error) {
 	stub.mu.Lock()
 	stub.deliver = func(attempt int32) error {
 		if attempt <= 2 {
@@ -776,7 +632,7 @@ func recordDelivery(ctx context.Context, c client.Client, stub *stubEngine, _ st
 }
 
 // recordDeliveryFailed is the scenario of notification_delivery_failed_history.json.
-func recordDeliveryFailed(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
+func recordDeliveryFailed(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc, _ string) (client.WorkflowRun, error) {
 	stub.mu.Lock()
 	stub.deliver = func(int32) error {
 		return temporal.NewNonRetryableApplicationError("channel deleted", "ChannelNotFound", nil)
@@ -787,7 +643,7 @@ func recordDeliveryFailed(ctx context.Context, c client.Client, stub *stubEngine
 }
 
 // recordDispatcher is the scenario of notification_dispatcher_history.json.
-func recordDispatcher(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc) (client.WorkflowRun, error) {
+func recordDispatcher(ctx context.Context, c client.Client, stub *stubEngine, _ startFunc, _ string) (client.WorkflowRun, error) {
 	run, err := startNotification(ctx, c, workflows.NotificationDispatcherWorkflowName,
 		workflows.NotificationDispatcherID(fmt.Sprintf("recorded-%d", time.Now().Unix())), workflows.DispatcherState{})
 	if err != nil {

@@ -13,10 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// The lean shape (lean.go): new runs have it; the tests that call
-// legacyShape cover runs that started before it.
-
-func TestLeanDiskChecksRideOnCycles(t *testing.T) {
+func TestDiskChecksRideOnCycles(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
@@ -36,7 +33,7 @@ func TestLeanDiskChecksRideOnCycles(t *testing.T) {
 	require.Equal(t, t0, st.LastDiskWarningAt)
 }
 
-func TestLeanDiskIntervalRoundedUpToCycles(t *testing.T) {
+func TestDiskIntervalRoundedUpToCycles(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
 	cancelAt(env, 6*time.Minute+30*time.Second)
@@ -50,7 +47,7 @@ func TestLeanDiskIntervalRoundedUpToCycles(t *testing.T) {
 	require.Equal(t, minutes(0, 2, 4, 6), f.diskCheckTimes())
 }
 
-func TestLeanNoDiskCheckWhilePaused(t *testing.T) {
+func TestNoDiskCheckWhilePaused(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
 	updateAt(t, env, 30*time.Second, SettingsPatch{Paused: boolp(true)})
@@ -66,7 +63,7 @@ func TestLeanNoDiskCheckWhilePaused(t *testing.T) {
 	require.Equal(t, minutes(0, 21, 26), f.diskCheckTimes())
 }
 
-func TestLeanChecksAreLocalActivitiesOnTime(t *testing.T) {
+func TestChecksAreLocalActivitiesOnTime(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
 	cancelAt(env, 95*time.Second)
@@ -78,7 +75,7 @@ func TestLeanChecksAreLocalActivitiesOnTime(t *testing.T) {
 	require.Len(t, f.statusRecords(), 1)
 }
 
-func TestLeanContinueAsNewCarriesPendingStatus(t *testing.T) {
+func TestContinueAsNewCarriesPendingStatus(t *testing.T) {
 	// The database is down: RecordStatus fails (retryably) forever.
 	f := &fakeEngine{}
 	env := newEnv(t, f)
@@ -108,7 +105,7 @@ func TestLeanContinueAsNewCarriesPendingStatus(t *testing.T) {
 	require.Equal(t, seconds(10, 20, 30), f2.collectTimes())
 }
 
-func TestLeanContinueAsNewCarriesPendingDiskWarning(t *testing.T) {
+func TestContinueAsNewCarriesPendingDiskWarning(t *testing.T) {
 	f := &fakeEngine{}
 	f.diskResult = alwaysFull
 	env := newEnv(t, f)
@@ -136,7 +133,7 @@ func TestLeanContinueAsNewCarriesPendingDiskWarning(t *testing.T) {
 	require.Equal(t, []time.Duration{5 * time.Minute, 10 * time.Minute}, f2.diskCheckTimes(), "the cadence carried")
 }
 
-func TestLeanContinueAsNewAbandonsRunningDiskCheck(t *testing.T) {
+func TestContinueAsNewAbandonsRunningDiskCheck(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
 	env.OnActivity(ActivityCheckDisk, mock.Anything, mock.Anything).After(25 * time.Second).Return(f.checkDisk)
@@ -150,7 +147,7 @@ func TestLeanContinueAsNewAbandonsRunningDiskCheck(t *testing.T) {
 	require.True(t, in.State.NextDiskAt.IsZero(), "the abandoned check runs in the first cycle of the next run")
 }
 
-func TestLeanContinueAsNewDoesNotWaitForTheStream(t *testing.T) {
+func TestContinueAsNewDoesNotWaitForTheStream(t *testing.T) {
 	f := &fakeEngine{}
 	env := newEnv(t, f)
 	env.RegisterDelayedCallback(func() {
@@ -172,12 +169,12 @@ func TestLeanContinueAsNewDoesNotWaitForTheStream(t *testing.T) {
 	require.Equal(t, 3, in.State.Settings.OfflineAfter)
 }
 
-// TestLeanHistoryEventsPerCycle counts, in the recorded history of the lean
-// shape, the events of each steady cycle: from a metrics timer's
-// TimerStarted to the next one, in spans where nothing else happened (no
-// disk check, status record, update or signal). The budget is 8.
-func TestLeanHistoryEventsPerCycle(t *testing.T) {
-	hist, err := client.HistoryFromJSON(mustOpen(t, "testdata/environment_history_lean.json"), client.HistoryJSONOptions{})
+// TestHistoryEventsPerCycle counts, in a recorded history, the events of
+// each steady cycle: from a metrics timer's TimerStarted to the next one, in
+// spans where nothing else happened (no disk check, status record, update or
+// signal). The budget is 8.
+func TestHistoryEventsPerCycle(t *testing.T) {
+	hist, err := client.HistoryFromJSON(mustOpen(t, "testdata/environment_history_continue.json"), client.HistoryJSONOptions{})
 	require.NoError(t, err)
 	var starts []int // indexes of the metrics TimerStarted events
 	events := hist.GetEvents()
@@ -221,41 +218,37 @@ func mustOpen(t *testing.T, name string) *os.File {
 func TestNextCycleAt(t *testing.T) {
 	const interval = 30 * time.Second
 	for name, tc := range map[string]struct {
-		onSchedule bool
-		due, now   time.Duration
-		want       time.Duration
+		due, now time.Duration
+		want     time.Duration
 	}{
-		"on time":                      {true, 30 * time.Second, 30 * time.Second, 60 * time.Second},
-		"late: keeps to the schedule":  {true, 30 * time.Second, 32 * time.Second, 60 * time.Second},
-		"a slot missed: from now":      {true, 30 * time.Second, 65 * time.Second, 95 * time.Second},
-		"exactly one interval late":    {true, 30 * time.Second, 60 * time.Second, 90 * time.Second},
-		"legacy shape: from the start": {false, 30 * time.Second, 32 * time.Second, 62 * time.Second},
+		"on time":                     {30 * time.Second, 30 * time.Second, 60 * time.Second},
+		"late: keeps to the schedule": {30 * time.Second, 32 * time.Second, 60 * time.Second},
+		"a slot missed: from now":     {30 * time.Second, 65 * time.Second, 95 * time.Second},
+		"exactly one interval late":   {30 * time.Second, 60 * time.Second, 90 * time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := nextCycleAt(tc.onSchedule, t0.Add(tc.due), t0.Add(tc.now), interval)
+			got := nextCycleAt(t0.Add(tc.due), t0.Add(tc.now), interval)
 			require.Equal(t, t0.Add(tc.want), got)
 		})
 	}
-	require.Equal(t, t0.Add(interval), nextCycleAt(true, time.Time{}, t0, interval), "no due time: from now")
+	require.Equal(t, t0.Add(interval), nextCycleAt(time.Time{}, t0, interval), "no due time: from now")
 }
 
 func TestCycleSlot(t *testing.T) {
 	due := time.Date(2036, 1, 1, 0, 0, 30, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
-		lean bool
 		due  time.Time
 		now  time.Time
 		want time.Time
 	}{
-		{"on time", true, due, due.Add(40 * time.Millisecond), due},
-		{"late, same slot", true, due, due.Add(29 * time.Second), due},
-		{"an interval late: no slot", true, due, due.Add(30 * time.Second), time.Time{}},
-		{"early: no slot", true, due, due.Add(-time.Second), time.Time{}},
-		{"no due time", true, time.Time{}, due, time.Time{}},
-		{"legacy shape", false, due, due, time.Time{}},
+		{"on time", due, due.Add(40 * time.Millisecond), due},
+		{"late, same slot", due, due.Add(29 * time.Second), due},
+		{"an interval late: no slot", due, due.Add(30 * time.Second), time.Time{}},
+		{"early: no slot", due, due.Add(-time.Second), time.Time{}},
+		{"no due time", time.Time{}, due, time.Time{}},
 	} {
-		if got := cycleSlot(tc.lean, tc.due, tc.now, 30*time.Second); !got.Equal(tc.want) {
+		if got := cycleSlot(tc.due, tc.now, 30*time.Second); !got.Equal(tc.want) {
 			t.Errorf("%s: cycleSlot = %v, want %v", tc.name, got, tc.want)
 		}
 	}
