@@ -530,9 +530,9 @@ func TestEndToEnd_EventsSurviveWorkerKill(t *testing.T) {
 	until := time.Now()
 	expected := stop(until)
 	// The dead worker's stream is noticed at its heartbeat timeout (2 min,
-	// workflows.LeanStreamHeartbeatTimeout), then retried on the new worker
+	// workflows.StreamHeartbeatTimeout), then retried on the new worker
 	// from the cursor.
-	b.expectEvents(t, env.ID, expected, from, until, workflows.LeanStreamHeartbeatTimeout+90*time.Second)
+	b.expectEvents(t, env.ID, expected, from, until, workflows.StreamHeartbeatTimeout+90*time.Second)
 	if gaps := b.gaps(t, env.ID); len(gaps) != 0 {
 		t.Errorf("gaps recorded although the engine still held every event: %+v", gaps)
 	}

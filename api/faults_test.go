@@ -36,7 +36,7 @@ const engineRing = 256
 // while containers churn on a private engine, starting a new worker process
 // right after each kill. The first kill takes the event stream with it: the
 // server notices at the stream's heartbeat timeout
-// (workflows.LeanStreamHeartbeatTimeout) and retries it on whichever worker
+// (workflows.StreamHeartbeatTimeout) and retries it on whichever worker
 // lives then, from the cursor stored with the events. The later kills hit
 // workers in the middle of the environment's workflow tasks and checks
 // (each one killed once it has stored a metrics cycle), and whichever worker
@@ -122,7 +122,7 @@ func TestFaultWorkerKill(t *testing.T) {
 
 	// The retried stream (at most two heartbeat timeouts: the first kill's,
 	// and a later kill of the worker that got it) catches up from the cursor.
-	within := 2*workflows.LeanStreamHeartbeatTimeout + 90*time.Second
+	within := 2*workflows.StreamHeartbeatTimeout + 90*time.Second
 	deadline := time.Now().Add(within)
 	var stored map[eventKey]int
 	for {

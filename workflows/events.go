@@ -24,10 +24,6 @@ const (
 	// then throttles heartbeats to one a minute, and a dead worker's stream
 	// restarts elsewhere within this time plus the retry backoff.
 	StreamHeartbeatTimeout = 2 * time.Minute
-	// LeanStreamHeartbeatTimeout is StreamHeartbeatTimeout.
-	//
-	// Deprecated: use StreamHeartbeatTimeout.
-	LeanStreamHeartbeatTimeout = StreamHeartbeatTimeout
 	// StreamRetryInitialInterval, StreamRetryMaxInterval: the reconnect
 	// backoff of the stream (5 s, 10 s, 20 s, … at most 60 s, unlimited
 	// attempts).

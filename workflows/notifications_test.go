@@ -100,8 +100,8 @@ func newOutboxEnv(f *fakeOutbox) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
-// sendError is what a failed send looks like: a redacted message.
-var sendError = errors.New(`generic://127.0.0.1:8080/***: got HTTP 503 Service Unavailable`)
+// errSend is what a failed send looks like: a redacted message.
+var errSend = errors.New(`generic://127.0.0.1:8080/***: got HTTP 503 Service Unavailable`)
 
 func TestDeliveryFirstAttempt(t *testing.T) {
 	f := &fakeOutbox{}
@@ -119,7 +119,7 @@ func TestDeliveryFirstAttempt(t *testing.T) {
 func TestDeliveryRetried(t *testing.T) {
 	f := &fakeOutbox{deliverResult: func(attempt int32) error {
 		if attempt <= 2 {
-			return sendError
+			return errSend
 		}
 		return nil
 	}}
@@ -136,7 +136,7 @@ func TestDeliveryRetried(t *testing.T) {
 
 func TestDeliveryGivesUp(t *testing.T) {
 	f := &fakeOutbox{
-		deliverResult: func(int32) error { return sendError },
+		deliverResult: func(int32) error { return errSend },
 		// The database blips once while recording the failure.
 		markResult: func(attempt int32) error {
 			if attempt == 1 {
@@ -155,7 +155,7 @@ func TestDeliveryGivesUp(t *testing.T) {
 	// 5, 10, 20, 40, 80, 160 s, then capped at 5 min.
 	require.Equal(t, seconds(0, 5, 15, 35, 75, 155, 315, 615), got.attemptAt)
 	require.Empty(t, got.delivered)
-	require.Equal(t, []MarkNotificationFailedInput{{NotificationID: 42, Error: sendError.Error()}}, got.marked,
+	require.Equal(t, []MarkNotificationFailedInput{{NotificationID: 42, Error: errSend.Error()}}, got.marked,
 		"marked failed once, with the last error")
 	require.Equal(t, 2, got.markTries, "the mark itself is retried")
 }
@@ -174,7 +174,7 @@ func TestDeliveryNonRetryable(t *testing.T) {
 }
 
 func TestDeliveryCancelled(t *testing.T) {
-	f := &fakeOutbox{deliverResult: func(int32) error { return sendError }}
+	f := &fakeOutbox{deliverResult: func(int32) error { return errSend }}
 	env := newOutboxEnv(f)
 	env.RegisterDelayedCallback(env.CancelWorkflow, 20*time.Second)
 	env.ExecuteWorkflow(NotificationDeliveryWorkflowName, DeliverNotificationInput{NotificationID: 7})

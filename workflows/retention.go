@@ -20,7 +20,7 @@ const (
 
 	// PruneTimeout is the StartToClose timeout of one PruneOldData attempt.
 	PruneTimeout = 30 * time.Minute
-	// PruneHeartbeatTimeout: PruneOldData heartbeats after every batch.
+	// PruneHeartbeatTimeout bounds the wait between two heartbeats: PruneOldData heartbeats after every batch.
 	PruneHeartbeatTimeout = time.Minute
 	// PruneMaxAttempts bounds the attempts of one run: the next scheduled
 	// run is the real retry.

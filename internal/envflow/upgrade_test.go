@@ -97,20 +97,20 @@ func TestUpgradeWorkflows(t *testing.T) {
 
 func typeOf(ctx context.Context, t *testing.T, c client.Client, id, runID string) string {
 	t.Helper()
-	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	d, err := c.DescribeWorkflow(ctx, id, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d.GetWorkflowExecutionInfo().GetType().GetName()
+	return d.RawResponse.GetWorkflowExecutionInfo().GetType().GetName()
 }
 
 func statusOf(ctx context.Context, t *testing.T, c client.Client, id, runID string) enumspb.WorkflowExecutionStatus {
 	t.Helper()
-	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	d, err := c.DescribeWorkflow(ctx, id, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d.GetWorkflowExecutionInfo().GetStatus()
+	return d.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 }
 
 // firstInput decodes the input of the current run of workflow id.

@@ -553,11 +553,11 @@ func recordContinue(ctx context.Context, c client.Client, _ *stubEngine, start s
 		return nil, err
 	}
 	for {
-		d, err := c.DescribeWorkflowExecution(ctx, first.GetID(), first.GetRunID())
+		d, err := c.DescribeWorkflow(ctx, first.GetID(), first.GetRunID())
 		if err != nil {
 			return nil, fmt.Errorf("describe: %w", err)
 		}
-		if d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+		if d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
 			break
 		}
 		select {
