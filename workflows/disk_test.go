@@ -502,7 +502,6 @@ func TestDiskSettingsRejected(t *testing.T) {
 	require.Equal(t, minutes(0, 5), f.diskCheckTimes(), "the disk cadence was not touched")
 }
 
-
 func TestDiskDetailsMarkdown(t *testing.T) {
 	last := diskUsage(t0, 92*gb, 100*gb)
 	last.CapacitySource = "statfs"

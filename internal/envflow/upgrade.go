@@ -14,11 +14,6 @@ import (
 	"github.com/windflow/monitor/workflows"
 )
 
-// workflowLister is the part of the Temporal client that lists workflows.
-type workflowLister interface {
-	ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
-}
-
 // upgradeQuery lists the running workflows of another type than the
 // environment workflow's; their IDs tell which are environment workflows.
 var upgradeQuery = fmt.Sprintf("ExecutionStatus = 'Running' AND WorkflowType != '%s'", workflows.WorkflowName)
@@ -34,15 +29,11 @@ const upgradeReason = "replaced by the workflow type " + workflows.WorkflowName
 // environments this database does not hold are left alone. It returns how
 // many it replaced.
 func (c *Controller) UpgradeWorkflows(ctx context.Context) (int, error) {
-	lister, ok := c.Temporal.(workflowLister)
-	if !ok {
-		return 0, nil // a client that cannot list (a test double): nothing to do
-	}
 	replaced := 0
 	var errs []error
 	var token []byte
 	for {
-		resp, err := lister.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query:         upgradeQuery,
 			NextPageToken: token,
 		})
