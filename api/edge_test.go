@@ -1,6 +1,6 @@
 package api
 
-// Regression tests of issue 9's findings at the API edge, on the real
+// Regression tests at the API edge, on the real
 // Postgres (evtSetup): hostile filters, times past year 9999, oversized
 // subscription lists, dependency errors in answers, and the stream's bounds.
 

@@ -1,6 +1,6 @@
 package api_test
 
-// Concurrent edits of one environment on the real stack (issue 9): a PATCH
+// Concurrent edits of one environment on the real stack: a PATCH
 // and a PUT /settings both survive, a PATCH that removes TLS material stays
 // removed, and a DELETE racing a PUT leaves no workflow running for the
 // deleted environment.
@@ -226,7 +226,7 @@ func TestEnvironments_TLSRemovalSurvivesSettings(t *testing.T) {
 
 // A DELETE racing a PUT of the settings never leaves a workflow running for
 // the deleted environment, also when the PUT finds no workflow and starts
-// one (the orphan of issue 9).
+// one (an orphan workflow).
 func TestEnvironments_DeleteRacingSettingsLeavesNoWorkflow(t *testing.T) {
 	enginetest.Client(t)
 	b := setupUnlimited(t)
