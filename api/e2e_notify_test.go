@@ -283,7 +283,7 @@ func TestEndToEnd_NotifyDiskWarning(t *testing.T) {
 		ns := b.notifications(t, env.ID)
 		return countKind(ns, "disk_space_warning") == 1 && ns[0].Status == "delivered"
 	})
-	eventually(t, 90*time.Second, "a second disk check", func() bool {
+	eventually(t, 150*time.Second, "a second disk check", func() bool {
 		var out struct{ Points []struct{ Samples int } }
 		from := time.Now().Add(-10 * time.Minute).UTC().Format(time.RFC3339)
 		b.call(t, http.MethodGet, "/api/v1/environments/"+env.ID+"/disk?step=1s&from="+from, "", &out)

@@ -293,45 +293,48 @@ func wtStarted(t *testing.T, events []*historypb.HistoryEvent, ids ...int64) []t
 }
 
 func TestCountActionsRecordedHistory(t *testing.T) {
-	events := loadHistory(t, "environment_history.json")
-	// The whole history: 1 start, 6 timers, 7 activities of which one
-	// (event 37) ran a second attempt, 1 Update, 2 signals.
-	all := CountActions(events, time.Time{}, time.Time{})
-	want := map[string]int{"workflow started": 1, "timer": 6, "activity": 7, "activity retry": 1, "update": 1, "signal": 2}
-	if all.Total != 18 || !mapsEqual(all.ByKind, want) {
-		t.Errorf("whole history: %+v, want 18: %v", all, want)
+	events := loadHistory(t, "environment_history_continue.json")
+	// Steady cycles start at the WorkflowTaskStarted events 31, 37, 43, 49
+	// and 55 (after the metrics timer's firings): each is one timer and one
+	// workflow task that runs the check as a local activity (one marker).
+	cycles := wtStarted(t, events, 31, 37, 43, 49, 55)
+	w := CountActions(events, cycles[0], cycles[4])
+	want := map[string]int{"timer": 4, "local activities (per workflow task)": 4}
+	if w.Total != 8 || !mapsEqual(w.ByKind, want) {
+		t.Errorf("window: %+v, want 8: %v", w, want)
 	}
-	// The cycles started at events 34, 51 and 68 (the metrics timer's
-	// firings): between the first and the last, 4 activities (one retried)
-	// and 2 timers.
-	cycles := wtStarted(t, events, 3, 34, 51, 68)
-	w := CountActions(events, cycles[1], cycles[3])
-	want = map[string]int{"timer": 2, "activity": 4, "activity retry": 1}
-	if w.Total != 7 || !mapsEqual(w.ByKind, want) {
-		t.Errorf("window: %+v, want 7: %v", w, want)
+	if got := CountEvents(events, cycles[0], cycles[4]); got != 24 {
+		t.Errorf("events in the window = %d, want 24", got)
 	}
-	if got := CountEvents(events, cycles[1], cycles[3]); got != 34 {
-		t.Errorf("events in the window = %d, want 34", got)
-	}
-	// Per cycle: the first includes the start, the Update and the signals;
-	// the next two are a failed check and a recovery (status records).
-	if got := EventsPerCycle(events, cycles, time.Time{}, time.Time{}); !slices.Equal(got, []int{31, 17, 17}) {
-		t.Errorf("EventsPerCycle = %v, want [31 17 17]", got)
+	// TimerFired, WorkflowTaskScheduled/Started/Completed, MarkerRecorded,
+	// TimerStarted: 6 events a steady cycle.
+	if got := EventsPerCycle(events, cycles, time.Time{}, time.Time{}); !slices.Equal(got, []int{6, 6, 6, 6}) {
+		t.Errorf("EventsPerCycle = %v, want [6 6 6 6]", got)
 	}
 	// Cycles outside [from, to) do not bound an interval.
-	if got := EventsPerCycle(events, cycles, cycles[1], cycles[3]); !slices.Equal(got, []int{17}) {
-		t.Errorf("EventsPerCycle(window) = %v, want [17]", got)
+	if got := EventsPerCycle(events, cycles, cycles[1], cycles[3]); !slices.Equal(got, []int{6}) {
+		t.Errorf("EventsPerCycle(window) = %v, want [6]", got)
 	}
 }
 
-func TestCountActionsFreeMarkersAndVersioning(t *testing.T) {
-	events := loadHistory(t, "environment_history_events.json")
+func TestCountActionsFreeMarkers(t *testing.T) {
+	events := loadHistory(t, "environment_history.json")
 	a := CountActions(events, time.Time{}, time.Time{})
-	// The Version marker and the TemporalChangeVersion upsert cost nothing.
-	if a.ByKind["side effect"] != 0 || a.ByKind["search attributes"] != 0 || a.ByKind["local activities (per workflow task)"] != 0 {
-		t.Errorf("versioning counted as actions: %v", a.ByKind)
+	// Local-activity markers cost one action per workflow task, never one
+	// per marker, and nothing counts as a side effect or an upsert.
+	markers, perTask := 0, a.ByKind["local activities (per workflow task)"]
+	for _, e := range events {
+		if e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED {
+			markers++
+		}
 	}
-	if a.ByKind["workflow started"] != 1 || a.ByKind["activity"] == 0 || a.ByKind["update"] != 2 {
+	if perTask == 0 || perTask > markers {
+		t.Errorf("local activities counted %d times for %d markers", perTask, markers)
+	}
+	if a.ByKind["side effect"] != 0 || a.ByKind["search attributes"] != 0 {
+		t.Errorf("markers counted as other actions: %v", a.ByKind)
+	}
+	if a.ByKind["workflow started"] != 1 || a.ByKind["activity"] == 0 || a.ByKind["update"] != 1 || a.ByKind["signal"] == 0 {
 		t.Errorf("actions = %v", a.ByKind)
 	}
 }
