@@ -165,6 +165,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Temporal:  tc,
 		TaskQueue: cfg.TaskQueue,
 		Sender:    notify.Sender{},
+		Leases:    st,
 		Links:     notify.Links{DashboardURL: cfg.publicURL(), TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace},
 	}
 	if box != nil { // a nil *Box in the interface would not read as "no key"
