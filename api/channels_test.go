@@ -415,8 +415,8 @@ func TestChannelTestSendScrubsAnySender(t *testing.T) {
 		"generic+https://example.com/" + url.PathEscape(ntToken+"/x y"),
 	} {
 		text := fmt.Sprintf("Post %q: %s / %s / %s", raw, raw, url.QueryEscape(ntToken), strings.TrimPrefix(raw, "generic+"))
-		if got := scrubURL(text, raw); strings.Contains(got, ntToken) || strings.Contains(got, url.QueryEscape(ntToken)) {
-			t.Errorf("scrubURL(%q) = %q", text, got)
+		if got := notify.ScrubURL(text, raw); strings.Contains(got, ntToken) || strings.Contains(got, url.QueryEscape(ntToken)) {
+			t.Errorf("ScrubURL(%q) = %q", text, got)
 		}
 	}
 }
