@@ -119,6 +119,9 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
 		}
 		text := netpolicy.RemoteText(ScrubURL(err.Error(), rawURL))
+		if strings.Contains(err.Error(), netpolicy.ErrRefused.Error()) {
+			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, refusalText(text))
+		}
 		if _, ok := errors.AsType[*net.OpError](err); ok {
 			return fmt.Errorf("%w to %s: %w: %s", ErrSendFailed, where, ErrUnreachable, text)
 		}
@@ -127,6 +130,15 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, ctx.Err())
 	}
 }
+
+// refusalText is a refusal a service passed on only as text (notifiarr
+// formats its errors with %v): it still matches netpolicy.ErrRefused.
+type refusalText string
+
+func (r refusalText) Error() string { return string(r) }
+
+// Is makes errors.Is(err, netpolicy.ErrRefused) true.
+func (r refusalText) Is(target error) bool { return target == netpolicy.ErrRefused }
 
 // CheckTarget judges the server a notification URL names (its host, or
 // teams' host parameter) under p, as written and as it resolves now: a
