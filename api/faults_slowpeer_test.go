@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -21,11 +23,15 @@ const (
 	slowPeerAttempts = 100
 	slowPeerTimeout  = 300 * time.Millisecond
 	slowPeerParallel = 20
+	// slowPeerProcessTimeout is the process-wide client's timeout here
+	// (the binary's is longer).
+	slowPeerProcessTimeout = 2 * time.Second
 )
 
 // TestFaultSlowPeer sends slowPeerAttempts notifications per service
-// (smtp, a generic webhook, gotify and ntfy) to a loopback server that
-// accepts every connection and never answers.
+// (smtp, a generic webhook, gotify, ntfy, telegram, and zulip on the
+// process-wide client) to a loopback server that accepts every connection
+// and never answers.
 //
 // Proves: every send ends at its timeout (no send outlives it by more than
 // 2 s), and once the sends are over the process holds as many goroutines
@@ -40,12 +46,21 @@ func TestFaultSlowPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every name resolves to loopback and every connection goes to the
+	// silent peer, so that services with a fixed server meet it too.
+	policy = policy.WithResolver(loopbackResolver{}).WithConnect(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, hostPort)
+	})
+	installProcessClient(t, policy, slowPeerProcessTimeout)
 	sender := notify.Sender{Timeout: slowPeerTimeout, Policy: policy}
 	urls := map[string]string{
-		"smtp":    "smtp://" + hostPort + "/?fromaddress=a@example.com&toaddresses=b@example.com&encryption=None",
-		"generic": "generic://" + hostPort + "/hook?disabletls=yes",
-		"gotify":  "gotify://" + hostPort + "/Aabcdefghijklmn?disabletls=yes",
-		"ntfy":    "ntfy://" + hostPort + "/topic?scheme=http",
+		"smtp":     "smtp://" + hostPort + "/?fromaddress=a@example.com&toaddresses=b@example.com&encryption=None",
+		"generic":  "generic://" + hostPort + "/hook?disabletls=yes",
+		"gotify":   "gotify://" + hostPort + "/Aabcdefghijklmn?disabletls=yes",
+		"ntfy":     "ntfy://" + hostPort + "/topic?scheme=http",
+		"telegram": "telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram?chats=1",
+		"zulip":    "zulip://bot@example.com:botkey@zulip.example.com/?stream=s",
 	}
 	runtime.GC()
 	goroutines0, fds0 := runtime.NumGoroutine(), openFDs(t)
@@ -79,7 +94,8 @@ func TestFaultSlowPeer(t *testing.T) {
 		wg.Wait()
 		peakFDs = max(peakFDs, openFDs(t))
 	}
-	// Abandoned requests end at their client's timeout (the send's + 1 s).
+	// Abandoned requests end at their client's timeout (the send's + 1 s;
+	// the process-wide client's for zulip).
 	const tolerance = 4
 	var goroutines, fds int
 	deadline := time.Now().Add(10 * time.Second)
@@ -102,6 +118,25 @@ func TestFaultSlowPeer(t *testing.T) {
 		t.Fatalf("left behind: %d goroutines, %d fds (tolerance %d)\n%s",
 			goroutines-goroutines0, fds-fds0, tolerance, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// loopbackResolver resolves every name to 127.0.0.1.
+type loopbackResolver struct{}
+
+func (loopbackResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// installProcessClient makes p's client with timeout the process-wide one
+// (http.DefaultTransport, http.DefaultClient), as the binary does, until
+// the test ends.
+func installProcessClient(t *testing.T, p *netpolicy.Policy, timeout time.Duration) {
+	t.Helper()
+	transport, client := http.DefaultTransport, *http.DefaultClient
+	hc := p.HTTPClient(timeout)
+	http.DefaultTransport = hc.Transport
+	*http.DefaultClient = *hc
+	t.Cleanup(func() { http.DefaultTransport, *http.DefaultClient = transport, client })
 }
 
 // openFDs counts this process's open file descriptors.
