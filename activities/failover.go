@@ -57,11 +57,12 @@ func NewWorkerID() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
-// StartStreamFailover takes the worker's first lease (so that its streams
-// are never held without one), then renews it and fails orphaned streams
-// until ctx ends or stop is called; stop drops the lease. Without Leases it
-// does nothing.
-func (a *Activities) StartStreamFailover(ctx context.Context) (stop func(), err error) {
+// StartStreamFailover takes the first lease of a's worker (so that its
+// streams are never held without one), then renews it and fails orphaned
+// streams until ctx ends or stop is called; stop drops the lease. Without
+// Leases it does nothing. (A function, not a method: every exported method
+// of Activities is registered as an activity.)
+func StartStreamFailover(ctx context.Context, a *Activities) (stop func(), err error) {
 	if a.Leases == nil {
 		return func() {}, nil
 	}

@@ -97,7 +97,7 @@ func TestStreamFailoverFailsOrphansWithARetryableError(t *testing.T) {
 	}
 	done := &completions{failed: map[string]error{}, notFound: map[string]bool{"token-b": true}}
 	a := &Activities{Leases: leases, Completer: done, WorkerID: "alive"}
-	stop, err := a.StartStreamFailover(context.Background())
+	stop, err := StartStreamFailover(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestStreamFailoverFailsOrphansWithARetryableError(t *testing.T) {
 
 func TestStreamFailoverOffWithoutLeases(t *testing.T) {
 	a := &Activities{}
-	stop, err := a.StartStreamFailover(context.Background())
+	stop, err := StartStreamFailover(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}

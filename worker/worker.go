@@ -134,7 +134,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts ..
 // Start takes the process's worker lease (stream failover, when
 // acts.Leases is set) and starts both workers.
 func (w *Worker) Start() error {
-	stop, err := w.acts.StartStreamFailover(context.Background())
+	stop, err := activities.StartStreamFailover(context.Background(), w.acts)
 	if err != nil {
 		return err
 	}
