@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/windflow/monitor/workflows"
 )
 
 // loadWith loads the configuration from the environment set by the test
@@ -147,5 +149,21 @@ func TestDashboardURL(t *testing.T) {
 	}
 	if got := (config{HTTPAddr: "0.0.0.0:8080", PublicURL: "https://windflow.example/"}).publicURL(); got != "https://windflow.example/" {
 		t.Errorf("publicURL with -public-url = %s", got)
+	}
+}
+
+// TestConfig_AlertCapsBounded: the alert caps default, take a value within
+// their maximum and refuse one past it, naming the variable.
+func TestConfig_AlertCapsBounded(t *testing.T) {
+	if c := loadWith(t); c.AlertCaps != workflows.DefaultAlertCaps() {
+		t.Fatalf("caps %+v; want the defaults", c.AlertCaps)
+	}
+	t.Setenv("WINDFLOW_ALERT_MAX_GLOBAL_RULES", "40")
+	if c := loadWith(t); c.AlertCaps.GlobalRules != 40 || c.validate() != nil {
+		t.Fatalf("40 global rules: %+v, %v", c.AlertCaps, c.validate())
+	}
+	t.Setenv("WINDFLOW_ALERT_MAX_CONTAINER_ALERTS", "501")
+	if err := loadWith(t).validate(); err == nil || !strings.Contains(err.Error(), "WINDFLOW_ALERT_MAX_CONTAINER_ALERTS must be from 1 to 500") {
+		t.Fatalf("501 container alerts: %v; want refused", err)
 	}
 }
