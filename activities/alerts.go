@@ -80,9 +80,8 @@ func (a *Activities) alertCycleOf(ctx context.Context, env store.Environment, ru
 		return nil, nil
 	}
 	caps := a.AlertCaps.WithDefaults()
-	cycle := alertCycle(rules, in, host, samples, restarts, caps.ContainerAlerts)
 	if !in.AdoptAlerts {
-		return cycle, nil
+		return alertCycle(rules, in, host, samples, restarts, caps.ContainerAlerts), nil
 	}
 	sctx, cancel := storeContext(ctx)
 	firing, err := a.Store.FiringAlerts(sctx, env.ID, caps.ContainerAlerts+caps.GlobalRules+caps.EnvironmentRules)
@@ -90,11 +89,18 @@ func (a *Activities) alertCycleOf(ctx context.Context, env store.Environment, ru
 	if err != nil {
 		return nil, storeError(ctx, "read firing alerts", "of "+env.Name, err)
 	}
-	cycle.Adopted = true
+	// Their containers are watched: the figures say whether each recovered.
+	in.AlertTargets = slices.Clone(in.AlertTargets)
+	adopted := make([]workflows.AlertState, 0, len(firing))
 	for _, al := range firing {
-		cycle.Firing = append(cycle.Firing, workflows.AlertState{RuleID: al.RuleID.String(), Target: al.Target,
+		adopted = append(adopted, workflows.AlertState{RuleID: al.RuleID.String(), Target: al.Target,
 			Phase: workflows.AlertFiring, Since: al.At, Value: al.Value})
+		if al.Target != "" {
+			in.AlertTargets = append(in.AlertTargets, al.Target)
+		}
 	}
+	cycle := alertCycle(rules, in, host, samples, restarts, caps.ContainerAlerts)
+	cycle.Adopted, cycle.Firing = true, adopted
 	return cycle, nil
 }
 

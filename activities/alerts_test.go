@@ -250,13 +250,20 @@ func TestRecordAlertTransitions_StoreDownIsTheMonitorsFault(t *testing.T) {
 var _ activities.Store = storeDownOnRecord{}
 
 // TestCollectMetrics_AdoptsFiringAlerts, on the real engine and store: a
-// run that lost its State asks for the alerts stored as firing; its
-// evaluation resolves them (one's container is gone, the other's rule was
-// deleted), RecordAlertTransitions stores that, and nothing stays firing.
-// A collection that does not ask carries none.
+// run that lost its State asks for the alerts stored as firing, and the
+// figures of their containers come; its evaluation resolves them (one
+// recovered, one's container is gone, one's rule was deleted),
+// RecordAlertTransitions stores that, and nothing stays firing. A
+// collection that does not ask carries none.
 func TestCollectMetrics_AdoptsFiringAlerts(t *testing.T) {
+	cli := enginetest.Client(t)
 	b := setup(t, enginetest.Endpoint())
 	ctx := context.Background()
+	res, err := cli.ContainerInspect(ctx, enginetest.RunContainer(t, cli, "wfadopt", "sleep", "300"), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calm := strings.TrimPrefix(res.Container.Name, "/")
 	rule := b.createRule(t, store.AlertRule{Name: "cpu", Metric: "container_cpu_percent", Threshold: 1e6, Enabled: true}, false)
 	removed := b.createRule(t, store.AlertRule{Name: "removed", Metric: "host_cpu_percent", Threshold: 1e6, Enabled: true}, false)
 	firedAt := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
@@ -264,6 +271,8 @@ func TestCollectMetrics_AdoptsFiringAlerts(t *testing.T) {
 		{RuleID: rule.ID, Target: "gone-" + uuid.NewString()[:8], Phase: store.AlertFiring, At: firedAt, Since: firedAt, Value: 2e6,
 			Metric: "container_cpu_percent", Op: "above", Threshold: 1e6},
 		{RuleID: removed.ID, Phase: store.AlertFiring, At: firedAt, Since: firedAt, Value: 2e6, Metric: "host_cpu_percent", Op: "above", Threshold: 1e6},
+		{RuleID: rule.ID, Target: calm, Phase: store.AlertFiring, At: firedAt, Since: firedAt, Value: 2e6,
+			Metric: "container_cpu_percent", Op: "above", Threshold: 1e6},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -273,8 +282,11 @@ func TestCollectMetrics_AdoptsFiringAlerts(t *testing.T) {
 
 	s := b.collectCycleWith(t, workflows.CollectMetricsInput{EnvironmentID: b.env.ID.String(),
 		CycleAt: time.Now().UTC().Truncate(time.Millisecond), AdoptAlerts: true})
-	if s.Alerts == nil || !s.Alerts.Adopted || len(s.Alerts.Firing) != 2 {
-		t.Fatalf("alerts %+v; want the two stored as firing adopted", s.Alerts)
+	if s.Alerts == nil || !s.Alerts.Adopted || len(s.Alerts.Firing) != 3 {
+		t.Fatalf("alerts %+v; want the three stored as firing adopted", s.Alerts)
+	}
+	if cs := s.Alerts.Figures.Containers; len(cs) != 1 || cs[0].Name != calm {
+		t.Fatalf("containers %+v; want the running one with an adopted alert", cs)
 	}
 	for _, a := range s.Alerts.Firing {
 		if a.Phase != workflows.AlertFiring || !a.Since.Equal(firedAt) {
@@ -282,20 +294,20 @@ func TestCollectMetrics_AdoptsFiringAlerts(t *testing.T) {
 		}
 	}
 	states, transitions := workflows.EvaluateAlerts(s.Alerts.Rules, s.Alerts.Firing, s.Alerts.Figures)
-	if len(states) != 0 || len(transitions) != 2 {
-		t.Fatalf("evaluation: %d states, %d transitions; want none held, two resolutions", len(states), len(transitions))
+	if len(states) != 0 || len(transitions) != 3 {
+		t.Fatalf("evaluation: %d states, %d transitions; want none held, three resolutions", len(states), len(transitions))
 	}
 	if _, err := b.tenv.ExecuteActivity(b.acts.RecordAlertTransitions, workflows.RecordAlertTransitionsInput{
 		EnvironmentID: b.env.ID.String(), Transitions: transitions}); err != nil {
 		t.Fatal(err)
 	}
 	list, err := b.store.ListAlerts(ctx, &b.env.ID, 10)
-	if err != nil || len(list.Firing) != 0 || len(list.Recent) != 4 {
-		t.Fatalf("alerts %+v, %v; want nothing firing, 4 rows", list, err)
+	if err != nil || len(list.Firing) != 0 || len(list.Recent) != 6 {
+		t.Fatalf("alerts %+v, %v; want nothing firing, 6 rows", list, err)
 	}
-	reasons := []string{list.Recent[0].Reason, list.Recent[1].Reason}
+	reasons := []string{list.Recent[0].Reason, list.Recent[1].Reason, list.Recent[2].Reason}
 	slices.Sort(reasons)
-	if fmt.Sprint(reasons) != "[the container stopped or is gone the rule was removed]" {
+	if fmt.Sprint(reasons) != "[ the container stopped or is gone the rule was removed]" {
 		t.Fatalf("reasons %q", reasons)
 	}
 	if s := b.collectCycle(t, time.Now().UTC().Truncate(time.Millisecond)); s.Alerts == nil || s.Alerts.Adopted || s.Alerts.Firing != nil {

@@ -185,12 +185,12 @@ func TestAlertRuleCaps(t *testing.T) {
 		}
 		return r
 	}
-	refused := func(method, path, body, cap string) {
+	refused := func(method, path, body, variable string) {
 		t.Helper()
 		var e errorJSON
 		code := ruleCall(t, hs, method, path, body, &e)
-		if code != http.StatusBadRequest || !strings.Contains(e.Error.Message, cap) {
-			t.Errorf("%s %s: %d %+v; want 400 naming %s", method, path, code, e, cap)
+		if code != http.StatusBadRequest || !strings.Contains(e.Error.Message, variable) {
+			t.Errorf("%s %s: %d %+v; want 400 naming %s", method, path, code, e, variable)
 		}
 	}
 	created(rule("g1", "", `{}`))
