@@ -322,9 +322,10 @@ type AlertCycle struct {
 	RulesDigest string `json:"rulesDigest,omitempty"`
 	// Figures: the host's, and the containers a per-container rule matches
 	// that breach one of them or are among CollectMetricsInput.AlertTargets,
-	// with only the labels some rule selects on (and, for restart rules,
-	// containers not running that restarted in the window). A container
-	// left out neither breaches nor has an alert: the evaluation would do
+	// with the rules that match each (ContainerFigures.Matches) instead of
+	// labels (and, for restart rules, containers not running that restarted
+	// in the window). A container left out neither breaches nor has an
+	// alert, or is past AlertCaps.ContainerAlerts: the evaluation would do
 	// nothing with it.
 	Figures CycleFigures `json:"figures"`
 	// Adopted answers CollectMetricsInput.AdoptAlerts: Firing are
