@@ -205,6 +205,27 @@ func TestAlertRuleCaps(t *testing.T) {
 		t.Fatalf("replace in place: %d", code)
 	}
 	refused(http.MethodPut, "/api/v1/alert-rules/"+a1.ID, rule("a1", "", `{}`), "WINDFLOW_ALERT_MAX_GLOBAL_RULES")
+	// A cap lowered below what a scope holds still lets its rules be edited.
+	lowered := caps
+	lowered.GlobalRules = 1
+	low := httptest.NewServer(api.NewTestServer(t, api.Config{AlertCaps: lowered}, api.Deps{Store: st}).Routes())
+	t.Cleanup(low.Close)
+	edited := 0
+	var listed struct {
+		Rules []ruleJSON `json:"rules"`
+	}
+	ruleCall(t, low, http.MethodGet, "/api/v1/alert-rules", "", &listed)
+	for _, r := range listed.Rules {
+		if r.Name == "g2" {
+			if code := ruleCall(t, low, http.MethodPut, "/api/v1/alert-rules/"+r.ID, rule("g2", "", `{}`), nil); code != http.StatusOK {
+				t.Errorf("edit under a lowered cap: %d; want 200", code)
+			}
+			edited++
+		}
+	}
+	if edited != 1 {
+		t.Fatalf("g2 listed %d times; want 1", edited)
+	}
 	refused(http.MethodPost, "/api/v1/alert-rules", rule("l", envB.ID.String(), `{"a":"1","b":"2","c":"3"}`), "WINDFLOW_ALERT_MAX_RULE_LABELS")
 	refused(http.MethodPost, "/api/v1/alert-rules", rule("l", envB.ID.String(), `{"team":"platforms"}`), "WINDFLOW_ALERT_MAX_RULE_LABEL_BYTES")
 

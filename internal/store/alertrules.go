@@ -123,9 +123,11 @@ func checkChannels(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	return nil
 }
 
-// checkRuleCap returns ErrCapReached when a's scope (global, or its
-// environment) holds, besides a, as many rules as caps allow. The table
-// lock (which reads do not wait for) makes concurrent writes count in turn.
+// checkRuleCap returns ErrCapReached when a joins a scope (global, or its
+// environment) that holds as many rules as caps allow; a rule replaced in
+// its own scope passes, so a lowered cap never blocks editing one. The
+// table lock (which reads do not wait for) makes concurrent writes count in
+// turn.
 func checkRuleCap(ctx context.Context, tx pgx.Tx, a AlertRule, caps AlertRuleCaps) error {
 	limit := caps.PerEnvironment
 	if a.EnvironmentID == nil {
@@ -137,13 +139,16 @@ func checkRuleCap(ctx context.Context, tx pgx.Tx, a AlertRule, caps AlertRuleCap
 	if _, err := tx.Exec(ctx, `LOCK TABLE alert_rules IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return err
 	}
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM alert_rules WHERE id <> $1 AND environment_id IS NOT DISTINCT FROM $2`,
-		a.ID, a.EnvironmentID).Scan(&n)
+	var (
+		n       int
+		inScope bool
+	)
+	err := tx.QueryRow(ctx, `SELECT count(*), coalesce(bool_or(id = $1), false) FROM alert_rules
+		WHERE environment_id IS NOT DISTINCT FROM $2`, a.ID, a.EnvironmentID).Scan(&n, &inScope)
 	if err != nil {
 		return err
 	}
-	if n >= limit {
+	if !inScope && n >= limit {
 		return fmt.Errorf("%w: %d of %d", ErrCapReached, n, limit)
 	}
 	return nil
