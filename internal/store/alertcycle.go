@@ -89,11 +89,12 @@ type ContainerRestarts struct {
 // environment, by name, over each window ending at now (CycleInputs reads
 // them for the windows of the restart rules): the start events in the
 // window but the first start of each container ID (one whose previous
-// start or create is a create, inside the window or before it), so that a
-// new container is no restart while a policy restart (die, start) and
-// `docker restart` (…, start, restart) count one each. A start without an
-// earlier event stored counts. Containers without a restart in any window
-// are left out. Windows must be positive.
+// start or create is its create, inside the window or up to the widest
+// window before the start), so that a new container is no restart while a
+// policy restart (die, start) and `docker restart` (…, start, restart)
+// count one each. A start without a start or create that close before it
+// counts. Containers without a restart in any window are left out.
+// Windows must be positive.
 func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time.Time, windows []time.Duration) (map[string]ContainerRestarts, error) {
 	if len(windows) == 0 {
 		return map[string]ContainerRestarts{}, nil
@@ -128,17 +129,19 @@ const (
 // windows, the restarts (ContainerRestarts) over ($2 - window, $2] ($2:
 // Unix ns), with the ID and attributes of the name's latest start or
 // create. The previous start or create of a start comes from the
-// container's index. Without a window it reads nothing.
+// container's index, over the widest window before it. Without a window it
+// reads nothing.
 func restartsSQL(windows string) string {
 	return `
 		WITH w AS (` + windows + `),
 		e AS (
 			SELECT c.container_name, c.container_id, c.action, c.time_nano, c.attributes,
-				c.action = 'start' AND coalesce((
+				CASE WHEN c.action = 'start' THEN coalesce((
 					SELECT p.action FROM container_events p
 					WHERE p.environment_id = $1 AND p.container_id = c.container_id
 						AND p.action IN ('start', 'create') AND p.time_nano < c.time_nano
-					ORDER BY p.time_nano DESC LIMIT 1), 'start') = 'start' AS restart
+						AND p.time_nano >= c.time_nano - (SELECT max(ns) FROM w)
+					ORDER BY p.time_nano DESC LIMIT 1), 'start') = 'start' ELSE false END AS restart
 			FROM container_events c
 			WHERE c.environment_id = $1 AND c.action IN ('start', 'create') AND c.container_name <> ''
 				AND c.time_nano > $2 - (SELECT max(ns) FROM w) AND c.time_nano <= $2
