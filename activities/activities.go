@@ -30,6 +30,7 @@ type Store interface {
 	LockEnvironment(ctx context.Context, id uuid.UUID, fn func(ctx context.Context, tx *store.EnvironmentTx) error) error
 	CycleInputs(ctx context.Context, envID uuid.UUID, maxAge time.Duration, now time.Time) (store.CycleInputs, error)
 	RecordAlertTransitions(ctx context.Context, envID uuid.UUID, transitions []store.Alert, draft store.AlertDrafter) ([]store.Alert, []int64, error)
+	FiringAlerts(ctx context.Context, envID uuid.UUID, limit int) ([]store.Alert, error)
 	InsertMetrics(ctx context.Context, host store.HostMetric, containers []store.ContainerMetric) (bool, error)
 	RecordStatus(ctx context.Context, c store.StatusChange, draft *store.NotificationDraft) (bool, []int64, error)
 	InsertEventsNotify(ctx context.Context, envID uuid.UUID, events []store.ContainerEvent, cursor int64, derive store.EventDeriver) (int, []int64, error)
@@ -64,6 +65,9 @@ type Activities struct {
 	// Links are the links alert notifications carry (the dashboard, the
 	// Temporal Web UI); zero: none.
 	Links notify.Links
+	// AlertCaps bound the alerts of an environment (zero fields: the
+	// defaults).
+	AlertCaps workflows.AlertCaps
 
 	// instance caches Store.InstanceID.
 	instanceMu sync.Mutex

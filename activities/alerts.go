@@ -52,19 +52,56 @@ func alertRules(ctx context.Context, stored []store.AlertRule) []workflows.Alert
 
 // alertCycle is what the cycle of in gives the workflow's evaluation: the
 // rules only when they differ from the ones the workflow holds (by
-// digest), the figures the rules need (see alertFigures).
+// digest), the figures the rules need (see alertFigures), at most
+// maxAlerts containers that are not watched.
 func alertCycle(rules []workflows.AlertRule, in workflows.CollectMetricsInput, host engine.HostSample,
-	samples []engine.ContainerSample, restarts map[string]store.ContainerRestarts) *workflows.AlertCycle {
+	samples []engine.ContainerSample, restarts map[string]store.ContainerRestarts, maxAlerts int) *workflows.AlertCycle {
 	out := &workflows.AlertCycle{
 		RulesDigest: rulesDigest(rules),
 		Figures:     alertFigures(rules, in.CycleAt, host, samples, restarts, in.AlertTargets),
 	}
+	out.Figures.Containers = limitUnwatched(out.Figures.Containers, in.AlertTargets, maxAlerts)
+	out.Figures.MaxContainerAlerts = maxAlerts
 	if out.RulesDigest == in.AlertRulesDigest {
 		out.RulesUnchanged = true
 	} else {
 		out.Rules = rules
 	}
 	return out
+}
+
+// alertCycleOf is the alert part of a collection's summary (see
+// alertCycle), with the alerts stored as firing when in asks for them;
+// nil when no rule applies and none is asked for.
+func (a *Activities) alertCycleOf(ctx context.Context, env store.Environment, rules []workflows.AlertRule,
+	in workflows.CollectMetricsInput, host engine.HostSample, samples []engine.ContainerSample,
+	restarts map[string]store.ContainerRestarts) (*workflows.AlertCycle, error) {
+	if len(rules) == 0 && !in.AdoptAlerts {
+		return nil, nil
+	}
+	caps := a.AlertCaps.WithDefaults()
+	if !in.AdoptAlerts {
+		return alertCycle(rules, in, host, samples, restarts, caps.ContainerAlerts), nil
+	}
+	sctx, cancel := storeContext(ctx)
+	firing, err := a.Store.FiringAlerts(sctx, env.ID, caps.ContainerAlerts+caps.GlobalRules+caps.EnvironmentRules)
+	cancel()
+	if err != nil {
+		return nil, storeError(ctx, "read firing alerts", "of "+env.Name, err)
+	}
+	// Their containers are watched: the figures say whether each recovered.
+	in.AlertTargets = slices.Clone(in.AlertTargets)
+	adopted := make([]workflows.AlertState, 0, len(firing))
+	for _, al := range firing {
+		adopted = append(adopted, workflows.AlertState{RuleID: al.RuleID.String(), Target: al.Target,
+			Phase: workflows.AlertFiring, Since: al.At, Value: al.Value})
+		if al.Target != "" {
+			in.AlertTargets = append(in.AlertTargets, al.Target)
+		}
+	}
+	cycle := alertCycle(rules, in, host, samples, restarts, caps.ContainerAlerts)
+	cycle.Adopted, cycle.Firing = true, adopted
+	return cycle, nil
 }
 
 // rulesDigest identifies rules (sorted by ID): 16 hex digits of the
@@ -86,7 +123,10 @@ func perContainer(r workflows.AlertRule) bool {
 
 // containerRule is a per-container rule prepared for matching.
 type containerRule struct {
-	rule    workflows.AlertRule
+	rule workflows.AlertRule
+	// index is the rule's place among the rules (its bit in
+	// ContainerFigures.Matches).
+	index   int
 	pattern string
 	labels  [][2]string // key, value
 	// window and key (RestartWindowKey(window)) of a restart rule; zero
@@ -96,8 +136,8 @@ type containerRule struct {
 }
 
 // newContainerRule prepares per-container rule r.
-func newContainerRule(r workflows.AlertRule) containerRule {
-	c := containerRule{rule: r, pattern: r.ContainerPattern}
+func newContainerRule(r workflows.AlertRule, index int) containerRule {
+	c := containerRule{rule: r, index: index, pattern: r.ContainerPattern}
 	for k, v := range r.Labels {
 		c.labels = append(c.labels, [2]string{k, v})
 	}
@@ -126,45 +166,40 @@ func (c containerRule) matches(name string, labels map[string]string) bool {
 
 // alertFigures are the figures of one cycle that rules read: the host's,
 // and each container that at least one per-container rule matches and that
-// breaches one of them or is among watched (the containers with an alert)
-// — a container that neither breaches nor has an alert gives the
-// evaluation nothing to do, so a steady cycle carries no container — with
-// only the labels some rule selects on, its memory as a share of its limit
-// and of the host's, and its restarts over the windows of the restart rules
-// that match it — plus, for restart rules, the containers not running that
-// restarted in a window (NotRunning). Containers are ordered by name, then
-// ID. restarts are the container restarts over (at least) the windows of
-// the restart rules (store.CycleInputs.Restarts).
+// breaches one of them or is among watched (the containers with an alert,
+// by name or short ID) — a container that neither breaches nor has an
+// alert gives the evaluation nothing to do, so a steady cycle carries no
+// container — with the rules that match it (Matches, in place of its
+// labels), its memory as a share of its limit and of the host's, and its
+// restarts over the windows of the restart rules that match it — plus, for
+// restart rules, the containers not running that restarted in a window
+// (NotRunning). Containers are ordered by name, then ID. restarts are the
+// container restarts over (at least) the windows of the restart rules
+// (store.CycleInputs.Restarts).
 func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSample, samples []engine.ContainerSample,
 	restarts map[string]store.ContainerRestarts, watched []string) workflows.CycleFigures {
 	f := workflows.CycleFigures{At: at, CPUPercent: host.CPUPercent, MemoryPercent: host.MemoryPercent}
-	var (
-		byContainer []containerRule
-		labelKeys   []string
-	)
-	for _, r := range rules {
-		if !perContainer(r) {
-			continue
-		}
-		byContainer = append(byContainer, newContainerRule(r))
-		for k := range r.Labels {
-			if !slices.Contains(labelKeys, k) {
-				labelKeys = append(labelKeys, k)
-			}
+	var byContainer []containerRule
+	for i, r := range rules {
+		if perContainer(r) {
+			byContainer = append(byContainer, newContainerRule(r, i))
 		}
 	}
 	if len(byContainer) == 0 {
 		return f
 	}
+	isWatched := watchedSet(watched)
 	// container figures c if a rule matches it (its restarts filled) and
 	// it breaches one or is watched, or false.
 	figures := func(c workflows.ContainerFigures, labels map[string]string) (workflows.ContainerFigures, bool) {
 		var matching []workflows.AlertRule
+		matches := make([]byte, (len(rules)+7)/8)
 		for _, r := range byContainer {
 			if !r.matches(c.Name, labels) {
 				continue
 			}
 			matching = append(matching, r.rule)
+			matches[r.index/8] |= 1 << (r.index % 8)
 			if r.key != "" {
 				if c.Restarts == nil {
 					c.Restarts = map[string]int{}
@@ -172,7 +207,7 @@ func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSam
 				c.Restarts[r.key] = restarts[c.Name].Counts[r.window]
 			}
 		}
-		matched := len(matching) > 0 && slices.Contains(watched, c.Name)
+		matched := len(matching) > 0 && isWatched(c)
 		for _, r := range matching {
 			if matched {
 				break
@@ -181,17 +216,7 @@ func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSam
 				matched = r.Breaches(r.ContainerValue(c))
 			}
 		}
-		if !matched {
-			return c, false
-		}
-		for _, k := range labelKeys {
-			if v, ok := labels[k]; ok {
-				if c.Labels == nil {
-					c.Labels = map[string]string{}
-				}
-				c.Labels[k] = v
-			}
-		}
+		c.Matches = matches
 		return c, matched
 	}
 	running := make(map[string]bool, len(samples))
@@ -217,6 +242,44 @@ func alertFigures(rules []workflows.AlertRule, at time.Time, host engine.HostSam
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
 	return f
+}
+
+// watchedSet reports whether a container is among watched, by name or
+// short ID.
+func watchedSet(watched []string) func(c workflows.ContainerFigures) bool {
+	set := make(map[string]bool, len(watched))
+	for _, w := range watched {
+		set[w] = true
+	}
+	return func(c workflows.ContainerFigures) bool {
+		return set[c.Name] || (c.ID != "" && set[c.ID[:min(len(c.ID), 12)]])
+	}
+}
+
+// limitUnwatched keeps every watched container of containers (sorted) and
+// the first of the others, in order, up to limit less the watched ones
+// (all with limit 0): an evaluation can start no more container alerts.
+func limitUnwatched(containers []workflows.ContainerFigures, watched []string, limit int) []workflows.ContainerFigures {
+	if limit <= 0 || len(containers) <= limit {
+		return containers
+	}
+	isWatched := watchedSet(watched)
+	room := limit
+	for _, c := range containers {
+		if isWatched(c) {
+			room--
+		}
+	}
+	out := containers[:0:0]
+	for _, c := range containers {
+		if isWatched(c) || room > 0 {
+			if !isWatched(c) {
+				room--
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // restarted reports whether some window counts a restart.
@@ -256,9 +319,17 @@ func (a *Activities) RecordAlertTransitions(ctx context.Context, in workflows.Re
 			return temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("alert transition of %s: rule ID %q is not a UUID", env.Name, t.RuleID), "StoreRejected", err)
 		}
-		rows = append(rows, store.Alert{RuleID: ruleID, Target: t.Target, Phase: string(t.Phase), At: t.At, Since: t.Since,
+		row := store.Alert{RuleID: ruleID, Target: t.Target, Phase: string(t.Phase), At: t.At, Since: t.Since,
 			Value: t.Value, Metric: string(t.Metric), Op: string(t.Op), Threshold: t.Threshold,
-			ForSeconds: int(t.For / time.Second), Reason: t.Reason})
+			ForSeconds: int(t.For / time.Second), Reason: t.Reason}
+		if t.RenamedFrom != "" {
+			// The alert goes on under the new name: both rows, no notification.
+			old := row
+			old.Target, old.Phase, old.Reason, old.Quiet = t.RenamedFrom, store.AlertResolved, "the container was renamed to "+t.Target, true
+			row.Reason, row.Quiet = "the container was renamed from "+t.RenamedFrom, true
+			rows = append(rows, old)
+		}
+		rows = append(rows, row)
 	}
 	workflowID := workflows.WorkflowID(env.ID.String())
 	draft := func(al store.Alert) store.NotificationDraft {

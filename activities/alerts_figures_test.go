@@ -12,7 +12,8 @@ import (
 
 // TestAlertFigures: only the containers some per-container rule matches
 // (the workflow's matching) and that breach one of them or are watched
-// (have an alert), with only the selected labels, memory of the limit and
+// (have an alert, by name or short ID), with the rules that match them
+// (Matches, bit i for rules[i]) instead of labels, memory of the limit and
 // of the host, restarts of the matching restart rules' windows, and the
 // restarted containers that are not running; none without per-container
 // rules.
@@ -43,18 +44,18 @@ func TestAlertFigures(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, c := range f.Containers {
-		got[c.Name] = fmt.Sprintf("%s running=%v labels=%v mem=%.0f/%.0f bytes=%d restarts=%v",
-			c.ID, !c.NotRunning, c.Labels, c.MemoryPercent, c.MemoryHostPercent, c.MemoryBytes, c.Restarts)
+		got[c.Name] = fmt.Sprintf("%s running=%v labels=%v matches=%04b mem=%.0f/%.0f bytes=%d restarts=%v",
+			c.ID, !c.NotRunning, c.Labels, c.Matches, c.MemoryPercent, c.MemoryHostPercent, c.MemoryBytes, c.Restarts)
 	}
 	want := map[string]string{
 		// rules 2 and 3; its 10-minute window only.
-		"web-1": "w running=true labels=map[team:web] mem=40/5 bytes=400000000 restarts=map[600:2]",
+		"web-1": "w running=true labels=map[] matches=[0110] mem=40/5 bytes=400000000 restarts=map[600:2]",
 		// rule 4 (the pattern) and rule 3 (team=web): both windows.
-		"crash": "x running=false labels=map[team:web] mem=0/0 bytes=0 restarts=map[3600:4 600:0]",
+		"crash": "x running=false labels=map[] matches=[1100] mem=0/0 bytes=0 restarts=map[3600:4 600:0]",
 		// rule 4 matches the running cron: a window without restart; it
 		// breaches nothing, but it is watched. (db is watched too, but no
 		// rule matches it.)
-		"cron": "c running=true labels=map[] mem=0/0 bytes=1 restarts=map[3600:0]",
+		"cron": "c running=true labels=map[] matches=[1000] mem=0/0 bytes=1 restarts=map[3600:0]",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("containers:\n got %v\nwant %v", got, want)
@@ -81,16 +82,16 @@ func TestAlertFigures(t *testing.T) {
 func TestAlertCycleRulesOnlyWhenChanged(t *testing.T) {
 	rules := []workflows.AlertRule{{ID: "1", Metric: workflows.AlertHostCPU, Op: workflows.AlertAbove, Threshold: 90}}
 	in := workflows.CollectMetricsInput{CycleAt: time.Now()}
-	first := alertCycle(rules, in, engine.HostSample{}, nil, nil)
+	first := alertCycle(rules, in, engine.HostSample{}, nil, nil, 0)
 	if first.RulesUnchanged || len(first.Rules) != 1 || len(first.RulesDigest) != 16 {
 		t.Fatalf("first cycle %+v; want the rules and a digest", first)
 	}
 	in.AlertRulesDigest = first.RulesDigest
-	if again := alertCycle(rules, in, engine.HostSample{}, nil, nil); !again.RulesUnchanged || again.Rules != nil || again.RulesDigest != first.RulesDigest {
+	if again := alertCycle(rules, in, engine.HostSample{}, nil, nil, 0); !again.RulesUnchanged || again.Rules != nil || again.RulesDigest != first.RulesDigest {
 		t.Fatalf("unchanged rules %+v; want none and the same digest", again)
 	}
 	rules[0].Threshold = 91
-	if edited := alertCycle(rules, in, engine.HostSample{}, nil, nil); edited.RulesUnchanged || len(edited.Rules) != 1 || edited.RulesDigest == first.RulesDigest {
+	if edited := alertCycle(rules, in, engine.HostSample{}, nil, nil, 0); edited.RulesUnchanged || len(edited.Rules) != 1 || edited.RulesDigest == first.RulesDigest {
 		t.Fatalf("edited rules %+v; want them and a new digest", edited)
 	}
 }
@@ -129,5 +130,28 @@ func BenchmarkAlertFigures(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		alertFigures(rules, at, host, samples, restarts, []string{"app-07", "app-33"})
+	}
+}
+
+// Past the container alerts cap, the containers without an alert are cut
+// to the room left, first by name; watched ones (by name or short ID)
+// always come.
+func TestAlertCycleLimitsContainers(t *testing.T) {
+	rules := []workflows.AlertRule{{ID: "1", Metric: workflows.AlertContainerCPU, Op: workflows.AlertAbove, Threshold: 1}}
+	var samples []engine.ContainerSample
+	for i := range 6 {
+		samples = append(samples, engine.ContainerSample{ID: fmt.Sprintf("%02d%062x", i, i), Name: fmt.Sprint("c", i), CPUPercent: 50})
+	}
+	in := workflows.CollectMetricsInput{CycleAt: time.Now(), AlertTargets: []string{"c5", samples[4].ID[:12]}}
+	cycle := alertCycle(rules, in, engine.HostSample{}, samples, nil, 4)
+	var names []string
+	for _, c := range cycle.Figures.Containers {
+		names = append(names, c.Name)
+	}
+	if fmt.Sprint(names) != "[c0 c1 c4 c5]" || cycle.Figures.MaxContainerAlerts != 4 {
+		t.Fatalf("containers %v (cap %d); want [c0 c1 c4 c5] (cap 4)", names, cycle.Figures.MaxContainerAlerts)
+	}
+	if all := alertCycle(rules, in, engine.HostSample{}, samples, nil, 0); len(all.Figures.Containers) != 6 {
+		t.Fatalf("no cap: %d containers; want 6", len(all.Figures.Containers))
 	}
 }

@@ -50,7 +50,7 @@ func (b *testBundle) createRule(t *testing.T, r store.AlertRule, global bool) st
 		r.Op = "above"
 	}
 	r.Severity = "warning"
-	created, err := b.store.CreateAlertRule(context.Background(), r)
+	created, err := b.store.CreateAlertRule(context.Background(), r, store.AlertRuleCaps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (b *testBundle) createRule(t *testing.T, r store.AlertRule, global bool) st
 // TestCollectMetrics_AlertFigures, on the real engine: without rules the
 // summary has no Alerts; with rules it carries the enabled ones (by ID)
 // and the figures of the containers they match only — the labelled
-// container's memory with its selected label, and a crash-looping
+// container's memory with the rules that match it, and a crash-looping
 // container's policy restarts read from its stored events.
 func TestCollectMetrics_AlertFigures(t *testing.T) {
 	cli := enginetest.Client(t)
@@ -132,12 +132,13 @@ func TestCollectMetrics_AlertFigures(t *testing.T) {
 		t.Fatalf("host figures %+v; summary %+v", f, s)
 	}
 	var got []string
+	memoryBit := byte(1) << slices.Index(ids, memory.ID.String()) // its bit in Matches
 	for _, c := range f.Containers {
 		got = append(got, c.Name)
 		switch c.Name {
 		case names[web]:
 			if c.ID != web || c.NotRunning || c.MemoryBytes <= 0 || c.MemoryHostPercent <= 0 || c.MemoryPercent <= 0 ||
-				fmt.Sprint(c.Labels) != "map[team:web]" || c.Restarts != nil {
+				c.Labels != nil || len(c.Matches) != 1 || c.Matches[0] != memoryBit || c.Restarts != nil {
 				t.Errorf("web figures %+v", c)
 			}
 		case names[crash]:
@@ -247,3 +248,97 @@ func TestRecordAlertTransitions_StoreDownIsTheMonitorsFault(t *testing.T) {
 }
 
 var _ activities.Store = storeDownOnRecord{}
+
+// TestCollectMetrics_AdoptsFiringAlerts, on the real engine and store: a
+// run that lost its State asks for the alerts stored as firing, and the
+// figures of their containers come; its evaluation resolves them (one
+// recovered, one's container is gone, one's rule was deleted),
+// RecordAlertTransitions stores that, and nothing stays firing. A
+// collection that does not ask carries none.
+func TestCollectMetrics_AdoptsFiringAlerts(t *testing.T) {
+	cli := enginetest.Client(t)
+	b := setup(t, enginetest.Endpoint())
+	ctx := context.Background()
+	res, err := cli.ContainerInspect(ctx, enginetest.RunContainer(t, cli, "wfadopt", "sleep", "300"), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calm := strings.TrimPrefix(res.Container.Name, "/")
+	rule := b.createRule(t, store.AlertRule{Name: "cpu", Metric: "container_cpu_percent", Threshold: 1e6, Enabled: true}, false)
+	removed := b.createRule(t, store.AlertRule{Name: "removed", Metric: "host_cpu_percent", Threshold: 1e6, Enabled: true}, false)
+	firedAt := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
+	if _, _, err := b.store.RecordAlertTransitions(ctx, b.env.ID, []store.Alert{
+		{RuleID: rule.ID, Target: "gone-" + uuid.NewString()[:8], Phase: store.AlertFiring, At: firedAt, Since: firedAt, Value: 2e6,
+			Metric: "container_cpu_percent", Op: "above", Threshold: 1e6},
+		{RuleID: removed.ID, Phase: store.AlertFiring, At: firedAt, Since: firedAt, Value: 2e6, Metric: "host_cpu_percent", Op: "above", Threshold: 1e6},
+		{RuleID: rule.ID, Target: calm, Phase: store.AlertFiring, At: firedAt, Since: firedAt, Value: 2e6,
+			Metric: "container_cpu_percent", Op: "above", Threshold: 1e6},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.DeleteAlertRule(ctx, removed.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	s := b.collectCycleWith(t, workflows.CollectMetricsInput{EnvironmentID: b.env.ID.String(),
+		CycleAt: time.Now().UTC().Truncate(time.Millisecond), AdoptAlerts: true})
+	if s.Alerts == nil || !s.Alerts.Adopted || len(s.Alerts.Firing) != 3 {
+		t.Fatalf("alerts %+v; want the three stored as firing adopted", s.Alerts)
+	}
+	if cs := s.Alerts.Figures.Containers; len(cs) != 1 || cs[0].Name != calm {
+		t.Fatalf("containers %+v; want the running one with an adopted alert", cs)
+	}
+	for _, a := range s.Alerts.Firing {
+		if a.Phase != workflows.AlertFiring || !a.Since.Equal(firedAt) {
+			t.Fatalf("adopted %+v; want firing since %s", a, firedAt)
+		}
+	}
+	states, transitions := workflows.EvaluateAlerts(s.Alerts.Rules, s.Alerts.Firing, s.Alerts.Figures)
+	if len(states) != 0 || len(transitions) != 3 {
+		t.Fatalf("evaluation: %d states, %d transitions; want none held, three resolutions", len(states), len(transitions))
+	}
+	if _, err := b.tenv.ExecuteActivity(b.acts.RecordAlertTransitions, workflows.RecordAlertTransitionsInput{
+		EnvironmentID: b.env.ID.String(), Transitions: transitions}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.store.ListAlerts(ctx, &b.env.ID, 10)
+	if err != nil || len(list.Firing) != 0 || len(list.Recent) != 6 {
+		t.Fatalf("alerts %+v, %v; want nothing firing, 6 rows", list, err)
+	}
+	reasons := []string{list.Recent[0].Reason, list.Recent[1].Reason, list.Recent[2].Reason}
+	slices.Sort(reasons)
+	if fmt.Sprint(reasons) != "[ the container stopped or is gone the rule was removed]" {
+		t.Fatalf("reasons %q", reasons)
+	}
+	if s := b.collectCycle(t, time.Now().UTC().Truncate(time.Millisecond)); s.Alerts == nil || s.Alerts.Adopted || s.Alerts.Firing != nil {
+		t.Fatalf("a collection that does not ask: %+v", s.Alerts)
+	}
+}
+
+// TestRecordAlertTransitions_Rename: a firing transition that carries
+// RenamedFrom stores the old name resolved and the new one firing, and
+// notifies no one.
+func TestRecordAlertTransitions_Rename(t *testing.T) {
+	b := setup(t, enginetest.Endpoint())
+	ctx := context.Background()
+	rule := b.createRule(t, store.AlertRule{Name: "mem", Metric: "container_memory_bytes", Threshold: 5e8, Enabled: true}, false)
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	if _, _, err := b.store.RecordAlertTransitions(ctx, b.env.ID, []store.Alert{{RuleID: rule.ID, Target: "web", Phase: store.AlertFiring,
+		At: at.Add(-time.Minute), Since: at.Add(-2 * time.Minute), Value: 6e8, Metric: "container_memory_bytes", Op: "above", Threshold: 5e8}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.tenv.ExecuteActivity(b.acts.RecordAlertTransitions, workflows.RecordAlertTransitionsInput{EnvironmentID: b.env.ID.String(),
+		Transitions: []workflows.AlertTransition{{RuleID: rule.ID.String(), Target: "web-new", Phase: workflows.AlertFiring, At: at,
+			Since: at.Add(-time.Minute), Value: 6e8, RenamedFrom: "web", Metric: workflows.AlertContainerBytes, Op: workflows.AlertAbove, Threshold: 5e8}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.store.ListAlerts(ctx, &b.env.ID, 10)
+	if err != nil || len(list.Firing) != 1 || list.Firing[0].Target != "web-new" || len(list.Recent) != 3 {
+		t.Fatalf("alerts %+v, %v; want web-new firing, web resolved", list, err)
+	}
+	notes, err := b.store.ListNotifications(ctx, store.NotificationQuery{EnvironmentID: &b.env.ID})
+	if err != nil || len(notes) != 0 {
+		t.Fatalf("notifications %d, %v; want none", len(notes), err)
+	}
+}

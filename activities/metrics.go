@@ -130,8 +130,9 @@ func (a *Activities) CollectMetrics(ctx context.Context, in workflows.CollectMet
 		MemoryPercent:     host.MemoryPercent,
 		Stored:            inserted,
 	}
-	if len(rules) > 0 {
-		summary.Alerts = alertCycle(rules, in, host, samples, inputs.Restarts)
+	summary.Alerts, err = a.alertCycleOf(ctx, env, rules, in, host, samples, inputs.Restarts)
+	if err != nil {
+		return workflows.MetricsSummary{}, err
 	}
 	return summary, nil
 }

@@ -20,10 +20,10 @@ import (
 
 // AlertRuleStore is what /api/v1/alert-rules needs of the store.
 type AlertRuleStore interface {
-	CreateAlertRule(ctx context.Context, a store.AlertRule) (store.AlertRule, error)
+	CreateAlertRule(ctx context.Context, a store.AlertRule, caps store.AlertRuleCaps) (store.AlertRule, error)
 	GetAlertRule(ctx context.Context, id uuid.UUID) (store.AlertRule, error)
 	ListAlertRules(ctx context.Context, envID *uuid.UUID) ([]store.AlertRule, error)
-	UpdateAlertRule(ctx context.Context, a store.AlertRule) (store.AlertRule, error)
+	UpdateAlertRule(ctx context.Context, a store.AlertRule, caps store.AlertRuleCaps) (store.AlertRule, error)
 	DeleteAlertRule(ctx context.Context, id uuid.UUID) error
 }
 
@@ -85,18 +85,18 @@ type alertRuleRequest struct {
 	Channels []string `json:"channels"`
 }
 
-// Bounds of a rule's texts and lists.
+// Bounds of a rule's texts and lists (its labels: Config.AlertCaps).
 const (
 	maxRuleName     = 100
 	maxRuleText     = 256 // a pattern, a label key or value
-	maxRuleLabels   = 32
 	maxRuleChannels = 32
 )
 
 var severities = []string{"info", "warning", "critical"}
 
-// alertRule validates req into the rule to store (id kept).
-func alertRule(id uuid.UUID, req alertRuleRequest) (store.AlertRule, error) {
+// alertRule validates req into the rule to store (id kept), its labels
+// within caps.
+func alertRule(id uuid.UUID, req alertRuleRequest, caps workflows.AlertCaps) (store.AlertRule, error) {
 	invalid := func(format string, args ...any) (store.AlertRule, error) {
 		return store.AlertRule{}, errorf(http.StatusBadRequest, "invalid_rule", format, args...)
 	}
@@ -115,13 +115,19 @@ func alertRule(id uuid.UUID, req alertRuleRequest) (store.AlertRule, error) {
 	if req.ContainerPattern != "" && !printable(req.ContainerPattern, maxRuleText) {
 		return invalid("containerPattern must be at most %d printable bytes", maxRuleText)
 	}
-	if len(req.Labels) > maxRuleLabels {
-		return invalid("at most %d labels, got %d", maxRuleLabels, len(req.Labels))
+	if len(req.Labels) > caps.RuleLabels {
+		return invalid("at most %d labels per rule (WINDFLOW_ALERT_MAX_RULE_LABELS), got %d", caps.RuleLabels, len(req.Labels))
 	}
+	labelBytes := 0
 	for k, v := range req.Labels {
 		if k == "" || !printable(k, maxRuleText) || (v != "" && !printable(v, maxRuleText)) {
 			return invalid("labels: keys and values must be at most %d printable bytes (keys not empty)", maxRuleText)
 		}
+		labelBytes += len(k) + len(v)
+	}
+	if labelBytes > caps.RuleLabelBytes {
+		return invalid("labels: at most %d bytes of keys and values per rule (WINDFLOW_ALERT_MAX_RULE_LABEL_BYTES), got %d",
+			caps.RuleLabelBytes, labelBytes)
 	}
 	if req.Severity == "" {
 		req.Severity = "warning"
@@ -163,9 +169,16 @@ func printable(s string, limit int) bool {
 	return utf8.ValidString(s) && len(s) <= limit && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
-// alertRuleWriteError maps the store's errors of a write.
-func alertRuleWriteError(a store.AlertRule, err error) error {
+// alertRuleWriteError maps the store's errors of a write (caps: the rule
+// caps it was written under).
+func alertRuleWriteError(a store.AlertRule, caps workflows.AlertCaps, err error) error {
 	switch {
+	case errors.Is(err, store.ErrCapReached) && a.EnvironmentID == nil:
+		return errorf(http.StatusBadRequest, "too_many_rules",
+			"at most %d global alert rules (WINDFLOW_ALERT_MAX_GLOBAL_RULES): delete one first", caps.GlobalRules)
+	case errors.Is(err, store.ErrCapReached):
+		return errorf(http.StatusBadRequest, "too_many_rules",
+			"at most %d alert rules per environment (WINDFLOW_ALERT_MAX_ENVIRONMENT_RULES): environment %s has them", caps.EnvironmentRules, *a.EnvironmentID)
 	case errors.Is(err, store.ErrUnknownChannel):
 		_, ids, _ := strings.Cut(err.Error(), store.ErrUnknownChannel.Error()+": ")
 		return errorf(http.StatusBadRequest, "unknown_channel", "channels: no notification channel %s", ids)
@@ -188,18 +201,19 @@ func (s *Server) putAlertRule(w http.ResponseWriter, r *http.Request) error {
 // writeAlertRule validates the body as rule id, writes it with write and
 // answers it with status.
 func (s *Server) writeAlertRule(w http.ResponseWriter, r *http.Request, id uuid.UUID,
-	write func(context.Context, store.AlertRule) (store.AlertRule, error), status int) error {
+	write func(context.Context, store.AlertRule, store.AlertRuleCaps) (store.AlertRule, error), status int) error {
 	req, err := decodeBody[alertRuleRequest](w, r, "environmentId", "recovery")
 	if err != nil {
 		return err
 	}
-	rule, err := alertRule(id, req)
+	caps := s.cfg.AlertCaps.WithDefaults()
+	rule, err := alertRule(id, req, caps)
 	if err != nil {
 		return err
 	}
-	saved, err := write(r.Context(), rule)
+	saved, err := write(r.Context(), rule, store.AlertRuleCaps{Global: caps.GlobalRules, PerEnvironment: caps.EnvironmentRules})
 	if err != nil {
-		return alertRuleWriteError(rule, err)
+		return alertRuleWriteError(rule, caps, err)
 	}
 	if status == http.StatusCreated {
 		writeCreated(w, "alert-rules", saved.ID, alertRuleView(saved))

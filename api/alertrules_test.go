@@ -11,6 +11,7 @@ import (
 	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
+	"github.com/windflow/monitor/workflows"
 )
 
 // ruleCall sends one request to hs and checks the exchange against
@@ -151,5 +152,85 @@ func TestAlertRulesAPI(t *testing.T) {
 	}
 	if code := ruleCall(t, hs, http.MethodDelete, "/api/v1/alert-rules/"+host.ID, "", nil); code != http.StatusNotFound {
 		t.Fatalf("second delete: %d; want 404", code)
+	}
+}
+
+// TestAlertRuleCaps: past each cap a create or a replace is a 400 that
+// names the cap and stores nothing: global rules, one environment's rules
+// (another environment has its own room), labels per rule and their bytes.
+func TestAlertRuleCaps(t *testing.T) {
+	st, err := store.Open(t.Context(), storetest.NewSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	envA := createOverviewEnv(t, st, "caps-a", "unix:///var/run/docker.sock", nil)
+	envB := createOverviewEnv(t, st, "caps-b", "unix:///var/run/docker.sock", nil)
+	caps := workflows.AlertCaps{GlobalRules: 2, EnvironmentRules: 1, RuleLabels: 2, RuleLabelBytes: 12}
+	hs := httptest.NewServer(api.NewTestServer(t, api.Config{AlertCaps: caps}, api.Deps{Store: st}).Routes())
+	t.Cleanup(hs.Close)
+
+	rule := func(name, env string, labels string) string {
+		envField := "null"
+		if env != "" {
+			envField = `"` + env + `"`
+		}
+		return `{"name":"` + name + `","environmentId":` + envField + `,"metric":"container_cpu_percent","op":"above","threshold":1,"labels":` + labels + `}`
+	}
+	created := func(body string) ruleJSON {
+		t.Helper()
+		var r ruleJSON
+		if code := ruleCall(t, hs, http.MethodPost, "/api/v1/alert-rules", body, &r); code != http.StatusCreated {
+			t.Fatalf("create %s: %d", body, code)
+		}
+		return r
+	}
+	refused := func(method, path, body, variable string) {
+		t.Helper()
+		var e errorJSON
+		code := ruleCall(t, hs, method, path, body, &e)
+		if code != http.StatusBadRequest || !strings.Contains(e.Error.Message, variable) {
+			t.Errorf("%s %s: %d %+v; want 400 naming %s", method, path, code, e, variable)
+		}
+	}
+	created(rule("g1", "", `{}`))
+	created(rule("g2", "", `{"a":"b"}`))
+	refused(http.MethodPost, "/api/v1/alert-rules", rule("g3", "", `{}`), "WINDFLOW_ALERT_MAX_GLOBAL_RULES")
+	a1 := created(rule("a1", envA.ID.String(), `{}`))
+	refused(http.MethodPost, "/api/v1/alert-rules", rule("a2", envA.ID.String(), `{}`), "WINDFLOW_ALERT_MAX_ENVIRONMENT_RULES")
+	created(rule("b1", envB.ID.String(), `{}`))
+	// Replacing a rule in place is no new rule; moving it to a full scope is.
+	var same ruleJSON
+	if code := ruleCall(t, hs, http.MethodPut, "/api/v1/alert-rules/"+a1.ID, rule("a1", envA.ID.String(), `{"x":"y"}`), &same); code != http.StatusOK {
+		t.Fatalf("replace in place: %d", code)
+	}
+	refused(http.MethodPut, "/api/v1/alert-rules/"+a1.ID, rule("a1", "", `{}`), "WINDFLOW_ALERT_MAX_GLOBAL_RULES")
+	// A cap lowered below what a scope holds still lets its rules be edited.
+	lowered := caps
+	lowered.GlobalRules = 1
+	low := httptest.NewServer(api.NewTestServer(t, api.Config{AlertCaps: lowered}, api.Deps{Store: st}).Routes())
+	t.Cleanup(low.Close)
+	edited := 0
+	var listed struct {
+		Rules []ruleJSON `json:"rules"`
+	}
+	ruleCall(t, low, http.MethodGet, "/api/v1/alert-rules", "", &listed)
+	for _, r := range listed.Rules {
+		if r.Name == "g2" {
+			if code := ruleCall(t, low, http.MethodPut, "/api/v1/alert-rules/"+r.ID, rule("g2", "", `{}`), nil); code != http.StatusOK {
+				t.Errorf("edit under a lowered cap: %d; want 200", code)
+			}
+			edited++
+		}
+	}
+	if edited != 1 {
+		t.Fatalf("g2 listed %d times; want 1", edited)
+	}
+	refused(http.MethodPost, "/api/v1/alert-rules", rule("l", envB.ID.String(), `{"a":"1","b":"2","c":"3"}`), "WINDFLOW_ALERT_MAX_RULE_LABELS")
+	refused(http.MethodPost, "/api/v1/alert-rules", rule("l", envB.ID.String(), `{"team":"platforms"}`), "WINDFLOW_ALERT_MAX_RULE_LABEL_BYTES")
+
+	rules, err := st.ListAlertRules(t.Context(), nil)
+	if err != nil || len(rules) != 4 {
+		t.Fatalf("stored rules %d, %v; want 4 (the refused ones stored nothing)", len(rules), err)
 	}
 }

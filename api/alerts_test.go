@@ -27,7 +27,7 @@ func TestAlertsAPI(t *testing.T) {
 	env := createOverviewEnv(t, st, "alerts-env", "unix:///var/run/docker.sock", nil)
 	other := createOverviewEnv(t, st, "alerts-other", "unix:///var/run/docker.sock", nil)
 	host, err := st.CreateAlertRule(t.Context(), store.AlertRule{Name: "host cpu", Metric: "host_cpu_percent", Op: "above",
-		Threshold: 90, ForSeconds: 120, Severity: "critical", Enabled: true})
+		Threshold: 90, ForSeconds: 120, Severity: "critical", Enabled: true}, store.AlertRuleCaps{})
 	if err != nil {
 		t.Fatal(err)
 	}

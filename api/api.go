@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/windflow/monitor/workflows"
 )
 
 // Config is the API's configuration: links, logging, security and the
@@ -81,6 +83,8 @@ type Config struct {
 	// StreamWriteTimeout bounds each write to a stream client: 0 means
 	// DefaultStreamWriteTimeout. A client that does not read is dropped.
 	StreamWriteTimeout time.Duration
+	// AlertCaps bound the alert rules (zero fields: the defaults).
+	AlertCaps workflows.AlertCaps
 }
 
 // Deps are the parts the API serves from. Store, Flows and Sender are

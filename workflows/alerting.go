@@ -59,7 +59,10 @@ func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *Metr
 	if cycle != nil && len(rules) > 0 {
 		w.state.AlertRulesDigest = cycle.RulesDigest
 	}
-	figures.At = cycleAt
+	if cycle != nil && cycle.Adopted {
+		w.adoptAlerts(cycle.Firing)
+	}
+	figures.At, figures.Interval = cycleAt, w.state.Settings.MetricsInterval
 	states, transitions := EvaluateAlerts(rules, w.state.Alerts, figures)
 	if len(states) == 0 {
 		states = nil
@@ -71,21 +74,91 @@ func (w *environmentWorkflow) evaluateAlerts(ctx workflow.Context, summary *Metr
 	for _, t := range transitions {
 		w.logger.Info("Alert "+string(t.Phase), "Rule", t.RuleID, "Target", t.Target, "Value", t.Value, "Reason", t.Reason)
 	}
-	w.state.PendingAlerts = append(w.state.PendingAlerts, transitions...)
+	pending, dropped := compactPendingAlerts(append(w.state.PendingAlerts, transitions...))
+	w.state.PendingAlerts = pending
+	if dropped > 0 {
+		// Their stored rows are read back at the next collection.
+		w.state.AdoptAlerts = true
+		w.logger.Warn("Alert transitions dropped: too many wait to be recorded", "Dropped", dropped)
+	}
 	w.startAlertRecorder(ctx)
 }
 
-// alertTargets are the containers with a pending or firing alert, sorted,
-// each once (CollectMetricsInput.AlertTargets).
+// adoptAlerts takes the alerts stored as firing into the State (those it
+// holds no state or unrecorded transition for), so that the evaluation
+// resolves or carries on each: no firing row is left behind by a run that
+// started without its State or dropped transitions.
+func (w *environmentWorkflow) adoptAlerts(firing []AlertState) {
+	w.state.AdoptAlerts = false
+	held := make(map[[2]string]bool, len(w.state.Alerts)+len(w.state.PendingAlerts))
+	for _, s := range w.state.Alerts {
+		held[[2]string{s.RuleID, s.Target}] = true
+	}
+	for _, t := range w.state.PendingAlerts {
+		held[[2]string{t.RuleID, t.Target}] = true
+	}
+	adopted := 0
+	for _, s := range firing {
+		if !held[[2]string{s.RuleID, s.Target}] {
+			w.state.Alerts = append(w.state.Alerts, s)
+			adopted++
+		}
+	}
+	if adopted > 0 {
+		w.logger.Info("Alerts stored as firing adopted", "Count", adopted)
+	}
+}
+
+// maxPendingAlerts bounds State.PendingAlerts. Past it, beyond the batch
+// being recorded, a firing and a resolution of one alert that follow each
+// other are dropped together (an alert that came and went, or went and
+// came back, while the database was unreachable); then the oldest go.
+const maxPendingAlerts = 500
+
+// compactPendingAlerts applies maxPendingAlerts to pending and says how
+// many it dropped alone (not in pairs).
+func compactPendingAlerts(pending []AlertTransition) ([]AlertTransition, int) {
+	if len(pending) <= maxPendingAlerts {
+		return pending, 0
+	}
+	head, tail := pending[:maxAlertsPerRecord], pending[maxAlertsPerRecord:]
+	drop := make([]bool, len(tail))
+	last := map[[2]string]int{} // rule × target → index of its last transition kept
+	for i, t := range tail {
+		key := [2]string{t.RuleID, t.Target}
+		if j, ok := last[key]; ok && tail[j].Phase != t.Phase && t.RenamedFrom == "" && tail[j].RenamedFrom == "" {
+			drop[i], drop[j] = true, true
+			delete(last, key)
+			continue
+		}
+		last[key] = i
+	}
+	out := append([]AlertTransition(nil), head...)
+	for i, t := range tail {
+		if !drop[i] {
+			out = append(out, t)
+		}
+	}
+	if over := len(out) - maxPendingAlerts; over > 0 {
+		return append(out[:maxAlertsPerRecord], out[maxAlertsPerRecord+over:]...), over
+	}
+	return out, 0
+}
+
+// alertTargets are the containers with a pending or firing alert, by
+// name and short ID, sorted, each once (CollectMetricsInput.AlertTargets).
 func (w *environmentWorkflow) alertTargets() []string {
 	var out []string
 	for _, a := range w.state.Alerts {
-		if a.Target != "" && !slices.Contains(out, a.Target) {
+		if a.Target != "" {
 			out = append(out, a.Target)
+		}
+		if a.ContainerID != "" {
+			out = append(out, a.ContainerID)
 		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // startAlertRecorder starts the goroutine that records the pending alert

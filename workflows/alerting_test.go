@@ -139,6 +139,8 @@ func TestWorkflowAlertsSurviveContinueAsNew(t *testing.T) {
 	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
 	in := decodeContinueAsNew(t, env.GetWorkflowError())
 	require.Equal(t, []AlertState{{RuleID: "cpu90", Phase: AlertFiring, Since: t0.Add(60 * time.Second), Value: 95}}, in.State.Alerts)
+	require.Nil(t, in.State.AlertRules, "the rules come again with the next run's first collection")
+	require.Empty(t, in.State.AlertRulesDigest)
 	require.Len(t, in.State.PendingAlerts, 1)
 	require.Equal(t, AlertFiring, in.State.PendingAlerts[0].Phase)
 	require.Equal(t, t0.Add(60*time.Second), in.State.PendingAlerts[0].At)
@@ -168,7 +170,7 @@ func TestWorkflowAlertPendingTimeSurvivesContinueAsNew(t *testing.T) {
 	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 35*time.Second)
 	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
 	in := decodeContinueAsNew(t, env.GetWorkflowError())
-	require.Equal(t, []AlertState{{RuleID: "cpu90", Phase: AlertPending, Since: t0, Value: 95}}, in.State.Alerts)
+	require.Equal(t, []AlertState{{RuleID: "cpu90", Phase: AlertPending, Since: t0, Seen: t0.Add(30 * time.Second), Value: 95}}, in.State.Alerts)
 	require.Empty(t, f.recordedAlerts())
 
 	f2 := &fakeEngine{alertFakes: alertFakes{alertsAt: hostCPUAt(values)}}
@@ -232,7 +234,7 @@ func TestWorkflowAlertRulesHeldAcrossCycles(t *testing.T) {
 	require.Empty(t, f.alertInputs[0].AlertTargets)
 	for _, in := range f.alertInputs[1:] {
 		require.Equal(t, "d1", in.AlertRulesDigest)
-		require.Equal(t, []string{"web"}, in.AlertTargets, "pending, then firing")
+		require.Equal(t, []string{"a", "web"}, in.AlertTargets, "pending, then firing: by name and ID")
 	}
 	recorded := f.recordedAlerts()
 	require.Len(t, recorded, 1)
@@ -241,4 +243,41 @@ func TestWorkflowAlertRulesHeldAcrossCycles(t *testing.T) {
 	s := queryState(t, env)
 	require.Equal(t, []AlertRule{rule}, s.AlertRules)
 	require.Equal(t, "d1", s.AlertRulesDigest)
+}
+
+// A run started without a State asks its first collection for the alerts
+// stored as firing and takes them over: one whose rule is gone resolves
+// with the reason, one still breaching goes on without firing again and
+// resolves when its figure recovers. Later collections do not ask again.
+func TestWorkflowAdoptsStoredFiringAlerts(t *testing.T) {
+	f := &fakeEngine{}
+	host := hostCPUAt(map[time.Duration]float64{0: 95})
+	f.alertsAt = func(at time.Time) *AlertCycle {
+		c := host(at)
+		if f.alertInputs[len(f.alertInputs)-1].AdoptAlerts {
+			c.Adopted = true
+			c.Firing = []AlertState{
+				{RuleID: "cpu90", Phase: AlertFiring, Since: t0.Add(-time.Hour), Value: 97},
+				{RuleID: "gone", Target: "web", Phase: AlertFiring, Since: t0.Add(-time.Hour), Value: 1},
+			}
+		}
+		return c
+	}
+	env := newEnv(t, f)
+	cancelAt(env, 45*time.Second)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+
+	require.Len(t, f.alertInputs, 2)
+	require.True(t, f.alertInputs[0].AdoptAlerts)
+	require.False(t, f.alertInputs[1].AdoptAlerts)
+	got := f.recordedAlerts()
+	require.Len(t, got, 2)
+	require.Equal(t, AlertTransition{RuleID: "gone", Target: "web", Phase: AlertResolved, At: t0, Value: 1,
+		Since: t0.Add(-time.Hour), Reason: "the rule was removed"}, got[0])
+	require.Equal(t, "cpu90", got[1].RuleID)
+	require.Equal(t, AlertResolved, got[1].Phase)
+	require.Equal(t, t0.Add(30*time.Second), got[1].At)
+	require.Equal(t, t0.Add(-time.Hour), got[1].Since)
+	require.False(t, queryState(t, env).AdoptAlerts)
 }

@@ -188,6 +188,12 @@ type CycleFigures struct {
 	CPUPercent    float64            `json:"cpuPercent"`
 	MemoryPercent float64            `json:"memoryPercent"`
 	Containers    []ContainerFigures `json:"containers,omitempty"`
+	// Interval is the metrics interval, set by the workflow: a pending
+	// breach not observed for more than two of them starts over (0: never).
+	Interval time.Duration `json:"interval,omitempty"`
+	// MaxContainerAlerts bounds the container states (rule × container)
+	// an evaluation holds (AlertCaps.ContainerAlerts; 0: no bound).
+	MaxContainerAlerts int `json:"maxContainerAlerts,omitempty"`
 }
 
 // ContainerFigures are one container's figures of a cycle.
@@ -207,6 +213,10 @@ type ContainerFigures struct {
 	// Restarts counts its restarts over each window a restart rule asks
 	// for, keyed by RestartWindowKey(window).
 	Restarts map[string]int `json:"restarts,omitempty"`
+	// Matches, when set, is the collection's matching: bit i (of byte
+	// i/8) is set when the i-th rule of the evaluation covers the
+	// container. Labels are then left out.
+	Matches []byte `json:"matches,omitempty"`
 }
 
 // AlertPhase is where one rule × target stands.
@@ -223,11 +233,17 @@ const (
 // the container's name otherwise, so that a recreated container keeps its
 // alert).
 type AlertState struct {
-	RuleID string     `json:"ruleId"`
-	Target string     `json:"target,omitempty"`
-	Phase  AlertPhase `json:"phase"`
+	RuleID string `json:"ruleId"`
+	Target string `json:"target,omitempty"`
+	// ContainerID is the short ID (12 characters) of the target container
+	// when last seen: a rename keeps the alert.
+	ContainerID string     `json:"containerId,omitempty"`
+	Phase       AlertPhase `json:"phase"`
 	// Since is when the breach began (pending) or the alert fired.
 	Since time.Time `json:"since"`
+	// Seen is the cycle a pending breach was last observed (zero when
+	// firing).
+	Seen time.Time `json:"seen,omitzero"`
 	// Value is the figure of the last cycle evaluated.
 	Value float64 `json:"value"`
 }
@@ -244,6 +260,10 @@ type AlertTransition struct {
 	// Reason says why an alert resolved without its figure recovering (the
 	// container stopped or is gone; the rule was removed).
 	Reason string `json:"reason,omitempty"`
+	// RenamedFrom, on a firing transition, is the name the alert fired
+	// under: its container was renamed. It is recorded without a
+	// notification (the old name resolved, the new one firing).
+	RenamedFrom string `json:"renamedFrom,omitempty"`
 	// The rule as evaluated, for the message (zero when the rule was
 	// removed).
 	Metric    AlertMetric     `json:"metric,omitempty"`
@@ -257,45 +277,88 @@ type AlertTransition struct {
 // transitions to notify, both in a stable order (rule, then target).
 // A target a per-container rule no longer sees (its container stopped or
 // is gone) resolves if firing; a state whose rule is gone resolves too.
-// A cycle with no figures (the engine offline) must not be evaluated:
-// pending time then carries on, nothing fires or resolves.
+// A container seen under a new name but with the ID its state holds was
+// renamed: the state follows it (a firing one with a transition that
+// carries RenamedFrom, recorded without a notification).
+// A cycle with no figures (the engine offline) must not be evaluated; a
+// pending breach whose last observation is more than two intervals
+// (f.Interval) old starts over. With f.MaxContainerAlerts set, new
+// container states are started only while fewer are held.
 func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]AlertState, []AlertTransition) {
 	prev := make(map[[2]string]AlertState, len(states))
+	byContainer := make(map[[2]string]AlertState, len(states))
 	for _, s := range states {
 		prev[[2]string{s.RuleID, s.Target}] = s
+		if s.ContainerID != "" {
+			byContainer[[2]string{s.RuleID, s.ContainerID}] = s
+		}
+	}
+	judged := make([][]alertTarget, len(rules))
+	seen := make(map[[2]string]bool, len(rules)*(len(f.Containers)+1))
+	for i, r := range rules {
+		judged[i] = targets(r, i, f)
+		for _, t := range judged[i] {
+			seen[[2]string{r.ID, t.name}] = true
+		}
 	}
 	next := make([]AlertState, 0, len(states))
-	var out []AlertTransition
-	seen := make(map[[2]string]bool, len(rules)*(len(f.Containers)+1))
-	for _, r := range rules {
-		for _, t := range targets(r, f) {
+	var (
+		out   []AlertTransition
+		fresh []freshAlert // new container states, started while room is left
+	)
+	moved := map[[2]string]bool{} // states that followed a renamed container
+	for i, r := range rules {
+		for _, t := range judged[i] {
 			key := [2]string{r.ID, t.name}
-			seen[key] = true
 			s, had := prev[key]
-			switch {
-			case !had && r.breaches(t.value):
-				s = AlertState{RuleID: r.ID, Target: t.name, Phase: AlertPending, Since: f.At, Value: t.value}
-				if r.pendingFor() == 0 {
-					s.Phase = AlertFiring
-					out = append(out, r.transition(t.name, AlertFiring, f.At, t.value, f.At))
+			if !had && t.id != "" {
+				// A rename: the ID's state, whose name is no longer seen.
+				if old, ok := byContainer[[2]string{r.ID, shortContainerID(t.id)}]; ok && !seen[[2]string{r.ID, old.Target}] && !moved[[2]string{r.ID, old.Target}] {
+					moved[[2]string{r.ID, old.Target}] = true
+					if old.Phase == AlertFiring {
+						tr := r.transition(t.name, AlertFiring, f.At, t.value, old.Since)
+						tr.RenamedFrom = old.Target
+						out = append(out, tr)
+					}
+					s, had = old, true
+					s.Target = t.name
 				}
-				next = append(next, s)
+			}
+			switch {
+			case !had && r.breaches(t.value) && t.name != "" && f.MaxContainerAlerts > 0:
+				fresh = append(fresh, freshAlert{rule: r, target: t})
+			case !had && r.breaches(t.value):
+				next, out = r.start(next, out, t, f.At)
 			case !had:
 			case s.Phase == AlertPending && !r.breaches(t.value):
 				// The breach ended before it lasted: forgotten.
 			case s.Phase == AlertPending:
-				s.Value = t.value
+				if f.Interval > 0 && !s.Seen.IsZero() && f.At.Sub(s.Seen) > 2*f.Interval {
+					s.Since = f.At // not observed meanwhile: the breach starts over
+				}
+				s.Value, s.Seen, s.ContainerID = t.value, f.At, shortContainerID(t.id)
 				if f.At.Sub(s.Since) >= r.pendingFor() {
 					out = append(out, r.transition(t.name, AlertFiring, f.At, t.value, s.Since))
-					s.Phase, s.Since = AlertFiring, f.At
+					s.Phase, s.Since, s.Seen = AlertFiring, f.At, time.Time{}
 				}
 				next = append(next, s)
 			case r.recovered(t.value): // firing, back past the recovery value
 				out = append(out, r.transition(t.name, AlertResolved, f.At, t.value, s.Since))
 			default: // firing, still breaching or within the hysteresis band
-				s.Value = t.value
+				s.Value, s.ContainerID = t.value, shortContainerID(t.id)
 				next = append(next, s)
 			}
+		}
+	}
+	if len(fresh) > 0 {
+		room := f.MaxContainerAlerts
+		for _, s := range next {
+			if s.Target != "" {
+				room--
+			}
+		}
+		for _, c := range fresh[:max(0, min(room, len(fresh)))] {
+			next, out = c.rule.start(next, out, c.target, f.At)
 		}
 	}
 	// States of targets no longer seen, or of rules gone.
@@ -305,7 +368,7 @@ func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]A
 	}
 	for _, s := range states {
 		key := [2]string{s.RuleID, s.Target}
-		if seen[key] || s.Phase != AlertFiring {
+		if seen[key] || moved[key] || s.Phase != AlertFiring {
 			continue
 		}
 		r, ok := ruleByID[s.RuleID]
@@ -324,6 +387,33 @@ func EvaluateAlerts(rules []AlertRule, states []AlertState, f CycleFigures) ([]A
 	return next, out
 }
 
+// freshAlert is a breach of a target without a state.
+type freshAlert struct {
+	rule   AlertRule
+	target alertTarget
+}
+
+// start adds the state of a new breach of t at at to next: pending, or
+// firing at once (with its transition in out) when the rule has no
+// pending time.
+func (r AlertRule) start(next []AlertState, out []AlertTransition, t alertTarget, at time.Time) ([]AlertState, []AlertTransition) {
+	s := AlertState{RuleID: r.ID, Target: t.name, ContainerID: shortContainerID(t.id), Phase: AlertPending, Since: at, Seen: at, Value: t.value}
+	if r.pendingFor() == 0 {
+		s.Phase, s.Seen = AlertFiring, time.Time{}
+		out = append(out, r.transition(t.name, AlertFiring, at, t.value, at))
+	}
+	return append(next, s), out
+}
+
+// shortContainerID is the first 12 characters of a container ID, as
+// Docker shows it: enough to tell a renamed container from another.
+func shortContainerID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
 // transition is a transition of rule r on target.
 func (r AlertRule) transition(target string, phase AlertPhase, at time.Time, value float64, since time.Time) AlertTransition {
 	return AlertTransition{
@@ -332,31 +422,42 @@ func (r AlertRule) transition(target string, phase AlertPhase, at time.Time, val
 	}
 }
 
-// alertTarget is one value a rule judges: the host's, or a container's.
+// alertTarget is one value a rule judges: the host's (name and id
+// empty), or a container's.
 type alertTarget struct {
-	name  string
-	value float64
+	name, id string
+	value    float64
 }
 
-// targets lists what rule r judges in f: the host, or every container it
-// matches, by name (a container without a name by ID).
-func targets(r AlertRule, f CycleFigures) []alertTarget {
+// targets lists what rule r (rules[i] of the evaluation) judges in f: the
+// host, or every container it matches, by name (a container without a
+// name by ID).
+func targets(r AlertRule, i int, f CycleFigures) []alertTarget {
 	switch r.Metric {
 	case AlertHostCPU:
-		return []alertTarget{{"", f.CPUPercent}}
+		return []alertTarget{{"", "", f.CPUPercent}}
 	case AlertHostMemory:
-		return []alertTarget{{"", f.MemoryPercent}}
+		return []alertTarget{{"", "", f.MemoryPercent}}
 	}
 	var out []alertTarget
 	for _, c := range f.Containers {
-		if !r.matches(c) {
+		if !c.matchedBy(r, i) {
 			continue
 		}
-		name := cmp.Or(c.Name, c.ID)
 		if c.NotRunning && r.Metric != AlertContainerRestarts {
 			continue
 		}
-		out = append(out, alertTarget{name, r.ContainerValue(c)})
+		out = append(out, alertTarget{cmp.Or(c.Name, c.ID), c.ID, r.ContainerValue(c)})
 	}
 	return out
+}
+
+// matchedBy reports whether rule r, rules[i] of the evaluation, covers c:
+// bit i of Matches when the collection matched it, else by pattern and
+// labels.
+func (c ContainerFigures) matchedBy(r AlertRule, i int) bool {
+	if c.Matches == nil {
+		return r.matches(c)
+	}
+	return i/8 < len(c.Matches) && c.Matches[i/8]&(1<<(i%8)) != 0
 }

@@ -110,7 +110,8 @@ func TestAlerts_InterruptedBreachStartsOver(t *testing.T) {
 	rule := AlertRule{ID: "cpu90", Metric: AlertHostCPU, Op: AlertAbove, Threshold: 90, For: time.Minute}
 	got, states := runAlerts(t, []AlertRule{rule}, hostCycles(95, 95, 50, 95, 95))
 	require.Empty(t, got)
-	require.Equal(t, []AlertState{{RuleID: "cpu90", Phase: AlertPending, Since: alertT0.Add(90 * time.Second), Value: 95}}, states)
+	require.Equal(t, []AlertState{{RuleID: "cpu90", Phase: AlertPending, Since: alertT0.Add(90 * time.Second),
+		Seen: alertT0.Add(120 * time.Second), Value: 95}}, states)
 }
 
 // For 0: the first breaching cycle fires.

@@ -74,6 +74,7 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 			DueAt:            due,
 			AlertRulesDigest: w.state.AlertRulesDigest,
 			AlertTargets:     w.alertTargets(),
+			AdoptAlerts:      w.state.AdoptAlerts,
 		}, &out)
 		if err == nil {
 			summary = &out

@@ -100,6 +100,7 @@ func newEnvironmentWorkflow(ctx workflow.Context, in Input) *environmentWorkflow
 			Name:          in.Name,
 			Settings:      initialSettings(logger, in.Settings),
 			Status:        StatusUnknown,
+			AdoptAlerts:   true, // alerts a lost State left firing
 		}
 		if !state.Settings.Paused {
 			state.NextCycleAt = now // the first check runs at once
@@ -258,6 +259,8 @@ func (w *environmentWorkflow) continueAsNew(ctx workflow.Context) error {
 	if w.diskInFlight && state.PendingDiskWarning == nil {
 		state.NextDiskAt = time.Time{}
 	}
+	// The alert rules come again with the next run's first collection.
+	state.AlertRules, state.AlertRulesDigest = nil, ""
 	w.logger.Info("Continuing as new", "Cycles", state.Cycles, "RunCycles", w.runCycles,
 		"PendingStatus", len(state.PendingStatus), "PendingDiskWarning", state.PendingDiskWarning != nil)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{

@@ -248,6 +248,11 @@ type State struct {
 	// their digest (see AlertCycle).
 	AlertRules       []AlertRule `json:"alertRules,omitempty"`
 	AlertRulesDigest string      `json:"alertRulesDigest,omitempty"`
+	// AdoptAlerts is set on a run started without a State until a
+	// collection has brought the alerts stored as firing
+	// (CollectMetricsInput.AdoptAlerts): they join Alerts, so that
+	// each resolves or carries on.
+	AdoptAlerts bool `json:"adoptAlerts,omitempty"`
 
 	// The monitor's own outages: checks that could not be
 	// judged because PostgreSQL was unavailable.
@@ -278,11 +283,14 @@ type CollectMetricsInput struct {
 	// (AlertCycle.RulesDigest; "" for none): when the rules have not
 	// changed, the result does not carry them again.
 	AlertRulesDigest string `json:"alertRulesDigest,omitempty"`
-	// AlertTargets are the containers (by name) with a pending or firing
-	// alert: their figures always come back, so that the evaluation can
+	// AlertTargets are the containers (by name, and by short ID when
+	// known) with a pending or firing alert: their figures always come back, so that the evaluation can
 	// carry on or resolve them; other containers' only when they breach a
 	// rule.
 	AlertTargets []string `json:"alertTargets,omitempty"`
+	// AdoptAlerts asks for the alerts stored as firing
+	// (AlertCycle.Firing): the workflow started without its State.
+	AdoptAlerts bool `json:"adoptAlerts,omitempty"`
 }
 
 // MetricsSummary is the small result of one collection cycle.
@@ -314,11 +322,17 @@ type AlertCycle struct {
 	RulesDigest string `json:"rulesDigest,omitempty"`
 	// Figures: the host's, and the containers a per-container rule matches
 	// that breach one of them or are among CollectMetricsInput.AlertTargets,
-	// with only the labels some rule selects on (and, for restart rules,
-	// containers not running that restarted in the window). A container
-	// left out neither breaches nor has an alert: the evaluation would do
+	// with the rules that match each (ContainerFigures.Matches) instead of
+	// labels (and, for restart rules, containers not running that restarted
+	// in the window). A container left out neither breaches nor has an
+	// alert, or is past AlertCaps.ContainerAlerts: the evaluation would do
 	// nothing with it.
 	Figures CycleFigures `json:"figures"`
+	// Adopted answers CollectMetricsInput.AdoptAlerts: Firing are
+	// the alerts stored as firing (the latest transition of their rule ×
+	// target), as firing states.
+	Adopted bool         `json:"adopted,omitempty"`
+	Firing  []AlertState `json:"firing,omitempty"`
 }
 
 // RecordAlertTransitionsInput is the input of RecordAlertTransitions: the

@@ -75,6 +75,9 @@ type config struct {
 	// -outbound-allow; unset: the command's default, see outbound.go).
 	OutboundAllow    string
 	OutboundAllowSet bool
+	// AlertCaps bound the alert rules (API) and the container alerts of an
+	// environment (worker); see workflows.AlertCaps.
+	AlertCaps workflows.AlertCaps
 
 	// envErrors are the environment variables whose value could not be
 	// read; validate reports them.
@@ -219,6 +222,21 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"an answer must be written within this; the live stream is bounded per write instead ($WINDFLOW_HTTP_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", envDuration("WINDFLOW_HTTP_IDLE_TIMEOUT", defaultHTTPIdleTimeout),
 		"a kept-alive connection without a request is closed after this ($WINDFLOW_HTTP_IDLE_TIMEOUT)")
+	caps, most := workflows.DefaultAlertCaps(), workflows.MaxAlertCaps()
+	for _, f := range []struct {
+		v          *int
+		flag, name string
+		def, most  int
+		what       string
+	}{
+		{&c.AlertCaps.GlobalRules, "alert-max-global-rules", "WINDFLOW_ALERT_MAX_GLOBAL_RULES", caps.GlobalRules, most.GlobalRules, "alert rules of every environment"},
+		{&c.AlertCaps.EnvironmentRules, "alert-max-environment-rules", "WINDFLOW_ALERT_MAX_ENVIRONMENT_RULES", caps.EnvironmentRules, most.EnvironmentRules, "alert rules of one environment"},
+		{&c.AlertCaps.RuleLabels, "alert-max-rule-labels", "WINDFLOW_ALERT_MAX_RULE_LABELS", caps.RuleLabels, most.RuleLabels, "labels one alert rule selects on"},
+		{&c.AlertCaps.RuleLabelBytes, "alert-max-rule-label-bytes", "WINDFLOW_ALERT_MAX_RULE_LABEL_BYTES", caps.RuleLabelBytes, most.RuleLabelBytes, "bytes of one alert rule's label keys and values"},
+		{&c.AlertCaps.ContainerAlerts, "alert-max-container-alerts", "WINDFLOW_ALERT_MAX_CONTAINER_ALERTS", caps.ContainerAlerts, most.ContainerAlerts, "container alerts (rule × container) one environment holds"},
+	} {
+		fs.IntVar(f.v, f.flag, envInt(f.name, f.def), fmt.Sprintf("%s, 1 to %d ($%s)", f.what, f.most, f.name))
+	}
 	envBool("WINDFLOW_PPROF") // only checked here (pprofOn reads it): a bad value fails startup
 	c.CORSOrigins = c.envErrors.list("WINDFLOW_CORS_ORIGINS")
 	c.AllowedHosts = c.envErrors.list("WINDFLOW_ALLOWED_HOSTS")
@@ -278,7 +296,7 @@ func (c config) validate() error {
 	check(level.UnmarshalText([]byte(c.LogLevel)) == nil, "log level (WINDFLOW_LOG_LEVEL) must be debug, info, warn or error, got %q", c.LogLevel)
 	_, _, err := net.SplitHostPort(c.HTTPAddr)
 	check(err == nil, "HTTP address (WINDFLOW_HTTP_ADDR) must be host:port, got %q", c.HTTPAddr)
-	errs = append(errs, c.checkOutbound())
+	errs = append(errs, c.checkOutbound(), c.AlertCaps.Validate())
 	return errors.Join(errs...)
 }
 

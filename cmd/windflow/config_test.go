@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/windflow/monitor/workflows"
 )
 
 // loadWith loads the configuration from the environment set by the test
@@ -211,5 +213,21 @@ func TestConfig_HTTPTimeouts(t *testing.T) {
 	}
 	if err := loadWith(t, "-http-write-timeout", "0s").validate(); err == nil || !strings.Contains(err.Error(), "WINDFLOW_HTTP_WRITE_TIMEOUT") {
 		t.Fatalf("a zero write timeout: %v", err)
+	}
+}
+
+// TestConfig_AlertCapsBounded: the alert caps default, take a value within
+// their maximum and refuse one past it, naming the variable.
+func TestConfig_AlertCapsBounded(t *testing.T) {
+	if c := loadWith(t); c.AlertCaps != workflows.DefaultAlertCaps() {
+		t.Fatalf("caps %+v; want the defaults", c.AlertCaps)
+	}
+	t.Setenv("WINDFLOW_ALERT_MAX_GLOBAL_RULES", "40")
+	if c := loadWith(t); c.AlertCaps.GlobalRules != 40 || c.validate() != nil {
+		t.Fatalf("40 global rules: %+v, %v", c.AlertCaps, c.validate())
+	}
+	t.Setenv("WINDFLOW_ALERT_MAX_CONTAINER_ALERTS", "501")
+	if err := loadWith(t).validate(); err == nil || !strings.Contains(err.Error(), "WINDFLOW_ALERT_MAX_CONTAINER_ALERTS must be from 1 to 500") {
+		t.Fatalf("501 container alerts: %v; want refused", err)
 	}
 }

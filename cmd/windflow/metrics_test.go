@@ -134,7 +134,7 @@ func TestAlertsFiringFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	rule, err := st.CreateAlertRule(t.Context(), store.AlertRule{Name: "cpu", Metric: "host_cpu_percent", Op: "above",
-		Threshold: 90, Severity: "critical", Enabled: true})
+		Threshold: 90, Severity: "critical", Enabled: true}, store.AlertRuleCaps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,6 +127,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Sender:    notify.Sender{},
 		Leases:    st,
 		Links:     notify.Links{DashboardURL: cfg.publicURL(), TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace},
+		AlertCaps: cfg.AlertCaps,
 	}
 	if box != nil { // a nil *Box in the interface would not read as "no key"
 		acts.Secrets = box
@@ -181,6 +182,7 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 		MaxStreamClients:     cfg.MaxStreamClients,
 		StreamBacklog:        cfg.StreamBacklog,
 		StreamWriteTimeout:   cfg.StreamWriteTimeout,
+		AlertCaps:            cfg.AlertCaps,
 	}, deps)
 	if err != nil {
 		return nil, err

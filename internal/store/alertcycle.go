@@ -80,18 +80,21 @@ type ContainerRestarts struct {
 	// in the widest window.
 	ContainerID string
 	Attributes  map[string]string
-	// Counts holds, per window, the start events minus the create events
-	// in (now - window, now], when above 0 (a window left out: none).
+	// Counts holds, per window, the restarts in (now - window, now], when
+	// above 0 (a window left out: none).
 	Counts map[time.Duration]int
 }
 
 // ContainerRestarts counts the restarts of each container of the
 // environment, by name, over each window ending at now (CycleInputs reads
-// them for the windows of the restart rules): its start events
-// less its create events, so that the first start of a new container is not
-// a restart while a policy restart (die, start) and `docker restart` (…,
-// start, restart) count one each. Containers without a restart in any
-// window are left out. Windows must be positive.
+// them for the windows of the restart rules): the start events in the
+// window but the first start of each container ID (one whose previous
+// start or create is its create, inside the window or up to the widest
+// window before the start), so that a new container is no restart while a
+// policy restart (die, start) and `docker restart` (…, start, restart)
+// count one each. A start without a start or create that close before it
+// counts. Containers without a restart in any window are left out.
+// Windows must be positive.
 func (s *Store) ContainerRestarts(ctx context.Context, envID uuid.UUID, now time.Time, windows []time.Duration) (map[string]ContainerRestarts, error) {
 	if len(windows) == 0 {
 		return map[string]ContainerRestarts{}, nil
@@ -123,21 +126,28 @@ const (
 )
 
 // restartsSQL counts, per container name of environment $1 and window of
-// windows, the start events less the create events (at least 0) over
-// ($2 - window, $2] ($2: Unix ns), with the ID and attributes of the
-// name's latest start or create. Without a window it reads nothing.
+// windows, the restarts (ContainerRestarts) over ($2 - window, $2] ($2:
+// Unix ns), with the ID and attributes of the name's latest start or
+// create. The previous start or create of a start comes from the
+// container's index, over the widest window before it. Without a window it
+// reads nothing.
 func restartsSQL(windows string) string {
 	return `
 		WITH w AS (` + windows + `),
 		e AS (
-			SELECT container_name, container_id, action, time_nano, attributes
-			FROM container_events
-			WHERE environment_id = $1 AND action IN ('start', 'create') AND container_name <> ''
-				AND time_nano > $2 - (SELECT max(ns) FROM w) AND time_nano <= $2
+			SELECT c.container_name, c.container_id, c.action, c.time_nano, c.attributes,
+				CASE WHEN c.action = 'start' THEN coalesce((
+					SELECT p.action FROM container_events p
+					WHERE p.environment_id = $1 AND p.container_id = c.container_id
+						AND p.action IN ('start', 'create') AND p.time_nano < c.time_nano
+						AND p.time_nano >= c.time_nano - (SELECT max(ns) FROM w)
+					ORDER BY p.time_nano DESC LIMIT 1), 'start') = 'start' ELSE false END AS restart
+			FROM container_events c
+			WHERE c.environment_id = $1 AND c.action IN ('start', 'create') AND c.container_name <> ''
+				AND c.time_nano > $2 - (SELECT max(ns) FROM w) AND c.time_nano <= $2
 		)
 		SELECT e.container_name, w.ns,
-			greatest(count(*) FILTER (WHERE e.action = 'start' AND e.time_nano > $2 - w.ns)
-				- count(*) FILTER (WHERE e.action = 'create' AND e.time_nano > $2 - w.ns), 0)::int,
+			count(*) FILTER (WHERE e.restart AND e.time_nano > $2 - w.ns)::int,
 			(array_agg(e.container_id ORDER BY e.time_nano DESC))[1],
 			(array_agg(e.attributes ORDER BY e.time_nano DESC))[1]
 		FROM e CROSS JOIN w

@@ -41,19 +41,30 @@ type AlertRule struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
+// AlertRuleCaps bound the stored rules (0: no bound): Global the rules of
+// every environment, PerEnvironment the rules of one environment.
+type AlertRuleCaps struct {
+	Global, PerEnvironment int
+}
+
+// ErrCapReached is returned when a write would take the rules of a scope
+// (global, or one environment) past their cap.
+var ErrCapReached = errors.New("alert rule cap reached")
+
 const alertRuleColumns = `id, name, environment_id, metric, op, threshold, for_seconds, recovery,
 	container_pattern, labels, severity, enabled, channel_ids, created_at, updated_at`
 
 // CreateAlertRule stores a new rule and returns it as stored. It returns
 // ErrNameTaken when the name is used, ErrNotFound for an unknown
 // environment, ErrUnknownChannel for a channel ID that names no channel and
-// ErrInvalid for a value the database refuses. The rule itself is
-// validated by the caller.
-func (s *Store) CreateAlertRule(ctx context.Context, a AlertRule) (AlertRule, error) {
+// ErrInvalid for a value the database refuses, ErrCapReached when the
+// rule's scope (global, or its environment) holds as many rules as caps
+// allow. The rule itself is validated by the caller.
+func (s *Store) CreateAlertRule(ctx context.Context, a AlertRule, caps AlertRuleCaps) (AlertRule, error) {
 	if a.ID == uuid.Nil {
 		a.ID = uuid.New()
 	}
-	created, err := s.writeAlertRule(ctx, a, `
+	created, err := s.writeAlertRule(ctx, a, caps, `
 		INSERT INTO alert_rules (id, name, environment_id, metric, op, threshold, for_seconds, recovery,
 			container_pattern, labels, severity, enabled, channel_ids)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -66,14 +77,18 @@ func (s *Store) CreateAlertRule(ctx context.Context, a AlertRule) (AlertRule, er
 
 // writeAlertRule runs sql (an INSERT or UPDATE of alert_rules returning
 // alertRuleColumns, with a's fields as $1..$13) after checking, in the same
-// transaction, that a's channels exist (and keeping them until the commit).
-func (s *Store) writeAlertRule(ctx context.Context, a AlertRule, sql string) (written AlertRule, err error) {
+// transaction, that a's channels exist (and keeping them until the commit)
+// and that a's scope has room under caps.
+func (s *Store) writeAlertRule(ctx context.Context, a AlertRule, caps AlertRuleCaps, sql string) (written AlertRule, err error) {
 	if a.Labels == nil {
 		a.Labels = map[string]string{}
 	}
 	channels := uniqueIDs(a.ChannelIDs)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := checkChannels(ctx, tx, channels); err != nil {
+			return err
+		}
+		if err := checkRuleCap(ctx, tx, a, caps); err != nil {
 			return err
 		}
 		rows, _ := tx.Query(ctx, sql,
@@ -108,6 +123,37 @@ func checkChannels(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	return nil
 }
 
+// checkRuleCap returns ErrCapReached when a joins a scope (global, or its
+// environment) that holds as many rules as caps allow; a rule replaced in
+// its own scope passes, so a lowered cap never blocks editing one. The
+// table lock (which reads do not wait for) makes concurrent writes count in
+// turn.
+func checkRuleCap(ctx context.Context, tx pgx.Tx, a AlertRule, caps AlertRuleCaps) error {
+	limit := caps.PerEnvironment
+	if a.EnvironmentID == nil {
+		limit = caps.Global
+	}
+	if limit <= 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE alert_rules IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return err
+	}
+	var (
+		n       int
+		inScope bool
+	)
+	err := tx.QueryRow(ctx, `SELECT count(*), coalesce(bool_or(id = $1), false) FROM alert_rules
+		WHERE environment_id IS NOT DISTINCT FROM $2`, a.ID, a.EnvironmentID).Scan(&n, &inScope)
+	if err != nil {
+		return err
+	}
+	if !inScope && n >= limit {
+		return fmt.Errorf("%w: %d of %d", ErrCapReached, n, limit)
+	}
+	return nil
+}
+
 // GetAlertRule returns the rule with the given ID, or ErrNotFound.
 func (s *Store) GetAlertRule(ctx context.Context, id uuid.UUID) (AlertRule, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+alertRuleColumns+` FROM alert_rules WHERE id = $1`, id)
@@ -136,8 +182,8 @@ func (s *Store) ListAlertRules(ctx context.Context, envID *uuid.UUID) ([]AlertRu
 // UpdateAlertRule replaces every field of the rule a.ID but its ID and
 // creation time, sets UpdatedAt to now and returns it as stored. Errors as
 // CreateAlertRule, and ErrNotFound for an unknown rule.
-func (s *Store) UpdateAlertRule(ctx context.Context, a AlertRule) (AlertRule, error) {
-	updated, err := s.writeAlertRule(ctx, a, `
+func (s *Store) UpdateAlertRule(ctx context.Context, a AlertRule, caps AlertRuleCaps) (AlertRule, error) {
+	updated, err := s.writeAlertRule(ctx, a, caps, `
 		UPDATE alert_rules SET
 			name = $2, environment_id = $3, metric = $4, op = $5, threshold = $6, for_seconds = $7,
 			recovery = $8, container_pattern = $9, labels = $10, severity = $11, enabled = $12,
@@ -191,6 +237,8 @@ func wrapAlertRuleError(op string, err error) error {
 		return fmt.Errorf("store: %s: %w: %w", op, ErrNameTaken, err)
 	case code == codeForeignKeyViolation:
 		return fmt.Errorf("store: %s: environment %w: %w", op, ErrNotFound, err)
+	case errors.Is(err, ErrCapReached):
+		return fmt.Errorf("store: %s: %w", op, err)
 	case code == codeCheckViolation:
 		return fmt.Errorf("store: %s: %w (%s): %w", op, ErrInvalid, constraint, err)
 	}

@@ -20,7 +20,7 @@ func TestAlertRuleCRUD(t *testing.T) {
 	other := b.createEnv(t, "other")
 	recovery := 70.0
 	global, err := b.store.CreateAlertRule(b.ctx, store.AlertRule{Name: "host cpu", Metric: "host_cpu_percent", Op: "above",
-		Threshold: 90, ForSeconds: 120, Recovery: &recovery, Severity: "critical", Enabled: true})
+		Threshold: 90, ForSeconds: 120, Recovery: &recovery, Severity: "critical", Enabled: true}, store.AlertRuleCaps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestAlertRuleCRUD(t *testing.T) {
 		t.Fatalf("created %+v", global)
 	}
 	own, err := b.store.CreateAlertRule(b.ctx, store.AlertRule{Name: "web leak", EnvironmentID: &env.ID, Metric: "container_memory_bytes",
-		Op: "above", Threshold: 5e8, ForSeconds: 300, ContainerPattern: "web-*", Labels: map[string]string{"team": "web"}, Severity: "warning", Enabled: true})
+		Op: "above", Threshold: 5e8, ForSeconds: 300, ContainerPattern: "web-*", Labels: map[string]string{"team": "web"}, Severity: "warning", Enabled: true}, store.AlertRuleCaps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,17 +58,17 @@ func TestAlertRuleCRUD(t *testing.T) {
 		"bad severity":        {store.AlertRule{Name: "y", Metric: "host_cpu_percent", Op: "above", Severity: "loud"}, store.ErrInvalid},
 		"bad duration":        {store.AlertRule{Name: "z", Metric: "host_cpu_percent", Op: "above", Severity: "info", ForSeconds: -1}, store.ErrInvalid},
 	} {
-		if _, err := b.store.CreateAlertRule(b.ctx, tc.rule); !errors.Is(err, tc.want) {
+		if _, err := b.store.CreateAlertRule(b.ctx, tc.rule, store.AlertRuleCaps{}); !errors.Is(err, tc.want) {
 			t.Errorf("%s: CreateAlertRule = %v; want %v", name, err, tc.want)
 		}
 	}
 
 	own.Threshold, own.Enabled, own.Labels = 6e8, false, nil
-	updated, err := b.store.UpdateAlertRule(b.ctx, own)
+	updated, err := b.store.UpdateAlertRule(b.ctx, own, store.AlertRuleCaps{})
 	if err != nil || updated.Threshold != 6e8 || updated.Enabled || len(updated.Labels) != 0 || !updated.UpdatedAt.After(own.UpdatedAt) && !updated.UpdatedAt.Equal(own.UpdatedAt) {
 		t.Fatalf("UpdateAlertRule = %+v, %v", updated, err)
 	}
-	if _, err := b.store.UpdateAlertRule(b.ctx, store.AlertRule{ID: uuid.New(), Name: "q", Metric: "host_cpu_percent", Op: "above", Severity: "info"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := b.store.UpdateAlertRule(b.ctx, store.AlertRule{ID: uuid.New(), Name: "q", Metric: "host_cpu_percent", Op: "above", Severity: "info"}, store.AlertRuleCaps{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateAlertRule(unknown) = %v", err)
 	}
 

@@ -43,6 +43,9 @@ type Alert struct {
 	ForSeconds int
 	// Reason says why an alert resolved without its figure recovering.
 	Reason string
+	// Quiet records a transition without a notification (a rename: the
+	// alert goes on under another name). Not stored.
+	Quiet bool
 }
 
 // AlertDrafter renders the notification of a newly stored transition
@@ -63,7 +66,8 @@ const alertColumns = `a.id, a.environment_id, a.rule_id, a.rule_name, a.severity
 // harmless. Its notifications have the cause key
 // "alert:<env>:<rule>:<target>:<phase>:<At Unix ns>".
 //
-// A nil draft stores the transitions without notifications.
+// A nil draft stores the transitions without notifications, as a Quiet
+// transition is stored.
 // RuleName and Severity come from the rule; a transition whose rule was
 // removed (a resolution) takes them, and a missing Metric, Op, Threshold
 // and ForSeconds, from the latest firing row of its rule and target.
@@ -84,7 +88,11 @@ func (s *Store) RecordAlertTransitions(ctx context.Context, envID uuid.UUID, tra
 		values, thresholds                     []float64
 		fors                                   []int32
 	)
+	quiet := map[string]bool{}
 	for _, t := range transitions {
+		if t.Quiet {
+			quiet[alertKey(envID, t)] = true
+		}
 		if t.RuleID == uuid.Nil || t.At.IsZero() || (t.Phase != AlertFiring && t.Phase != AlertResolved) {
 			return nil, nil, fmt.Errorf("store: record alert transitions: %w: a transition needs a rule, a time and phase firing or resolved (got %q)", ErrInvalid, t.Phase)
 		}
@@ -145,8 +153,11 @@ func (s *Store) RecordAlertTransitions(ctx context.Context, envID uuid.UUID, tra
 		}
 		drafts := make([]draftRow, 0, len(got))
 		for i, a := range got {
+			if quiet[alertKey(envID, a)] {
+				continue
+			}
 			d := draft(a)
-			d.CauseKey = fmt.Sprintf("alert:%s:%s:%s:%s:%d", envID, a.RuleID, a.Target, a.Phase, a.At.UnixNano())
+			d.CauseKey = alertKey(envID, a)
 			d.Channels = channels[i]
 			row, err := newDraftRow(&envID, d, "")
 			if err != nil {
@@ -161,6 +172,32 @@ func (s *Store) RecordAlertTransitions(ctx context.Context, envID uuid.UUID, tra
 		return nil, nil, wrapWriteError("record alert transitions", err)
 	}
 	return stored, notificationIDs, nil
+}
+
+// alertKey is the key of transition a of environment envID, the cause
+// key of its notification.
+func alertKey(envID uuid.UUID, a Alert) string {
+	return fmt.Sprintf("alert:%s:%s:%s:%s:%d", envID, a.RuleID, a.Target, a.Phase, a.At.UnixNano())
+}
+
+// FiringAlerts returns the alerts of the environment firing now (the
+// latest transition of their rule × target is a firing), at most limit,
+// the most recently fired first.
+func (s *Store) FiringAlerts(ctx context.Context, envID uuid.UUID, limit int) ([]Alert, error) {
+	rows, _ := s.pool.Query(ctx, `
+		WITH latest AS (`+latestAlertsSQL+`)
+		SELECT `+alertColumns+` FROM latest a
+		WHERE a.phase = 'firing'
+		ORDER BY a.at DESC, a.id DESC LIMIT $2`, envID, limit)
+	firing, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Alert, error) {
+		var a Alert
+		err := row.Scan(alertFields(&a)...)
+		return utcAlert(a), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: firing alerts of %s: %w", envID, err)
+	}
+	return firing, nil
 }
 
 // alertFields are the scan targets of alertColumns followed by extra.

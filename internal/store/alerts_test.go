@@ -18,7 +18,7 @@ import (
 func (b *testBundle) createRule(t *testing.T, name string, env *uuid.UUID, metric string, enabled bool, channels ...uuid.UUID) store.AlertRule {
 	t.Helper()
 	r, err := b.store.CreateAlertRule(b.ctx, store.AlertRule{Name: name, EnvironmentID: env, Metric: metric, Op: "above",
-		Threshold: 80, ForSeconds: 60, Severity: "critical", Enabled: enabled, ChannelIDs: channels})
+		Threshold: 80, ForSeconds: 60, Severity: "critical", Enabled: enabled, ChannelIDs: channels}, store.AlertRuleCaps{})
 	if err != nil {
 		t.Fatalf("CreateAlertRule(%q): %v", name, err)
 	}
@@ -158,12 +158,12 @@ func TestAlertRuleChannels(t *testing.T) {
 	}
 	missing := uuid.New()
 	_, err := b.store.CreateAlertRule(b.ctx, store.AlertRule{Name: "x", Metric: "host_cpu_percent", Op: "above", Severity: "info",
-		ChannelIDs: []uuid.UUID{a.ID, missing}})
+		ChannelIDs: []uuid.UUID{a.ID, missing}}, store.AlertRuleCaps{})
 	if !errors.Is(err, store.ErrUnknownChannel) || !strings.Contains(err.Error(), missing.String()) {
 		t.Fatalf("create with an unknown channel = %v; want ErrUnknownChannel naming it", err)
 	}
 	rule.ChannelIDs = []uuid.UUID{missing}
-	if _, err := b.store.UpdateAlertRule(b.ctx, rule); !errors.Is(err, store.ErrUnknownChannel) {
+	if _, err := b.store.UpdateAlertRule(b.ctx, rule, store.AlertRuleCaps{}); !errors.Is(err, store.ErrUnknownChannel) {
 		t.Fatalf("update with an unknown channel = %v", err)
 	}
 	if err := b.store.DeleteChannel(b.ctx, a.ID); err != nil {
@@ -206,6 +206,9 @@ func TestContainerRestarts(t *testing.T) {
 		at(260*s, "j1", "job", "health_status: healthy"),
 		// new: created and started at now.
 		at(399*s, "n1", "new", "create"), at(400*s, "n1", "new", "start"),
+		// edge: created just before the 300 s window, started inside it:
+		// its first start, no restart.
+		at(99*s, "e1", "edge", "create"), at(101*s, "e1", "edge", "start"),
 	}
 	if _, err := b.store.InsertEvents(b.ctx, env.ID, events, 0); err != nil {
 		t.Fatal(err)
@@ -353,5 +356,40 @@ func TestRecordAlertTransitions(t *testing.T) {
 	}
 	if n := b.count(t, "alerts"); n != 0 {
 		t.Fatalf("alerts after deleting the environment: %d", n)
+	}
+}
+
+// TestFiringAlertsAndQuietTransitions: FiringAlerts lists the alerts whose
+// latest transition is a firing, the most recent first, at most limit; a
+// Quiet transition is stored without a notification.
+func TestFiringAlertsAndQuietTransitions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.createEnv(t, "env")
+	rule := b.createRule(t, "cpu", &env.ID, "container_cpu_percent", true)
+	at := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
+	alert := func(target, phase string, offset time.Duration, quiet bool) store.Alert {
+		return store.Alert{RuleID: rule.ID, Target: target, Phase: phase, At: at.Add(offset), Since: at, Value: 1,
+			Metric: "container_cpu_percent", Op: "above", Threshold: 0.5, Quiet: quiet}
+	}
+	var drafted []string
+	draft := func(a store.Alert) store.NotificationDraft {
+		drafted = append(drafted, a.Target+"/"+a.Phase)
+		return store.NotificationDraft{Kind: "alert_" + a.Phase, Title: a.Target, Message: a.Target}
+	}
+	stored, _, err := b.store.RecordAlertTransitions(b.ctx, env.ID, []store.Alert{
+		alert("a", store.AlertFiring, 0, false), alert("b", store.AlertFiring, time.Second, false),
+		alert("c", store.AlertFiring, 2*time.Second, false), alert("c", store.AlertResolved, 3*time.Second, false),
+		alert("b", store.AlertResolved, 4*time.Second, true), alert("d", store.AlertFiring, 4*time.Second, true),
+	}, draft)
+	if err != nil || len(stored) != 6 || fmt.Sprint(drafted) != "[a/firing b/firing c/firing c/resolved]" {
+		t.Fatalf("record: %d stored, drafted %v, %v; want 6 stored, none drafted for the quiet ones", len(stored), drafted, err)
+	}
+	firing, err := b.store.FiringAlerts(b.ctx, env.ID, 10)
+	if err != nil || len(firing) != 2 || firing[0].Target != "d" || firing[1].Target != "a" {
+		t.Fatalf("firing %+v, %v; want d then a", firing, err)
+	}
+	if firing, err := b.store.FiringAlerts(b.ctx, env.ID, 1); err != nil || len(firing) != 1 {
+		t.Fatalf("limit 1: %d, %v", len(firing), err)
 	}
 }
