@@ -29,9 +29,10 @@ import (
 
 // hostileGrowthLimit is how far the Go heap in use may rise above its level
 // before a hostile case. The largest bounds are 32 MiB (a containers list, a
-// disk usage body); encoding/json holds a value in its buffer, which grows
-// by doubling, and copies it once decoded: at most 4 × 32 MiB. An unbounded
-// read of these bodies would pass 1 GiB.
+// disk usage body): reading one whole allocates up to twice that as its
+// buffer doubles, decoding a value of that size copies it into the
+// decoder's buffer (up to twice again); the fake engine runs in this
+// process and allocates too (32 MiB). An unbounded read would pass 1 GiB.
 const hostileGrowthLimit = 4*engine.MaxListBody + 32<<20
 
 // hostileAttemptTimeout is the activities' deadline in this test: a

@@ -178,7 +178,7 @@ func newClient(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (*client.Cl
 	}
 	if tlsCfg != nil {
 		// A plain client's Dialer is the transport's (policedDial).
-		rememberDial(cli, tlsCfg, p)
+		rememberDial(cli, ep, tlsCfg, p)
 	}
 	return cli, ep, nil
 }
@@ -242,17 +242,37 @@ var clientDials = struct {
 type clientDial struct {
 	tls    *tls.Config // nil: no TLS
 	policy *netpolicy.Policy
+	// pooled sends the bounded requests of get.go to a TLS engine: a
+	// transport like the client's own (which it keeps to itself), so that
+	// they reuse connections instead of a handshake each.
+	pooled *http.Client
 }
 
-func rememberDial(cli *client.Client, cfg *tls.Config, p *netpolicy.Policy) {
+func rememberDial(cli *client.Client, ep endpoint, cfg *tls.Config, p *netpolicy.Policy) {
 	k := weak.Make(cli)
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         policedDial(ep, p),
+		MaxIdleConns:        IdleConnsPerTLSEngine,
+		MaxIdleConnsPerHost: IdleConnsPerTLSEngine,
+		IdleConnTimeout:     IdleTLSConnTimeout,
+		WriteBufferSize:     connWriteBufferSize,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		TLSClientConfig:     cfg,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
 	clientDials.Lock()
-	clientDials.m[k] = clientDial{tls: cfg, policy: p}
+	clientDials.m[k] = clientDial{tls: cfg, policy: p,
+		pooled: &http.Client{Transport: transport, CheckRedirect: client.CheckRedirect}}
 	clientDials.Unlock()
 	runtime.AddCleanup(cli, func(k weak.Pointer[client.Client]) {
 		clientDials.Lock()
+		d := clientDials.m[k]
 		delete(clientDials.m, k)
 		clientDials.Unlock()
+		if d.pooled != nil {
+			d.pooled.CloseIdleConnections()
+		}
 	}, k)
 }
 

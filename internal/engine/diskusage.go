@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,19 +18,18 @@ type DiskTotals struct {
 }
 
 // DiskUsage reads GET /system/df, bounded to MaxDiskUsageBody, and totals
-// it element by element: the answer of an engine before API 1.52 lists
+// it decoding one element at a time: the answer of an engine before API 1.52 lists
 // every image, container, volume and build-cache record, and of a newer
 // one only the totals; both shapes are read.
 func DiskUsage(ctx context.Context, cli *client.Client) (DiskTotals, error) {
 	const op, what = "disk usage", "a disk usage body"
-	body, err := getBounded(ctx, cli, op, "/system/df", nil, MaxDiskUsageBody, what)
+	b, err := readBounded(ctx, cli, op, "/system/df", MaxDiskUsageBody, what)
 	if err != nil {
 		return DiskTotals{}, err
 	}
-	defer func() { _ = body.Close() }()
-	t, err := decodeDiskUsage(body)
+	t, err := decodeDiskUsage(bytes.NewReader(b))
 	if err != nil {
-		return DiskTotals{}, engineError(op, decodeError(what, ctxOr(ctx, err)))
+		return DiskTotals{}, engineError(op, decodeError(what, err))
 	}
 	return t, nil
 }

@@ -1,14 +1,17 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"weak"
 
@@ -18,9 +21,9 @@ import (
 )
 
 // The list, /info and /system/df are read here rather than with the moby
-// client, which decodes a whole answer of any size into memory: each body
-// is read under its bound (bounds.go), and the list and the disk usage
-// element by element, so that memory stays that of one element.
+// client, which decodes an answer of any size: each body is read whole
+// under its bound (bounds.go), then decoded, the list and the disk usage
+// one element at a time (the list also capped at MaxContainers).
 
 // negotiated holds the clients whose API version negotiate settled.
 var negotiated sync.Map // weak.Pointer[client.Client] -> struct{}
@@ -42,10 +45,10 @@ func negotiate(ctx context.Context, cli *client.Client) error {
 	return nil
 }
 
-// getBounded sends GET path?q on a connection of its own (TLS when cli has
-// it, see eventsDialer) and returns the body of a 200, bounded to limit
-// bytes (what names it in the error); the caller closes it, which closes
-// the connection. op names the request in errors.
+// getBounded sends GET path?q, on a connection of its own to a plain
+// engine (as readStatsDirect) and through the pooled client of a TLS one,
+// and returns the body of a 200, bounded to limit bytes (what names it in
+// the error); the caller closes it. op names the request in errors.
 func getBounded(ctx context.Context, cli *client.Client, op, path string, q url.Values, limit int64, what string) (io.ReadCloser, error) {
 	if err := negotiate(ctx, cli); err != nil {
 		return nil, err
@@ -54,6 +57,10 @@ func getBounded(ctx context.Context, cli *client.Client, op, path string, q url.
 	if err != nil {
 		return nil, err
 	}
+	pooled := dialOf(cli).pooled
+	if pooled != nil {
+		u = "https" + strings.TrimPrefix(u, "http")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", op, err)
@@ -61,12 +68,30 @@ func getBounded(ctx context.Context, cli *client.Client, op, path string, q url.
 	if host != "" {
 		req.Host = host
 	}
-	req.Close = true
-	resp, conn, stop, err := sendDirect(ctx, eventsDialer(cli), req, 4<<10)
-	if err != nil {
-		return nil, engineError(op, err)
+	var (
+		resp *http.Response
+		body io.ReadCloser
+	)
+	if pooled != nil {
+		if resp, err = pooled.Do(req); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, engineError(op, cerr)
+			}
+			return nil, engineError(op, fmt.Errorf("%w: %w", ErrUnreachable, err))
+		}
+		// Closed before its end, the body closes its connection.
+		body = resp.Body
+	} else {
+		req.Close = true
+		var (
+			conn net.Conn
+			stop func() bool
+		)
+		if resp, conn, stop, err = sendDirect(ctx, cli.Dialer(), req, 4<<10); err != nil {
+			return nil, engineError(op, err)
+		}
+		body = &eventsBody{ReadCloser: resp.Body, conn: conn, stop: stop}
 	}
-	body := &eventsBody{ReadCloser: resp.Body, conn: conn, stop: stop}
 	if resp.StatusCode != http.StatusOK {
 		defer func() { _ = body.Close() }()
 		return nil, fmt.Errorf("engine: %s: %s", op, engineMessage(resp))
@@ -77,17 +102,20 @@ func getBounded(ctx context.Context, cli *client.Client, op, path string, q url.
 	}{newBoundedReader(resp.Body, limit, what), body}, nil
 }
 
-// getJSON decodes the bounded body of GET path into out.
-func getJSON(ctx context.Context, cli *client.Client, op, path string, limit int64, what string, out any) error {
+// readBounded reads the whole bounded body of GET path: a body over the
+// bound fails after limit bytes copied, not after limit bytes parsed as
+// JSON, which is many times slower. On an error, b is what was read.
+func readBounded(ctx context.Context, cli *client.Client, op, path string, limit int64, what string) (b []byte, err error) {
 	body, err := getBounded(ctx, cli, op, path, nil, limit, what)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { _ = body.Close() }()
-	if err := json.NewDecoder(body).Decode(out); err != nil {
-		return engineError(op, decodeError(what, ctxOr(ctx, err)))
+	b, err = io.ReadAll(body)
+	if err != nil {
+		return b, engineError(op, ctxOr(ctx, err))
 	}
-	return nil
+	return b, nil
 }
 
 // ctxOr is ctx's error when ctx ended (a read cut by it), else err.
@@ -100,23 +128,33 @@ func ctxOr(ctx context.Context, err error) error {
 
 // Info reads GET /info, bounded to MaxInfoBody.
 func Info(ctx context.Context, cli *client.Client) (system.Info, error) {
+	const op, what = "info", "an info body"
 	var info system.Info
-	err := getJSON(ctx, cli, "info", "/info", MaxInfoBody, "an info body", &info)
-	return info, err
+	b, err := readBounded(ctx, cli, op, "/info", MaxInfoBody, what)
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, engineError(op, decodeError(what, err))
+	}
+	return info, nil
 }
 
 // listRunning reads GET /containers/json (the running containers), bounded
 // to MaxListBody and MaxContainers.
 func listRunning(ctx context.Context, cli *client.Client) ([]container.Summary, error) {
 	const op, what = "list containers", "a containers list"
-	body, err := getBounded(ctx, cli, op, "/containers/json", nil, MaxListBody, what)
+	b, err := readBounded(ctx, cli, op, "/containers/json", MaxListBody, what)
+	if errors.Is(err, ErrTooLarge) && bytes.Count(b, []byte(`"Id":`)) > MaxContainers {
+		// Too many containers rather than too large ones: say so.
+		err = engineError(op, &TooLargeError{What: what, Limit: MaxContainers, Items: "running containers"})
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = body.Close() }()
-	items, err := decodeList(body, MaxContainers)
+	items, err := decodeList(bytes.NewReader(b), MaxContainers)
 	if err != nil {
-		return nil, engineError(op, decodeError(what, ctxOr(ctx, err)))
+		return nil, engineError(op, decodeError(what, err))
 	}
 	return items, nil
 }

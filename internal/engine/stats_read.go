@@ -90,11 +90,13 @@ func readStatsDirect(ctx context.Context, cli *client.Client, id string, prev *C
 	if err != nil {
 		return ContainerSample{}, false, engineError(op, err)
 	}
+	// The connection first: closing the body of a response read with
+	// http.ReadResponse drains it, all of a hostile engine's endless one.
 	defer func() {
 		stop()
 		_ = conn.Close()
+		_ = resp.Body.Close()
 	}()
-	defer func() { _ = resp.Body.Close() }()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusConflict:
