@@ -10,8 +10,8 @@ import (
 )
 
 // Bounds of what the monitor reads from an engine. Each is several times
-// what a large real engine sends (docs/operations.md, "Engine read
-// bounds"); an engine past one gets a clear error, never a truncated
+// what a large real engine sends (docs/guarantees.md, "Hostile
+// engines"); an engine past one gets a clear error, never a truncated
 // result, so a cycle's totals are never computed from part of a host.
 const (
 	// MaxStatsBody bounds one container's stats record (a real one is

@@ -100,12 +100,13 @@ func NewClientWithPolicy(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (
 // about 25 KB of worker memory (two goroutines, two 4 KB buffers) for as
 // long as it is kept; a new plain one costs a TCP connect, a new TLS one a
 // handshake. So the connections to a plain engine (unix socket or tcp://)
-// are reused within a cycle (list, info; its stats reads have connections
-// of their own, see readStatsDirect) and closed two seconds
-// after it (a cycle's requests follow each other within a second, and at
-// 1,000 environments every second an idle connection is kept costs ~1 MB),
-// and a TLS engine keeps up to IdleConnsPerTLSEngine of them between
-// cycles, so that a cycle costs few handshakes. Requests are a few hundred
+// are reused within a cycle (the client's pings; its list, info and stats
+// reads have connections of their own, see getBounded and readStatsDirect)
+// and closed two seconds after it (at 1,000 environments every second an
+// idle connection is kept costs ~1 MB), and a TLS engine keeps up to
+// IdleConnsPerTLSEngine of them between cycles, in the client's transport
+// (pings, stats) and in the pooled one of its bounded reads (clientDial),
+// so that a cycle costs few handshakes. Requests are a few hundred
 // bytes: a 1 KB write buffer instead of 4 KB per connection.
 const (
 	IdleConnsPerEngine    = 2
