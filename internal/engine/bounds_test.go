@@ -6,9 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/client"
 )
 
 // TestBoundedReader: a body of exactly the bound reads whole; a byte more
@@ -157,5 +163,45 @@ func TestReplyDeadline(t *testing.T) {
 		if rc, _, f := withReplyDeadline(c); rc != c || f("info", other) != other {
 			t.Fatal("a reply deadline where none fits")
 		}
+	}
+}
+
+// TestReadStatsDirectEndlessBody: a stats read on a connection of its own
+// gives up at the bound and closes the connection, rather than draining an
+// endless body.
+func TestReadStatsDirectEndlessBody(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "engine.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		chunk := []byte(`{"read":"2026-01-02T03:04:05Z","name":"/` + strings.Repeat("a", 32<<10))
+		for {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+			chunk = chunk[len(chunk)-32<<10:]
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersion("1.41"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, _, err = readStats(ctx, cli, "c1", &CPUCounters{})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("readStats = %v, want ErrTooLarge", err)
+	}
+	time.Sleep(50 * time.Millisecond) // the server's last write fails
+	if n := sent.Load(); n > 64<<20 {
+		t.Errorf("the engine wrote %d bytes: the body was drained", n)
 	}
 }
