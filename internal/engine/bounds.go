@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -56,13 +57,22 @@ type TooLargeError struct {
 
 func (e *TooLargeError) Error() string {
 	if e.Items != "" {
-		return fmt.Sprintf("engine sent %s of more than %d %s", e.What, e.Limit, e.Items)
+		return fmt.Sprintf("engine sent %s of more than %s %s", e.What, groupDigits(e.Limit), e.Items)
 	}
 	return fmt.Sprintf("engine sent %s over %s", e.What, formatSize(e.Limit))
 }
 
 // Is makes every TooLargeError match ErrTooLarge.
 func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// groupDigits formats n with a comma every three digits (10,000).
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
 
 // formatSize is n bytes in MiB or KiB when exact, else in bytes.
 func formatSize(n int64) string {

@@ -41,6 +41,9 @@ func TestBoundedReader(t *testing.T) {
 	if got := (&TooLargeError{What: "an info body", Limit: MaxInfoBody}).Error(); got != "engine sent an info body over 4 MiB" {
 		t.Errorf("TooLargeError = %q", got)
 	}
+	if got := (&TooLargeError{What: "a list", Limit: 1234567, Items: "things"}).Error(); got != "engine sent a list of more than 1,234,567 things" {
+		t.Errorf("TooLargeError = %q", got)
+	}
 }
 
 // TestDecodeStatsBounds: a stats body over MaxStatsBody and a malformed one
