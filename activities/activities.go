@@ -81,6 +81,10 @@ type Activities struct {
 	// streams ends the event streams of a stopping worker at once and
 	// counts the detached ones.
 	streams streamStops
+	// Leases, when set, runs the stream failover (failover.go) of the
+	// worker process WorkerID (NewWorkerID when empty).
+	Leases   StreamLeases
+	WorkerID string
 	// Secrets opens the sealed TLS material of environments (a
 	// *secretbox.Box from WINDFLOW_SECRET_KEY, the API's key). Nil, or a nil
 	// Box, fails the activities of environments that have TLS material.

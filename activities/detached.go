@@ -26,7 +26,8 @@ import (
 // answer (within a minute); Activities.MaxStreams bounds a worker's streams
 // (over it an attempt fails with WorkerAtCapacity and is retried); a
 // stopping worker completes its streams with WorkerStopping
-// (Activities.WaitStreams) so they resume at once elsewhere.
+// (Activities.WaitStreams) so they resume at once elsewhere; a dead
+// worker's streams are failed by a live worker (failover.go).
 
 // Completer is what a detached stream needs of the Temporal client
 // (client.Client has both).
@@ -85,11 +86,13 @@ func (a *Activities) detach(ctx context.Context, s *eventStream, since int64, re
 		runCtx, stopDeadline = context.WithDeadline(runCtx, info.Deadline)
 	}
 	s.ctx, s.end = context.WithCancelCause(runCtx)
+	unhold := a.holdStream(s)
 	workerStop := activity.GetWorkerStopChannel(ctx)
 	go func() {
 		defer a.streams.done()
 		defer stopDeadline()
 		defer release()
+		defer unhold()
 		progress, err := s.follow(workerStop, since)
 		s.complete(progress, err)
 		s.end(nil)

@@ -47,6 +47,11 @@ type Config struct {
 	// per minute: 0 means DefaultMutationRateLimit (60), negative means no
 	// limit.
 	MutationRateLimit int
+	// AuthFailureLimit is how many wrong tokens one client IP may present
+	// per minute, whatever the method: 0 means DefaultAuthFailureLimit (30),
+	// negative means no limit. Past it the client's requests that need the
+	// token are answered 429.
+	AuthFailureLimit int
 	// TrustProxyHeaders takes the client IP (for rate limiting) from the
 	// last X-Forwarded-For entry; set it only behind a reverse proxy that
 	// appends it and is the only way to reach the API.
@@ -94,6 +99,9 @@ type Deps struct {
 	// or a nil Box, refuses TLS material; environments without it still
 	// work.
 	Secrets Sealer
+	// AuthFailures counts refused tokens (a *telemetry.AuthFailures);
+	// optional.
+	AuthFailures AuthFailureCounter
 }
 
 // Server serves the API.
@@ -103,6 +111,8 @@ type Server struct {
 	flows   Flows
 	sender  Sender
 	secrets Sealer
+	// authFailures counts refused tokens (security.go); may be nil.
+	authFailures AuthFailureCounter
 	// stream is the shared LISTEN connection of /api/v1/stream (stream.go).
 	stream streamHub
 }
@@ -123,7 +133,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("api: missing %s", strings.Join(missing, ", "))
 	}
-	return &Server{cfg: cfg, store: deps.Store, flows: deps.Flows, sender: deps.Sender, secrets: deps.Secrets}, nil
+	return &Server{cfg: cfg, store: deps.Store, flows: deps.Flows, sender: deps.Sender, secrets: deps.Secrets,
+		authFailures: deps.AuthFailures}, nil
 }
 
 // maxBodyBytes bounds every request body.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -135,14 +133,20 @@ func validateChannelName(name string) error {
 	return nil
 }
 
-// validateChannelURL checks a channel URL with notify.ValidateURL. Its
-// message never contains the URL or a part of it.
-func validateChannelURL(raw string) error {
+// validateChannelURL checks a channel URL with notify.ValidateURL, then
+// under the outbound policy: a service whose connections could not be
+// policed is refused (scheme_refused, naming the accepted schemes), as is
+// a server the policy refuses as written or as it resolves now
+// (target_refused). Its message never contains a secret part of the URL.
+func validateChannelURL(ctx context.Context, raw string) error {
 	if err := notify.ValidateURL(raw); err != nil {
 		return errorf(http.StatusBadRequest, "invalid_url", "%s", err.Error())
 	}
-	if err := notify.CheckTarget(netpolicy.Default(), raw); err != nil {
-		return errorf(http.StatusBadRequest, "target_refused", "%s", err.Error())
+	if err := notify.CheckScheme(netpolicy.Default(), raw); err != nil {
+		return errorf(http.StatusBadRequest, "scheme_refused", "%s", err.Error())
+	}
+	if err := notify.CheckTarget(ctx, netpolicy.Default(), raw); err != nil {
+		return errorf(http.StatusBadRequest, "target_refused", "%s", notify.ScrubURL(err.Error(), raw))
 	}
 	return nil
 }
@@ -238,7 +242,7 @@ func (s *Server) applyChannelRequest(ctx context.Context, c store.Channel, req c
 		c.Name = *req.Name
 	}
 	if req.URL != nil {
-		if err := validateChannelURL(*req.URL); err != nil {
+		if err := validateChannelURL(ctx, *req.URL); err != nil {
 			return c, err
 		}
 		c.URL = *req.URL
@@ -351,8 +355,8 @@ func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// testSendError is the answer to a failed test send. A target the outbound
-// policy refuses is a 400. A receiver that could not be reached (refused,
+// testSendError is the answer to a failed test send. A target or a scheme
+// the outbound policy refuses is a 400. A receiver that could not be reached (refused,
 // timed out, reset) gets one message whatever the cause, so that the test
 // send cannot tell an open port from a closed or filtered one (it would be a
 // port scanner); a receiver that answered gets its answer, bounded and
@@ -360,53 +364,12 @@ func (s *Server) testChannel(w http.ResponseWriter, r *http.Request) error {
 func testSendError(err error, channelURL string) error {
 	switch {
 	case errors.Is(err, netpolicy.ErrRefused):
-		return errorf(http.StatusBadRequest, "target_refused", "%s", scrubURL(err.Error(), channelURL))
+		return errorf(http.StatusBadRequest, "target_refused", "%s", notify.ScrubURL(err.Error(), channelURL))
+	case errors.Is(err, notify.ErrSchemeRefused):
+		return errorf(http.StatusBadRequest, "scheme_refused", "%s", notify.ScrubURL(err.Error(), channelURL))
 	case errors.Is(err, notify.ErrUnreachable), errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusBadGateway, "delivery_failed",
 			"the receiver could not be reached or did not answer within %s", testSendTimeout)
 	}
-	return errorf(http.StatusBadGateway, "delivery_failed", "%s", netpolicy.RemoteText(scrubURL(err.Error(), channelURL)))
-}
-
-// embeddedURLRE matches URLs inside free text.
-var embeddedURLRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>` + "`" + `]*`)
-
-// minSecretPart is the shortest part of a channel URL scrubURL hides.
-const minSecretPart = 4
-
-// scrubURL hides the channel URL raw in text: every URL in text is reduced
-// to notify.RedactURL's form, then the URL itself and each of its parts
-// that may be secret (userinfo, path segments, query values, fragment), raw
-// and escaped, are replaced by "***". notify.Sender scrubs its errors
-// already; this guards the API against any other Sender.
-func scrubURL(text, raw string) string {
-	text = embeddedURLRE.ReplaceAllStringFunc(text, notify.RedactURL)
-	parts := []string{raw}
-	if u, err := url.Parse(raw); err == nil {
-		if u.User != nil {
-			parts = append(parts, u.User.Username())
-			if p, ok := u.User.Password(); ok {
-				parts = append(parts, p)
-			}
-		}
-		parts = append(parts, strings.Split(u.Path, "/")...)
-		for _, values := range u.Query() {
-			parts = append(parts, values...)
-		}
-		parts = append(parts, u.RawQuery, u.Fragment, u.Opaque)
-	}
-	var secrets []string
-	for _, p := range parts {
-		for _, form := range []string{p, url.PathEscape(p), url.QueryEscape(p)} {
-			if len(form) >= minSecretPart && !slices.Contains(secrets, form) {
-				secrets = append(secrets, form)
-			}
-		}
-	}
-	// Longest first, so that a part inside another is not replaced first.
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	for _, p := range secrets {
-		text = strings.ReplaceAll(text, p, "***")
-	}
-	return text
+	return errorf(http.StatusBadGateway, "delivery_failed", "%s", netpolicy.RemoteText(notify.ScrubURL(err.Error(), channelURL)))
 }

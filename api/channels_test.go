@@ -37,6 +37,10 @@ func ntSecretURL(hostPort string) string {
 	return "generic://" + hostPort + "/hook/" + ntToken + "?disabletls=yes&template=json&@X-Token=" + ntToken
 }
 
+// ntClient calls the API under test: its own transport, since the
+// outbound table polices the process-wide one.
+var ntClient = &http.Client{Transport: &http.Transport{}}
+
 // ntCall sends a request with a JSON body (none when empty) and returns the
 // status and the raw answer. Every answer is checked for ntToken.
 func ntCall(t *testing.T, b *evtBundle, method, path, body string) (int, []byte) {
@@ -52,7 +56,7 @@ func ntCall(t *testing.T, b *evtBundle, method, path, body string) (int, []byte)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ntClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -415,8 +419,8 @@ func TestChannelTestSendScrubsAnySender(t *testing.T) {
 		"generic+https://example.com/" + url.PathEscape(ntToken+"/x y"),
 	} {
 		text := fmt.Sprintf("Post %q: %s / %s / %s", raw, raw, url.QueryEscape(ntToken), strings.TrimPrefix(raw, "generic+"))
-		if got := scrubURL(text, raw); strings.Contains(got, ntToken) || strings.Contains(got, url.QueryEscape(ntToken)) {
-			t.Errorf("scrubURL(%q) = %q", text, got)
+		if got := notify.ScrubURL(text, raw); strings.Contains(got, ntToken) || strings.Contains(got, url.QueryEscape(ntToken)) {
+			t.Errorf("ScrubURL(%q) = %q", text, got)
 		}
 	}
 }

@@ -395,6 +395,43 @@ func TestStream_StuckClientDropped(t *testing.T) {
 	})
 }
 
+// TestStream_OutlivesServerTimeouts: behind an http.Server with 1 s read,
+// write and idle timeouts (the command's are 30 s, 60 s and 120 s), a live
+// stream stays open for several of them, writing its keepalives, and still
+// delivers a new event: each of its writes gets a deadline of its own.
+func TestStream_OutlivesServerTimeouts(t *testing.T) {
+	t.Parallel()
+	b := evtSetupWith(t, true, 200*time.Millisecond)
+	hs := httptest.NewUnstartedServer(b.srv.Routes())
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout, hs.Config.IdleTimeout = time.Second, time.Second, time.Second
+	hs.Start()
+	t.Cleanup(hs.Close)
+	env := b.createEnv(t, "edge")
+	c := openStream(t, hs.URL, "", "")
+	const hold = 3500 * time.Millisecond
+	keepalives, end := 0, time.After(hold)
+	for waiting := true; waiting; {
+		select {
+		case m, ok := <-c.messages:
+			if !ok {
+				t.Fatalf("the stream ended within %v (after %d keepalives): cut by the server's timeouts", hold, keepalives)
+			}
+			if m.comment == "keepalive" {
+				keepalives++
+			}
+		case <-end:
+			waiting = false
+		}
+	}
+	if keepalives < 10 {
+		t.Fatalf("%d keepalives in %v at one per 200 ms; want the stream writing throughout", keepalives, hold)
+	}
+	e := b.insert(t, env.ID, evtEvent(0, "late", "start"))[0]
+	if m := c.next(t); m.event != "container_event" || !strings.Contains(m.data, fmt.Sprintf(`"id":%d,`, e.ID)) {
+		t.Fatalf("after %v: %+v; want the new event %d", hold, m, e.ID)
+	}
+}
+
 // TestSecurity_HostChecked: without a token, a Host that is not loopback,
 // an IP literal, the listen address or an allowed name is refused (DNS
 // rebinding); with a token every host is served.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -34,17 +35,17 @@ const engineRing = 256
 
 // TestFaultWorkerKill SIGKILLs the only worker process faultKills times
 // while containers churn on a private engine, starting a new worker process
-// right after each kill. The first kill takes the event stream with it: the
-// server notices at the stream's heartbeat timeout
-// (workflows.StreamHeartbeatTimeout) and retries it on whichever worker
-// lives then, from the cursor stored with the events. The later kills hit
-// workers in the middle of the environment's workflow tasks and checks
-// (each one killed once it has stored a metrics cycle), and whichever worker
-// holds the retried stream when it is killed.
+// right after each kill. Each kill takes the event stream with it: the new
+// worker finds the dead worker's lease expired, fails the stream's attempt
+// (stream failover, activities/failover.go), and the retry resumes on it
+// from the cursor stored with the events. The kills also hit workers in the
+// middle of the environment's workflow tasks and checks (each one killed
+// once it has stored a metrics cycle).
 //
 // Proves: every event the engine reported for the window (the docker CLI's
 // replay) stored exactly once — 0 lost, 0 doubled — with no gap recorded,
-// the engine's ring having held every event of the window.
+// the engine's ring having held every event of the window; and each kill's
+// stream resumed within maxFailover.
 func TestFaultWorkerKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault suite: about 3 minutes")
@@ -81,7 +82,10 @@ func TestFaultWorkerKill(t *testing.T) {
 		n, err := b.store.CountHostMetrics(ctx, envID, at, at.Add(time.Hour))
 		return err == nil && n > 0
 	}
-	var firstKill time.Time
+	var (
+		firstKill time.Time
+		failovers []time.Duration
+	)
 	startedAt := time.Now()
 	for i := 1; i <= faultKills; i++ {
 		// Mid-stream: a lifecycle happened since the last kill (or, for the
@@ -97,11 +101,13 @@ func TestFaultWorkerKill(t *testing.T) {
 			time.Sleep(250 * time.Millisecond)
 		}
 		worker.kill(syscall.SIGKILL)
+		killedAt := time.Now()
 		if i == 1 {
-			firstKill = time.Now()
+			firstKill = killedAt
 		}
 		startedAt = time.Now()
 		worker = b.startWorker(t, bin, fmt.Sprintf("worker-%d", i))
+		failovers = append(failovers, b.resumedAfter(ctx, t, env.ID, killedAt))
 	}
 	killsTook := time.Since(firstKill)
 	// Deleted while the last worker lives (cleanups run last first: the
@@ -142,8 +148,13 @@ func TestFaultWorkerKill(t *testing.T) {
 	caughtUp := time.Since(firstKill)
 	missing, extra, doubled := compareEvents(expected, stored)
 	gaps := b.gaps(t, env.ID)
-	t.Logf("faults: worker SIGKILL x%d: %d events, %d lost, %d doubled, %d not reported by the engine, %d gaps; kills over %.0f s, every event stored %.0f s after the first kill; %d of the ring's %d events used",
-		faultKills, len(expected), len(missing), len(doubled), len(extra), len(gaps), killsTook.Seconds(), caughtUp.Seconds(), ringUsed, engineRing)
+	worst := slices.Max(failovers)
+	t.Logf("faults: worker SIGKILL x%d: %d events, %d lost, %d doubled, %d not reported by the engine, %d gaps; stream failover (kill to first event stored after it) max %.1f s, each %s; kills over %.0f s, every event stored %.0f s after the first kill; %d of the ring's %d events used",
+		faultKills, len(expected), len(missing), len(doubled), len(extra), len(gaps), worst.Seconds(), secondsList(failovers),
+		killsTook.Seconds(), caughtUp.Seconds(), ringUsed, engineRing)
+	if worst > maxFailover {
+		t.Errorf("stream failover took %.1f s after a kill, over %s", worst.Seconds(), maxFailover)
+	}
 	if len(expected) == 0 {
 		t.Fatal("the engine reported no event for the window")
 	}
@@ -153,6 +164,38 @@ func TestFaultWorkerKill(t *testing.T) {
 	if len(gaps) != 0 {
 		t.Errorf("gaps recorded although the engine still held every event: %+v", gaps)
 	}
+}
+
+// maxFailover bounds the time from a worker's SIGKILL to the first event
+// stored after it by the stream's retry on the next worker.
+const maxFailover = 20 * time.Second
+
+// resumedAfter waits until an event that happened after killedAt is stored
+// (only a resumed stream can store it) and returns how long after killedAt
+// that was seen, polled every 200 ms. The churn makes events every few
+// seconds.
+func (b *testBundle) resumedAfter(ctx context.Context, t *testing.T, envID string, killedAt time.Time) time.Duration {
+	t.Helper()
+	deadline := killedAt.Add(2 * workflows.StreamHeartbeatTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		for _, e := range b.storedEvents(t, envID) {
+			if e.TimeNano > killedAt.UnixNano() {
+				return time.Since(killedAt)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no event stored within %s of a worker kill", 2*workflows.StreamHeartbeatTimeout)
+	return 0
+}
+
+// secondsList writes durations as "3.1 s, 12.0 s".
+func secondsList(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // engineEventsSince counts the events of every type (what fills the

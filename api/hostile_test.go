@@ -90,7 +90,7 @@ func TestHostileRequests(t *testing.T) {
 	t.Cleanup(func() { hostileTerminateAll(t, st, tc) })
 
 	deps := api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue)}
-	cfg := api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233", MutationRateLimit: -1, StreamHeartbeat: time.Minute}
+	cfg := api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233", MutationRateLimit: -1, AuthFailureLimit: -1, StreamHeartbeat: time.Minute}
 	open := api.NewTestServer(t, cfg, deps)
 	cfg.APIToken = hostileToken
 	locked := api.NewTestServer(t, cfg, deps)

@@ -1,9 +1,10 @@
 package api
 
 // Security of the HTTP API: bearer-token authentication, rate limiting of
-// mutations, request body limits, CORS and security headers. Every setting
-// is a Server field read once by Routes; the command wiring sets them from
-// the environment (WINDFLOW_API_TOKEN, WINDFLOW_PUBLIC_READS, …).
+// mutations and of wrong tokens, request body limits, CORS and security
+// headers. Every setting is a Server field read once by Routes; the command
+// wiring sets them from the environment (WINDFLOW_API_TOKEN,
+// WINDFLOW_PUBLIC_READS, …).
 
 import (
 	"crypto/sha256"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
+
+	"github.com/windflow/monitor/internal/telemetry"
 )
 
 // DefaultMutationRateLimit is how many mutating requests (POST, PUT, PATCH,
@@ -29,8 +32,16 @@ const DefaultMutationRateLimit = 60
 // mutationRateWindow is the window of Server.MutationRateLimit.
 const mutationRateWindow = time.Minute
 
-// minTokenLength is the shortest API token accepted without a warning.
-const minTokenLength = 16
+// DefaultAuthFailureLimit is how many wrong tokens one client IP may
+// present per minute when Server.AuthFailureLimit is zero.
+const DefaultAuthFailureLimit = 30
+
+// authFailureWindow is the window of Server.AuthFailureLimit.
+const authFailureWindow = time.Minute
+
+// MinTokenLength is the shortest API token accepted without a warning (the
+// command refuses a shorter one unless told to accept it).
+const MinTokenLength = 16
 
 // streamPath is the one route that also accepts the token as ?access_token=.
 const streamPath = "/api/v1/stream"
@@ -57,6 +68,10 @@ type security struct {
 	trustProxy  bool
 	// rateLimit is the mutations per window per client IP; 0 means off.
 	rateLimit int
+	// guesses limits the wrong tokens per client IP (nil: no limit), and
+	// failures counts every refused token.
+	guesses  *guessLimiter
+	failures AuthFailureCounter
 	// origins are the allowed CORS origins, normalized; empty means CORS off.
 	origins map[string]struct{}
 	// allowedHosts are the host names a Host header may name when no token
@@ -67,7 +82,7 @@ type security struct {
 
 // security resolves the Server's security fields and the warnings about them.
 func (s *Server) security() *security {
-	sec := &security{publicReads: s.cfg.PublicReads, trustProxy: s.cfg.TrustProxyHeaders}
+	sec := &security{publicReads: s.cfg.PublicReads, trustProxy: s.cfg.TrustProxyHeaders, failures: s.authFailures}
 	warn := func(format string, args ...any) { sec.warnings = append(sec.warnings, fmt.Sprintf(format, args...)) }
 
 	token := strings.TrimSpace(s.cfg.APIToken)
@@ -82,9 +97,9 @@ func (s *Server) security() *security {
 	default:
 		sec.tokenSet = true
 		sec.tokenDigest = sha256.Sum256([]byte(token))
-		if len(token) < minTokenLength {
+		if len(token) < MinTokenLength {
 			warn("the API token (WINDFLOW_API_TOKEN) is shorter than %d characters; use a random token "+
-				"of at least 32 characters (e.g. `openssl rand -hex 32`)", minTokenLength)
+				"of at least 32 characters (e.g. `openssl rand -hex 32`)", MinTokenLength)
 		}
 		if s.cfg.PublicReads {
 			warn("reads are public (WINDFLOW_PUBLIC_READS=true): every GET, including environment endpoints " +
@@ -99,6 +114,14 @@ func (s *Server) security() *security {
 		sec.rateLimit = s.cfg.MutationRateLimit
 	default:
 		warn("rate limiting of mutating requests is off (MutationRateLimit < 0)")
+	}
+	switch {
+	case s.cfg.AuthFailureLimit == 0:
+		sec.guesses = newGuessLimiter(DefaultAuthFailureLimit)
+	case s.cfg.AuthFailureLimit > 0:
+		sec.guesses = newGuessLimiter(s.cfg.AuthFailureLimit)
+	case sec.tokenSet:
+		warn("wrong API tokens are not rate limited (AuthFailureLimit < 0): token guesses are unbounded")
 	}
 
 	if s.cfg.TrustProxyHeaders {
@@ -225,6 +248,12 @@ func bearerToken(r *http.Request) (token string, present bool) {
 // cannot keep proxy logs clean can make reads public and keep the token for
 // changes. Anywhere else a query token is ignored, so a URL copied from a
 // browser can never carry the power to change something.
+//
+// Wrong tokens are limited per client IP whatever the method (guessLimiter):
+// past AuthFailureLimit a minute, every request of that client that needs
+// the token is answered 429, the right token included, so that a guess
+// cannot be confirmed. A request without a token guesses nothing and does
+// not count against the limit. Every refusal is counted (Deps.AuthFailures).
 func (sec *security) authenticate(next http.Handler) http.Handler {
 	if !sec.tokenSet {
 		return next
@@ -243,19 +272,80 @@ func (sec *security) authenticate(next http.Handler) http.Handler {
 				r.RequestURI = r.URL.RequestURI()
 			}
 		}
+		client, _ := rateLimitKey(r)
+		if sec.guesses.over(client) {
+			sec.countFailure(telemetry.AuthLimited)
+			retry := strconv.Itoa(int(authFailureWindow / time.Second))
+			w.Header().Set("Retry-After", retry)
+			writeError(w, r, errorf(http.StatusTooManyRequests, "rate_limited",
+				"too many wrong API tokens from this address: at most %d per minute; retry in %s seconds", sec.guesses.limit, retry))
+			return
+		}
 		if !present || token == "" {
+			sec.countFailure(telemetry.AuthMissing)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="windflow"`)
 			writeError(w, r, errorf(http.StatusUnauthorized, "unauthorized",
 				"this request needs the API token: Authorization: Bearer <token>"))
 			return
 		}
 		if !tokenEqual(token, sec.tokenDigest) {
+			sec.guesses.add(client)
+			sec.countFailure(telemetry.AuthInvalid)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="windflow", error="invalid_token"`)
 			writeError(w, r, errorf(http.StatusUnauthorized, "unauthorized", "the API token is not valid"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// AuthFailureCounter counts refused authentications by reason
+// (telemetry.AuthMissing, AuthInvalid, AuthLimited); *telemetry.AuthFailures.
+type AuthFailureCounter interface {
+	AuthFailure(reason string)
+}
+
+func (sec *security) countFailure(reason string) {
+	if sec.failures != nil {
+		sec.failures.AuthFailure(reason)
+	}
+}
+
+// guessLimiter counts the wrong tokens of each client over a sliding
+// minute (httprate's counter: the current window plus the weighted
+// previous one). Per process, like the mutation limit. A nil
+// *guessLimiter limits nothing.
+type guessLimiter struct {
+	limit   int
+	counter httprate.LimitCounter
+}
+
+func newGuessLimiter(limit int) *guessLimiter {
+	return &guessLimiter{limit: limit, counter: httprate.NewLocalLimitCounter(authFailureWindow)}
+}
+
+// over tells whether client has presented limit wrong tokens in the last
+// minute.
+func (g *guessLimiter) over(client string) bool {
+	if g == nil {
+		return false
+	}
+	now := time.Now().UTC()
+	window := now.Truncate(authFailureWindow)
+	cur, prev, err := g.counter.Get(client, window, window.Add(-authFailureWindow))
+	if err != nil { // the local counter never fails
+		return false
+	}
+	weight := float64(authFailureWindow-now.Sub(window)) / float64(authFailureWindow)
+	return float64(prev)*weight+float64(cur) >= float64(g.limit)
+}
+
+// add counts one wrong token of client.
+func (g *guessLimiter) add(client string) {
+	if g == nil {
+		return
+	}
+	_ = g.counter.Increment(client, time.Now().UTC().Truncate(authFailureWindow))
 }
 
 // clientIP resolves the client IP of every request for the rate limiter

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,6 +362,104 @@ func TestRate_CountsRequestsWithoutTheToken(t *testing.T) {
 	}
 	if a := secDo(t, h, secWith(secMutation, secBearer(secToken))); a.code != http.StatusTooManyRequests {
 		t.Fatalf("after 2 guesses: %d; want 429", a.code)
+	}
+}
+
+// authCounts counts refused tokens by reason (a Deps.AuthFailures).
+type authCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *authCounts) AuthFailure(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[reason]++
+}
+
+func (c *authCounts) get(reason string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[reason]
+}
+
+// TestRate_WrongTokensLimitedWhateverTheMethod: wrong tokens on reads, the
+// stream and changes count against one budget per client IP; past it every
+// request of that client that needs the token gets 429, the right token
+// included (a guess cannot be confirmed), while requests without a token
+// never count, other clients and the open routes are unaffected, and every
+// refusal is counted by reason.
+func TestRate_WrongTokensLimitedWhateverTheMethod(t *testing.T) {
+	const limit = 4
+	counts := &authCounts{n: map[string]int{}}
+	h := NewTestServer(t, Config{APIToken: secToken, AuthFailureLimit: limit, MutationRateLimit: -1},
+		Deps{AuthFailures: counts}).Routes()
+	from := func(c secCall, remote string, header map[string]string) secCall {
+		c.remote, c.header = remote, header
+		return c
+	}
+	const guesser, other = "192.0.2.10:4000", "192.0.2.11:4000"
+	for range 3 * limit {
+		if a := secDo(t, h, from(secRead, guesser, nil)); a.code != http.StatusUnauthorized {
+			t.Fatalf("without a token: %d; want 401 (no token guesses nothing)", a.code)
+		}
+	}
+	wrong := secBearer("wrong-guess")
+	for i, c := range []secCall{
+		from(secRead, guesser, wrong),
+		from(secStream, guesser, wrong),
+		from(secCall{method: http.MethodGet, path: streamPath + "?" + accessTokenParam + "=wrong-guess"}, guesser, nil),
+		from(secCall{method: http.MethodHead, path: "/api/v1/environments"}, guesser, wrong),
+	} {
+		if a := secDo(t, h, c); a.code != http.StatusUnauthorized {
+			t.Fatalf("guess %d (%s %s): %d; want 401", i+1, c.method, c.path, a.code)
+		}
+	}
+	for _, c := range []secCall{
+		from(secRead, guesser, secBearer(secToken)),
+		from(secStream, guesser, secBearer(secToken)),
+		from(secMutation, guesser, secBearer(secToken)),
+		from(secRead, guesser, wrong),
+		from(secRead, guesser, nil),
+	} {
+		a := secDo(t, h, c)
+		if a.code != http.StatusTooManyRequests || a.errorCode(t) != "rate_limited" {
+			t.Fatalf("%s %s after %d wrong tokens: %d %s; want 429 rate_limited", c.method, c.path, limit, a.code, a.body)
+		}
+		if ra := a.header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Fatalf("429 without Retry-After (%q)", ra)
+		}
+		if strings.Contains(a.body, "wrong-guess") || strings.Contains(a.body, secToken[:10]) {
+			t.Fatalf("429 echoes a token: %s", a.body)
+		}
+	}
+	if a := secDo(t, h, from(secRead, other, secBearer(secToken))); a.code != secPassed {
+		t.Fatalf("another client with the token: %d; want past authentication", a.code)
+	}
+	if a := secDo(t, h, from(secCall{method: http.MethodGet, path: "/healthz"}, guesser, nil)); a.code != http.StatusOK {
+		t.Fatalf("/healthz from the limited client: %d; want 200", a.code)
+	}
+	for reason, want := range map[string]int{"missing": 3 * limit, "invalid": limit, "limited": 5} {
+		if got := counts.get(reason); got != want {
+			t.Errorf("counted %d refusals for %q; want %d", got, reason, want)
+		}
+	}
+
+	// The default budget is DefaultAuthFailureLimit; negative turns it off.
+	h = NewTestServer(t, Config{APIToken: secToken}, Deps{}).Routes()
+	for i := range DefaultAuthFailureLimit {
+		if a := secDo(t, h, from(secRead, guesser, wrong)); a.code != http.StatusUnauthorized {
+			t.Fatalf("default limit, guess %d: %d; want 401", i+1, a.code)
+		}
+	}
+	if a := secDo(t, h, from(secRead, guesser, wrong)); a.code != http.StatusTooManyRequests {
+		t.Fatalf("default limit, guess %d: %d; want 429", DefaultAuthFailureLimit+1, a.code)
+	}
+	h = NewTestServer(t, Config{APIToken: secToken, AuthFailureLimit: -1}, Deps{}).Routes()
+	for i := range DefaultAuthFailureLimit + 5 {
+		if a := secDo(t, h, from(secRead, guesser, wrong)); a.code != http.StatusUnauthorized {
+			t.Fatalf("limit off, guess %d: %d; want 401", i+1, a.code)
+		}
 	}
 }
 

@@ -374,6 +374,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := &streamWriter{w: w, rc: http.NewResponseController(w), timeout: s.streamWriteTimeout()}
+	// The server's write timeout bounds requests, not a stream: every write
+	// gets a deadline of its own (out.deadline), set before it.
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -289,6 +289,41 @@ func TestComposeFile(t *testing.T) {
 		}
 	})
 
+	// /metrics is not behind the API token: each windflow service serves it
+	// on a listener of its own that no service publishes on the host.
+	t.Run("metrics not published", func(t *testing.T) {
+		published := map[uint32]string{}
+		for _, s := range p.Services {
+			for _, pc := range s.Ports {
+				if pc.Published != "" {
+					published[pc.Target] = s.Name
+				}
+			}
+		}
+		for _, name := range []string{"api", "worker"} {
+			s := service(t, p, name)
+			addr := env(s, "WINDFLOW_METRICS_ADDR")
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				t.Fatalf("%s WINDFLOW_METRICS_ADDR = %q, want host:port (a listener apart from the API)", name, addr)
+			}
+			n, err := strconv.ParseUint(port, 10, 32)
+			if err != nil {
+				t.Fatalf("%s metrics port %q", name, port)
+			}
+			if by, ok := published[uint32(n)]; ok && by == name {
+				t.Errorf("%s publishes its metrics port %d", name, n)
+			}
+			if _, httpPort, _ := net.SplitHostPort(env(s, "WINDFLOW_HTTP_ADDR")); httpPort == port {
+				t.Errorf("%s serves /metrics on its API port %s", name, port)
+			}
+		}
+		a := service(t, p, "api")
+		if len(a.Ports) != 1 || a.Ports[0].Target != 8080 {
+			t.Errorf("api ports %+v, want 8080 (the API) only", a.Ports)
+		}
+	})
+
 	t.Run("windflow services", func(t *testing.T) {
 		image := service(t, p, "api").Image
 		if image != "windflow/monitor:dev" {

@@ -87,6 +87,7 @@ func WithTelemetry(m *telemetry.Metrics) Option {
 type Worker struct {
 	main, streams sdkworker.Worker
 	acts          *activities.Activities
+	stopFailover  func()
 }
 
 // New returns the workers of taskQueue with every workflow and activity
@@ -130,15 +131,23 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts ..
 	return w
 }
 
-// Start starts both workers.
+// Start takes the process's worker lease (stream failover, when
+// acts.Leases is set) and starts both workers.
 func (w *Worker) Start() error {
+	stop, err := w.acts.StartStreamFailover(context.Background())
+	if err != nil {
+		return err
+	}
 	if err := w.main.Start(); err != nil {
+		stop()
 		return err
 	}
 	if err := w.streams.Start(); err != nil {
 		w.main.Stop()
+		stop()
 		return err
 	}
+	w.stopFailover = stop
 	return nil
 }
 
@@ -151,6 +160,9 @@ func (w *Worker) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
 	defer cancel()
 	_ = w.acts.WaitStreams(ctx)
+	if w.stopFailover != nil {
+		w.stopFailover()
+	}
 }
 
 // Register registers every workflow (environment, notification delivery and

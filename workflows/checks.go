@@ -98,7 +98,11 @@ func (w *environmentWorkflow) runCycle(ctx workflow.Context) {
 	default:
 		w.checkFailed(ctx, err)
 	}
-	w.requestDiskCheck(ctx, now)
+	slot := due
+	if slot.IsZero() {
+		slot = now
+	}
+	w.requestDiskCheck(ctx, now, slot)
 	w.publishDetails(ctx)
 }
 

@@ -123,10 +123,10 @@ func recordDiskWarningActivityOptions() workflow.ActivityOptions {
 	}
 }
 
-// requestDiskCheck is called after each check: when the disk check is due
-// and none is running, it starts one, which schedules CheckDisk in the same
-// workflow task.
-func (w *environmentWorkflow) requestDiskCheck(ctx workflow.Context, now time.Time) {
+// requestDiskCheck is called after each check, that of the cycle slot
+// starting at now: when the disk check is due and none is running, it
+// starts one, which schedules CheckDisk in the same workflow task.
+func (w *environmentWorkflow) requestDiskCheck(ctx workflow.Context, now, slot time.Time) {
 	if w.diskInFlight || w.state.Settings.Paused {
 		return
 	}
@@ -134,7 +134,7 @@ func (w *environmentWorkflow) requestDiskCheck(ctx workflow.Context, now time.Ti
 		w.diskInFlight = true
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { w.diskInFlight = false }()
-			w.checkDisk(ctx)
+			w.checkDisk(ctx, slot)
 			if w.state.PendingDiskWarning != nil && ctx.Err() == nil {
 				w.recordPendingDiskWarning(ctx)
 			}
@@ -156,11 +156,13 @@ func (w *environmentWorkflow) startDiskWarningRecorder(ctx workflow.Context) {
 }
 
 // checkDisk runs one CheckDisk and decides the warning. Checks are paced at a
-// fixed rate from the start of the previous one. A failed check sets
-// DiskError and nothing else: it says nothing about reachability.
-func (w *environmentWorkflow) checkDisk(ctx workflow.Context) {
+// fixed rate from the cycle slot of the previous one, so that a 60 s disk
+// interval on 30 s cycles checks every second cycle, however late each
+// workflow task starts. A failed check sets DiskError and nothing else: it
+// says nothing about reachability.
+func (w *environmentWorkflow) checkDisk(ctx workflow.Context, slot time.Time) {
 	now := workflow.Now(ctx)
-	w.state.NextDiskAt = now.Add(w.state.Settings.WithDiskDefaults().DiskInterval)
+	w.state.NextDiskAt = slot.Add(w.state.Settings.WithDiskDefaults().DiskInterval)
 	w.state.LastDiskCheckAt = now
 	actx := workflow.WithActivityOptions(ctx, checkDiskActivityOptions(w.state.Settings))
 	var summary DiskSummary

@@ -21,8 +21,9 @@ const (
 	// restarted by the retry policy from its heartbeat cursor.
 	StreamTimeout = 24 * time.Hour
 	// StreamHeartbeatTimeout is the heartbeat timeout of the stream: the SDK
-	// then throttles heartbeats to one a minute, and a dead worker's stream
-	// restarts elsewhere within this time plus the retry backoff.
+	// then throttles heartbeats to one a minute. A dead worker's stream is
+	// failed over by a live worker within seconds (activities/failover.go);
+	// this timeout is the fallback when no worker can.
 	StreamHeartbeatTimeout = 2 * time.Minute
 	// StreamRetryInitialInterval, StreamRetryMaxInterval: the reconnect
 	// backoff of the stream (5 s, 10 s, 20 s, … at most 60 s, unlimited

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -42,17 +43,22 @@ type config struct {
 	// from $WINDFLOW_SECRET_KEY only, never a flag (flags show in ps);
 	// empty means environments with TLS material are refused.
 	SecretKey string
-	// MetricsAddr is the separate /metrics listener ($WINDFLOW_METRICS_ADDR;
-	// set but empty: none). Unset: the worker listens on 127.0.0.1:9090, api
-	// and dev serve /metrics on their HTTP address only.
+	// MetricsAddr is the /metrics listener ($WINDFLOW_METRICS_ADDR; set but
+	// empty: none). Unset: the worker listens on 127.0.0.1:9090, api and
+	// dev on 127.0.0.1:9091 (metrics.go); never on the API's address.
 	MetricsAddr    string
 	MetricsAddrSet bool
+	// Timeouts of every HTTP server (httpserver.go).
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 	// API security (see api.Server). The token comes from the environment
-	// only, never a flag.
+	// only, never a flag; AllowShortToken accepts one shorter than
+	// api.MinTokenLength (checkTokenLength).
 	APIToken             string
+	AllowShortToken      bool
 	PublicReads          bool
 	AllowUnauthenticated bool
 	MutationRateLimit    int
+	AuthFailureLimit     int
 	TrustProxyHeaders    bool
 	CORSOrigins          []string
 	// AllowedHosts are host names the API answers to without a token,
@@ -176,11 +182,15 @@ func loadConfig(fs *flag.FlagSet) *config {
 	c.SecretKey = os.Getenv("WINDFLOW_SECRET_KEY")
 	c.MetricsAddr, c.MetricsAddrSet = os.LookupEnv("WINDFLOW_METRICS_ADDR")
 	c.APIToken = os.Getenv("WINDFLOW_API_TOKEN")
+	fs.BoolVar(&c.AllowShortToken, "allow-short-token", envBool("WINDFLOW_ALLOW_SHORT_TOKEN"),
+		fmt.Sprintf("accept a WINDFLOW_API_TOKEN shorter than %d characters ($WINDFLOW_ALLOW_SHORT_TOKEN)", api.MinTokenLength))
 	fs.BoolVar(&c.PublicReads, "public-reads", envBool("WINDFLOW_PUBLIC_READS"), "GET requests need no token ($WINDFLOW_PUBLIC_READS)")
 	fs.BoolVar(&c.AllowUnauthenticated, "allow-unauthenticated", envBool("WINDFLOW_ALLOW_UNAUTHENTICATED"),
 		"serve beyond loopback without WINDFLOW_API_TOKEN ($WINDFLOW_ALLOW_UNAUTHENTICATED)")
 	fs.IntVar(&c.MutationRateLimit, "mutation-rate-limit", envInt("WINDFLOW_MUTATION_RATE_LIMIT", 0),
 		"mutating requests per minute per client IP; 0: 60, negative: off ($WINDFLOW_MUTATION_RATE_LIMIT)")
+	fs.IntVar(&c.AuthFailureLimit, "auth-failure-limit", envInt("WINDFLOW_AUTH_FAILURE_LIMIT", 0),
+		"wrong API tokens per minute per client IP, any method; 0: 30, negative: off ($WINDFLOW_AUTH_FAILURE_LIMIT)")
 	fs.BoolVar(&c.TrustProxyHeaders, "trust-proxy-headers", envBool("WINDFLOW_TRUST_PROXY_HEADERS"),
 		"take the client IP from X-Forwarded-For, behind one trusted proxy ($WINDFLOW_TRUST_PROXY_HEADERS)")
 	def := workflows.DefaultPruneInput()
@@ -203,6 +213,12 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"rows a live stream reads to catch up before it skips to the present; 0: 10000 ($WINDFLOW_STREAM_BACKLOG)")
 	fs.DurationVar(&c.StreamWriteTimeout, "stream-write-timeout", envDuration("WINDFLOW_STREAM_WRITE_TIMEOUT", 0),
 		"a live stream client that takes longer to accept a write is dropped; 0: 10s ($WINDFLOW_STREAM_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", envDuration("WINDFLOW_HTTP_READ_TIMEOUT", defaultHTTPReadTimeout),
+		"a request's headers and body must arrive within this ($WINDFLOW_HTTP_READ_TIMEOUT)")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", envDuration("WINDFLOW_HTTP_WRITE_TIMEOUT", defaultHTTPWriteTimeout),
+		"an answer must be written within this; the live stream is bounded per write instead ($WINDFLOW_HTTP_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", envDuration("WINDFLOW_HTTP_IDLE_TIMEOUT", defaultHTTPIdleTimeout),
+		"a kept-alive connection without a request is closed after this ($WINDFLOW_HTTP_IDLE_TIMEOUT)")
 	envBool("WINDFLOW_PPROF") // only checked here (pprofOn reads it): a bad value fails startup
 	c.CORSOrigins = c.envErrors.list("WINDFLOW_CORS_ORIGINS")
 	c.AllowedHosts = c.envErrors.list("WINDFLOW_ALLOWED_HOSTS")
@@ -254,6 +270,9 @@ func (c config) validate() error {
 	check(c.MaxStreams >= 0 && c.MaxActivities >= 0 && c.MaxChecks >= 0,
 		"worker slots (WINDFLOW_MAX_STREAMS, WINDFLOW_MAX_ACTIVITIES, WINDFLOW_MAX_CHECKS) cannot be negative")
 	check(c.StreamBacklog >= 0, "stream backlog (WINDFLOW_STREAM_BACKLOG) cannot be negative, got %d", c.StreamBacklog)
+	check(c.HTTPReadTimeout > 0 && c.HTTPWriteTimeout > 0 && c.HTTPIdleTimeout > 0,
+		"HTTP timeouts (WINDFLOW_HTTP_READ_TIMEOUT, WINDFLOW_HTTP_WRITE_TIMEOUT, WINDFLOW_HTTP_IDLE_TIMEOUT) must be positive, got %s, %s, %s",
+		c.HTTPReadTimeout, c.HTTPWriteTimeout, c.HTTPIdleTimeout)
 	check(c.StreamWriteTimeout >= 0, "stream write timeout (WINDFLOW_STREAM_WRITE_TIMEOUT) cannot be negative, got %s", c.StreamWriteTimeout)
 	var level slog.Level
 	check(level.UnmarshalText([]byte(c.LogLevel)) == nil, "log level (WINDFLOW_LOG_LEVEL) must be debug, info, warn or error, got %q", c.LogLevel)
@@ -270,4 +289,22 @@ func (c config) metricsAddr(def string) string {
 		return c.MetricsAddr
 	}
 	return def
+}
+
+// httpTimeouts are the configured timeouts of the HTTP servers.
+func (c config) httpTimeouts() httpTimeouts {
+	return httpTimeouts{Read: c.HTTPReadTimeout, Write: c.HTTPWriteTimeout, Idle: c.HTTPIdleTimeout}
+}
+
+// checkTokenLength refuses an API token shorter than api.MinTokenLength
+// unless AllowShortToken says so (api, worker and dev check it before
+// anything starts). The error never holds the token.
+func (c config) checkTokenLength() error {
+	n := len(strings.TrimSpace(c.APIToken))
+	if n == 0 || n >= api.MinTokenLength || c.AllowShortToken {
+		return nil
+	}
+	return fmt.Errorf("the API token (WINDFLOW_API_TOKEN) has %d characters, under the %d required: a short token can be guessed; "+
+		"set a random one (e.g. `openssl rand -hex 32`), or set WINDFLOW_ALLOW_SHORT_TOKEN=true (-allow-short-token) to use it anyway",
+		n, api.MinTokenLength)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"net"
 	"strings"
@@ -41,6 +42,9 @@ func TestConfig_BadEnvironmentFailsStartup(t *testing.T) {
 		{"WINDFLOW_ALLOW_UNAUTHENTICATED", "on", "WINDFLOW_ALLOW_UNAUTHENTICATED=\"on\" is not a boolean"},
 		{"WINDFLOW_PPROF", "enable", "WINDFLOW_PPROF=\"enable\" is not a boolean"},
 		{"WINDFLOW_STREAM_WRITE_TIMEOUT", "10", "WINDFLOW_STREAM_WRITE_TIMEOUT=\"10\" is not a duration"},
+		{"WINDFLOW_HTTP_READ_TIMEOUT", "30", "WINDFLOW_HTTP_READ_TIMEOUT=\"30\" is not a duration"},
+		{"WINDFLOW_ALLOW_SHORT_TOKEN", "please", "WINDFLOW_ALLOW_SHORT_TOKEN=\"please\" is not a boolean"},
+		{"WINDFLOW_AUTH_FAILURE_LIMIT", "30/min", "WINDFLOW_AUTH_FAILURE_LIMIT=\"30/min\" is not an integer"},
 		{"WINDFLOW_MAX_STREAM_CLIENTS", "1e3", "WINDFLOW_MAX_STREAM_CLIENTS=\"1e3\" is not an integer"},
 		{"WINDFLOW_LOG_LEVEL", "verbose", "log level (WINDFLOW_LOG_LEVEL) must be debug, info, warn or error"},
 		{"WINDFLOW_HTTP_ADDR", "8080", "WINDFLOW_HTTP_ADDR) must be host:port"},
@@ -147,5 +151,65 @@ func TestDashboardURL(t *testing.T) {
 	}
 	if got := (config{HTTPAddr: "0.0.0.0:8080", PublicURL: "https://windflow.example/"}).publicURL(); got != "https://windflow.example/" {
 		t.Errorf("publicURL with -public-url = %s", got)
+	}
+}
+
+// TestConfig_ShortTokenRefused: api, worker and dev refuse a token under
+// 16 characters before they open anything, saying why and how to proceed,
+// unless WINDFLOW_ALLOW_SHORT_TOKEN (or -allow-short-token) accepts it.
+func TestConfig_ShortTokenRefused(t *testing.T) {
+	const short = "tooshort-123" // 12 characters
+	t.Setenv("WINDFLOW_API_TOKEN", short)
+	c := loadWith(t)
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, run := range map[string]func(context.Context, config) error{"api": runAPI, "worker": runWorker, "dev": runDev} {
+		err := run(t.Context(), c)
+		if err == nil {
+			t.Fatalf("%s started with a 12-character token", name)
+		}
+		for _, want := range []string{"WINDFLOW_API_TOKEN", "12 characters", "16", "openssl rand", "WINDFLOW_ALLOW_SHORT_TOKEN=true"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not say %q", name, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), short) {
+			t.Fatalf("%s: the error holds the token: %q", name, err)
+		}
+	}
+	if err := loadWith(t, "-allow-short-token").checkTokenLength(); err != nil {
+		t.Fatalf("-allow-short-token: %v", err)
+	}
+	t.Setenv("WINDFLOW_ALLOW_SHORT_TOKEN", "1")
+	if err := loadWith(t).checkTokenLength(); err != nil {
+		t.Fatalf("WINDFLOW_ALLOW_SHORT_TOKEN=1: %v", err)
+	}
+	t.Setenv("WINDFLOW_ALLOW_SHORT_TOKEN", "")
+	for _, token := range []string{"", "   ", "0123456789abcdef", "  0123456789abcdef  "} {
+		t.Setenv("WINDFLOW_API_TOKEN", token)
+		if err := loadWith(t).checkTokenLength(); err != nil {
+			t.Errorf("token %q: %v", token, err)
+		}
+	}
+}
+
+// TestConfig_HTTPTimeouts: the HTTP timeouts have defaults, read the
+// environment and flags, and must be positive.
+func TestConfig_HTTPTimeouts(t *testing.T) {
+	got := loadWith(t).httpTimeouts()
+	if got != (httpTimeouts{Read: defaultHTTPReadTimeout, Write: defaultHTTPWriteTimeout, Idle: defaultHTTPIdleTimeout}) {
+		t.Fatalf("defaults %+v", got)
+	}
+	t.Setenv("WINDFLOW_HTTP_READ_TIMEOUT", "5s")
+	c := loadWith(t, "-http-idle-timeout", "1m")
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.httpTimeouts(); got.Read != 5*time.Second || got.Idle != time.Minute || got.Write != defaultHTTPWriteTimeout {
+		t.Fatalf("set: %+v", got)
+	}
+	if err := loadWith(t, "-http-write-timeout", "0s").validate(); err == nil || !strings.Contains(err.Error(), "WINDFLOW_HTTP_WRITE_TIMEOUT") {
+		t.Fatalf("a zero write timeout: %v", err)
 	}
 }

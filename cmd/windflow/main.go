@@ -11,10 +11,11 @@
 // Configuration comes from environment variables, overridden by flags; run
 // `windflow <command> -h` for the list.
 //
-// Metrics: api and dev serve Prometheus /metrics on their HTTP address; the
-// worker serves it on $WINDFLOW_METRICS_ADDR (default 127.0.0.1:9090, empty
-// turns it off), which api and dev also honour when it is set. Logs are JSON
-// (log/slog) on stderr; the Temporal SDK logs through the same logger.
+// Metrics: every command that runs serves Prometheus /metrics on its own
+// listener, $WINDFLOW_METRICS_ADDR (default 127.0.0.1:9090 for the worker,
+// 127.0.0.1:9091 for api and dev; empty turns it off), never on the API's
+// address. Logs are JSON (log/slog) on stderr; the Temporal SDK logs
+// through the same logger.
 package main
 
 import (
@@ -85,8 +86,8 @@ commands:
   version   print the version
   healthcheck  exit 0 when the api on this machine answers /healthz
 
-metrics: api and dev serve Prometheus /metrics on their HTTP address; the
-worker serves it on $WINDFLOW_METRICS_ADDR (default 127.0.0.1:9090; empty: off)
+metrics: Prometheus /metrics on $WINDFLOW_METRICS_ADDR, apart from the API
+(default worker 127.0.0.1:9090, api and dev 127.0.0.1:9091; empty: off)
 `)
 }
 

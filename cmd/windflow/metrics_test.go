@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,44 +12,88 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/windflow/monitor/api"
 	"github.com/windflow/monitor/internal/settings"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/store/storetest"
 	"github.com/windflow/monitor/internal/telemetry"
 )
 
-func TestWithMetrics(t *testing.T) {
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// noDeps are API parts that are not there: the requests of these tests
+// never reach them.
+type (
+	noStore  struct{ api.Store }
+	noFlows  struct{ api.Flows }
+	noSender struct{ api.Sender }
+)
+
+// TestMetricsOffTheAPIAddress: the API's address answers /metrics with the
+// API's 404, and the metrics listener serves it (and nothing else).
+func TestMetricsOffTheAPIAddress(t *testing.T) {
 	tel, err := telemetry.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tel.EventGap("prod")
-	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "api "+r.Method+" "+r.URL.Path)
+	srv, err := api.New(api.Config{}, api.Deps{Store: noStore{}, Flows: noFlows{}, Sender: noSender{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadWith(t)
+	cfg.HTTPAddr, cfg.MetricsAddr, cfg.MetricsAddrSet = freeAddr(t), freeAddr(t), true
+	ctx, cancel := context.WithCancel(t.Context())
+	g, gctx := errgroup.WithContext(ctx)
+	serveAPI(gctx, g, cfg, srv, tel)
+	t.Cleanup(func() {
+		cancel()
+		if err := g.Wait(); err != nil {
+			t.Errorf("servers: %v", err)
+		}
 	})
-	srv := httptest.NewServer(withMetrics(api, tel))
-	defer srv.Close()
-	get := func(method, path string) (int, string) {
-		req, _ := http.NewRequest(method, srv.URL+path, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, body := get(http.MethodGet, "/metrics"); code != 200 || !strings.Contains(body, `windflow_event_gaps_total{environment="prod"} 1`) || !strings.Contains(body, "go_goroutines") {
-		t.Fatalf("GET /metrics: %d\n%s", code, body)
-	}
-	for _, p := range []string{"/healthz", "/api/v1/environments", "/metricsx", "/"} {
-		if code, body := get(http.MethodGet, p); code != 200 || body != "api GET "+p {
-			t.Fatalf("GET %s went to %q (%d), want the API", p, body, code)
+	get := func(base, path string) (int, string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			resp, err := http.Get("http://" + base + path)
+			if err != nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("GET %s%s: %v", base, path, err)
+				}
+				time.Sleep(20 * time.Millisecond) // not listening yet
+				continue
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
 		}
 	}
-	// Other methods on /metrics are the API's to answer (its 404/405).
-	if _, body := get(http.MethodPost, "/metrics"); body != "api POST /metrics" {
-		t.Fatalf("POST /metrics went to %q, want the API", body)
+	if code, _ := get(cfg.HTTPAddr, "/healthz"); code != http.StatusOK {
+		t.Fatalf("API /healthz: %d", code)
+	}
+	if code, body := get(cfg.HTTPAddr, "/metrics"); code != http.StatusNotFound || strings.Contains(body, "windflow_") {
+		t.Fatalf("GET /metrics on the API's address: %d\n%.300s\nwant the API's 404", code, body)
+	}
+	if code, body := get(cfg.MetricsAddr, "/metrics"); code != http.StatusOK ||
+		!strings.Contains(body, `windflow_event_gaps_total{environment="prod"} 1`) || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("GET /metrics on the metrics listener: %d\n%s", code, body)
+	}
+	for _, p := range []string{"/healthz", "/api/v1/environments", "/"} {
+		if code, _ := get(cfg.MetricsAddr, p); code != http.StatusNotFound {
+			t.Errorf("GET %s on the metrics listener: %d; want 404", p, code)
+		}
 	}
 }
 
@@ -55,15 +101,21 @@ func TestMetricsAddr(t *testing.T) {
 	load := func() config { return *loadConfig(flag.NewFlagSet("test", flag.ContinueOnError)) }
 	t.Setenv("WINDFLOW_METRICS_ADDR", "") // restored after the test
 	os.Unsetenv("WINDFLOW_METRICS_ADDR")
-	if got := load().metricsAddr(defaultWorkerMetricsAddr); got != defaultWorkerMetricsAddr {
-		t.Fatalf("unset: %q, want the default", got)
+	for _, def := range []string{defaultWorkerMetricsAddr, defaultAPIMetricsAddr} {
+		got := load().metricsAddr(def)
+		if host, _, err := net.SplitHostPort(got); got != def || err != nil || host != "127.0.0.1" {
+			t.Fatalf("unset: %q, want the loopback default %q", got, def)
+		}
+	}
+	if defaultWorkerMetricsAddr == defaultAPIMetricsAddr {
+		t.Fatal("worker and api default to one metrics address: they could not run side by side")
 	}
 	t.Setenv("WINDFLOW_METRICS_ADDR", "")
-	if got := load().metricsAddr(defaultWorkerMetricsAddr); got != "" {
+	if got := load().metricsAddr(defaultAPIMetricsAddr); got != "" {
 		t.Fatalf("set but empty: %q, want off", got)
 	}
 	t.Setenv("WINDFLOW_METRICS_ADDR", ":9191")
-	if got := load().metricsAddr(""); got != ":9191" {
+	if got := load().metricsAddr(defaultAPIMetricsAddr); got != ":9191" {
 		t.Fatalf("set: %q", got)
 	}
 }

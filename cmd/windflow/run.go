@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
-	"os"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -27,9 +24,6 @@ import (
 	"github.com/windflow/monitor/workflows"
 )
 
-// shutdownTimeout bounds the graceful HTTP shutdown.
-const shutdownTimeout = 10 * time.Second
-
 func runMigrate(ctx context.Context, cfg config) error {
 	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return err
@@ -37,10 +31,6 @@ func runMigrate(ctx context.Context, cfg config) error {
 	slog.Info("migrations applied")
 	return nil
 }
-
-// defaultWorkerMetricsAddr is where `windflow worker` serves /metrics when
-// WINDFLOW_METRICS_ADDR is not set.
-const defaultWorkerMetricsAddr = "127.0.0.1:9090"
 
 // newTelemetry creates the process's metrics registry; stop shuts down what
 // feeds it (call it after the Temporal client is closed).
@@ -102,6 +92,9 @@ func open(ctx context.Context, cfg config) (c *conns, closeAll func(), err error
 }
 
 func runWorker(ctx context.Context, cfg config) error {
+	if err := cfg.checkTokenLength(); err != nil {
+		return err
+	}
 	tuneGC()
 	if err := installOutbound(cfg, false); err != nil {
 		return err
@@ -113,41 +106,8 @@ func runWorker(ctx context.Context, cfg config) error {
 	defer closeAll()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveWorker(gctx, cfg, c.st, c.tc, c.tel) })
-	serveMetrics(gctx, g, cfg.metricsAddr(defaultWorkerMetricsAddr), c.tel)
+	serveMetrics(gctx, g, cfg.metricsAddr(defaultWorkerMetricsAddr), c.tel, cfg.httpTimeouts())
 	return g.Wait()
-}
-
-// serveMetrics serves /metrics alone on addr in g, unless addr is empty.
-func serveMetrics(ctx context.Context, g *errgroup.Group, addr string, tel *telemetry.Metrics) {
-	if addr == "" {
-		return
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", tel.Handler())
-	if pprofOn() {
-		// Profiles for capacity work (WINDFLOW_PPROF=1), on the metrics
-		// listener only, never on the API's.
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	}
-	g.Go(func() error {
-		if err := serveHTTP(ctx, "metrics", addr, mux); err != nil {
-			return fmt.Errorf("%w (set WINDFLOW_METRICS_ADDR to another address, or to empty to turn the listener off)", err)
-		}
-		return nil
-	})
-}
-
-// pprofOn reports whether WINDFLOW_PPROF asks for profiles on the metrics
-// listener.
-func pprofOn() bool { return envBool("WINDFLOW_PPROF") }
-
-// withMetrics serves GET /metrics from tel and everything else from h.
-func withMetrics(h http.Handler, tel *telemetry.Metrics) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", tel.Handler())
-	mux.Handle("/", h)
-	return mux
 }
 
 // serveWorker runs a worker until ctx ends, then stops it gracefully.
@@ -165,6 +125,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Temporal:  tc,
 		TaskQueue: cfg.TaskQueue,
 		Sender:    notify.Sender{},
+		Leases:    st,
 		Links:     notify.Links{DashboardURL: cfg.publicURL(), TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace},
 	}
 	if box != nil { // a nil *Box in the interface would not read as "no key"
@@ -201,6 +162,9 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 	if box != nil { // a nil *Box in the interface would not read as "no key"
 		deps.Secrets = box
 	}
+	if deps.AuthFailures, err = c.tel.RegisterAuthFailures(); err != nil {
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
 		Namespace:            cfg.TemporalNamespace,
 		UIURL:                cfg.TemporalUIURL,
@@ -209,6 +173,7 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 		PublicReads:          cfg.PublicReads,
 		AllowUnauthenticated: cfg.AllowUnauthenticated,
 		MutationRateLimit:    cfg.MutationRateLimit,
+		AuthFailureLimit:     cfg.AuthFailureLimit,
 		TrustProxyHeaders:    cfg.TrustProxyHeaders,
 		CORSOrigins:          cfg.CORSOrigins,
 		ListenAddr:           cfg.HTTPAddr,
@@ -267,14 +232,17 @@ func firingSource(st *store.Store) telemetry.FiringSource {
 	}
 }
 
-// serveAPI serves the API (with /metrics) and, when configured, the
-// separate metrics listener, in g.
+// serveAPI serves the API on its address and /metrics on the metrics
+// listener (never on the API's address: it is not behind the token), in g.
 func serveAPI(ctx context.Context, g *errgroup.Group, cfg config, srv *api.Server, tel *telemetry.Metrics) {
-	g.Go(func() error { return serveHTTP(ctx, "api", cfg.HTTPAddr, withMetrics(srv.Routes(), tel)) })
-	serveMetrics(ctx, g, cfg.metricsAddr(""), tel)
+	g.Go(func() error { return serveHTTP(ctx, "api", cfg.HTTPAddr, srv.Routes(), cfg.httpTimeouts()) })
+	serveMetrics(ctx, g, cfg.metricsAddr(defaultAPIMetricsAddr), tel, cfg.httpTimeouts())
 }
 
 func runAPI(ctx context.Context, cfg config) error {
+	if err := cfg.checkTokenLength(); err != nil {
+		return err
+	}
 	if err := installOutbound(cfg, false); err != nil {
 		return err
 	}
@@ -321,41 +289,12 @@ func hostURL(hostport string) string {
 	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
-// serveHTTP serves h until ctx ends, then shuts down gracefully. name says
-// which listener it is in the logs (api, metrics).
-func serveHTTP(ctx context.Context, name, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	slog.Info(name+" listening", "addr", ln.Addr().String())
-	if name == "api" {
-		// The first thing to open after make dev.
-		fmt.Fprintf(os.Stderr, "\nWindflow dashboard: %s\n\n", dashboardURL(ln.Addr()))
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("%s: http shutdown: %w", name, err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	slog.Info(name + " stopped")
-	return nil
-}
-
 // runDev runs migrations, the worker and the API in one process, and
 // registers the local engine as environment "local" if it is not there.
 func runDev(ctx context.Context, cfg config) error {
+	if err := cfg.checkTokenLength(); err != nil {
+		return err
+	}
 	tuneGC()
 	if err := installOutbound(cfg, true); err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"syscall"
@@ -14,6 +13,32 @@ import (
 
 // DialTimeout bounds the connect of the policy's dialers.
 const DialTimeout = 10 * time.Second
+
+// Resolver looks up the addresses of a host name; *net.Resolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// ConnectFunc connects to an address the policy has judged and allowed
+// ("ip:port", or a socket path for unix networks).
+type ConnectFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// WithResolver returns a copy of p whose dials and CheckResolved look names
+// up with r (tests give a fake one).
+func (p *Policy) WithResolver(r Resolver) *Policy {
+	q := *p
+	q.resolver = r
+	return &q
+}
+
+// WithConnect returns a copy of p whose dials connect through c once an
+// address has been judged (tests send every allowed connection to a
+// loopback listener, so that an allowed private address is never dialed).
+func (p *Policy) WithConnect(c ConnectFunc) *Policy {
+	q := *p
+	q.connect = c
+	return &q
+}
 
 // NetDialer returns a dialer that judges every address it is about to
 // connect to (after DNS resolution, for each address tried) and refuses
@@ -26,8 +51,7 @@ func (p *Policy) NetDialer() *net.Dialer {
 // control is the net.Dialer.Control hook: address is "ip:port" for TCP and
 // UDP, the socket path for unix.
 func (p *Policy) control(network, address string, _ syscall.RawConn) error {
-	switch network {
-	case "unix", "unixgram", "unixpacket":
+	if isUnix(network) {
 		return p.CheckSocket(address)
 	}
 	ap, err := netip.ParseAddrPort(address)
@@ -37,28 +61,105 @@ func (p *Policy) control(network, address string, _ syscall.RawConn) error {
 	return p.CheckAddr(ap.Addr())
 }
 
+func isUnix(network string) bool { return strings.HasPrefix(network, "unix") }
+
 // DialContext dials like net.Dialer.DialContext under the policy: a
-// metadata host name is refused before the lookup, every resolved address
-// before its connect. A refusal unwraps to *RefusedError.
+// metadata host name is refused before the lookup; the name is resolved
+// here and every address it resolves to is judged before any connect, and
+// only those judged addresses are dialed, so a name that answers
+// differently the next time (DNS rebinding) changes nothing. A refusal
+// unwraps to *RefusedError.
 func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	switch network {
-	case "unix", "unixgram", "unixpacket":
-	default:
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial %s: %w", addr, err)
-		}
-		if err := p.CheckHost(host); err != nil {
+	if isUnix(network) {
+		if err := p.CheckSocket(addr); err != nil {
 			return nil, err
 		}
+		return p.connectTo(ctx, network, addr, "")
 	}
-	conn, err := p.NetDialer().DialContext(ctx, network, addr)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	addrs, err := p.judgedAddrs(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	var first error
+	for _, a := range addrs {
+		conn, err := p.connectTo(ctx, network, net.JoinHostPort(a.String(), port), host)
+		if err == nil {
+			return conn, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+// judgedAddrs resolves host (an IP literal is its own address) and judges
+// every address: one refused address refuses the host.
+func (p *Policy) judgedAddrs(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if err := p.CheckHost(host); err != nil {
+		return nil, err
+	}
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	addrs, err := p.lookup(ctx, network, host)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", host, err)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("dial %s: no address", host)
+	}
+	for i, a := range addrs {
+		if err := p.CheckAddr(a); err != nil {
+			if refused, ok := errors.AsType[*RefusedError](err); ok {
+				refused.Name = host
+			}
+			return nil, err
+		}
+		addrs[i] = a.Unmap()
+	}
+	return addrs, nil
+}
+
+// lookup resolves host with the policy's resolver, for the IP family of
+// network ("tcp4" → "ip4").
+func (p *Policy) lookup(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	var r Resolver = net.DefaultResolver
+	if p.resolver != nil {
+		r = p.resolver
+	}
+	family := "ip"
+	switch {
+	case strings.HasSuffix(network, "4"):
+		family = "ip4"
+	case strings.HasSuffix(network, "6"):
+		family = "ip6"
+	}
+	return r.LookupNetIP(ctx, family, host)
+}
+
+// connectTo connects to a judged address; name is the host name it came
+// from, for the refusal's text.
+func (p *Policy) connectTo(ctx context.Context, network, address, name string) (net.Conn, error) {
+	if p.connect != nil {
+		return p.connect(ctx, network, address)
+	}
+	conn, err := p.NetDialer().DialContext(ctx, network, address)
 	if err != nil {
 		// Surface the refusal itself: net's OpError would prefix it
 		// with "dial tcp …: " and hide it from a quick read.
 		if refused, ok := errors.AsType[*RefusedError](err); ok {
-			if host, _, _ := net.SplitHostPort(addr); host != refused.Target && !strings.HasPrefix(network, "unix") {
-				refused.Name = host
+			if name != "" && name != refused.Target && !isUnix(network) {
+				if _, lit := netip.ParseAddr(strings.Trim(name, "[]")); lit != nil {
+					refused.Name = name
+				}
 			}
 			return nil, refused
 		}
@@ -67,62 +168,16 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 	return conn, nil
 }
 
-// MaxRedirects is how many redirects HTTPClient follows.
-const MaxRedirects = 3
-
-// HTTPClient returns a client whose every connection goes through
-// DialContext (redirects included: a redirect to a refused address fails
-// at its dial), with no proxy from the environment (a proxy would dial the
-// target in our place, unjudged), at most MaxRedirects redirects to http or
-// https, and timeout bounding a whole request (0: none; the caller's
-// context still applies).
-func (p *Policy) HTTPClient(timeout time.Duration) *http.Client {
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           p.DialContext,
-		TLSHandshakeTimeout:   DialTimeout,
-		ResponseHeaderTimeout: timeout,
-		MaxIdleConns:          4,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-	return &http.Client{
-		Transport: transport,
-		Timeout:   timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > MaxRedirects {
-				return fmt.Errorf("stopped after %d redirects", MaxRedirects)
-			}
-			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return fmt.Errorf("redirect to a %q URL refused", req.URL.Scheme)
-			}
-			return p.CheckHost(req.URL.Hostname())
-		},
-	}
-}
-
-// CheckResolved judges host and every address it resolves to, for a target
-// that something else will dial (a proxy, a library whose HTTP client
-// cannot be replaced). It is weaker than a policed dial — the name may
-// resolve differently a moment later — so use it only where no dial can
-// be judged.
+// CheckResolved judges host and every address it resolves to now, for a
+// check before any dial (the API's check of a URL on create). The dial
+// judges again: the name may resolve differently a moment later.
 func (p *Policy) CheckResolved(ctx context.Context, host string) error {
-	if err := p.CheckHost(host); err != nil {
+	if host == "" {
+		return p.CheckHost(host)
+	}
+	_, err := p.judgedAddrs(ctx, "tcp", host)
+	if errors.Is(err, ErrRefused) {
 		return err
 	}
-	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil || host == "" {
-		return nil // an IP literal: judged above
-	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return nil // nothing to judge: the dial will fail on its own
-	}
-	for _, a := range addrs {
-		if err := p.CheckAddr(a); err != nil {
-			refused, _ := errors.AsType[*RefusedError](err)
-			refused.Name = host
-			return refused
-		}
-	}
-	return nil
+	return nil // a name that does not resolve: the dial fails on its own
 }

@@ -20,6 +20,7 @@ const (
 	RuleMetadata   Rule = "cloud metadata address"
 	RuleLinkLocal  Rule = "link-local address"
 	RuleNotUnicast Rule = "not a unicast address"
+	RuleReserved   Rule = "reserved address"
 	RuleLoopback   Rule = "loopback address"
 	RulePrivate    Rule = "private address"
 	RuleSocket     Rule = "unix socket not on the allow-list"
@@ -27,7 +28,7 @@ const (
 
 // Always reports whether the rule refuses whatever the allow-list says.
 func (r Rule) Always() bool {
-	return r == RuleMetadata || r == RuleLinkLocal || r == RuleNotUnicast
+	return r == RuleMetadata || r == RuleLinkLocal || r == RuleNotUnicast || r == RuleReserved
 }
 
 // RefusedError is a target the policy refused.

@@ -15,7 +15,9 @@ import (
 type Policy struct {
 	loopback, private, anySocket bool
 	prefixes                     []netip.Prefix
-	sockets                      []string // cleaned absolute paths
+	sockets                      []string    // cleaned absolute paths
+	resolver                     Resolver    // nil: net.DefaultResolver
+	connect                      ConnectFunc // nil: a net.Dialer with the Control hook
 }
 
 // Permissive returns the policy of a process that installed none: only the

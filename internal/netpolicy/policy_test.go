@@ -72,6 +72,18 @@ func TestCheckAddr(t *testing.T) {
 		{"127.0.0.2", prefixes, ""},
 		{"127.0.0.1", prefixes, RuleLoopback},
 		{"fd12::5", prefixes, ""},
+		{"240.0.0.1", everything, RuleReserved},
+		{"250.1.2.3", everything, RuleReserved},
+		{"198.18.0.1", strict, RulePrivate},
+		{"198.19.255.255", strict, RulePrivate},
+		{"198.20.0.1", strict, ""},
+		{"198.18.0.1", private, ""},
+		{"64:ff9b:1::a00:1", strict, RulePrivate},
+		{"64:ff9b:1::a00:1", private, ""},
+		{"2002:7f00:1::", strict, RuleLoopback},
+		{"2002:a9fe:a9fe::1", everything, RuleMetadata},
+		{"2002:a00:1::", strict, RulePrivate},
+		{"2002:5db8:d822::", strict, ""},
 	}
 	for _, c := range cases {
 		err := c.policy.CheckAddr(netip.MustParseAddr(c.addr))

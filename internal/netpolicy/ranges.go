@@ -34,6 +34,7 @@ var ranges = []namedRange{
 	{netip.MustParsePrefix("0.0.0.0/8"), RuleNotUnicast},
 	{netip.MustParsePrefix("224.0.0.0/4"), RuleNotUnicast},
 	{netip.MustParsePrefix("255.255.255.255/32"), RuleNotUnicast},
+	{netip.MustParsePrefix("240.0.0.0/4"), RuleReserved},
 	{netip.MustParsePrefix("::/128"), RuleNotUnicast},
 	{netip.MustParsePrefix("ff00::/8"), RuleNotUnicast},
 	{netip.MustParsePrefix("127.0.0.0/8"), RuleLoopback},
@@ -42,7 +43,11 @@ var ranges = []namedRange{
 	{netip.MustParsePrefix("172.16.0.0/12"), RulePrivate},
 	{netip.MustParsePrefix("192.168.0.0/16"), RulePrivate},
 	{netip.MustParsePrefix("100.64.0.0/10"), RulePrivate},
+	{netip.MustParsePrefix("198.18.0.0/15"), RulePrivate},
 	{netip.MustParsePrefix("fc00::/7"), RulePrivate},
+	// NAT64 for a local network (RFC 8215): the IPv4 address it reaches
+	// depends on the operator's translator, so it is judged as private.
+	{netip.MustParsePrefix("64:ff9b:1::/48"), RulePrivate},
 }
 
 // classify returns the rule that governs a (empty: public) and the range it
@@ -63,13 +68,20 @@ func classify(a netip.Addr) (Rule, string) {
 // address in their last 32 bits.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
+// sixToFour is the 6to4 prefix: 2002:AABB:CCDD::/48 reaches the IPv4
+// address AA.BB.CC.DD through a relay.
+var sixToFour = netip.MustParsePrefix("2002::/16")
+
 // embeddedIPv4 returns the IPv4 address that a reaches when it is an
-// IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address, else a.
+// IPv4-mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::a.b.c.d) or 6to4
+// (2002:aabb:ccdd::) address, else a.
 func embeddedIPv4(a netip.Addr) netip.Addr {
 	a = a.Unmap()
-	if a.Is6() && nat64.Contains(a) {
-		b := a.As16()
+	switch b := a.As16(); {
+	case a.Is6() && nat64.Contains(a):
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	case a.Is6() && sixToFour.Contains(a):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
 	}
 	return a
 }

@@ -10,10 +10,14 @@
 // sending and never echoes it, RedactURL shows only scheme and host, and
 // Sender.Send scrubs the URL out of shoutrrr's errors.
 //
-// Sends obey the outbound policy (internal/netpolicy): CheckTarget judges
-// a URL as written (for the API), and Sender.Send refuses a refused target
-// before sending and sends generic webhooks through a policed HTTP client,
-// bound to its context and timeout.
+// Sends obey the outbound policy (internal/netpolicy). CheckScheme refuses
+// a service whose connections could not be policed; CheckTarget judges the
+// server a URL names, as written and as it resolves (for the API). Every
+// send dials through the policy: the service gets the policed HTTP client,
+// its own client is policed in place, generic webhooks and smtp are sent
+// here through the policed client or dialer bound to the send's context,
+// and the services that only use the process-wide client are sent only
+// when the process installed the policy's client there (see services).
 //
 // # Channel URLs
 //

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/nicholas-fedor/shoutrrr/pkg/services/chat/discord"
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/chat/rocketchat"
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/push/pushover"
 	"github.com/nicholas-fedor/shoutrrr/pkg/services/specialized/generic"
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 
@@ -68,14 +70,34 @@ func sendGeneric(ctx context.Context, hc *http.Client, svc *generic.Service, mes
 	return nil
 }
 
-// useHTTPClient makes svc send through hc where shoutrrr lets a caller
-// choose the client (ntfy, pagerduty, discord); other services keep their
-// own (see Sender).
-func useHTTPClient(svc types.Service, hc *http.Client) {
+// useHTTPClient makes svc send through the policy p before its send: the
+// policed client hc where shoutrrr lets a caller choose the client (ntfy,
+// pagerduty, discord, rocketchat, pushover), or the service's own client
+// policed in place where shoutrrr hands it out (gotify, mattermost: their
+// TLS settings are kept). release closes that client's idle connections.
+// A service that should have been given one (services says ownClient)
+// but was not is an error, never an unpoliced send.
+func useHTTPClient(svc types.Service, p *netpolicy.Policy, hc *http.Client) (release func(), err error) {
+	release = func() {}
 	switch s := svc.(type) {
 	case interface{ SetHTTPClient(*http.Client) }:
 		s.SetHTTPClient(hc)
 	case *discord.Service:
 		s.HTTPClient = hc
+	case *rocketchat.Service:
+		s.Client = hc
+	case *pushover.Service:
+		s.Client = hc
+	case interface{ GetHTTPClient() *http.Client }:
+		own := s.GetHTTPClient()
+		if own == nil || !p.Police(own, hc.Timeout) {
+			return release, fmt.Errorf("%w: %s: its HTTP client cannot be policed", ErrSchemeRefused, svc.GetID())
+		}
+		release = own.CloseIdleConnections
+	default:
+		if services[svc.GetID()].client == ownClient {
+			return release, fmt.Errorf("%w: %s: no policed client could be given", ErrSchemeRefused, svc.GetID())
+		}
 	}
+	return release, nil
 }

@@ -57,10 +57,10 @@ func TestSendRefusedTargetsMakeNoConnection(t *testing.T) {
 	if !errors.Is(metadata, netpolicy.ErrRefused) {
 		t.Fatalf("send to the metadata address under the permissive policy: %v, want refused", metadata)
 	}
-	if err := CheckTarget(mustPolicy(t, ""), "slack://10.0.0.1/token-b/token-c"); err != nil {
+	if err := CheckTarget(t.Context(), mustPolicy(t, ""), "slack://10.0.0.1/token-b/token-c"); err != nil {
 		t.Errorf("a slack token in the host position is not a target: %v", err)
 	}
-	if err := CheckTarget(mustPolicy(t, ""), "generic://10.0.0.1/hook"); !errors.Is(err, netpolicy.ErrRefused) {
+	if err := CheckTarget(t.Context(), mustPolicy(t, ""), "generic://10.0.0.1/hook"); !errors.Is(err, netpolicy.ErrRefused) {
 		t.Errorf("CheckTarget(private literal) = %v, want refused", err)
 	}
 }

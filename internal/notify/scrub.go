@@ -9,7 +9,7 @@ import (
 	"unicode"
 )
 
-// minFragment is the shortest URL part scrubSecrets hides on its own;
+// minFragment is the shortest URL part ScrubURL hides on its own;
 // shorter parts ("a", "1") would mangle the text and are no secrets.
 // Parts shorter than minAnywhere ("hook", "api") are hidden only where
 // they stand alone, not inside a longer word ("webhook").
@@ -22,13 +22,13 @@ const (
 // quote the request URL, e.g. `Post "https://host/path?token=…": …`).
 var embeddedURL = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>` + "`" + `]*`)
 
-// scrubSecrets returns text with the notification URL raw and every part of
+// ScrubURL returns text with the notification URL raw and every part of
 // it that may be secret (userinfo, path and its segments, query keys and
-// values, fragment, and the host of secretHostSchemes) replaced by "***",
+// values, fragment, and a host that RedactURL hides) replaced by "***",
 // in raw and in escaped form. Every URL inside text is first reduced to
 // RedactURL's form, which also covers URLs a service derived from raw
 // (e.g. https://api.telegram.org/bot<token>/sendMessage).
-func scrubSecrets(text, raw string) string {
+func ScrubURL(text, raw string) string {
 	text = embeddedURL.ReplaceAllStringFunc(text, RedactURL)
 	for _, f := range secretFragments(raw) {
 		if len(f) >= minAnywhere {
@@ -96,11 +96,15 @@ func urlParts(u *url.URL) []string {
 	var parts []string
 	if u.User != nil {
 		parts = append(parts, u.User.String(), u.User.Username())
+		parts = append(parts, strings.FieldsFunc(u.User.Username(), isTokenDelimiter)...)
 		if pw, ok := u.User.Password(); ok {
 			parts = append(parts, pw)
+			parts = append(parts, strings.FieldsFunc(pw, isTokenDelimiter)...)
 		}
 	}
-	if secretHostSchemes[serviceScheme(u)] {
+	// A hidden host is a secret, unless it is the service's own name
+	// (telegram://token@telegram).
+	if hostHidden(u) && !strings.EqualFold(u.Hostname(), serviceScheme(u)) {
 		parts = append(parts, u.Host, u.Hostname())
 	}
 	parts = append(parts, u.Opaque, u.Path, u.RawPath, u.RawQuery, u.Fragment, u.RawFragment)
@@ -116,6 +120,12 @@ func urlParts(u *url.URL) []string {
 		}
 	}
 	return parts
+}
+
+// isTokenDelimiter reports whether r separates the parts of a composite
+// token (slack's "A-B-C", telegram's "bot:key").
+func isTokenDelimiter(r rune) bool {
+	return isURLDelimiter(r) || r == '-' || r == '.'
 }
 
 // isURLDelimiter reports whether r separates URL parts.

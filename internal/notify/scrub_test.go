@@ -30,12 +30,12 @@ func TestScrubSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := scrubSecrets(tt.text, tt.url)
+			got := ScrubURL(tt.text, tt.url)
 			if strings.Contains(got, secret) {
-				t.Fatalf("scrubSecrets leaks: %q", got)
+				t.Fatalf("ScrubURL leaks: %q", got)
 			}
 			if tt.want != "" && got != tt.want {
-				t.Fatalf("scrubSecrets = %q\n want %q", got, tt.want)
+				t.Fatalf("ScrubURL = %q\n want %q", got, tt.want)
 			}
 		})
 	}

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/chat/telegram"
+	"github.com/nicholas-fedor/shoutrrr/pkg/services/email/smtp"
 	"github.com/nicholas-fedor/shoutrrr/pkg/services/specialized/generic"
+	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 
 	"github.com/windflow/monitor/internal/netpolicy"
 )
@@ -45,18 +48,18 @@ var ErrUnreachable = errors.New("receiver unreachable")
 // template=json). generic://host/path without disabletls=yes uses HTTPS.
 //
 // Every send obeys an outbound policy (Sender.Policy, else
-// netpolicy.Default): a URL whose host is a refused address (or a metadata
-// host name) is refused before anything is sent, and a generic webhook —
-// sent here through a policed HTTP client, redirects included, rather than
-// through shoutrrr's http.DefaultClient — is judged on every address it
-// dials, after DNS resolution. ntfy, pagerduty and discord send through
-// the same policed client; the other services use their own HTTP clients
-// (the binary gives http.DefaultClient the policy and a timeout too).
+// netpolicy.Default), judged on every address dialed, after DNS
+// resolution, redirects included: the service is given a client or dialer
+// of the policy (generic webhooks and smtp are sent here in shoutrrr's
+// place, as telegram is, bound to the send's context), or, for the services that only use
+// http.DefaultClient / http.DefaultTransport, the send goes ahead only
+// when the process installed the policy's client there (CheckScheme).
 //
 // Send returns when the service answers, the timeout passes or ctx ends,
-// whichever is first. A generic webhook's request is aborted then; the
-// other services take no context, so their request is abandoned and ends
-// with their HTTP client's timeout (the policed client's is Timeout + 1 s).
+// whichever is first. A generic webhook's request and an smtp session are
+// aborted then; the other services take no context, so their request is
+// abandoned and ends with their HTTP client's timeout (the policed
+// client's is Timeout + 1 s; the process-wide one's is the binary's).
 type Sender struct {
 	// Timeout bounds one Send; zero means DefaultSendTimeout.
 	Timeout time.Duration
@@ -65,7 +68,7 @@ type Sender struct {
 }
 
 // Send sends title and message to rawURL. Errors wrap ErrSendFailed (and
-// ErrInvalidURL, netpolicy.ErrRefused, context.Canceled or
+// ErrInvalidURL, ErrSchemeRefused, netpolicy.ErrRefused, context.Canceled or
 // context.DeadlineExceeded when that is the cause); their text names the
 // URL only as RedactURL does and is scrubbed of every part of the URL,
 // since shoutrrr's errors may embed it, and bounded in length.
@@ -82,11 +85,14 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 	if policy == nil {
 		policy = netpolicy.Default()
 	}
-	if err := CheckTarget(policy, rawURL); err != nil {
-		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := CheckScheme(policy, rawURL); err != nil {
+		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
+	}
+	if err := CheckTarget(ctx, policy, rawURL); err != nil {
+		return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
+	}
 
 	done := make(chan error, 1) // buffered: an abandoned send still finishes
 	go func() {
@@ -94,7 +100,7 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 		// after ctx's, so that a service without a context (ntfy…) is cut by
 		// ctx first, and its abandoned request ends soon after.
 		hc := policy.HTTPClient(timeout + time.Second)
-		err := sendNow(ctx, hc, rawURL, title, message)
+		err := sendNow(ctx, policy, hc, rawURL, title, message)
 		hc.CloseIdleConnections()
 		done <- err
 	}()
@@ -109,10 +115,13 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, cerr)
 		}
-		if errors.Is(err, ErrInvalidURL) {
+		if errors.Is(err, ErrInvalidURL) || errors.Is(err, ErrSchemeRefused) {
 			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, err)
 		}
-		text := netpolicy.RemoteText(scrubSecrets(err.Error(), rawURL))
+		text := netpolicy.RemoteText(ScrubURL(err.Error(), rawURL))
+		if strings.Contains(err.Error(), netpolicy.ErrRefused.Error()) {
+			return fmt.Errorf("%w to %s: %w", ErrSendFailed, where, refusalText(text))
+		}
 		if _, ok := errors.AsType[*net.OpError](err); ok {
 			return fmt.Errorf("%w to %s: %w: %s", ErrSendFailed, where, ErrUnreachable, text)
 		}
@@ -122,24 +131,41 @@ func (s Sender) Send(ctx context.Context, rawURL, title, message string) error {
 	}
 }
 
-// CheckTarget judges the host of a notification URL as written (no DNS
-// lookup) under p: a refused address or metadata host name gives the
-// *netpolicy.RefusedError. Services that keep a credential in the host
-// position (slack://token-a/…) are not judged (their host is not dialed).
-// The API calls it on create, update and test send (refused → 400).
-func CheckTarget(p *netpolicy.Policy, rawURL string) error {
+// refusalText is a refusal a service passed on only as text (notifiarr
+// formats its errors with %v): it still matches netpolicy.ErrRefused.
+type refusalText string
+
+func (r refusalText) Error() string { return string(r) }
+
+// Is makes errors.Is(err, netpolicy.ErrRefused) true.
+func (r refusalText) Is(target error) bool { return target == netpolicy.ErrRefused }
+
+// CheckTarget judges the server a notification URL names (its host, or
+// teams' host parameter) under p, as written and as it resolves now: a
+// refused address or metadata host name gives the
+// *netpolicy.RefusedError. Services whose server is fixed (telegram,
+// slack…; their host position holds a credential) name none: their
+// server is judged when it is dialed. The API calls it on create, update
+// and test send (refused → 400); every dial judges again.
+func CheckTarget(ctx context.Context, p *netpolicy.Policy, rawURL string) error {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
-	if err != nil || secretHostSchemes[serviceScheme(u)] {
+	if err != nil {
 		return nil
 	}
-	return p.CheckHost(u.Hostname())
+	host := targetHost(u)
+	if host == "" {
+		return nil
+	}
+	return p.CheckResolved(ctx, host)
 }
 
 // sendNow locates the service for rawURL and sends through it, turning a
-// panic inside shoutrrr into an error: a generic webhook through hc bound
-// to ctx, another service through hc where it accepts one. Its errors are
-// NOT scrubbed, except those wrapping ErrInvalidURL.
-func sendNow(ctx context.Context, hc *http.Client, rawURL, title, message string) (err error) {
+// panic inside shoutrrr into an error: a generic webhook through hc and an
+// smtp mail through p's dialer, both bound to ctx; another service through
+// hc or its own client policed by p where it accepts one, else through the
+// process-wide client (CheckScheme allowed it). Its errors are NOT
+// scrubbed, except those wrapping ErrInvalidURL.
+func sendNow(ctx context.Context, p *netpolicy.Policy, hc *http.Client, rawURL, title, message string) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("service panicked: %v", p)
@@ -150,9 +176,27 @@ func sendNow(ctx context.Context, hc *http.Client, rawURL, title, message string
 		return err
 	}
 	body, params := composeBody(carriesTitle(svc), title, message)
-	if g, ok := svc.(*generic.Service); ok {
-		return sendGeneric(ctx, hc, g, body, params)
+	switch s := svc.(type) {
+	case *generic.Service:
+		return sendGeneric(ctx, hc, s, body, params)
+	case *telegram.Service:
+		return sendTelegram(ctx, hc, *s.Config, title, body)
+	case *smtp.Service:
+		subject := title
+		if subject == "" {
+			subject = s.Config.Subject
+		}
+		return sendSMTP(ctx, p, s.Config, subject, message)
 	}
-	useHTTPClient(svc, hc)
+	release, err := useHTTPClient(svc, p, hc)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if c, ok := svc.(interface {
+		SendWithContext(ctx context.Context, message string, params *types.Params) error
+	}); ok {
+		return c.SendWithContext(ctx, body, &params)
+	}
 	return svc.Send(body, &params)
 }

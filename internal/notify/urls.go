@@ -9,6 +9,8 @@ import (
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 	"github.com/nicholas-fedor/shoutrrr/pkg/services/chat/matrix"
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
+
+	"github.com/windflow/monitor/internal/netpolicy"
 )
 
 // MaxURLLength is the longest notification URL ValidateURL accepts, in bytes.
@@ -16,14 +18,6 @@ const MaxURLLength = 2048
 
 // ErrInvalidURL is wrapped by ValidateURL's errors.
 var ErrInvalidURL = errors.New("invalid notification URL")
-
-// secretHostSchemes are the services whose URL carries a credential in the
-// host position (pushbullet://api-token, ifttt://key, wecom://key,
-// pushover://…@userKey, slack://token-a/token-b/token-c): RedactURL and
-// error scrubbing hide their host too.
-var secretHostSchemes = map[string]bool{
-	"slack": true, "pushbullet": true, "ifttt": true, "wecom": true, "pushover": true,
-}
 
 // ValidateURL checks a notification URL without sending anything: it is
 // non-empty, at most MaxURLLength bytes, parses, names a service shoutrrr
@@ -37,9 +31,12 @@ func ValidateURL(raw string) error {
 }
 
 // RedactURL returns "scheme://host/***": the host without userinfo, the
-// port kept, everything else hidden ("ntfy://ntfy.sh/***"). For services
-// that keep a credential in the host (see secretHostSchemes) the host is
-// hidden too ("slack://***/***"). Unparsable input gives "(invalid URL)".
+// port kept, everything else hidden ("ntfy://ntfy.sh/***"). The host is
+// shown only for services whose host is the server dialed (see services);
+// for the others it may hold a credential (notifiarr://apikey,
+// pushbullet://token, slack://…@channel) and is hidden too
+// ("notifiarr://***/***"), as it is for schemes this package does not
+// know. Unparsable input gives "(invalid URL)".
 func RedactURL(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Scheme == "" || u.Opaque != "" {
@@ -50,7 +47,7 @@ func RedactURL(raw string) string {
 
 // visibleHost is u's host (with port) as RedactURL shows it.
 func visibleHost(u *url.URL) string {
-	if secretHostSchemes[serviceScheme(u)] {
+	if hostHidden(u) {
 		return "***"
 	}
 	return u.Host
@@ -93,13 +90,17 @@ func locateService(raw string, validateOnly bool) (svc types.Service, err error)
 	}()
 	if validateOnly && scheme == "matrix" && u.Scheme == scheme {
 		if err := (&matrix.Config{}).SetURL(u); err != nil {
-			return nil, fmt.Errorf("%w: %s configuration: %s", ErrInvalidURL, scheme, scrubSecrets(err.Error(), raw))
+			return nil, fmt.Errorf("%w: %s configuration: %s", ErrInvalidURL, scheme, ScrubURL(err.Error(), raw))
 		}
 		return nil, nil
 	}
 	svc, err = r.Locate(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s configuration: %s", ErrInvalidURL, scheme, scrubSecrets(initDetail(r, u, err), raw))
+		detail, cause := initDetail(r, u, err)
+		if refused, ok := errors.AsType[*netpolicy.RefusedError](cause); ok {
+			return nil, refused // matrix logs in while initialising
+		}
+		return nil, fmt.Errorf("%w: %s configuration: %s", ErrInvalidURL, scheme, ScrubURL(detail, raw))
 	}
 	if err := checkGeneric(u, svc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
@@ -109,22 +110,23 @@ func locateService(raw string, validateOnly bool) (svc types.Service, err error)
 
 // initDetail explains why router.Locate rejected u. The router keeps only
 // a sentinel for initialisation errors, so the service is initialised once
-// more to get the reason. The result may contain secrets: scrub it.
-func initDetail(r *router.ServiceRouter, u *url.URL, locateErr error) string {
+// more to get the reason, returned as cause too. The text may contain
+// secrets: scrub it.
+func initDetail(r *router.ServiceRouter, u *url.URL, locateErr error) (detail string, cause error) {
 	switch {
 	case errors.Is(locateErr, router.ErrCustomURLsNotSupported):
-		return "the " + u.Scheme + " form is not supported"
+		return "the " + u.Scheme + " form is not supported", nil
 	case errors.Is(locateErr, router.ErrCustomURLConversion):
-		return "the " + u.Scheme + " URL could not be converted"
+		return "the " + u.Scheme + " URL could not be converted", nil
 	case !errors.Is(locateErr, router.ErrInitializeFailed) || u.Scheme != serviceScheme(u):
-		return "rejected"
+		return "rejected", nil
 	}
 	svc, err := r.NewService(serviceScheme(u))
 	if err != nil {
-		return "rejected"
+		return "rejected", nil
 	}
 	if err := svc.Initialize(u, nil); err != nil {
-		return err.Error()
+		return err.Error(), err
 	}
-	return "rejected"
+	return "rejected", nil
 }

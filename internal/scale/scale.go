@@ -280,7 +280,7 @@ func (h *harness) start(ctx context.Context) error {
 	}
 	apiEnv := clone(common)
 	apiEnv["WINDFLOW_HTTP_ADDR"] = apiAddr
-	apiEnv["WINDFLOW_METRICS_ADDR"] = "" // /metrics on the API address only
+	apiEnv["WINDFLOW_METRICS_ADDR"] = "" // no metrics listener: the harness reads the worker's
 	apiEnv["WINDFLOW_MUTATION_RATE_LIMIT"] = "-1"
 	if h.worker, err = startChild("worker", cfg.Binary, []string{"worker"}, childEnv(workerEnv), filepath.Join(cfg.DataDir, "worker.log")); err != nil {
 		return err

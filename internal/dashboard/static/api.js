@@ -1,5 +1,6 @@
 // Talking to the API of the same origin: JSON, the token of this browser
-// tab (asked once when the API answers 401), one error type.
+// tab (asked when the API answers 401; cancelling fails the requests that
+// waited for it), one error type.
 
 const TOKEN_KEY = 'windflow.token';
 
@@ -17,7 +18,21 @@ export function token() {
 
 let asking = null;
 
-// askToken shows the token dialog and resolves once one is entered.
+// needsToken is the error of a request refused for want of a token once
+// the dialog was cancelled.
+const needsToken = () => new APIError(401, 'unauthorized',
+  'This API needs its token (WINDFLOW_API_TOKEN). Your next action asks for it again.');
+
+// declined is set when the token dialog is cancelled: 401 answers then
+// fail at once instead of asking again (a page's refresh timers would
+// reopen it), until the user acts: a click, a form or a navigation.
+let declined = false;
+for (const type of ['click', 'submit', 'hashchange']) {
+  window.addEventListener(type, () => { declined = false; }, true);
+}
+
+// askToken shows the token dialog; it resolves once a token is entered and
+// rejects with an APIError when the dialog is closed without one (Esc).
 export function askToken(reason) {
   if (asking) return asking;
   const dialog = document.getElementById('token-dialog');
@@ -27,14 +42,22 @@ export function askToken(reason) {
   err.hidden = !reason;
   err.textContent = reason || '';
   input.value = '';
-  asking = new Promise((resolve) => {
+  asking = new Promise((resolve, reject) => {
+    const listening = new AbortController();
+    const settle = () => { listening.abort(); asking = null; };
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      settle();
       dialog.close();
-      asking = null;
       resolve();
-    }, { once: true });
+    }, { signal: listening.signal });
+    // Esc, or any other way the dialog closes without a token.
+    dialog.addEventListener('close', () => {
+      settle();
+      declined = true;
+      reject(needsToken());
+    }, { signal: listening.signal });
   });
   dialog.showModal();
   input.focus();
@@ -60,6 +83,7 @@ export async function api(path, { method = 'GET', body, headers = {} } = {}) {
       throw new APIError(0, 'network', 'The Windflow API cannot be reached: ' + e.message);
     }
     if (res.status === 401) {
+      if (declined) throw needsToken();
       await askToken(t ? 'That token was refused.' : '');
       continue;
     }

@@ -8,8 +8,8 @@ import { h, clear, fmtTime, errorBox } from './util.js';
 const KEEP = 200;
 
 export function renderEvents(section, envID) {
-  let events = []; // newest first
-  const seen = new Set();
+  let events = []; // newest first, at most KEEP
+  const seen = new Set(); // the IDs of events, and of nothing else
   const containerFilter = h('input', { type: 'search', id: 'event-filter-container', placeholder: 'container name or ID', 'aria-label': 'Filter by container' });
   const actionFilter = h('select', { id: 'event-filter-action', 'aria-label': 'Filter by action' },
     ['', 'start', 'stop', 'die', 'kill', 'oom', 'restart', 'create', 'destroy', 'pause', 'unpause', 'health_status']
@@ -45,12 +45,20 @@ export function renderEvents(section, envID) {
     for (const e of shown) list.append(item(e));
   }
 
+  const newerFirst = (a, b) => (b.timeNano - a.timeNano) || (b.id - a.id);
+
   function add(e, live) {
     if (seen.has(e.id)) return;
+    // Older than every kept event of a full list: it would be dropped at once.
+    if (events.length >= KEEP && newerFirst(e, events[events.length - 1]) > 0) return;
     seen.add(e.id);
     events.push(e);
-    events.sort((a, b) => (b.timeNano - a.timeNano) || (b.id - a.id));
-    if (events.length > KEEP) events = events.slice(0, KEEP);
+    events.sort(newerFirst);
+    if (events.length > KEEP) {
+      for (const old of events.slice(KEEP)) seen.delete(old.id);
+      events = events.slice(0, KEEP);
+    }
+    list.dataset.seen = String(seen.size); // for the tests: stays ≤ KEEP
     if (live && matches(e)) {
       const empty = list.querySelector('.empty');
       if (empty) empty.remove();
