@@ -185,7 +185,9 @@ func runHostile(acts *activities.Activities, activity, id string) (res string, e
 	var suite testsuite.WorkflowTestSuite
 	tenv := suite.NewTestActivityEnvironment()
 	tenv.SetWorkerOptions(sdkworker.Options{BackgroundActivityContext: ctx})
-	tenv.RegisterActivity(acts)
+	tenv.RegisterActivity(acts.CollectMetrics)
+	tenv.RegisterActivity(acts.CheckDisk)
+	tenv.RegisterActivity(acts.PollEvents)
 	switch activity {
 	case "CollectMetrics":
 		_, err = tenv.ExecuteActivity(acts.CollectMetrics, workflows.CollectMetricsInput{EnvironmentID: id, CycleAt: time.Now()})
