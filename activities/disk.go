@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/notify"
 	"github.com/windflow/monitor/internal/store"
@@ -51,20 +49,20 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 		timeout = workflows.DefaultDiskTimeout
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
-	du, err := cli.DiskUsage(dctx, client.DiskUsageOptions{})
+	du, err := engine.DiskUsage(dctx, cli)
 	cancel()
 	if err != nil {
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) {
-			return workflows.DiskSummary{}, fmt.Errorf("disk usage of %s: no answer within %s", env.Name, timeout)
+			return workflows.DiskSummary{}, fmt.Errorf("disk usage of %s: no complete answer within %s: %w", env.Name, timeout, engine.ErrTooSlow)
 		}
 		return workflows.DiskSummary{}, fmt.Errorf("disk usage of %s: %w", env.Name, engine.BoundError(err))
 	}
 	sum := workflows.DiskSummary{
 		CheckedAt:       time.Now().UTC(),
-		ImagesBytes:     max(du.Images.TotalSize, 0),
-		ContainersBytes: max(du.Containers.TotalSize, 0),
-		VolumesBytes:    max(du.Volumes.TotalSize, 0),
-		BuildCacheBytes: max(du.BuildCache.TotalSize, 0),
+		ImagesBytes:     max(du.Images, 0),
+		ContainersBytes: max(du.Containers, 0),
+		VolumesBytes:    max(du.Volumes, 0),
+		BuildCacheBytes: max(du.BuildCache, 0),
 	}
 	sum.TotalBytes = sum.ImagesBytes + sum.ContainersBytes + sum.VolumesBytes + sum.BuildCacheBytes
 	telemetry.FromContext(ctx).DiskUsage(env.Name, sum.TotalBytes)
@@ -73,11 +71,11 @@ func (a *Activities) CheckDisk(ctx context.Context, in workflows.CheckDiskInput)
 	case env.Settings.DiskCapacityBytes > 0:
 		sum.CapacityBytes, sum.CapacitySource = env.Settings.DiskCapacityBytes, capacityConfigured
 	case env.Settings.DiskCapacityBytes == 0 && strings.HasPrefix(env.Endpoint, "unix://"):
-		info, err := cli.Info(ctx, client.InfoOptions{})
+		info, err := engine.Info(ctx, cli)
 		if err != nil {
-			return workflows.DiskSummary{}, fmt.Errorf("info of %s: %w", env.Name, engine.BoundError(err))
+			return workflows.DiskSummary{}, fmt.Errorf("info of %s: %w", env.Name, err)
 		}
-		if size, ok := filesystemSize(info.Info.DockerRootDir); ok {
+		if size, ok := filesystemSize(info.DockerRootDir); ok {
 			sum.CapacityBytes, sum.CapacitySource = size, capacityStatfs
 		}
 	}

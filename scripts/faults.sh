@@ -8,6 +8,7 @@
 #   TestFaultEnvironmentDeleted       activities  an environment deleted under its workflow
 #   TestFaultTemporalRestart          activities  a (private) Temporal server restarted
 #   TestFaultSlowEventConsumer        activities  events dropped for a reader held up: recovered or a gap
+#   TestFaultHostileEngine            activities  1 GiB, endless, slow and malformed answers, 100,000 containers
 #   TestFaultSlowPeer                 api         100 sends a service to a peer that never answers: goroutines, fds flat
 #   TestEndToEnd_EventsEngineRestart  api         dockerd restarted under a stream: one gap
 #   TestHostileRequests               api         1,200 seeded hostile requests: 0 answers >= 500

@@ -39,10 +39,18 @@ type Collector struct {
 // A container that vanished between the list and its stats read is left out
 // and is not an error. An engine that cannot be reached, or that fails a
 // request, gives an error (wrapping ErrUnreachable when it did not answer at
-// all); so does ctx being done. Samples come in list order.
+// all); so does ctx being done. Every answer is read under its bound
+// (bounds.go): past one, the error wraps ErrTooLarge; an engine still
+// answering ReplyMargin before ctx's deadline gives one wrapping
+// ErrTooSlow. Samples come in list order.
 func (c Collector) Collect(ctx context.Context, cli *client.Client, prev map[string]CPUCounters) (HostSample, []ContainerSample, error) {
 	if cli == nil {
 		return HostSample{}, nil, errors.New("engine: collect: nil client")
+	}
+	ctx, cancelReply, tooSlow := withReplyDeadline(ctx)
+	defer cancelReply()
+	if err := negotiate(ctx, cli); err != nil {
+		return HostSample{}, nil, tooSlow("ping", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -55,18 +63,14 @@ func (c Collector) Collect(ctx context.Context, cli *client.Client, prev map[str
 	}
 	infoDone := make(chan infoResult, 1)
 	go func() {
-		res, err := cli.Info(ctx, client.InfoOptions{})
-		if err != nil {
-			infoDone <- infoResult{err: engineError("info", err)}
-			return
-		}
-		infoDone <- infoResult{ncpu: res.Info.NCPU, memTotal: res.Info.MemTotal}
+		info, err := Info(ctx, cli)
+		infoDone <- infoResult{ncpu: info.NCPU, memTotal: info.MemTotal, err: tooSlow("info", err)}
 	}()
 	samples, err := c.listAndRead(ctx, cli, prev)
 	if err != nil {
 		cancel()
 		<-infoDone
-		return HostSample{}, nil, err
+		return HostSample{}, nil, tooSlow("collect", err)
 	}
 	info := <-infoDone
 	if info.err != nil {
@@ -78,11 +82,11 @@ func (c Collector) Collect(ctx context.Context, cli *client.Client, prev map[str
 
 // listAndRead lists the running containers and reads their stats.
 func (c Collector) listAndRead(ctx context.Context, cli *client.Client, prev map[string]CPUCounters) ([]ContainerSample, error) {
-	list, err := cli.ContainerList(ctx, client.ContainerListOptions{})
+	list, err := listRunning(ctx, cli)
 	if err != nil {
-		return nil, engineError("list containers", err)
+		return nil, err
 	}
-	return c.readAll(ctx, cli, list.Items, prev)
+	return c.readAll(ctx, cli, list, prev)
 }
 
 // readAll reads the stats of items, all at once up to c.parallelism() reads

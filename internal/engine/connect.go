@@ -100,12 +100,13 @@ func NewClientWithPolicy(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (
 // about 25 KB of worker memory (two goroutines, two 4 KB buffers) for as
 // long as it is kept; a new plain one costs a TCP connect, a new TLS one a
 // handshake. So the connections to a plain engine (unix socket or tcp://)
-// are reused within a cycle (list, info; its stats reads have connections
-// of their own, see readStatsDirect) and closed two seconds
-// after it (a cycle's requests follow each other within a second, and at
-// 1,000 environments every second an idle connection is kept costs ~1 MB),
-// and a TLS engine keeps up to IdleConnsPerTLSEngine of them between
-// cycles, so that a cycle costs few handshakes. Requests are a few hundred
+// are reused within a cycle (the client's pings; its list, info and stats
+// reads have connections of their own, see getBounded and readStatsDirect)
+// and closed two seconds after it (at 1,000 environments every second an
+// idle connection is kept costs ~1 MB), and a TLS engine keeps up to
+// IdleConnsPerTLSEngine of them between cycles, in the client's transport
+// (pings, stats) and in the pooled one of its bounded reads (clientDial),
+// so that a cycle costs few handshakes. Requests are a few hundred
 // bytes: a 1 KB write buffer instead of 4 KB per connection.
 const (
 	IdleConnsPerEngine    = 2
@@ -178,7 +179,7 @@ func newClient(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (*client.Cl
 	}
 	if tlsCfg != nil {
 		// A plain client's Dialer is the transport's (policedDial).
-		rememberDial(cli, tlsCfg, p)
+		rememberDial(cli, ep, tlsCfg, p)
 	}
 	return cli, ep, nil
 }
@@ -242,17 +243,37 @@ var clientDials = struct {
 type clientDial struct {
 	tls    *tls.Config // nil: no TLS
 	policy *netpolicy.Policy
+	// pooled sends the bounded requests of get.go to a TLS engine: a
+	// transport like the client's own (which it keeps to itself), so that
+	// they reuse connections instead of a handshake each.
+	pooled *http.Client
 }
 
-func rememberDial(cli *client.Client, cfg *tls.Config, p *netpolicy.Policy) {
+func rememberDial(cli *client.Client, ep endpoint, cfg *tls.Config, p *netpolicy.Policy) {
 	k := weak.Make(cli)
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         policedDial(ep, p),
+		MaxIdleConns:        IdleConnsPerTLSEngine,
+		MaxIdleConnsPerHost: IdleConnsPerTLSEngine,
+		IdleConnTimeout:     IdleTLSConnTimeout,
+		WriteBufferSize:     connWriteBufferSize,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		TLSClientConfig:     cfg,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
 	clientDials.Lock()
-	clientDials.m[k] = clientDial{tls: cfg, policy: p}
+	clientDials.m[k] = clientDial{tls: cfg, policy: p,
+		pooled: &http.Client{Transport: transport, CheckRedirect: client.CheckRedirect}}
 	clientDials.Unlock()
 	runtime.AddCleanup(cli, func(k weak.Pointer[client.Client]) {
 		clientDials.Lock()
+		d := clientDials.m[k]
 		delete(clientDials.m, k)
 		clientDials.Unlock()
+		if d.pooled != nil {
+			d.pooled.CloseIdleConnections()
+		}
 	}, k)
 }
 

@@ -16,6 +16,11 @@
 // connections one environment holds to its engine; lower it for an engine
 // behind a proxy that caps connections. Measured figures: docs/capacity.md.
 //
+// Every answer of an engine is read under a bound (bounds.go), and the
+// reads of a cycle give up ReplyMargin before its deadline: a hostile or
+// broken engine gets a clear error, never the worker's memory or the
+// cycle's whole timeout.
+//
 // A container restart resets its counters; CPUPercent then returns 0 and
 // the sample says CPUKnown=false, and the next cycle is exact again.
 package engine

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/windflow/monitor/internal/netpolicy"
 )
 
 // EventsQuery selects the events ReadEvents reads.
@@ -29,8 +31,9 @@ type EventsQuery struct {
 	Filtered bool
 }
 
-// maxEventLine bounds one line of the event stream. Longer lines (labels
-// of several MiB) are passed to onMalformed truncated and skipped.
+// maxEventLine bounds one line of the event stream that is decoded.
+// Longer lines (labels of several MiB) are passed to onMalformed truncated
+// and skipped, up to MaxEventLineSkipped: a longer one ends the read.
 const maxEventLine = 4 << 20
 
 // errStopReading is returned by ReadRing's callback to end the read after
@@ -49,12 +52,25 @@ var errStopReading = errors.New("stop reading")
 //   - ctx.Err() when ctx is cancelled;
 //   - fn's error, unchanged, when fn returns one;
 //   - an engine error (wrapping ErrUnreachable when no connection could be
-//     made) when the request fails or the connection breaks.
+//     made) when the request fails or the connection breaks; one wrapping
+//     ErrTooLarge at a line over MaxEventLineSkipped; with Until set, one
+//     wrapping ErrTooSlow when the engine has not ended the stream
+//     ReplyMargin before ctx's deadline.
 //
 // It does its own HTTP request on the client's dialer and negotiated API
 // version, decoding line by line, because the client's Events stops at the
 // first line it cannot decode.
 func ReadEvents(ctx context.Context, cli *client.Client, q EventsQuery, fn func(Event) error, onMalformed func(line []byte)) error {
+	if q.Until > 0 {
+		rctx, cancel, tooSlow := withReplyDeadline(ctx)
+		defer cancel()
+		return tooSlow("read events", readEvents(rctx, cli, q, fn, onMalformed))
+	}
+	return readEvents(ctx, cli, q, fn, onMalformed)
+}
+
+// readEvents is ReadEvents without the reply deadline.
+func readEvents(ctx context.Context, cli *client.Client, q EventsQuery, fn func(Event) error, onMalformed func(line []byte)) error {
 	body, err := openEvents(ctx, cli, q)
 	if err != nil {
 		return err
@@ -65,9 +81,12 @@ func ReadEvents(ctx context.Context, cli *client.Client, q EventsQuery, fn func(
 	// and worker) should cost little memory.
 	r := bufio.NewReaderSize(body, 1<<10)
 	for {
-		line, tooLong, rerr := readLine(r, maxEventLine)
+		line, tooLong, rerr := readLine(r, maxEventLine, MaxEventLineSkipped)
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if errors.Is(rerr, ErrTooLarge) {
+			return fmt.Errorf("engine: read events: %w", rerr)
 		}
 		if line = trimEventLine(line); len(line) > 0 {
 			ev, derr := DecodeEvent(line)
@@ -255,11 +274,16 @@ func keptFilters() string {
 
 // readLine reads one line (with its '\n', if any) of at most limit bytes.
 // When the line is longer, it returns its first limit bytes with tooLong set,
-// having consumed the rest. err is the reader's error after the line
+// having consumed the rest, up to maxSkipped bytes in all: past them, err
+// is a *TooLargeError. Otherwise err is the reader's error after the line
 // (io.EOF at the end of the stream).
-func readLine(r *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+func readLine(r *bufio.Reader, limit, maxSkipped int) (line []byte, tooLong bool, err error) {
+	consumed := 0
 	for {
 		chunk, err := r.ReadSlice('\n')
+		if consumed += len(chunk); consumed > maxSkipped {
+			return line, true, &TooLargeError{What: "an event line", Limit: int64(maxSkipped)}
+		}
 		if room := limit - len(line); len(chunk) > room {
 			tooLong = true
 			chunk = chunk[:max(room, 0)]
@@ -278,13 +302,13 @@ func trimEventLine(line []byte) []byte {
 
 // SystemTime returns the engine's clock: GET /info SystemTime.
 func SystemTime(ctx context.Context, cli *client.Client) (time.Time, error) {
-	res, err := cli.Info(ctx, client.InfoOptions{})
+	info, err := Info(ctx, cli)
 	if err != nil {
-		return time.Time{}, engineError("info", err)
+		return time.Time{}, err
 	}
-	t, err := time.Parse(time.RFC3339Nano, res.Info.SystemTime)
+	t, err := time.Parse(time.RFC3339Nano, info.SystemTime)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("engine: info: SystemTime %q: %w", res.Info.SystemTime, err)
+		return time.Time{}, fmt.Errorf("engine: info: SystemTime %q: %w", netpolicy.RemoteText(info.SystemTime), err)
 	}
 	return t, nil
 }

@@ -43,17 +43,15 @@ func readStats(ctx context.Context, cli *client.Client, id string, prev *CPUCoun
 	return decodeStats(ctx, res.Body, id, prev)
 }
 
-// decodeStats decodes the stats record of container id from body.
+// decodeStats decodes the stats record of container id from body, bounded
+// to MaxStatsBody.
 func decodeStats(ctx context.Context, body io.Reader, id string, prev *CPUCounters) (ContainerSample, bool, error) {
 	var rec container.StatsResponse
-	if err := json.NewDecoder(body).Decode(&rec); err != nil {
+	if err := json.NewDecoder(newBoundedReader(body, MaxStatsBody, "a stats body")).Decode(&rec); err != nil {
 		if errors.Is(err, io.EOF) && ctx.Err() == nil {
 			return ContainerSample{}, false, nil
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return ContainerSample{}, false, engineError(fmt.Sprintf("decode stats of %s", id), err)
+		return ContainerSample{}, false, engineError(fmt.Sprintf("decode stats of %s", id), decodeError("a stats record", ctxOr(ctx, err)))
 	}
 	if rec.Read.IsZero() {
 		// A container that stopped answers {"id":…,"name":…} at once.
@@ -92,11 +90,13 @@ func readStatsDirect(ctx context.Context, cli *client.Client, id string, prev *C
 	if err != nil {
 		return ContainerSample{}, false, engineError(op, err)
 	}
+	// The connection first: closing the body of a response read with
+	// http.ReadResponse drains it, all of a hostile engine's endless one.
 	defer func() {
 		stop()
 		_ = conn.Close()
+		_ = resp.Body.Close()
 	}()
-	defer func() { _ = resp.Body.Close() }()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusConflict:

@@ -43,6 +43,10 @@
 //     Engine.ExpectedDisk.
 //   - Anything else: 404 {"message":"page not found"}.
 //
+// StartHostile (hostile.go) is one such engine that answers one request
+// with a hostile body instead (1 GiB, endless, a slow drip, malformed
+// JSON, 100,000 containers): the fault suite's hostile engine.
+//
 // What is not modelled: container life cycle (the restart events change
 // nothing: containers keep running and their counters keep growing), any
 // write endpoint, exec, logs, TLS, unix sockets, API versions other than
