@@ -11,7 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/windflow/monitor/api"
+	"github.com/windflow/monitor/internal/temporalconn"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -23,11 +27,14 @@ type config struct {
 	DatabaseURL       string
 	TemporalAddress   string
 	TemporalNamespace string
-	TaskQueue         string
-	HTTPAddr          string
-	TemporalUIURL     string
-	DockerHost        string
-	StatsParallelism  int
+	// temporal is the resolved connection (loadTemporal): the flags over
+	// Temporal's environment configuration (TLS, mTLS, API key, profiles).
+	temporal         client.Options
+	TaskQueue        string
+	HTTPAddr         string
+	TemporalUIURL    string
+	DockerHost       string
+	StatsParallelism int
 	// PublicURL is the dashboard's base URL as people open it, for the
 	// links of alert notifications ($WINDFLOW_PUBLIC_URL); empty: derived
 	// from HTTPAddr (see publicURL).
@@ -164,8 +171,10 @@ func loadConfig(fs *flag.FlagSet) *config {
 	envInt, envBool, envDuration := c.envErrors.int, c.envErrors.bool, c.envErrors.duration
 	fs.StringVar(&c.DatabaseURL, "database-url",
 		env("DATABASE_URL", "postgres://postgres@127.0.0.1:55432/windflow?sslmode=disable"), "PostgreSQL URL ($DATABASE_URL)")
-	fs.StringVar(&c.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port ($TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace ($TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TemporalAddress, "temporal-address", "",
+		"Temporal frontend host:port; default: Temporal's environment configuration ($TEMPORAL_ADDRESS, $TEMPORAL_PROFILE), else 127.0.0.1:7233")
+	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", "",
+		"Temporal namespace; default: Temporal's environment configuration ($TEMPORAL_NAMESPACE), else default")
 	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", workflows.DefaultTaskQueue), "Temporal task queue ($WINDFLOW_TASK_QUEUE)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
@@ -325,4 +334,18 @@ func (c config) checkTokenLength() error {
 	return fmt.Errorf("the API token (WINDFLOW_API_TOKEN) has %d characters, under the %d required: a short token can be guessed; "+
 		"set a random one (e.g. `openssl rand -hex 32`), or set WINDFLOW_ALLOW_SHORT_TOKEN=true (-allow-short-token) to use it anyway",
 		n, api.MinTokenLength)
+}
+
+// loadTemporal resolves the Temporal connection from Temporal's environment
+// configuration (temporalconn: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles), the flags winning, and
+// fills TemporalAddress and TemporalNamespace with what it resolved.
+func (c *config) loadTemporal(lookup envconfig.EnvLookup) error {
+	opts, err := temporalconn.Load(lookup, temporalconn.Overrides{Address: c.TemporalAddress, Namespace: c.TemporalNamespace})
+	if err != nil {
+		return err
+	}
+	c.temporal = opts
+	c.TemporalAddress, c.TemporalNamespace = opts.HostPort, opts.Namespace
+	return nil
 }

@@ -27,6 +27,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"go.temporal.io/sdk/contrib/envconfig"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -61,7 +63,11 @@ func main() {
 	fs := flag.NewFlagSet("windflow "+cmd, flag.ExitOnError)
 	cfg := loadConfig(fs)
 	_ = fs.Parse(args)
-	if err := cfg.validate(); err != nil {
+	err := cfg.loadTemporal(envconfig.EnvLookupOS)
+	if err == nil {
+		err = cfg.validate()
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "windflow %s: bad configuration:\n%v\n", cmd, err)
 		os.Exit(2)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/windflow/monitor/internal/secretbox"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/telemetry"
+	"github.com/windflow/monitor/internal/temporalconn"
 	"github.com/windflow/monitor/worker"
 	"github.com/windflow/monitor/workflows"
 )
@@ -51,15 +53,19 @@ func newTelemetry() (tel *telemetry.Metrics, stop func(), err error) {
 // dialTemporal connects to Temporal, logging through slog and reporting the
 // SDK's metrics into tel (nil: none).
 func dialTemporal(ctx context.Context, cfg config, tel *telemetry.Metrics) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         tlog.NewStructuredLogger(slog.Default()),
-		MetricsHandler: tel.TemporalMetricsHandler(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dial temporal at %s: %w", cfg.TemporalAddress, err)
+	if cfg.temporal.HostPort == "" {
+		if err := cfg.loadTemporal(envconfig.EnvLookupOS); err != nil {
+			return nil, err
+		}
 	}
+	opts := cfg.temporal
+	opts.Logger = tlog.NewStructuredLogger(slog.Default())
+	opts.MetricsHandler = tel.TemporalMetricsHandler()
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal at %s: %w", temporalconn.Describe(opts), err)
+	}
+	slog.Info("connected to temporal", "temporal", temporalconn.Describe(opts))
 	return c, nil
 }
 

@@ -26,10 +26,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/windflow/monitor/internal/engine/fakeengine"
 	"github.com/windflow/monitor/internal/store"
+	"github.com/windflow/monitor/internal/temporalconn"
 	"github.com/windflow/monitor/workflows"
 )
 
@@ -175,12 +177,16 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if h.dbURL, err = databaseURL(cfg.BaseDatabaseURL, cfg.Database); err != nil {
 		return nil, err
 	}
-	h.tc, err = client.DialContext(ctx, client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	// TLS, mTLS or an API key come from Temporal's environment
+	// configuration, which the worker and api it starts inherit too.
+	opts, err := temporalconn.Load(envconfig.EnvLookupOS, temporalconn.Overrides{Address: cfg.TemporalAddress, Namespace: cfg.Namespace})
 	if err != nil {
-		return nil, fmt.Errorf("scale: dial temporal at %s: %w", cfg.TemporalAddress, err)
+		return nil, fmt.Errorf("scale: %w", err)
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.tc, err = client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("scale: dial temporal at %s: %w", temporalconn.Describe(opts), err)
 	}
 	defer h.tc.Close()
 
