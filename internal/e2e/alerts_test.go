@@ -145,6 +145,8 @@ func TestAlertsEndToEnd(t *testing.T) {
 // TestAlertsSurviveWorkerKill: the worker process is SIGKILLed while a
 // CPU rule is pending; the next worker fires the alert once, a minute
 // after the breach began (the pending time is not lost, nor counted again).
+// The outage stays under two intervals between samples (15 s interval,
+// 5 s without a worker): a longer gap restarts pending by design.
 func TestAlertsSurviveWorkerKill(t *testing.T) {
 	d := enginetest.StartDaemon(t)
 	cli := d.Client(t)
@@ -153,7 +155,7 @@ func TestAlertsSurviveWorkerKill(t *testing.T) {
 	w := b.startWorker(t, bin, "worker-1")
 	r := newReceiver(t)
 	b.createChannel(t, r)
-	envID := b.createEnvironment(t, d.Endpoint, map[string]any{"metricsIntervalSeconds": 10, "eventsEnabled": false})
+	envID := b.createEnvironment(t, d.Endpoint, map[string]any{"metricsIntervalSeconds": 15, "eventsEnabled": false})
 	rule := b.createRule(t, map[string]any{
 		"name": "busy cpu", "environmentId": envID, "metric": "container_cpu_percent",
 		"op": "above", "threshold": 50, "forSeconds": 60, "containerPattern": "wf-busy-*",
@@ -174,11 +176,12 @@ func TestAlertsSurviveWorkerKill(t *testing.T) {
 		}
 		return false
 	}, b.stateOnTimeout(envID))
-	// Well inside the minute: kill, let a cycle or two pass without a worker.
+	// Well inside the minute: kill, and start the next worker before two
+	// intervals pass without a sample.
 	time.Sleep(15 * time.Second)
 	w.kill(syscall.SIGKILL)
 	killedAt := time.Now()
-	time.Sleep(15 * time.Second)
+	time.Sleep(5 * time.Second)
 	b.startWorker(t, bin, "worker-2")
 
 	eventually(t, 2*time.Minute, "the alert firing", func() bool {
@@ -205,7 +208,7 @@ func TestAlertsSurviveWorkerKill(t *testing.T) {
 		}
 		return n == 1 && r.count("busy cpu") == 1
 	})
-	t.Logf("alerts: worker SIGKILLed %.0f s into a pending minute, down 15 s; fired once, %.0f s after the breach began",
+	t.Logf("alerts: worker SIGKILLed %.0f s into a pending minute, down 5 s; fired once, %.0f s after the breach began",
 		killedAt.Sub(pendingSince).Seconds(), got[0].At.Sub(got[0].Since).Seconds())
 }
 
