@@ -40,7 +40,8 @@ lint:
 # TestFault* and two more by name): the worker SIGKILLed mid-stream x5,
 # PostgreSQL cut 60 s, a private Temporal server restarted, dockerd restarted,
 # a slow event consumer, 1,200 hostile requests, an environment deleted under
-# its workflow. Each case prints its figure ("faults: ..."). About 5 minutes;
+# its workflow, hostile engines, notification peers that never answer. Each
+# case prints its figure ("faults: ..."). About 4 minutes;
 # make test skips TestFault*, CI (.ci/run) runs this after make test.
 faults:
 	scripts/faults.sh
