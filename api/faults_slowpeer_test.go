@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/windflow/monitor/internal/netpolicy"
+	"github.com/windflow/monitor/internal/netpolicy/netpolicytest"
 	"github.com/windflow/monitor/internal/notify"
 )
 
@@ -41,7 +41,7 @@ func TestFaultSlowPeer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault suite: slow peers")
 	}
-	hostPort := silentPeer(t)
+	hostPort := netpolicytest.SilentPeer(t)
 	policy, err := netpolicy.Parse("loopback")
 	if err != nil {
 		t.Fatal(err)
@@ -147,44 +147,4 @@ func openFDs(t *testing.T) int {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	return len(entries)
-}
-
-// silentPeer listens on loopback, accepts every connection and never
-// answers: it reads until the client closes, then closes its side.
-func silentPeer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				_, _ = io.Copy(io.Discard, c)
-				_ = c.Close()
-			})
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }

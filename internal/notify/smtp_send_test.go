@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/windflow/monitor/internal/netpolicy/netpolicytest"
 )
 
 // fakeSMTP is a minimal SMTP server on loopback that keeps the DATA of
@@ -106,7 +107,7 @@ func TestSendSMTP(t *testing.T) {
 // TestSendSMTPSilentServer: a server that accepts and never answers holds
 // a send only until its timeout, and leaves no goroutine of it behind.
 func TestSendSMTPSilentServer(t *testing.T) {
-	hostPort := silentServer(t)
+	hostPort := netpolicytest.SilentPeer(t)
 	start := time.Now()
 	err := Sender{Timeout: 300 * time.Millisecond, Policy: mustPolicy(t, "loopback")}.Send(context.Background(),
 		"smtp://"+hostPort+"/?fromaddress=a@example.com&toaddresses=b@example.com&encryption=None", "t", "m")
@@ -117,44 +118,4 @@ func TestSendSMTPSilentServer(t *testing.T) {
 		t.Fatalf("send took %s", took)
 	}
 	waitNoGoroutine(t, "a silent smtp server", "notify.sendSMTP", "net/smtp")
-}
-
-// silentServer listens on loopback, accepts and never answers; each
-// connection is held until its client closes it.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				_, _ = io.Copy(io.Discard, c) // until the client closes
-				_ = c.Close()
-			})
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }

@@ -45,6 +45,17 @@ func noFile(t *testing.T, e env) env {
 	return e
 }
 
+// load loads e's configuration without a config file, failing the test on
+// an error.
+func load(t *testing.T, e env) client.Options {
+	t.Helper()
+	opts, err := temporalconn.Load(noFile(t, e), temporalconn.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
 func TestLoad_DefaultsEnvironmentAndOverrides(t *testing.T) {
 	opts, err := temporalconn.Load(noFile(t, env{}), temporalconn.Overrides{})
 	if err != nil {
@@ -169,27 +180,24 @@ func TestDial_TLSAndMutualTLSThroughAProxy(t *testing.T) {
 	clientCert, clientKey := pki.Issue(t, "windflow worker", false)
 
 	tlsOnly := startTLSProxy(t, pki, target, false)
-	opts, err := temporalconn.Load(noFile(t, env{
+	opts := load(t, env{
 		"TEMPORAL_ADDRESS":                 tlsOnly,
 		"TEMPORAL_TLS_SERVER_CA_CERT_DATA": string(pki.CAPEM),
 		"TEMPORAL_TLS_SERVER_NAME":         "temporal.test",
-	}), temporalconn.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if err := dial(t, opts); err != nil {
 		t.Fatalf("TLS with the CA and server name: %v", err)
 	}
 	if d := temporalconn.Describe(opts); !strings.Contains(d, "TLS") || strings.Contains(d, "mTLS") {
 		t.Errorf("Describe = %q, want TLS", d)
 	}
-	plain, _ := temporalconn.Load(noFile(t, env{"TEMPORAL_ADDRESS": tlsOnly}), temporalconn.Overrides{})
-	if err := dial(t, plain); err == nil {
-		t.Error("a plaintext client got through a TLS frontend")
-	}
-	untrusted, _ := temporalconn.Load(noFile(t, env{"TEMPORAL_ADDRESS": tlsOnly, "TEMPORAL_TLS": "true"}), temporalconn.Overrides{})
-	if err := dial(t, untrusted); err == nil {
-		t.Error("a client that does not trust the frontend's CA connected")
+	for refused, e := range map[string]env{
+		"a plaintext client":                  {"TEMPORAL_ADDRESS": tlsOnly},
+		"a client that does not trust the CA": {"TEMPORAL_ADDRESS": tlsOnly, "TEMPORAL_TLS": "true"},
+	} {
+		if err := dial(t, load(t, e)); err == nil {
+			t.Errorf("%s got through the TLS frontend", refused)
+		}
 	}
 
 	mutual := startTLSProxy(t, pki, target, true)
@@ -200,10 +208,7 @@ func TestDial_TLSAndMutualTLSThroughAProxy(t *testing.T) {
 		"TEMPORAL_TLS_CLIENT_CERT_DATA":    string(clientCert),
 		"TEMPORAL_TLS_CLIENT_KEY_DATA":     string(clientKey),
 	}
-	opts, err = temporalconn.Load(noFile(t, withCert), temporalconn.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts = load(t, withCert)
 	if err := dial(t, opts); err != nil {
 		t.Fatalf("mTLS with a client certificate: %v", err)
 	}
@@ -212,8 +217,7 @@ func TestDial_TLSAndMutualTLSThroughAProxy(t *testing.T) {
 	}
 	delete(withCert, "TEMPORAL_TLS_CLIENT_CERT_DATA")
 	delete(withCert, "TEMPORAL_TLS_CLIENT_KEY_DATA")
-	noCert, _ := temporalconn.Load(noFile(t, withCert), temporalconn.Overrides{})
-	if err := dial(t, noCert); err == nil {
+	if err := dial(t, load(t, withCert)); err == nil {
 		t.Error("a client without a certificate got through the mTLS frontend")
 	}
 }
@@ -251,16 +255,13 @@ func TestDial_APIKeyIsSent(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 
-	opts, err := temporalconn.Load(noFile(t, env{
+	opts := load(t, env{
 		"TEMPORAL_ADDRESS":                 ln.Addr().String(),
 		"TEMPORAL_NAMESPACE":               "my-ns.a1b2c",
 		"TEMPORAL_API_KEY":                 "test-api-key-123",
 		"TEMPORAL_TLS_SERVER_CA_CERT_DATA": string(pki.CAPEM),
 		"TEMPORAL_TLS_SERVER_NAME":         "temporal.test",
-	}), temporalconn.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.DialContext(ctx, opts)

@@ -4,8 +4,10 @@ package netpolicytest
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -39,4 +41,45 @@ func AcceptCounter(t testing.TB, raw []byte) (hostPort string, accepted *atomic.
 	}()
 	t.Cleanup(func() { _ = ln.Close(); <-done })
 	return ln.Addr().String(), accepted
+}
+
+// SilentPeer listens on 127.0.0.1, accepts every connection and never
+// answers: it reads until the client closes, then closes its side. It
+// stops, closing what it holds, when the test ends.
+func SilentPeer(t testing.TB) (hostPort string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				_, _ = io.Copy(io.Discard, c)
+				_ = c.Close()
+			})
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
 }
