@@ -115,10 +115,7 @@ func TestWorkflowAlertSkipsFailedCycles(t *testing.T) {
 			30 * time.Second: 95, 60 * time.Second: 10, 90 * time.Second: 95,
 		})},
 	}
-	env := newEnv(t, f)
-	cancelAt(env, 100*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
-	requireCanceled(t, env)
+	runUntilCancelled(t, f, 100*time.Second)
 	firing, resolved := firingAndResolved(t, f.recordedAlerts())
 	require.Len(t, firing, 1)
 	require.Equal(t, t0.Add(90*time.Second), firing[0].At)
@@ -195,10 +192,7 @@ func TestWorkflowAlertRulesRemoved(t *testing.T) {
 		}
 		return &AlertCycle{Rules: []AlertRule{{ID: "cpu90", Metric: AlertHostCPU, Op: AlertAbove, Threshold: 5}}, Figures: CycleFigures{At: at, CPUPercent: 12.5}}
 	}
-	env := newEnv(t, f)
-	cancelAt(env, 100*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
-	requireCanceled(t, env)
+	env := runUntilCancelled(t, f, 100*time.Second)
 	firing, resolved := firingAndResolved(t, f.recordedAlerts())
 	require.Len(t, firing, 1)
 	require.Equal(t, t0, firing[0].At)
@@ -224,10 +218,7 @@ func TestWorkflowAlertRulesHeldAcrossCycles(t *testing.T) {
 		}
 		return c
 	}
-	env := newEnv(t, f)
-	cancelAt(env, 100*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
-	requireCanceled(t, env)
+	env := runUntilCancelled(t, f, 100*time.Second)
 
 	require.Len(t, f.alertInputs, 4)
 	require.Empty(t, f.alertInputs[0].AlertRulesDigest)
@@ -263,10 +254,7 @@ func TestWorkflowAdoptsStoredFiringAlerts(t *testing.T) {
 		}
 		return c
 	}
-	env := newEnv(t, f)
-	cancelAt(env, 45*time.Second)
-	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
-	requireCanceled(t, env)
+	env := runUntilCancelled(t, f, 45*time.Second)
 
 	require.Len(t, f.alertInputs, 2)
 	require.True(t, f.alertInputs[0].AdoptAlerts)

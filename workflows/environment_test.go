@@ -206,6 +206,17 @@ func requireCanceled(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
 	require.True(t, errors.As(err, &canceled), "want a canceled error, got %v", err)
 }
 
+// runUntilCancelled runs the environment workflow on f at a 30 s interval
+// and cancels it at d.
+func runUntilCancelled(t *testing.T, f *fakeEngine, d time.Duration) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	env := newEnv(t, f)
+	cancelAt(env, d)
+	env.ExecuteWorkflow(WorkflowName, input(settings(30*time.Second)))
+	requireCanceled(t, env)
+	return env
+}
+
 // update sends a configure update at the given workflow time and stores its
 // outcome.
 type updateOutcome struct {

@@ -251,15 +251,7 @@ func runAPI(ctx context.Context, cfg config) error {
 	if err := cfg.checkTokenLength(); err != nil {
 		return err
 	}
-	if err := installOutbound(cfg, false); err != nil {
-		return err
-	}
-	c, closeAll, err := open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	srv, stop, err := startAPI(ctx, cfg, c)
+	c, srv, stop, err := openAPI(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -268,6 +260,30 @@ func runAPI(ctx context.Context, cfg config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	serveAPI(gctx, g, cfg, srv, c.tel)
 	return g.Wait()
+}
+
+// openAPI installs the outbound policy, migrates the database (dev),
+// connects and starts the API server; stop stops the server and closes
+// the connections.
+func openAPI(ctx context.Context, cfg config, dev bool) (c *conns, srv *api.Server, stop func(), err error) {
+	if err := installOutbound(cfg, dev); err != nil {
+		return nil, nil, nil, err
+	}
+	if dev {
+		if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	c, closeAll, err := open(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srv, stopAPI, err := startAPI(ctx, cfg, c)
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return c, srv, func() { stopAPI(); closeAll() }, nil
 }
 
 // dashboardURL is the address a browser on this machine opens for the
@@ -304,18 +320,7 @@ func runDev(ctx context.Context, cfg config) error {
 		return err
 	}
 	tuneGC()
-	if err := installOutbound(cfg, true); err != nil {
-		return err
-	}
-	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	c, closeAll, err := open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	srv, stop, err := startAPI(ctx, cfg, c)
+	c, srv, stop, err := openAPI(ctx, cfg, true)
 	if err != nil {
 		return err
 	}

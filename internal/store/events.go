@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -485,16 +484,10 @@ func (s *Store) ListEvents(ctx context.Context, q EventQuery) ([]ContainerEvent,
 // page.
 func (s *Store) ListEventsPage(ctx context.Context, q EventQuery) (events []ContainerEvent, next *EventPosition, err error) {
 	limit := clampLimit(q.Limit)
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var conds filters
+	arg := conds.arg
 	if q.EnvironmentID != nil {
-		where = append(where, "environment_id = "+arg(*q.EnvironmentID))
+		conds.add("environment_id = " + arg(*q.EnvironmentID))
 	}
 	if q.Container != "" {
 		p := arg(q.Container)
@@ -502,33 +495,31 @@ func (s *Store) ListEventsPage(ctx context.Context, q EventQuery) (events []Cont
 		if len(q.Container) >= shortIDLength {
 			cond += " OR starts_with(container_id, " + p + ")"
 		}
-		where = append(where, "("+cond+")")
+		conds.add("(" + cond + ")")
 	}
 	if q.ContainerID != "" {
-		where = append(where, "container_id = "+arg(q.ContainerID))
+		conds.add("container_id = " + arg(q.ContainerID))
 	}
 	if q.ContainerName != "" {
-		where = append(where, "container_name = "+arg(q.ContainerName))
+		conds.add("container_name = " + arg(q.ContainerName))
 	}
 	if q.Action != "" {
 		p := arg(q.Action)
-		where = append(where, "(action = "+p+" OR starts_with(action, "+p+" || ':'))")
+		conds.add("(action = " + p + " OR starts_with(action, " + p + " || ':'))")
 	}
 	if !q.From.IsZero() {
-		where = append(where, "time_nano >= "+arg(unixNanos(q.From)))
+		conds.add("time_nano >= " + arg(unixNanos(q.From)))
 	}
 	if !q.To.IsZero() {
-		where = append(where, "time_nano < "+arg(unixNanos(q.To)))
+		conds.add("time_nano < " + arg(unixNanos(q.To)))
 	}
 	if q.Before != nil {
-		where = append(where, "(time_nano, id) < ("+arg(q.Before.TimeNano)+", "+arg(q.Before.ID)+")")
+		conds.add("(time_nano, id) < (" + arg(q.Before.TimeNano) + ", " + arg(q.Before.ID) + ")")
 	}
 	sql := `SELECT ` + containerEventColumns + ` FROM container_events`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	sql += conds.where()
 	sql += ` ORDER BY time_nano DESC, id DESC LIMIT ` + arg(limit+1)
-	rows, _ := s.pool.Query(ctx, sql, args...)
+	rows, _ := s.pool.Query(ctx, sql, conds.args...)
 	events, err = pgx.CollectRows(rows, scanContainerEvent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: list events: %w", err)

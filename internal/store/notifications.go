@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -339,36 +338,28 @@ func (s *Store) ListNotifications(ctx context.Context, q NotificationQuery) ([]N
 // the last page.
 func (s *Store) ListNotificationsPage(ctx context.Context, q NotificationQuery) (list []Notification, nextBefore int64, err error) {
 	limit := clampLimit(q.Limit)
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var conds filters
+	arg := conds.arg
 	if q.ChannelID != nil {
-		where = append(where, "n.channel_id = "+arg(*q.ChannelID))
+		conds.add("n.channel_id = " + arg(*q.ChannelID))
 	}
 	if q.EnvironmentID != nil {
-		where = append(where, "n.environment_id = "+arg(*q.EnvironmentID))
+		conds.add("n.environment_id = " + arg(*q.EnvironmentID))
 	}
 	if q.Kind != "" {
-		where = append(where, "n.kind = "+arg(q.Kind))
+		conds.add("n.kind = " + arg(q.Kind))
 	}
 	if q.Status != "" {
-		where = append(where, "n.status = "+arg(q.Status))
+		conds.add("n.status = " + arg(q.Status))
 	}
 	if q.BeforeID > 0 {
-		where = append(where, "n.id < "+arg(q.BeforeID))
+		conds.add("n.id < " + arg(q.BeforeID))
 	}
 	sql := `SELECT ` + notificationColumns + `
 		FROM notifications n JOIN notification_channels c ON c.id = n.channel_id`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, " AND ")
-	}
+	sql += conds.where()
 	sql += ` ORDER BY n.id DESC LIMIT ` + arg(limit+1)
-	rows, _ := s.pool.Query(ctx, sql, args...)
+	rows, _ := s.pool.Query(ctx, sql, conds.args...)
 	list, err = pgx.CollectRows(rows, scanNotification)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list notifications: %w", err)
