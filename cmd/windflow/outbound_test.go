@@ -2,11 +2,14 @@ package main
 
 import (
 	"errors"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/windflow/monitor/internal/netpolicy"
+	"github.com/windflow/monitor/internal/notify"
 )
 
 func TestOutboundPolicy(t *testing.T) {
@@ -76,5 +79,36 @@ func TestOutboundAllowValidated(t *testing.T) {
 	err := loadWith(t).validate()
 	if err == nil || !strings.Contains(err.Error(), "WINDFLOW_OUTBOUND_ALLOW") {
 		t.Fatalf("validate() = %v, want the bad allow-list named", err)
+	}
+}
+
+// installOutbound polices the process-wide HTTP client, which some
+// notification services can only use: their schemes are accepted once it
+// is installed, and refused before.
+func TestInstallOutboundAcceptsProcessClientSchemes(t *testing.T) {
+	t.Setenv("WINDFLOW_OUTBOUND_ALLOW", "")
+	os.Unsetenv("WINDFLOW_OUTBOUND_ALLOW")
+	savedTransport, savedClient, savedPolicy := http.DefaultTransport, *http.DefaultClient, netpolicy.Default()
+	t.Cleanup(func() {
+		http.DefaultTransport, *http.DefaultClient = savedTransport, savedClient
+		netpolicy.SetDefault(savedPolicy)
+	})
+	const slack = "slack://xoxb:123456789012-1234567890123-4567890123456789abcdefgh@C0123456789"
+	cfg := loadWith(t)
+	p, err := outboundPolicy(cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.CheckScheme(p, slack); err == nil {
+		t.Fatal("slack accepted while the process-wide client is not policed")
+	}
+	if err := installOutbound(cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.CheckScheme(netpolicy.Default(), slack); err != nil {
+		t.Fatalf("slack refused once the process-wide client is policed: %v", err)
+	}
+	if !slices.Contains(notify.AcceptedSchemes(netpolicy.Default()), "teams") {
+		t.Errorf("accepted schemes %v lack teams", notify.AcceptedSchemes(netpolicy.Default()))
 	}
 }

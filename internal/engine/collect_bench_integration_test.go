@@ -23,7 +23,7 @@ const cycleContainers = 50
 //
 //   - "one-shot-all": list, then read every container one-shot, all at once:
 //     the floor: one sleep and one pass of the collector for nearly all;
-//   - "seed": list, then read every container with stream=false, all at
+//   - "stream-false": list, then read every container with stream=false, all at
 //     once: the baseline without kept counters (two passes per container);
 //   - "collect": Collector.Collect with the counters of the previous cycle,
 //     as production runs it (default Parallelism).
@@ -31,7 +31,7 @@ const cycleContainers = 50
 // Every op starts with the daemon's stats collector idle, as at the start of
 // a 30 s cycle (idleGap before each op, not counted, as in benchIdleDaemon).
 // Each sub-benchmark reports ns/op (the mean) and median-s; "collect" also
-// reports x-oneshot and x-seed, the ratios of its median to those of the two
+// reports x-oneshot and x-stream-false, the ratios of its median to those of the two
 // others measured before it in the same run, and logs a summary line.
 //
 // The engine is shared: when another client reads stats at the same time,
@@ -66,7 +66,7 @@ func BenchmarkCycle(b *testing.B) {
 			}
 			return s, err
 		}},
-		{"seed", func(b *testing.B) ([]engine.ContainerSample, error) {
+		{"stream-false", func(b *testing.B) ([]engine.ContainerSample, error) {
 			return readEveryContainer(ctx, cli, nil, false)
 		}},
 		{"collect", func(b *testing.B) ([]engine.ContainerSample, error) {
@@ -109,17 +109,17 @@ func BenchmarkCycle(b *testing.B) {
 				return
 			}
 			one, okOne := medians["one-shot-all"]
-			seed, okSeed := medians["seed"]
+			streamFalse, okStreamFalse := medians["stream-false"]
 			if okOne {
 				b.ReportMetric(med.Seconds()/one.Seconds(), "x-oneshot")
 			}
-			if okSeed {
-				b.ReportMetric(med.Seconds()/seed.Seconds(), "x-seed")
+			if okStreamFalse {
+				b.ReportMetric(med.Seconds()/streamFalse.Seconds(), "x-stream-false")
 			}
-			if okOne && okSeed {
+			if okOne && okStreamFalse {
 				// Logged here: a parent benchmark's log shows only with -v.
-				b.Logf("%d containers, medians: collect %.2f s, one-shot-all %.2f s, seed %.2f s; collect = %.2f× one-shot-all, %.2f× seed",
-					cycleContainers, med.Seconds(), one.Seconds(), seed.Seconds(), med.Seconds()/one.Seconds(), med.Seconds()/seed.Seconds())
+				b.Logf("%d containers, medians: collect %.2f s, one-shot-all %.2f s, stream=false %.2f s; collect = %.2f× one-shot-all, %.2f× stream=false",
+					cycleContainers, med.Seconds(), one.Seconds(), streamFalse.Seconds(), med.Seconds()/one.Seconds(), med.Seconds()/streamFalse.Seconds())
 			}
 		})
 	}
