@@ -48,6 +48,7 @@ type StreamLeases interface {
 	HoldStream(ctx context.Context, envID uuid.UUID, workerID string, taskToken []byte) error
 	ReleaseStream(ctx context.Context, envID uuid.UUID, taskToken []byte) error
 	TakeOrphanedStreams(ctx context.Context, self string, limit int) ([]store.OrphanedStream, error)
+	ForgetOldWorkerLeases(ctx context.Context) error
 }
 
 // NewWorkerID names one worker process for its lease: host, pid and a
@@ -75,6 +76,13 @@ func StartStreamFailover(ctx context.Context, a *Activities) (stop func(), err e
 	if err != nil {
 		return nil, fmt.Errorf("take worker lease: %w", err)
 	}
+	// Dead workers' leases go when a worker starts (as one replaces them),
+	// not on every sweep.
+	rctx, cancel = context.WithTimeout(ctx, LeaseRenewInterval)
+	if err := a.Leases.ForgetOldWorkerLeases(rctx); err != nil {
+		logger(rctx).Warn("Old worker leases not forgotten", "Error", err)
+	}
+	cancel()
 	ctx, cancel = context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

@@ -59,6 +59,8 @@ func (m *memLeases) ReleaseStream(_ context.Context, env uuid.UUID, token []byte
 	return nil
 }
 
+func (m *memLeases) ForgetOldWorkerLeases(context.Context) error { return nil }
+
 func (m *memLeases) TakeOrphanedStreams(_ context.Context, self string, _ int) ([]store.OrphanedStream, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

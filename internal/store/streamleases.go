@@ -75,8 +75,7 @@ func (s *Store) ReleaseStream(ctx context.Context, envID uuid.UUID, taskToken []
 
 // TakeOrphanedStreams removes and returns up to limit streams held by
 // workers other than self whose lease expired (or is gone). Concurrent
-// callers each get different streams. It also forgets leases expired for
-// over an hour that hold nothing.
+// callers each get different streams.
 func (s *Store) TakeOrphanedStreams(ctx context.Context, self string, limit int) ([]OrphanedStream, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH orphaned AS (
@@ -103,13 +102,17 @@ func (s *Store) TakeOrphanedStreams(ctx context.Context, self string, limit int)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: take orphaned streams: %w", err)
 	}
-	if len(out) == 0 {
-		_, err = s.pool.Exec(ctx, `
-			DELETE FROM worker_leases l WHERE l.expires_at < now() - interval '1 hour'
-			AND NOT EXISTS (SELECT 1 FROM event_stream_holders h WHERE h.worker_id = l.worker_id)`)
-		if err != nil {
-			return nil, fmt.Errorf("store: forget old worker leases: %w", err)
-		}
-	}
 	return out, nil
+}
+
+// ForgetOldWorkerLeases deletes the leases expired for over an hour that
+// hold no stream: the rows of workers that died.
+func (s *Store) ForgetOldWorkerLeases(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `
+		DELETE FROM worker_leases l WHERE l.expires_at < now() - interval '1 hour'
+		AND NOT EXISTS (SELECT 1 FROM event_stream_holders h WHERE h.worker_id = l.worker_id)`)
+	if err != nil {
+		return fmt.Errorf("store: forget old worker leases: %w", err)
+	}
+	return nil
 }
