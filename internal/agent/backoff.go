@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -53,4 +54,29 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// backoff counts consecutive failures of each kind.
+type backoff struct {
+	transient, refused int
+}
+
+// next returns the delay before the next attempt after a session that
+// lived for lived (0: not established) and ended with err. A refused token
+// follows RefusedSchedule; anything else TransientSchedule, from its base
+// again after a session of StableSession or more. An established session
+// proves the token, so it ends a run of refusals.
+func (b *backoff) next(err error, lived time.Duration) time.Duration {
+	if lived > 0 {
+		b.refused = 0
+	}
+	if errors.Is(err, ErrTokenRefused) {
+		b.refused++
+		return RefusedSchedule.Jittered(b.refused)
+	}
+	if lived >= StableSession {
+		b.transient = 0
+	}
+	b.transient++
+	return TransientSchedule.Jittered(b.transient)
 }

@@ -48,29 +48,18 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	a := &runner{cfg: cfg, wsURL: wsURL, log: log, proxy: newProxy(ea, log), httpClient: dialClient()}
 	log.Info("agent starting", "server", cfg.ServerURL, "engine", ea.network+"://"+ea.addr, "version", cfg.Version)
-	var transient, refused int // consecutive failures of each kind
+	var b backoff
 	for attempt := 1; ; attempt++ {
 		lived, err := a.session(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var delay time.Duration
-		switch {
-		case errors.Is(err, ErrTokenRefused):
-			refused++
-			delay = RefusedSchedule.Jittered(refused)
+		delay := b.next(err, lived)
+		if errors.Is(err, ErrTokenRefused) {
 			log.Error("agent connection refused", "attempt", attempt, "err", err, "retry_in", delay.Round(time.Second).String())
-		default:
-			if lived >= StableSession {
-				transient = 0
-			}
-			transient++
-			delay = TransientSchedule.Jittered(transient)
+		} else {
 			log.Warn("agent disconnected", "attempt", attempt, "err", err, "connected_for", lived.Round(time.Millisecond).String(),
 				"retry_in", delay.Round(time.Millisecond).String())
-		}
-		if lived > 0 {
-			refused = 0 // the token was accepted
 		}
 		if err := sleep(ctx, delay); err != nil {
 			return err
