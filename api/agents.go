@@ -51,11 +51,18 @@ const (
 // mountAgents routes the agents' WebSocket and the workers' relay; both
 // authenticate with tokens of their own, not the API token.
 func (s *Server) mountAgents(r chi.Router) {
-	if s.agents == nil {
-		return
-	}
-	r.Get(agentConnectPath, s.agents.ServeConnect)
+	r.Get(agentConnectPath, func(w http.ResponseWriter, r *http.Request) {
+		if s.agents == nil {
+			writeError(w, r, s.noAgents())
+			return
+		}
+		s.agents.ServeConnect(w, r)
+	})
 	r.Get(agentRelayPath, func(w http.ResponseWriter, r *http.Request) {
+		if s.agents == nil {
+			writeError(w, r, s.noAgents())
+			return
+		}
 		id, err := uuid.Parse(chi.URLParam(r, "id"))
 		if err != nil {
 			writeError(w, r, errorf(http.StatusNotFound, "not_found", "no environment %q", shorten(chi.URLParam(r, "id"))))
@@ -63,6 +70,11 @@ func (s *Server) mountAgents(r chi.Router) {
 		}
 		s.agents.ServeRelay(w, r, id)
 	})
+}
+
+// noAgents answers agent connections to a server built without a hub.
+func (s *Server) noAgents() error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "agents_not_served", Message: "this process does not serve agents", own: true}
 }
 
 // agentRoutes are the agent routes of one environment.
@@ -102,9 +114,13 @@ type agentJSON struct {
 	SeenAt         *time.Time `json:"seenAt"`
 }
 
+// agentStaleAfter is how long after its last check a recorded session
+// reads as disconnected: its API instance stopped without removing it.
+const agentStaleAfter = 35 * time.Second
+
 // agentView is the state of an environment's agent connection.
-func agentView(sess store.AgentSession, connected bool) agentJSON {
-	if !connected {
+func agentView(sess store.AgentSession, recorded bool) agentJSON {
+	if !recorded || time.Since(sess.SeenAt) > agentStaleAfter {
 		return agentJSON{}
 	}
 	out := agentJSON{Connected: true, ConnectedSince: &sess.ConnectedAt, Version: sess.AgentVersion,
@@ -114,6 +130,13 @@ func agentView(sess store.AgentSession, connected bool) agentJSON {
 		out.RTTMillis = &ms
 	}
 	return out
+}
+
+func derefSession(s *store.AgentSession) store.AgentSession {
+	if s == nil {
+		return store.AgentSession{}
+	}
+	return *s
 }
 
 // agentState reads the agent connection of an agent-placed environment;

@@ -170,27 +170,32 @@ func (s *Store) CloseAgentSession(ctx context.Context, envID, sessionID uuid.UUI
 	return nil
 }
 
-// AgentSession returns the environment's agent connection; ErrNotFound
-// when its agent is not connected.
-func (s *Store) AgentSession(ctx context.Context, envID uuid.UUID) (AgentSession, error) {
+const agentSessionColumns = `environment_id, session_id, token_id, relay_url, agent_version, remote_addr,
+	connected_at, seen_at, rtt_us`
+
+func scanAgentSession(row pgx.Row) (AgentSession, error) {
 	var (
 		sess AgentSession
 		rtt  *int64
 	)
-	err := s.pool.QueryRow(ctx, `
-		SELECT environment_id, session_id, token_id, relay_url, agent_version, remote_addr,
-			connected_at, seen_at, rtt_us
-		FROM agent_sessions WHERE environment_id = $1`, envID).Scan(
-		&sess.EnvironmentID, &sess.SessionID, &sess.TokenID, &sess.RelayURL, &sess.AgentVersion,
+	err := row.Scan(&sess.EnvironmentID, &sess.SessionID, &sess.TokenID, &sess.RelayURL, &sess.AgentVersion,
 		&sess.RemoteAddr, &sess.ConnectedAt, &sess.SeenAt, &rtt)
+	if rtt != nil {
+		sess.RTT = time.Duration(*rtt) * time.Microsecond
+	}
+	return sess, err
+}
+
+// AgentSession returns the environment's agent connection; ErrNotFound
+// when its agent is not connected.
+func (s *Store) AgentSession(ctx context.Context, envID uuid.UUID) (AgentSession, error) {
+	sess, err := scanAgentSession(s.pool.QueryRow(ctx,
+		`SELECT `+agentSessionColumns+` FROM agent_sessions WHERE environment_id = $1`, envID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return AgentSession{}, fmt.Errorf("store: agent session: %w", ErrNotFound)
 	}
 	if err != nil {
 		return AgentSession{}, fmt.Errorf("store: agent session: %w", err)
-	}
-	if rtt != nil {
-		sess.RTT = time.Duration(*rtt) * time.Microsecond
 	}
 	return sess, nil
 }
