@@ -21,7 +21,7 @@ const token = "wfa_test_token"
 
 // start runs an agent with cfg's missing parts filled in until the test
 // ends, and returns the error Run returned then through the channel.
-func start(t *testing.T, cfg agent.Config) <-chan error {
+func start(t testing.TB, cfg agent.Config) <-chan error {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
