@@ -75,7 +75,7 @@ func TestAgentFootprint(t *testing.T) {
 	defer cancel()
 	events := cli.Events(ctx, client.EventsListOptions{})
 	go func() {
-		for range events.Messages { //nolint:revive // drained, as a worker reads them
+		for range events.Messages { // drained, as a worker reads them
 		}
 	}()
 	var col engine.Collector

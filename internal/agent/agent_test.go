@@ -65,6 +65,24 @@ func newRecordingEngine(t *testing.T) *recordingEngine {
 	return e
 }
 
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func (e *recordingEngine) requests() []*http.Request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -154,7 +172,8 @@ func TestProxyForwardsReadsRefusesWrites(t *testing.T) {
 func TestTokenRefusedBacksOff(t *testing.T) {
 	srv := agenttest.NewServer(t, "another token")
 	delays := make(chan time.Duration, 100)
-	start(t, agent.Config{ServerURL: srv.URL, Token: token, Sleep: func(ctx context.Context, d time.Duration) error {
+	var log lockedBuffer
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Logger: slog.New(slog.NewJSONHandler(&log, nil)), Sleep: func(ctx context.Context, d time.Duration) error {
 		delays <- d
 		return ctx.Err()
 	}})
@@ -177,6 +196,13 @@ func TestTokenRefusedBacksOff(t *testing.T) {
 		t.Errorf("server saw %d attempts, want at least %d", n, len(want))
 	}
 	t.Logf("401 delays: %v", got)
+	logged := log.String()
+	if n := strings.Count(logged, "token refused: revoked or unknown"); n < len(want) {
+		t.Errorf("log says the token is refused %d times, want one per attempt (%d):\n%s", n, len(want), logged)
+	}
+	if strings.Contains(logged, token) {
+		t.Errorf("the log shows the token:\n%s", logged)
+	}
 }
 
 // TestTransientBacksOffAndReconnects checks the transient schedule
