@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/windflow/monitor/internal/agent"
 	"github.com/windflow/monitor/internal/agent/agenttest"
 )
@@ -263,5 +265,54 @@ func TestPlainHTTPRule(t *testing.T) {
 		if err := agent.Run(ctx, agent.Config{ServerURL: "https://w.example.com", Token: token, Engine: engine}); !errors.Is(err, agent.ErrBadConfig) {
 			t.Errorf("engine %q: Run = %v, want ErrBadConfig", engine, err)
 		}
+	}
+}
+
+// TestTLSAndReconnect connects over HTTPS to a server that offers HTTP/2
+// (the upgrade must still be HTTP/1.1), then checks that the agent comes
+// back after the server drops its session.
+func TestTLSAndReconnect(t *testing.T) {
+	eng := newRecordingEngine(t)
+	srv := agenttest.NewTLSServer(t, token)
+	if !strings.HasPrefix(srv.URL, "https://") {
+		t.Fatalf("server URL %s", srv.URL)
+	}
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Engine: eng.url, TLSClientConfig: srv.TLS,
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+	first := srv.Next(t, 10*time.Second)
+	if _, err := agenttest.DockerClient(t, first.Session).Ping(t.Context(), client.PingOptions{}); err != nil {
+		t.Fatalf("ping over the TLS session: %v", err)
+	}
+	_ = first.Close()
+	second := srv.Next(t, 10*time.Second)
+	if _, err := agenttest.DockerClient(t, second.Session).Ping(t.Context(), client.PingOptions{}); err != nil {
+		t.Fatalf("ping after the reconnection: %v", err)
+	}
+	if n := srv.Attempts(); n != 2 {
+		t.Errorf("server saw %d attempts, want 2", n)
+	}
+}
+
+// TestEngineUnreachable checks that an engine that does not answer gives
+// the API a 502 with a Docker-shaped message, and the session stays up.
+func TestEngineUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	srv := agenttest.NewServer(t, token)
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Engine: "tcp://" + addr})
+	sess := srv.Next(t, 10*time.Second)
+	cli := agenttest.DockerClient(t, sess.Session)
+	for range 2 {
+		_, err := cli.Ping(t.Context(), client.PingOptions{})
+		if err == nil || !strings.Contains(err.Error(), "windflow agent: engine unreachable") {
+			t.Errorf("ping of a dead engine through the agent: %v, want the agent's 502 message", err)
+		}
+	}
+	if sess.IsClosed() {
+		t.Error("the session closed after an engine error")
 	}
 }
