@@ -316,3 +316,46 @@ func TestEngineUnreachable(t *testing.T) {
 		t.Error("the session closed after an engine error")
 	}
 }
+
+// TestStreamEndsWithItsReader checks that a stream the API side stops
+// reading (an /events stream closed by the worker) ends at the engine
+// too, so that the agent keeps no engine connection for it.
+func TestStreamEndsWithItsReader(t *testing.T) {
+	ended := make(chan struct{})
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"start"}`+"\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		close(ended)
+	}))
+	t.Cleanup(eng.Close)
+	srv := agenttest.NewServer(t, token)
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Engine: "tcp://" + strings.TrimPrefix(eng.URL, "http://")})
+	sess := srv.Next(t, 10*time.Second)
+	conn, err := sess.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /v1.41/events HTTP/1.1\r\nHost: agent\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "200 OK") {
+		t.Fatalf("events answer %q, %v", buf[:n], err)
+	}
+	for !strings.Contains(string(buf[:n]), `"start"`) {
+		m, err := conn.Read(buf[n:])
+		if err != nil {
+			t.Fatalf("events stream before the first event: %v", err)
+		}
+		n += m
+	}
+	_ = conn.Close()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine's events request still open 10s after the API side closed its stream")
+	}
+}
