@@ -15,14 +15,14 @@ import (
 // agent budget's engine.
 const benchContainers = 20
 
-// BenchmarkRoundTrip measures GET /containers/json then GET /info on the
-// test engine, "direct" on its socket and "agent" through an agent over a
-// loopback WebSocket+yamux session (each request a new yamux stream, as
-// the monitor's reads open a connection each), and engine.Collector's
-// whole cycle both ways over benchContainers running containers (plus any
-// other on the engine): what the transport adds to a monitor's reads. A
-// cycle's stats reads wait for the engine's 1 s stats pass, so its
-// figures vary with the pass; compare the medians of several runs.
+// BenchmarkRoundTrip measures, on the test engine, "direct" on its socket
+// and "agent" through an agent over a loopback WebSocket+yamux session
+// (the Docker client's connections are yamux streams): GET /_ping, the
+// transport's own cost; GET /containers/json then GET /info; and
+// engine.Collector's whole cycle over benchContainers running containers
+// (plus any other on the engine). A cycle's stats reads wait for the
+// engine's 1 s stats pass and the engine is shared, so the figures vary:
+// compare several runs (-count 3).
 func BenchmarkRoundTrip(b *testing.B) {
 	via, direct := throughAgent(b)
 	for i := range benchContainers {
@@ -32,6 +32,14 @@ func BenchmarkRoundTrip(b *testing.B) {
 		name string
 		cli  *client.Client
 	}{{"direct", direct}, {"agent", via}} {
+		b.Run("ping/"+c.name, func(b *testing.B) {
+			ctx := b.Context()
+			for b.Loop() {
+				if _, err := c.cli.Ping(ctx, client.PingOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run("list+info/"+c.name, func(b *testing.B) {
 			ctx := b.Context()
 			for b.Loop() {
