@@ -54,19 +54,23 @@ func startAgentProcess(t *testing.T, bin, name, server, engineEndpoint, token st
 // instance's relay and the agent; its retry resumes from the cursor once
 // the new agent is connected.
 //
+// Two API instances and two workers run; each new agent connects to the
+// other instance than the last, so the workers' relay route moves with it.
+//
 // Proves: every event the engine reported for the window stored exactly
 // once through the agent — 0 lost, 0 doubled, no gap — and each kill's
-// stream resumed within maxFailover.
+// stream resumed within maxFailover, whichever instance the agent chose.
 func TestFaultAgentKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault suite: about 2 minutes")
 	}
 	d, cli := privateEngine(t)
 	bin := buildAgent(t)
-	b := setupWith(t, 1)
+	b := setupWith(t, 2)
+	servers := []string{b.api.URL, b.startAPI(t).URL}
 	env := b.createAgentEnvironment(t, "fault-agent-"+uuid.NewString()[:8])
 	token := env.AgentEnrolment.Token
-	agent := startAgentProcess(t, bin, "agent-0", b.api.URL, d.Endpoint, token)
+	agent := startAgentProcess(t, bin, "agent-0", servers[0], d.Endpoint, token)
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
 	b.waitForContainer(t, env.ID, warm)
 
@@ -94,8 +98,13 @@ func TestFaultAgentKill(t *testing.T) {
 		agent.kill(syscall.SIGKILL)
 		killedAt := time.Now()
 		time.Sleep(time.Second) // events happen with no agent at all
-		agent = startAgentProcess(t, bin, fmt.Sprintf("agent-%d", i), b.api.URL, d.Endpoint, token)
+		// Every other agent connects to the other API instance: the
+		// workers follow it there through the instance's relay.
+		agent = startAgentProcess(t, bin, fmt.Sprintf("agent-%d", i), servers[i%2], d.Endpoint, token)
 		failovers = append(failovers, b.resumedAfter(ctx, t, env.ID, killedAt))
+		if sess, err := b.store.AgentSession(ctx, uuid.MustParse(env.ID)); err != nil || sess.RelayURL != servers[i%2] {
+			t.Fatalf("kill %d: the agent's session %+v (%v): want it on %s", i, sess, err, servers[i%2])
+		}
 		t.Logf("kill %d: stream resumed after %.1f s", i, failovers[len(failovers)-1].Seconds())
 	}
 	last := rounds.Load()
