@@ -29,7 +29,9 @@ type config struct {
 	TemporalNamespace string
 	// temporal is the resolved connection (loadTemporal): the flags over
 	// Temporal's environment configuration (TLS, mTLS, API key, profiles).
-	temporal         client.Options
+	temporal client.Options
+	// TaskQueue is $WINDFLOW_TASK_QUEUE; empty, open sets the
+	// installation's own (prepareInstallation).
 	TaskQueue        string
 	HTTPAddr         string
 	TemporalUIURL    string
@@ -175,7 +177,8 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"Temporal frontend host:port; default: Temporal's environment configuration ($TEMPORAL_ADDRESS, $TEMPORAL_PROFILE), else 127.0.0.1:7233")
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", "",
 		"Temporal namespace; default: Temporal's environment configuration ($TEMPORAL_NAMESPACE), else default")
-	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", workflows.DefaultTaskQueue), "Temporal task queue ($WINDFLOW_TASK_QUEUE)")
+	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", ""),
+		"Temporal task queue ($WINDFLOW_TASK_QUEUE; default "+workflows.DefaultTaskQueue+"-<the database's instance ID>)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", env("WINDFLOW_PUBLIC_URL", ""),

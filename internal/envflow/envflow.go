@@ -138,9 +138,11 @@ const startTimeout = 15 * time.Second
 
 // Modify changes the environment id with change, under its row lock, and
 // returns it as stored; change sees the row as it is now and returns an
-// error to change nothing. It is for the fields the workflow does not hold
-// (name, endpoint, TLS material: activities load them by ID); settings
-// change through Configure.
+// error to change nothing. It is for the name, endpoint and TLS material
+// (activities load the last two by ID); settings change through Configure.
+// A new name reaches the workflow in the rename Update (its search
+// attribute); when the workflow cannot be reached the row is marked
+// pending and the reconciler renames it (apply), so the change stands.
 func (c *Controller) Modify(ctx context.Context, id uuid.UUID, ifMatch []int64, change func(env *store.Environment) error) (store.Environment, error) {
 	var saved store.Environment
 	err := c.Store.LockEnvironment(ctx, id, func(ctx context.Context, tx *store.EnvironmentTx) error {
@@ -148,14 +150,24 @@ func (c *Controller) Modify(ctx context.Context, id uuid.UUID, ifMatch []int64, 
 		if err := checkVersion(env, ifMatch); err != nil {
 			return err
 		}
-		settings := env.Settings
+		settings, name := env.Settings, env.Name
 		if err := change(&env); err != nil {
 			return err
 		}
 		env.Settings = settings // the settings are Configure's
 		var err error
-		saved, err = tx.Save(ctx, env)
-		return err
+		if saved, err = tx.Save(ctx, env); err != nil || saved.Name == name {
+			return err
+		}
+		if err := c.rename(ctx, saved); err != nil {
+			c.logger().Warn("the environment's workflow did not take its new name yet; the reconciler retries",
+				"environment_id", id, "err", err)
+			if err := tx.SetSettingsPending(ctx, true); err != nil {
+				return err
+			}
+			saved = tx.Environment()
+		}
+		return nil
 	})
 	return saved, err
 }
