@@ -9,6 +9,7 @@ BIN := bin
 
 build:
 	$(GO) build -o $(BIN)/windflow ./cmd/windflow
+	$(GO) build -o $(BIN)/windflow-agent ./cmd/windflow-agent
 
 # The scale harness, apart from the production binary.
 build-bench:

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -46,6 +47,12 @@ type Store interface {
 	MarkDispatched(ctx context.Context, ids []int64) error
 	PendingUndispatched(ctx context.Context, staleAfter time.Duration, limit int) ([]int64, error)
 	InstanceID(ctx context.Context) (string, error)
+}
+
+// AgentDialer opens a connection to the engine of an agent-placed
+// environment, through its agent.
+type AgentDialer interface {
+	DialAgent(ctx context.Context, envID uuid.UUID) (net.Conn, error)
 }
 
 // Activities holds the dependencies of every activity. Register it with
@@ -89,6 +96,9 @@ type Activities struct {
 	// worker process WorkerID (NewWorkerID when empty).
 	Leases   StreamLeases
 	WorkerID string
+	// Agents reaches the engines of agent-placed environments (an
+	// *agenthub.Dialer); nil fails their activities.
+	Agents AgentDialer
 	// Secrets opens the sealed TLS material of environments (a
 	// *secretbox.Box from WINDFLOW_SECRET_KEY, the API's key). Nil, or a nil
 	// Box, fails the activities of environments that have TLS material.
@@ -164,6 +174,15 @@ func (a *Activities) newClient(ctx context.Context, env store.Environment) (*cli
 			return nil, err
 		}
 		material = &m
+	}
+	if engine.IsAgentEndpoint(env.Endpoint) {
+		if a.Agents == nil {
+			return nil, temporal.NewApplicationError(
+				fmt.Sprintf("environment %s is behind an agent but this worker has no agent relay", env.Name), "AgentRelayMissing")
+		}
+		return engine.NewAgentClient(func(ctx context.Context) (net.Conn, error) {
+			return a.Agents.DialAgent(ctx, env.ID)
+		})
 	}
 	if a.Connect != nil && material == nil {
 		return a.Connect(ctx, env.Endpoint)

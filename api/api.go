@@ -85,6 +85,9 @@ type Config struct {
 	StreamWriteTimeout time.Duration
 	// AlertCaps bound the alert rules (zero fields: the defaults).
 	AlertCaps workflows.AlertCaps
+	// PublicURL is the URL agents dial (the printed agent command); empty
+	// means the URL of the request that made the token.
+	PublicURL string
 }
 
 // Deps are the parts the API serves from. Store, Flows and Sender are
@@ -106,6 +109,9 @@ type Deps struct {
 	// AuthFailures counts refused tokens (a *telemetry.AuthFailures);
 	// optional.
 	AuthFailures AuthFailureCounter
+	// Agents serves agent connections and the workers' relay (an
+	// *agenthub.Hub); optional: without it no agent can connect.
+	Agents AgentHub
 }
 
 // Server serves the API.
@@ -117,6 +123,8 @@ type Server struct {
 	secrets Sealer
 	// authFailures counts refused tokens (security.go); may be nil.
 	authFailures AuthFailureCounter
+	// agents serves agent connections (agents.go); may be nil.
+	agents AgentHub
 	// stream is the shared LISTEN connection of /api/v1/stream (stream.go).
 	stream streamHub
 }
@@ -138,7 +146,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("api: missing %s", strings.Join(missing, ", "))
 	}
 	return &Server{cfg: cfg, store: deps.Store, flows: deps.Flows, sender: deps.Sender, secrets: deps.Secrets,
-		authFailures: deps.AuthFailures}, nil
+		authFailures: deps.AuthFailures, agents: deps.Agents}, nil
 }
 
 // maxBodyBytes bounds every request body.
@@ -154,6 +162,7 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Get("/api/v1/openapi.json", serveOpenAPI) // open like /healthz (openapi.go)
 	s.mountDashboard(r)                         // the browser dashboard at / (dashboard.go)
+	s.mountAgents(r)                            // agents and the workers' relay (agents.go)
 	r.Route("/api/v1", func(r chi.Router) {
 		// Mutations are counted before authentication: token guesses too.
 		r.Use(sec.limitMutations, sec.authenticate, sec.refuseBrowserForgery)

@@ -18,6 +18,7 @@ type Store interface {
 	AlertRuleStore
 	AlertStore
 	ContainerSeriesStore
+	AgentStore
 }
 
 // EnvironmentStore is what the environment, series, status and overview

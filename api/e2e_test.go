@@ -19,6 +19,7 @@ import (
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
+	"github.com/windflow/monitor/internal/agenthub"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
 	"github.com/windflow/monitor/internal/store"
@@ -73,6 +74,7 @@ func setupWith(t testing.TB, workers int) *testBundle {
 			Collector: engine.Collector{Parallelism: 4},
 			Temporal:  wc,
 			TaskQueue: taskQueue,
+			Agents:    agenthub.NewDialer(st),
 		})
 		if err := w.Start(); err != nil {
 			t.Fatalf("start worker %d: %v", i, err)
@@ -80,12 +82,29 @@ func setupWith(t testing.TB, workers int) *testBundle {
 		t.Cleanup(w.Stop)
 	}
 	tc := dial(t, "e2e-api")
-	srv := api.NewTestServer(t, api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233"}, api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue)})
+	b := &testBundle{store: st, temporal: tc, databaseURL: databaseURL, taskQueue: taskQueue}
+	b.api = b.startAPI(t)
+	return b
+}
+
+// startAPI starts one more API instance on the bundle's store and
+// Temporal, with its agent hub. It stops when the test ends.
+func (b *testBundle) startAPI(t testing.TB) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	hub, err := agenthub.New(b.store, agenthub.Config{RelayURL: "http://" + hs.Listener.Addr().String(), CheckInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewTestServer(t, api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233"},
+		api.Deps{Store: b.store, Flows: api.FlowsFor(b.store, b.temporal, b.taskQueue), Agents: hub})
 	srv.StartStream(context.Background())
-	hs := httptest.NewServer(srv.Routes())
+	hs.Config.Handler = srv.Routes()
+	hs.Start()
 	t.Cleanup(hs.Close)
+	t.Cleanup(hub.Close)
 	t.Cleanup(srv.StopStream) // runs first: ends open streams so Close does not wait
-	return &testBundle{api: hs, store: st, temporal: tc, databaseURL: databaseURL, taskQueue: taskQueue}
+	return hs
 }
 
 // call sends a request with an optional raw JSON body and decodes the answer

@@ -38,6 +38,7 @@ func (s *Server) environmentRoutes() chi.Router {
 		r.Get("/events", ofEnvironment(s.listEnvironmentEvents)) // events and gaps (events.go)
 		r.Get("/events/gaps", ofEnvironment(s.gaps))
 		r.Get("/disk", handle(s.getDisk)) // disk usage series (disk.go)
+		s.agentRoutes(r)                  // agent state and enrolment tokens (agents.go)
 	})
 	return r
 }
@@ -117,7 +118,19 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	setETag(w, env)
-	writeCreated(w, "environments", env.ID, s.environmentJSON(env))
+	if !engine.IsAgentEndpoint(env.Endpoint) {
+		writeCreated(w, "environments", env.ID, s.environmentJSON(env))
+		return nil
+	}
+	// An agent-placed environment answers its first enrolment token, once.
+	enrolment, err := s.mintAgentToken(r, env.ID)
+	if err != nil {
+		return err
+	}
+	writeCreated(w, "environments", env.ID, struct {
+		environmentJSON
+		AgentEnrolment agentEnrolmentJSON `json:"agentEnrolment"`
+	}{s.environmentJSON(env), enrolment})
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/workflows"
 )
@@ -42,6 +43,9 @@ type overviewEnvironmentJSON struct {
 	LastCycleAt *time.Time          `json:"lastCycleAt"`
 	Latest      *overviewLatestJSON `json:"latest"`
 	Disk        *overviewDiskJSON   `json:"disk"`
+	// Agent is the agent connection of an agent-placed environment
+	// (endpoint agent://); absent for the others.
+	Agent *agentJSON `json:"agent,omitempty"`
 	Sparkline   sparklineJSON       `json:"sparkline"`
 }
 
@@ -141,6 +145,10 @@ func (s *Server) overviewEnvironmentJSON(e store.OverviewEnvironment) overviewEn
 	if d := e.Disk; d != nil {
 		out.Disk = &overviewDiskJSON{Percent: d.Percent, TotalBytes: d.TotalBytes,
 			CapacityBytes: d.CapacityBytes, Warned: d.Warned, CheckedAt: d.CheckedAt}
+	}
+	if engine.IsAgentEndpoint(e.Endpoint) {
+		view := agentView(derefSession(e.Agent), e.Agent != nil)
+		out.Agent = &view
 	}
 	for _, p := range e.Sparkline {
 		// Hundredths of a percent: a sparkline shows no more, and full

@@ -46,6 +46,11 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	default:
 		out["stored"] = storedJSON{Online: last.Online, Error: last.Error, ChangedAt: last.ChangedAt}
 	}
+	if agent, err := s.agentState(r.Context(), env); err != nil {
+		return err
+	} else if agent != nil {
+		out["agent"] = agent
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	state, err := s.flows.State(ctx, env.ID)

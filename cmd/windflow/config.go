@@ -41,6 +41,9 @@ type config struct {
 	// links of alert notifications ($WINDFLOW_PUBLIC_URL); empty: derived
 	// from HTTPAddr (see publicURL).
 	PublicURL string
+	// RelayURL is where workers reach this API instance's agent relay
+	// (http://host:port); empty means relayURL's guess from HTTPAddr.
+	RelayURL string
 	// Slot budgets of the worker (see worker.WithSlots).
 	MaxStreams, MaxActivities, MaxChecks int
 	LogLevel                             string
@@ -181,6 +184,8 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"Temporal task queue ($WINDFLOW_TASK_QUEUE; default "+workflows.DefaultTaskQueue+"-<the database's instance ID>)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
+	fs.StringVar(&c.RelayURL, "relay-url", env("WINDFLOW_RELAY_URL", ""),
+		"URL at which workers reach this API's agent relay; default: from -http-addr and the host name ($WINDFLOW_RELAY_URL)")
 	fs.StringVar(&c.PublicURL, "public-url", env("WINDFLOW_PUBLIC_URL", ""),
 		"the dashboard's URL as people open it, for links in notifications; empty: http://<http-addr>/ ($WINDFLOW_PUBLIC_URL)")
 	fs.StringVar(&c.DockerHost, "docker-host", env("DOCKER_HOST", "unix:///var/run/docker.sock"), "engine registered as \"local\" by dev ($DOCKER_HOST)")

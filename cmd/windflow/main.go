@@ -5,6 +5,7 @@
 //	windflow api       the HTTP API
 //	windflow migrate   apply the embedded Postgres migrations, then exit
 //	windflow dev       api + worker in one process; registers the local engine as "local"
+//	windflow agent     the outbound-only agent next to an engine (docs/agent.md)
 //	windflow version   print the version
 //	windflow healthcheck  exit 0 when the api on this machine answers /healthz
 //
@@ -52,6 +53,8 @@ func main() {
 	case cmd == "version" || cmd == "--version":
 		fmt.Println("windflow", version)
 		return
+	case cmd == "agent":
+		os.Exit(runAgentCommand(args))
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		usage()
 		return
@@ -89,6 +92,7 @@ commands:
   api       serve the HTTP API
   migrate   apply the Postgres migrations and exit
   dev       api + worker in one process, registering the local Docker engine as "local"
+  agent     the outbound-only agent next to a Docker engine (windflow agent -h)
   version   print the version
   healthcheck  exit 0 when the api on this machine answers /healthz
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
+	"github.com/windflow/monitor/internal/agenthub"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/envflow"
 	"github.com/windflow/monitor/internal/notify"
@@ -140,6 +143,7 @@ func serveWorker(ctx context.Context, cfg config, st *store.Store, tc client.Cli
 		Leases:    st,
 		Links:     notify.Links{DashboardURL: cfg.publicURL(), TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.TemporalNamespace},
 		AlertCaps: cfg.AlertCaps,
+		Agents:    agenthub.NewDialer(st),
 	}
 	if box != nil { // a nil *Box in the interface would not read as "no key"
 		acts.Secrets = box
@@ -178,6 +182,11 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 	if deps.AuthFailures, err = c.tel.RegisterAuthFailures(); err != nil {
 		return nil, err
 	}
+	hub, err := agenthub.New(c.st, agenthub.Config{RelayURL: cfg.relayURL(), Logger: slog.Default()})
+	if err != nil {
+		return nil, err
+	}
+	deps.Agents = hub
 	srv, err := api.New(api.Config{
 		Namespace:            cfg.TemporalNamespace,
 		UIURL:                cfg.TemporalUIURL,
@@ -195,6 +204,7 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 		StreamBacklog:        cfg.StreamBacklog,
 		StreamWriteTimeout:   cfg.StreamWriteTimeout,
 		AlertCaps:            cfg.AlertCaps,
+		PublicURL:            cfg.PublicURL,
 	}, deps)
 	if err != nil {
 		return nil, err
@@ -295,6 +305,28 @@ func openAPI(ctx context.Context, cfg *config, dev bool) (c *conns, srv *api.Ser
 // dashboardURL is the address a browser on this machine opens for the
 // dashboard served on addr (a wildcard listen address becomes localhost).
 func dashboardURL(addr net.Addr) string { return hostURL(addr.String()) }
+
+// relayURL is where workers reach this API's agent relay: the configured
+// URL, else the HTTP listen address with a wildcard host replaced by the
+// machine's host name (reachable by workers on other machines when it
+// resolves there; set WINDFLOW_RELAY_URL otherwise).
+func (c config) relayURL() string {
+	if c.RelayURL != "" {
+		return strings.TrimSuffix(c.RelayURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return "http://" + c.HTTPAddr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if name, err := os.Hostname(); err == nil {
+			host = name
+		} else {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // publicURL is the dashboard's base URL in notification links: the
 // configured one, else the HTTP listen address's (hostURL), which is right

@@ -29,9 +29,10 @@ var ErrBadEndpoint = errors.New("bad engine endpoint")
 // that answered with an error.
 var ErrUnreachable = errors.New("engine unreachable")
 
-// ValidateEndpoint checks that endpoint is a Docker endpoint URL that Connect
-// accepts: unix:///absolute/path.sock or tcp://host:port[/base-path]. Any
-// other form returns an error wrapping ErrBadEndpoint.
+// ValidateEndpoint checks that endpoint is a Docker endpoint URL:
+// unix:///absolute/path.sock, tcp://host:port[/base-path], or AgentEndpoint
+// (reached through its agent: NewAgentClient). Any other form returns an
+// error wrapping ErrBadEndpoint.
 func ValidateEndpoint(endpoint string) error {
 	_, err := parseEndpoint(endpoint)
 	return err
@@ -122,6 +123,9 @@ func newClient(endpoint string, m *TLSMaterial, p *netpolicy.Policy) (*client.Cl
 	ep, err := parseEndpoint(endpoint)
 	if err != nil {
 		return nil, ep, err
+	}
+	if ep.scheme == "agent" {
+		return nil, ep, fmt.Errorf("%w: %s is reached through its agent's relay (NewAgentClient)", ErrBadEndpoint, endpoint)
 	}
 	if err := p.CheckEndpoint(endpoint); err != nil {
 		return nil, ep, fmt.Errorf("engine: %w", err)
@@ -328,6 +332,11 @@ func parseEndpoint(raw string) (endpoint, error) {
 			return bad("want tcp://host:port with a port between 1 and 65535")
 		}
 		return endpoint{scheme: "tcp", host: "tcp://" + u.Host + strings.TrimSuffix(u.Path, "/"), hostname: host, addr: u.Host}, nil
+	case "agent":
+		if raw != AgentEndpoint {
+			return bad("an agent-placed engine's endpoint is exactly " + AgentEndpoint)
+		}
+		return endpoint{scheme: "agent"}, nil
 	case "":
 		return bad("missing scheme (want unix:// or tcp://)")
 	default:

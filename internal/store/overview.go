@@ -22,6 +22,9 @@ type OverviewEnvironment struct {
 	// Disk is the latest disk sample (greatest CheckAt), nil before the
 	// first disk check.
 	Disk *DiskSample
+	// Agent is the agent connection of an agent-placed environment, nil
+	// when none is recorded.
+	Agent *AgentSession
 	// Sparkline holds the host averages of the 1-minute buckets from since
 	// on, oldest first; empty when there are none.
 	Sparkline []SparkPoint
@@ -108,6 +111,7 @@ func (s *Store) Overview(ctx context.Context, since time.Time) ([]OverviewEnviro
 		hosts     []HostMetric
 		disks     []DiskSample
 		sparkline []sparkRow
+		agents    []AgentSession
 	)
 	var batch pgx.Batch
 	batch.Queue(overviewEnvironmentsSQL).Query(func(rows pgx.Rows) (err error) {
@@ -130,6 +134,10 @@ func (s *Store) Overview(ctx context.Context, since time.Time) ([]OverviewEnviro
 		sparkline, err = pgx.CollectRows(rows, scanSparkRow)
 		return err
 	})
+	batch.Queue(`SELECT ` + agentSessionColumns + ` FROM agent_sessions`).Query(func(rows pgx.Rows) (err error) {
+		agents, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AgentSession, error) { return scanAgentSession(r) })
+		return err
+	})
 	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := pgx.BeginTxFunc(ctx, s.pool, snapshot, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, &batch).Close()
@@ -137,7 +145,17 @@ func (s *Store) Overview(ctx context.Context, since time.Time) ([]OverviewEnviro
 	if err != nil {
 		return nil, fmt.Errorf("store: overview: %w", err)
 	}
-	return assembleOverview(envs, statuses, hosts, disks, sparkline), nil
+	out := assembleOverview(envs, statuses, hosts, disks, sparkline)
+	byID := make(map[uuid.UUID]*OverviewEnvironment, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	for i := range agents {
+		if o := byID[agents[i].EnvironmentID]; o != nil {
+			o.Agent = &agents[i]
+		}
+	}
+	return out, nil
 }
 
 // assembleOverview attaches the rows read to their environments.
