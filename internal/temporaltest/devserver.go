@@ -183,3 +183,17 @@ func temporalBinary() string {
 		dir = parent
 	}
 }
+
+// Binary returns the temporal CLI (bin/temporal, or $WINDFLOW_TEMPORAL_BIN),
+// skipping the test without it (failing with WINDFLOW_REQUIRE_STACK=1).
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin := temporalBinary()
+	if bin == "" {
+		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
+			t.Fatal("temporaltest: no bin/temporal (run scripts/stack.sh) and WINDFLOW_REQUIRE_STACK=1")
+		}
+		t.Skip("temporaltest: no bin/temporal: run scripts/stack.sh")
+	}
+	return bin
+}
