@@ -80,8 +80,8 @@ func (c *Controller) apply(ctx context.Context, env store.Environment) (workflow
 	}
 }
 
-// renameTimeout bounds the wait for the rename Update: a rename is stored
-// anyway, and the reconciler takes it to the workflow later.
+// renameTimeout bounds the wait for the workflow to take a new name: a
+// rename is stored anyway, and the reconciler takes it to the workflow later.
 const renameTimeout = 10 * time.Second
 
 // rename gives the running workflow env's stored name (the rename Update,
