@@ -301,6 +301,8 @@ func (c config) validate() error {
 			"retention of metrics rollups (WINDFLOW_RETENTION_METRICS_%s_DAYS, -retention-metrics-%s-days) must be from 0 (keep forever) to %d days, got %d",
 			d.name, d.tier, maxRetentionDays, d.days)
 	}
+	// The queue goes into visibility queries (envflow's upgrade).
+	check(!strings.ContainsAny(c.TaskQueue, `'"\`), "task queue (WINDFLOW_TASK_QUEUE) cannot hold quotes or backslashes, got %q", c.TaskQueue)
 	check(c.StatsParallelism >= 1, "stats parallelism (WINDFLOW_STATS_PARALLELISM) must be at least 1, got %d", c.StatsParallelism)
 	check(c.MaxStreams >= 0 && c.MaxActivities >= 0 && c.MaxChecks >= 0,
 		"worker slots (WINDFLOW_MAX_STREAMS, WINDFLOW_MAX_ACTIVITIES, WINDFLOW_MAX_CHECKS) cannot be negative")

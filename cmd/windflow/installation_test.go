@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,14 @@ func TestPrepareInstallation(t *testing.T) {
 	}
 	if cfg.TaskQueue != "mine" {
 		t.Errorf("task queue %q, want the explicit one", cfg.TaskQueue)
+	}
+}
+
+// TestConfig_TaskQueueQuoted: a task queue that would break the visibility
+// queries the upgrade runs is refused at start.
+func TestConfig_TaskQueueQuoted(t *testing.T) {
+	t.Setenv("WINDFLOW_TASK_QUEUE", "it's")
+	if err := loadWith(t).validate(); err == nil || !strings.Contains(err.Error(), "WINDFLOW_TASK_QUEUE") {
+		t.Fatalf("validate: %v, want a refusal naming WINDFLOW_TASK_QUEUE", err)
 	}
 }
