@@ -248,3 +248,45 @@ func TestRenameWhileWorkerDown(t *testing.T) {
 	}
 	findByName(ctx, t, s.tc, renamed, wid)
 }
+
+// TestUpgradeSetsMissingSearchAttribute: a running environment workflow
+// started without the search attribute gets it from the upgrade, with its
+// stored name.
+func TestUpgradeSetsMissingSearchAttribute(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	s := newStack(ctx, t)
+	s.startWorker(t)
+	env, err := s.st.CreateEnvironment(ctx, store.Environment{
+		Name: "backfill-" + uuid.NewString()[:8], Endpoint: "unix:///var/run/docker.sock", Settings: quietSettings(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wid := workflows.WorkflowID(env.ID.String())
+	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wid, TaskQueue: s.queue}, workflows.WorkflowName,
+		workflows.Input{EnvironmentID: env.ID.String(), Name: env.Name, Settings: env.Settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.tc.TerminateWorkflow(context.Background(), wid, "", "test over") })
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := s.flows.UpgradeWorkflows(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the workflow without the search attribute was not listed")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	findByName(ctx, t, s.tc, env.Name, wid)
+	if got := statusOf(ctx, t, s.tc, wid, run.GetRunID()); got != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Errorf("the run is %s, want still running (not replaced)", got)
+	}
+}

@@ -38,11 +38,14 @@ const upgradeReason = "replaced by the workflow type " + workflows.WorkflowName 
 // started on the controller's queue with the stored settings (the event
 // cursor lives with the events in Postgres, so only the disk-warning
 // cooldown starts over); one without the environment search attribute
-// gets it (the rename Update). Workflows of environments this database does
-// not hold are left alone. It returns how many it changed.
+// gets it (the rename Update, which needs a worker: after the first that
+// fails, the others wait for the next start). Workflows of environments
+// this database does not hold are left alone. It returns how many it
+// changed.
 func (c *Controller) UpgradeWorkflows(ctx context.Context) (int, error) {
 	changed := 0
 	var errs []error
+	renameFailed := false
 	var token []byte
 	for {
 		resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -57,7 +60,13 @@ func (c *Controller) UpgradeWorkflows(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
+			if renameFailed && !c.mustReplace(ex) {
+				continue
+			}
 			err := c.upgradeWorkflow(ctx, id, ex)
+			if err != nil && !errors.Is(err, store.ErrNotFound) && !c.mustReplace(ex) {
+				renameFailed = true
+			}
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 			case err != nil:
@@ -72,10 +81,15 @@ func (c *Controller) UpgradeWorkflows(ctx context.Context) (int, error) {
 	}
 }
 
-// upgradeWorkflow replaces the run ex of environment id when it is of
-// another type or on another queue, else gives it its search attribute.
+// mustReplace tells whether run ex is of another type or on another queue.
+func (c *Controller) mustReplace(ex *workflowpb.WorkflowExecutionInfo) bool {
+	return ex.GetType().GetName() != workflows.WorkflowName || ex.GetTaskQueue() != c.TaskQueue
+}
+
+// upgradeWorkflow replaces the run ex of environment id when it must be
+// (mustReplace), else gives it its search attribute.
 func (c *Controller) upgradeWorkflow(ctx context.Context, id uuid.UUID, ex *workflowpb.WorkflowExecutionInfo) error {
-	if ex.GetType().GetName() == workflows.WorkflowName && ex.GetTaskQueue() == c.TaskQueue {
+	if !c.mustReplace(ex) {
 		return c.Store.LockEnvironment(ctx, id, func(ctx context.Context, tx *store.EnvironmentTx) error {
 			return c.rename(ctx, tx.Environment())
 		})
