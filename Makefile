@@ -50,7 +50,8 @@ faults:
 vet:
 	$(GO) vet ./...
 
-# Benchmarks on the real stack: a collection cycle (internal/engine), and
+# Benchmarks on the real stack: a collection cycle, direct and through an
+# in-process agent and relay (internal/engine: BenchmarkCycle*), and
 # the dashboard's charts through the API handler on 30 days of generated
 # metrics (api: BenchmarkMetricsCharts, p50/p99 per chart; ~1 min of data
 # generation first), and storing one 50-container cycle with its rollups;
