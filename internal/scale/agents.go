@@ -187,6 +187,22 @@ func (h *harness) agentStats(ctx context.Context, connectedAtStart int) (*AgentS
 	return a, nil
 }
 
+// harnessFilesPerAgent is what one agent and its fake engine hold open in
+// this process: the engine's listener, the agent's WebSocket, both ends of
+// the event stream's engine connection and of up to 4 idle ones the
+// agent keeps to its engine.
+const harnessFilesPerAgent = 12
+
+// warnFileLimit warns when this process's limit on open files (which Go
+// raises to the hard limit at start) is too low for the agents of the run.
+func (h *harness) warnFileLimit() {
+	need := harnessFilesPerAgent*h.cfg.Envs + 256
+	if _, limit := openFiles(os.Getpid()); limit > 0 && limit < need {
+		h.logf("warning: %d agents need about %d open files here, the limit is %d: raise the hard limit (ulimit -Hn) or expect failed connections",
+			h.cfg.Envs, need, limit)
+	}
+}
+
 // harnessGroup names this process in the report.
 func harnessGroup(agents bool) string {
 	if agents {

@@ -400,6 +400,7 @@ func (h *harness) register(ctx context.Context) error {
 	interval := int(h.cfg.Interval / time.Second)
 	if h.cfg.Agents {
 		h.agents = newAgentFleet()
+		h.warnFileLimit()
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(h.cfg.Concurrency)
