@@ -29,7 +29,7 @@ import (
 )
 
 // natPrefix names what TestFaultAgentBehindNAT creates: its network
-// namespaces (wf-nat-…) and, without the dash, its veth links (wfnat…).
+// namespaces (wf-nat-…) and, without the dashes, its veth links (wfnat…).
 const natPrefix = "wf-nat-"
 
 // The helper process (TestHelperNATForwarder) acts when natForwardListen
@@ -103,6 +103,7 @@ func TestFaultAgentBehindNAT(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listen on the veth's host end: %v", err)
 	}
+	t.Cleanup(func() { _ = l.Close() })
 	b := setup(t)
 	b.api = b.startAPIOn(t, l)
 	env := b.createAgentEnvironment(t, "nat-"+uuid.NewString()[:8])
@@ -113,7 +114,7 @@ func TestFaultAgentBehindNAT(t *testing.T) {
 	startNATAgent(t, ns, agentBin, engineURL, env.AgentEnrolment.ServerURL, env.AgentEnrolment.Token)
 	eventually(t, 90*time.Second, "online through the agent", func() bool {
 		online, _ := countOnline(b.statusChanges(t, env.ID))
-		return online == 1
+		return online > 0
 	})
 	onlineAfter := time.Since(agentStarted)
 
