@@ -307,7 +307,11 @@ func (s *eventStream) follow(workerStop <-chan struct{}, since int64) (workflows
 	s.mu.Lock() // beat reads s.heartbeat under the lock: it may fire first
 	s.heartbeat = time.AfterFunc(s.heartbeatInterval(), s.beat)
 	s.mu.Unlock()
+	readFrom := time.Now()
 	readErr := engine.ReadEvents(readCtx, s.cli, engine.EventsQuery{Since: since, Filtered: true}, s.add, s.malformedLine)
+	s.mu.Lock()
+	s.progressed = time.Since(readFrom) >= workflows.StreamRetryInitialInterval || s.batchCursor > since
+	s.mu.Unlock()
 	stopReading()
 	progress, err := s.finish()
 	if err != nil {
@@ -341,6 +345,9 @@ type eventStream struct {
 	// activity (the retry resumes from the stored cursor).
 	failed   error
 	stopRead context.CancelFunc
+	// progressed: the last read of the engine's stream read events or
+	// lasted StreamRetryInitialInterval.
+	progressed bool
 
 	// A detached stream's (nil token: run inside its activity): its task
 	// token, how often it heartbeats, and the end of its context with a
@@ -625,6 +632,15 @@ func (s *eventStream) stopped(workerStop <-chan struct{}, progress workflows.Str
 	}
 	if readErr == nil {
 		readErr = errStreamEnded
+	}
+	if s.progressed {
+		// A stream that read events or ran for a while, then broke (an
+		// engine or agent restart), is a new failure: retry after the first
+		// interval, not after the backoff its earlier attempts built up. A
+		// stream that keeps failing at once still backs off.
+		return progress, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("event stream of %s: %s", s.env.Name, readErr.Error()), "StreamBroken",
+			temporal.ApplicationErrorOptions{Cause: readErr, NextRetryDelay: workflows.StreamRetryInitialInterval})
 	}
 	return progress, fmt.Errorf("event stream of %s: %w", s.env.Name, readErr)
 }

@@ -45,8 +45,8 @@ type overviewEnvironmentJSON struct {
 	Disk        *overviewDiskJSON   `json:"disk"`
 	// Agent is the agent connection of an agent-placed environment
 	// (endpoint agent://); absent for the others.
-	Agent *agentJSON `json:"agent,omitempty"`
-	Sparkline   sparklineJSON       `json:"sparkline"`
+	Agent     *agentJSON    `json:"agent,omitempty"`
+	Sparkline sparklineJSON `json:"sparkline"`
 }
 
 // overviewStatusJSON is the latest stored transition.

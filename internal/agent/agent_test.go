@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/windflow/monitor/internal/agent"
 	"github.com/windflow/monitor/internal/agent/agenttest"
 )
@@ -21,7 +23,7 @@ const token = "wfa_test_token"
 
 // start runs an agent with cfg's missing parts filled in until the test
 // ends, and returns the error Run returned then through the channel.
-func start(t *testing.T, cfg agent.Config) <-chan error {
+func start(t testing.TB, cfg agent.Config) <-chan error {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -63,6 +65,24 @@ func newRecordingEngine(t *testing.T) *recordingEngine {
 	t.Cleanup(srv.Close)
 	e.url = "tcp://" + strings.TrimPrefix(srv.URL, "http://")
 	return e
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (e *recordingEngine) requests() []*http.Request {
@@ -154,7 +174,8 @@ func TestProxyForwardsReadsRefusesWrites(t *testing.T) {
 func TestTokenRefusedBacksOff(t *testing.T) {
 	srv := agenttest.NewServer(t, "another token")
 	delays := make(chan time.Duration, 100)
-	start(t, agent.Config{ServerURL: srv.URL, Token: token, Sleep: func(ctx context.Context, d time.Duration) error {
+	var log lockedBuffer
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Logger: slog.New(slog.NewJSONHandler(&log, nil)), Sleep: func(ctx context.Context, d time.Duration) error {
 		delays <- d
 		return ctx.Err()
 	}})
@@ -177,6 +198,13 @@ func TestTokenRefusedBacksOff(t *testing.T) {
 		t.Errorf("server saw %d attempts, want at least %d", n, len(want))
 	}
 	t.Logf("401 delays: %v", got)
+	logged := log.String()
+	if n := strings.Count(logged, "token refused: revoked or unknown"); n < len(want) {
+		t.Errorf("log says the token is refused %d times, want one per attempt (%d):\n%s", n, len(want), logged)
+	}
+	if strings.Contains(logged, token) {
+		t.Errorf("the log shows the token:\n%s", logged)
+	}
 }
 
 // TestTransientBacksOffAndReconnects checks the transient schedule
@@ -237,5 +265,97 @@ func TestPlainHTTPRule(t *testing.T) {
 		if err := agent.Run(ctx, agent.Config{ServerURL: "https://w.example.com", Token: token, Engine: engine}); !errors.Is(err, agent.ErrBadConfig) {
 			t.Errorf("engine %q: Run = %v, want ErrBadConfig", engine, err)
 		}
+	}
+}
+
+// TestTLSAndReconnect connects over HTTPS to a server that offers HTTP/2
+// (the upgrade must still be HTTP/1.1), then checks that the agent comes
+// back after the server drops its session.
+func TestTLSAndReconnect(t *testing.T) {
+	eng := newRecordingEngine(t)
+	srv := agenttest.NewTLSServer(t, token)
+	if !strings.HasPrefix(srv.URL, "https://") {
+		t.Fatalf("server URL %s", srv.URL)
+	}
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Engine: eng.url, TLSClientConfig: srv.TLS,
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
+	first := srv.Next(t, 10*time.Second)
+	if _, err := agenttest.DockerClient(t, first.Session).Ping(t.Context(), client.PingOptions{}); err != nil {
+		t.Fatalf("ping over the TLS session: %v", err)
+	}
+	_ = first.Close()
+	second := srv.Next(t, 10*time.Second)
+	if _, err := agenttest.DockerClient(t, second.Session).Ping(t.Context(), client.PingOptions{}); err != nil {
+		t.Fatalf("ping after the reconnection: %v", err)
+	}
+	if n := srv.Attempts(); n != 2 {
+		t.Errorf("server saw %d attempts, want 2", n)
+	}
+}
+
+// TestEngineUnreachable checks that an engine that does not answer gives
+// the API a 502 with a Docker-shaped message, and the session stays up.
+func TestEngineUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	srv := agenttest.NewServer(t, token)
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Engine: "tcp://" + addr})
+	sess := srv.Next(t, 10*time.Second)
+	cli := agenttest.DockerClient(t, sess.Session)
+	for range 2 {
+		_, err := cli.Ping(t.Context(), client.PingOptions{})
+		if err == nil || !strings.Contains(err.Error(), "windflow agent: engine unreachable") {
+			t.Errorf("ping of a dead engine through the agent: %v, want the agent's 502 message", err)
+		}
+	}
+	if sess.IsClosed() {
+		t.Error("the session closed after an engine error")
+	}
+}
+
+// TestStreamEndsWithItsReader checks that a stream the API side stops
+// reading (an /events stream closed by the worker) ends at the engine
+// too, so that the agent keeps no engine connection for it.
+func TestStreamEndsWithItsReader(t *testing.T) {
+	ended := make(chan struct{})
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"start"}`+"\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		close(ended)
+	}))
+	t.Cleanup(eng.Close)
+	srv := agenttest.NewServer(t, token)
+	start(t, agent.Config{ServerURL: srv.URL, Token: token, Engine: "tcp://" + strings.TrimPrefix(eng.URL, "http://")})
+	sess := srv.Next(t, 10*time.Second)
+	conn, err := sess.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /v1.41/events HTTP/1.1\r\nHost: agent\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "200 OK") {
+		t.Fatalf("events answer %q, %v", buf[:n], err)
+	}
+	for !strings.Contains(string(buf[:n]), `"start"`) {
+		m, err := conn.Read(buf[n:])
+		if err != nil {
+			t.Fatalf("events stream before the first event: %v", err)
+		}
+		n += m
+	}
+	_ = conn.Close()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine's events request still open 10s after the API side closed its stream")
 	}
 }

@@ -9,6 +9,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,9 @@ type Config struct {
 	AllowPlainHTTP bool
 	// Version is the agent's version, sent in agentproto.HeaderVersion.
 	Version string
+	// TLSClientConfig verifies the server; nil: the system's roots
+	// (SSL_CERT_FILE adds a private CA).
+	TLSClientConfig *tls.Config
 	// Logger receives the agent's log; nil: slog.Default().
 	Logger *slog.Logger
 	// Sleep waits d or until ctx ends (then it returns ctx.Err()) between

@@ -18,7 +18,7 @@ import (
 // throughAgent starts an agent on the test engine (enginetest.Endpoint)
 // connected to a fake API endpoint, and returns a Docker client whose
 // requests go through it, with the direct client of the same engine.
-func throughAgent(t *testing.T) (via, direct *client.Client) {
+func throughAgent(t testing.TB) (via, direct *client.Client) {
 	t.Helper()
 	direct = enginetest.Client(t) // skips without an engine
 	srv := agenttest.NewServer(t, token)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,7 +47,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	a := &runner{cfg: cfg, wsURL: wsURL, log: log, proxy: newProxy(ea, log), httpClient: dialClient()}
+	a := &runner{cfg: cfg, wsURL: wsURL, log: log, proxy: newProxy(ea, log), httpClient: dialClient(cfg.TLSClientConfig)}
 	log.Info("agent starting", "server", cfg.ServerURL, "engine", ea.network+"://"+ea.addr, "version", cfg.Version)
 	var b backoff
 	for attempt := 1; ; attempt++ {
@@ -131,12 +132,17 @@ func (a *runner) session(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), fmt.Errorf("session ended: %w", err)
 }
 
-// dialClient is the HTTP client of the upgrade: a proxy from the
-// environment (HTTPS_PROXY) is honoured, and redirects are not followed,
-// so the token is sent to the configured server only.
-func dialClient() *http.Client {
+// dialClient is the HTTP client of the upgrade, verifying the server with
+// tlsCfg (nil: system roots): a proxy from the environment (HTTPS_PROXY) is
+// honoured, and redirects are not followed, so the token is sent to the
+// configured server only. The upgrade is always HTTP/1.1 (net/http offers
+// no HTTP/2 to a request that asks for a WebSocket).
+func dialClient(tlsCfg *tls.Config) *http.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns, transport.IdleConnTimeout = 1, 10*time.Second
+	if tlsCfg != nil {
+		transport.TLSClientConfig = tlsCfg.Clone()
+	}
 	return &http.Client{
 		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

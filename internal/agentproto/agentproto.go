@@ -38,8 +38,10 @@ const (
 
 // YamuxConfig returns the session configuration both ends use. yamux logs
 // to logger at debug level; a nil logger discards its log. The stream
-// window stays yamux's default (256 KB), enough for the Engine API's
-// answers (a list or info is a few tens of KB, streams are small frames).
+// window stays yamux's default (256 KB): a monitor's answers (a list or an
+// info of some tens of KB, small stream frames) fit in one window, and the
+// window bounds what the API buffers per stream of a slow reader
+// (internal/agent's BenchmarkLargeAnswer measures the throughput).
 func YamuxConfig(logger *slog.Logger) *yamux.Config {
 	cfg := yamux.DefaultConfig()
 	cfg.EnableKeepAlive = true

@@ -3,6 +3,7 @@ package agentproto_test
 import (
 	"io"
 	"log/slog"
+	pathpkg "path"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,30 @@ func TestYamuxConfig(t *testing.T) {
 			t.Errorf("logger %v: want exactly one of LogOutput and Logger", logger)
 		}
 	}
+}
+
+// FuzzReadOnlyCall checks the properties every allowed call has, whatever
+// the path: GET or HEAD, already in clean form, no escapes, and one of the
+// listed endpoints.
+func FuzzReadOnlyCall(f *testing.F) {
+	for _, seed := range []string{"/info", "/v1.41/containers/abc/stats", "/containers/../json", "/containers/a%2F/json", "/events"} {
+		f.Add("GET", seed)
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		if !agentproto.ReadOnlyCall(method, path) {
+			return
+		}
+		if method != "GET" && method != "HEAD" {
+			t.Fatalf("allowed method %q", method)
+		}
+		if pathpkg.Clean(path) != path || strings.ContainsAny(path, "%?#;\\ ") {
+			t.Fatalf("allowed path %q is not plain", path)
+		}
+		last := path[strings.LastIndex(path, "/")+1:]
+		switch last {
+		case "_ping", "version", "info", "events", "json", "stats", "df":
+		default:
+			t.Fatalf("allowed path %q ends in %q", path, last)
+		}
+	})
 }

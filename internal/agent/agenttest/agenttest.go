@@ -7,6 +7,7 @@ package agenttest
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,9 +25,12 @@ import (
 // Server is a fake API agent endpoint. Its zero value is not usable: see
 // NewServer.
 type Server struct {
-	// URL is the server's base URL (http://127.0.0.1:port), the agent's
-	// ServerURL.
+	// URL is the server's base URL (http:// or https://127.0.0.1:port),
+	// the agent's ServerURL.
 	URL string
+	// TLS verifies the server of NewTLSServer (nil for NewServer): the
+	// agent's TLSClientConfig.
+	TLS *tls.Config
 
 	token    atomic.Pointer[string]
 	status   atomic.Int64 // answer other than the upgrade; 0: upgrade
@@ -41,11 +45,22 @@ type Session struct {
 	Version string
 }
 
-// NewServer starts a server that accepts the agents presenting token and
-// answers the others 401. It stops, closing every session, when the test
-// ends.
+// NewServer starts a plain HTTP server that accepts the agents presenting
+// token and answers the others 401. It stops, closing every session, when
+// the test ends.
 func NewServer(t testing.TB, token string) *Server {
 	t.Helper()
+	return newServer(t, token, false)
+}
+
+// NewTLSServer is NewServer over HTTPS, offering HTTP/2 as most
+// production front ends do.
+func NewTLSServer(t testing.TB, token string) *Server {
+	t.Helper()
+	return newServer(t, token, true)
+}
+
+func newServer(t testing.TB, token string, useTLS bool) *Server {
 	s := &Server{sessions: make(chan Session, 16)}
 	s.token.Store(&token)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,7 +91,14 @@ func NewServer(t testing.TB, token string) *Server {
 			_ = sess.Close()
 		}
 	})
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewUnstartedServer(mux)
+	if useTLS {
+		hs.EnableHTTP2 = true
+		hs.StartTLS()
+		s.TLS = hs.Client().Transport.(*http.Transport).TLSClientConfig
+	} else {
+		hs.Start()
+	}
 	s.URL = hs.URL
 	t.Cleanup(func() {
 		cancel()
