@@ -50,7 +50,8 @@ faults:
 vet:
 	$(GO) vet ./...
 
-# Benchmarks on the real stack: a collection cycle (internal/engine), and
+# Benchmarks on the real stack: a collection cycle, direct and through an
+# in-process agent and relay (internal/engine: BenchmarkCycle*), and
 # the dashboard's charts through the API handler on 30 days of generated
 # metrics (api: BenchmarkMetricsCharts, p50/p99 per chart; ~1 min of data
 # generation first), and storing one 50-container cycle with its rollups;
@@ -67,17 +68,21 @@ bench: stack
 # Scale harness (cmd/windflow-bench): N environments against fake engines,
 # with bin/windflow as worker and api, e.g. make scale ENVS=1000 DURATION=3m
 # (SCALE_FLAGS: more flags of `bin/windflow-bench scale -h`). Prints the
-# figures next to the targets.
+# figures next to the targets. AGENTS=1 puts every environment behind an
+# agent (agent://; one agent per environment in the harness, all connected
+# to the one api), e.g. make scale ENVS=1000 AGENTS=1 DURATION=3m.
 ENVS ?= 100
 CONTAINERS ?= 10
 INTERVAL ?= 30s
 WARMUP ?= 0
 DURATION ?= 2m
 EVENT_EVERY ?= 1m
+AGENTS ?=
 SCALE_FLAGS ?=
 scale: stack build build-bench
 	source .data/stack.env && $(BIN)/windflow-bench scale -envs $(ENVS) -containers $(CONTAINERS) \
-		-interval $(INTERVAL) -warmup $(WARMUP) -duration $(DURATION) -event-every $(EVENT_EVERY) $(SCALE_FLAGS)
+		-interval $(INTERVAL) -warmup $(WARMUP) -duration $(DURATION) -event-every $(EVENT_EVERY) \
+		$(if $(filter 1 true yes,$(AGENTS)),-agents) $(SCALE_FLAGS)
 
 down:
 	scripts/stack.sh down

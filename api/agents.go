@@ -50,7 +50,8 @@ const (
 
 // mountAgents routes the agents' WebSocket and the workers' relay; both
 // authenticate with tokens of their own, not the API token.
-func (s *Server) mountAgents(r chi.Router) {
+func (s *Server) mountAgents(r chi.Router, sec *security) {
+	r = r.With(sec.limitTokenGuesses)
 	r.Get(agentConnectPath, func(w http.ResponseWriter, r *http.Request) {
 		if s.agents == nil {
 			writeError(w, r, s.noAgents())

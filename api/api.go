@@ -162,7 +162,7 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/readyz", s.readyz)
 	r.Get("/api/v1/openapi.json", serveOpenAPI) // open like /healthz (openapi.go)
 	s.mountDashboard(r)                         // the browser dashboard at / (dashboard.go)
-	s.mountAgents(r)                            // agents and the workers' relay (agents.go)
+	s.mountAgents(r, sec)                       // agents and the workers' relay (agents.go)
 	r.Route("/api/v1", func(r chi.Router) {
 		// Mutations are counted before authentication: token guesses too.
 		r.Use(sec.limitMutations, sec.authenticate, sec.refuseBrowserForgery)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/windflow/monitor/internal/agent"
 	"github.com/windflow/monitor/internal/agenthub"
+	"github.com/windflow/monitor/internal/browsertest"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
 )
@@ -66,12 +67,12 @@ type runningAgent struct {
 	delays []time.Duration
 }
 
-// startAgent runs an agent for the test engine against server.
-func startAgent(t *testing.T, server, token string) *runningAgent {
+// startAgent runs an agent for the engine at endpoint against server.
+func startAgent(t *testing.T, server, endpoint, token string) *runningAgent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &runningAgent{cancel: cancel, done: make(chan struct{})}
-	cfg := agent.Config{ServerURL: server, Token: token, Engine: enginetest.Endpoint(), Version: "e2e-agent",
+	cfg := agent.Config{ServerURL: server, Token: token, Engine: endpoint, Version: "e2e-agent",
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			a.mu.Lock()
 			a.delays = append(a.delays, d)
@@ -141,7 +142,7 @@ func countOnline(changes []statusChangeJSON) (online, offline int) {
 // offline and online once each when the agent stops and comes back, and a
 // revoked token answered 401 with a growing backoff.
 func TestEndToEnd_Agent(t *testing.T) {
-	cli := enginetest.Client(t)
+	d, cli := privateEngine(t)
 	b := setup(t)
 	env := b.createAgentEnvironment(t, "agent-"+uuid.NewString()[:8])
 	enrol := env.AgentEnrolment
@@ -162,7 +163,7 @@ func TestEndToEnd_Agent(t *testing.T) {
 		t.Fatalf("agent connected before it was started: %+v", st)
 	}
 
-	a := startAgent(t, enrol.ServerURL, enrol.Token)
+	a := startAgent(t, enrol.ServerURL, d.Endpoint, enrol.Token)
 	sleeper := enginetest.RunContainer(t, cli, "wf-agent-"+uuid.NewString()[:8], "sleep", "3600")
 	eventually(t, 60*time.Second, "metrics and events through the agent", func() bool {
 		var containers struct {
@@ -183,6 +184,14 @@ func TestEndToEnd_Agent(t *testing.T) {
 	if online != 1 || offline != 0 {
 		t.Fatalf("status history: %d online, %d offline; want 1 online", online, offline)
 	}
+	// The dashboard shows the agent next to the environment.
+	bctx := browsertest.New(t)
+	browsertest.Navigate(t, bctx, b.api.URL+"/")
+	browsertest.WaitText(t, bctx, fmt.Sprintf(`tr[data-env=%q] .agent-state`, env.ID), "agent connected", 20*time.Second)
+	browsertest.WaitText(t, bctx, fmt.Sprintf(`tr[data-env=%q] .badge`, env.ID), "online", 20*time.Second)
+	browsertest.Navigate(t, bctx, b.api.URL+"/#/env/"+env.ID)
+	browsertest.WaitText(t, bctx, ".agent-state", "agent connected", 20*time.Second)
+	browsertest.Screenshot(t, bctx, "dashboard-agent")
 
 	// A compromised server cannot use the agent to change the engine.
 	dialer := agenthub.NewDialer(b.store)
@@ -213,12 +222,12 @@ func TestEndToEnd_Agent(t *testing.T) {
 	if st := b.agentState(t, env.ID); st.Connected {
 		t.Fatalf("agent state after stop = %+v", st)
 	}
-	startAgent(t, enrol.ServerURL, enrol.Token)
+	startAgent(t, enrol.ServerURL, d.Endpoint, enrol.Token)
 	eventually(t, 60*time.Second, "online after the agent came back", func() bool {
 		online, _ := countOnline(b.statusChanges(t, env.ID))
 		return online == 2
 	})
-	time.Sleep(15 * time.Second) // a cycle more: no further transition
+	time.Sleep(11 * time.Second) // a cycle more: no further transition
 	online, offline = countOnline(b.statusChanges(t, env.ID))
 	if online != 2 || offline != 1 {
 		t.Fatalf("status history: %d online, %d offline; want 2 and 1", online, offline)
@@ -226,7 +235,7 @@ func TestEndToEnd_Agent(t *testing.T) {
 
 	// Revoking the token ends the session and every later attempt gets 401,
 	// with growing waits.
-	revoked := startAgentAfterRevoke(t, b, env.ID, enrol.ID, enrol.ServerURL, enrol.Token)
+	revoked := startAgentAfterRevoke(t, b, env.ID, enrol.ID, enrol.ServerURL, d.Endpoint, enrol.Token)
 	eventually(t, 30*time.Second, "the revoked agent's retries", func() bool { return len(revoked.waits()) >= 4 })
 	waits := revoked.waits()
 	for i := 1; i < len(waits); i++ {
@@ -242,7 +251,7 @@ func TestEndToEnd_Agent(t *testing.T) {
 
 // startAgentAfterRevoke revokes tokenID of envID (all agents using it are
 // cut off) and starts an agent with the revoked token.
-func startAgentAfterRevoke(t *testing.T, b *testBundle, envID, tokenID, server, token string) *runningAgent {
+func startAgentAfterRevoke(t *testing.T, b *testBundle, envID, tokenID, server, endpoint, token string) *runningAgent {
 	t.Helper()
 	var revoked struct {
 		RevokedAt *time.Time `json:"revokedAt"`
@@ -253,5 +262,5 @@ func startAgentAfterRevoke(t *testing.T, b *testBundle, envID, tokenID, server, 
 	eventually(t, 20*time.Second, "the session of the revoked token closed", func() bool {
 		return !b.agentState(t, envID).Connected
 	})
-	return startAgent(t, server, token)
+	return startAgent(t, server, endpoint, token)
 }

@@ -299,6 +299,30 @@ func (sec *security) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// limitTokenGuesses applies the wrong-token limit to routes that check
+// tokens of their own (agents' enrolment tokens, the relay secret): each
+// 401 they answer counts as a wrong token of the client, and a client over
+// the limit is answered 429 before its token is looked up.
+func (sec *security) limitTokenGuesses(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client, _ := rateLimitKey(r)
+		if sec.guesses.over(client) {
+			sec.countFailure(telemetry.AuthLimited)
+			retry := strconv.Itoa(int(authFailureWindow / time.Second))
+			w.Header().Set("Retry-After", retry)
+			writeError(w, r, errorf(http.StatusTooManyRequests, "rate_limited",
+				"too many wrong tokens from this address: at most %d per minute; retry in %s seconds", sec.guesses.limit, retry))
+			return
+		}
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		if ww.Status() == http.StatusUnauthorized {
+			sec.guesses.add(client)
+			sec.countFailure(telemetry.AuthInvalid)
+		}
+	})
+}
+
 // AuthFailureCounter counts refused authentications by reason
 // (telemetry.AuthMissing, AuthInvalid, AuthLimited); *telemetry.AuthFailures.
 type AuthFailureCounter interface {

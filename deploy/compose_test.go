@@ -25,7 +25,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/windflow/monitor/worker"
-	"github.com/windflow/monitor/workflows"
 )
 
 const (
@@ -38,10 +37,13 @@ const (
 	completed = types.ServiceConditionCompletedSuccessfully
 )
 
-// The services of the stack; windflowServices run the Windflow image.
+// The services of the stack (a plain `up`); windflowServices run the
+// Windflow image; oneShots run once and exit. The agent example is behind
+// the profile "agent".
 var (
-	allServices      = []string{"postgresql", "temporal", "temporal-ui", "windflow-migrate", "api", "worker"}
+	allServices      = []string{"postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "windflow-migrate", "api", "worker"}
 	windflowServices = []string{"windflow-migrate", "api", "worker"}
+	oneShots         = []string{"temporal-schema", "temporal-setup", "windflow-migrate"}
 )
 
 // secretName matches environment variables that hold a secret.
@@ -63,7 +65,7 @@ func repoRoot(t *testing.T) string {
 // loadCompose loads the compose file with the compose-spec loader, the way
 // `docker compose` does, with env as the only variables (so that everything
 // not in env takes its default from the file).
-func loadCompose(t *testing.T, env map[string]string) *types.Project {
+func loadCompose(t *testing.T, env map[string]string, profiles ...string) *types.Project {
 	t.Helper()
 	root := repoRoot(t)
 	if _, ok := env["WINDFLOW_API_TOKEN"]; !ok {
@@ -80,7 +82,7 @@ func loadCompose(t *testing.T, env map[string]string) *types.Project {
 		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, composeFile)}},
 		Environment: types.Mapping(env),
 	}
-	p, err := loader.LoadWithContext(t.Context(), details)
+	p, err := loader.LoadWithContext(t.Context(), details, loader.WithProfiles(profiles))
 	if err != nil {
 		t.Fatalf("load %s: %v", composeFile, err)
 	}
@@ -138,10 +140,12 @@ func TestComposeFile(t *testing.T) {
 	})
 
 	t.Run("dependencies", func(t *testing.T) {
-		afterSpine := map[string]string{"postgresql": healthy, "windflow-migrate": completed, "temporal": healthy}
+		afterSpine := map[string]string{"postgresql": healthy, "windflow-migrate": completed, "temporal": healthy, "temporal-setup": completed}
 		want := map[string]map[string]string{
 			"postgresql":       nil,
-			"temporal":         {"postgresql": healthy},
+			"temporal-schema":  {"postgresql": healthy},
+			"temporal":         {"temporal-schema": completed},
+			"temporal-setup":   {"temporal": healthy},
 			"temporal-ui":      {"temporal": healthy},
 			"windflow-migrate": {"postgresql": healthy},
 			"api":              afterSpine,
@@ -188,9 +192,9 @@ func TestComposeFile(t *testing.T) {
 	t.Run("healthchecks and restarts", func(t *testing.T) {
 		for _, name := range allServices {
 			s := service(t, p, name)
-			if name == "windflow-migrate" {
+			if slices.Contains(oneShots, name) {
 				if s.Restart != types.RestartPolicyNo {
-					t.Errorf("windflow-migrate restart = %q, want \"no\" (a one-shot job)", s.Restart)
+					t.Errorf("%s restart = %q, want \"no\" (a one-shot job)", name, s.Restart)
 				}
 				continue
 			}
@@ -218,12 +222,8 @@ func TestComposeFile(t *testing.T) {
 		if api := strings.Join(service(t, p, "api").HealthCheck.Test, " "); api != "CMD /windflow healthcheck" {
 			t.Errorf("api healthcheck %q: want CMD /windflow healthcheck", api)
 		}
-		tp := strings.Join(service(t, p, "temporal").HealthCheck.Test, " ")
-		ns := env(service(t, p, "api"), "TEMPORAL_NAMESPACE")
-		for _, part := range []string{"temporal operator cluster health", "SERVING", "namespace describe", " " + ns} {
-			if !strings.Contains(tp, part) {
-				t.Errorf("temporal healthcheck %q lacks %q", tp, part)
-			}
+		if tp := strings.Join(service(t, p, "temporal").HealthCheck.Test, " "); !strings.Contains(tp, "7233") {
+			t.Errorf("temporal healthcheck %q does not probe the frontend port 7233", tp)
 		}
 	})
 
@@ -371,11 +371,12 @@ func TestComposeFile(t *testing.T) {
 			if got := env(s, "TEMPORAL_ADDRESS"); got != "temporal:7233" {
 				t.Errorf("%s TEMPORAL_ADDRESS = %q, want temporal:7233", name, got)
 			}
-			if got, want := env(s, "TEMPORAL_NAMESPACE"), env(temporal, "DEFAULT_NAMESPACE"); got == "" || got != want {
-				t.Errorf("%s TEMPORAL_NAMESPACE = %q, but auto-setup registers %q", name, got, want)
+			if got, want := env(s, "TEMPORAL_NAMESPACE"), env(service(t, p, "temporal-setup"), "TEMPORAL_NAMESPACE"); got == "" || got != want {
+				t.Errorf("%s TEMPORAL_NAMESPACE = %q, but temporal-setup registers %q", name, got, want)
 			}
-			if got := env(s, "WINDFLOW_TASK_QUEUE"); got != workflows.DefaultTaskQueue {
-				t.Errorf("%s WINDFLOW_TASK_QUEUE = %q, want %q", name, got, workflows.DefaultTaskQueue)
+			// Empty: the installation's own queue (envflow.InstallationTaskQueue).
+			if got := env(s, "WINDFLOW_TASK_QUEUE"); got != "" {
+				t.Errorf("%s WINDFLOW_TASK_QUEUE = %q, want empty (the installation's own queue)", name, got)
 			}
 		}
 		if builders != 1 {
@@ -428,6 +429,8 @@ func TestComposeFile(t *testing.T) {
 			"CREATE ROLE temporal LOGIN CREATEDB",
 			"CREATE ROLE windflow LOGIN",
 			"CREATE DATABASE windflow OWNER windflow",
+			"CREATE DATABASE temporal OWNER temporal",
+			"CREATE DATABASE temporal_visibility OWNER temporal",
 		} {
 			if !strings.Contains(script, stmt) {
 				t.Errorf("init script lacks %q", stmt)
@@ -458,10 +461,17 @@ func TestComposeFile(t *testing.T) {
 	})
 
 	t.Run("images pinned", func(t *testing.T) {
-		for _, s := range p.Services {
+		all := loadCompose(t, nil, "*")
+		if !slices.Contains(all.ServiceNames(), "agent") {
+			t.Fatalf("with every profile, services = %v: the agent example is missing", all.ServiceNames())
+		}
+		for _, s := range all.Services {
 			name, tag := splitImage(s.Image)
 			if name == "" || tag == "" || tag == "latest" {
 				t.Errorf("%s image %q is not pinned to a version", s.Name, s.Image)
+			}
+			if name == "temporalio/auto-setup" {
+				t.Errorf("%s runs temporalio/auto-setup, which Temporal no longer publishes; use temporalio/server", s.Name)
 			}
 		}
 	})
@@ -497,6 +507,7 @@ func TestComposeFile(t *testing.T) {
 			"postgresql TEMPORAL_DB_PASSWORD": tp,
 			"postgresql WINDFLOW_DB_PASSWORD": wf,
 			"temporal POSTGRES_PWD":           tp,
+			"temporal-schema SQL_PASSWORD":    tp,
 		}
 		for _, name := range windflowServices {
 			want[name+" DATABASE_URL password"] = wf

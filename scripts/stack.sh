@@ -166,6 +166,7 @@ if ! temporal_answers "$TEMPORAL_ADDRESS_OUT"; then
   nohup setsid "$TEMPORAL" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" \
     --ui-port "$TEMPORAL_UI_PORT" --db-filename "$DATA/temporal.db" --log-level warn \
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+    --search-attribute WindflowEnvironment=Keyword \
     >"$DATA/temporal.log" 2>&1 < /dev/null &
   echo $! > "$DATA/temporal.pid"
   echo temporal >> "$DATA/started.new"

@@ -6,12 +6,15 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// registerHandlers sets up QueryState and UpdateConfigure; SignalConfigure
-// is read by the main loop (receiveSignal).
+// registerHandlers sets up QueryState, UpdateConfigure and UpdateRename;
+// SignalConfigure is read by the main loop (receiveSignal).
 func (w *environmentWorkflow) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryState, func() (State, error) {
 		return w.snapshot(), nil
 	}, workflow.QueryHandlerOptions{Description: "The live state: settings, status, last check"}); err != nil {
+		return err
+	}
+	if err := w.registerRename(ctx); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfigure,

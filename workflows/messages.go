@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	envsettings "github.com/windflow/monitor/internal/settings"
 )
 
@@ -25,6 +27,14 @@ const (
 	SignalConfigure = "configure"
 	// QueryState returns the live State.
 	QueryState = "state"
+	// UpdateRename gives the workflow its environment's new name (a
+	// string): it keeps the name in its State and in the
+	// SearchAttributeEnvironment search attribute; returns the State.
+	UpdateRename = "rename"
+	// SearchAttributeEnvironment is the Keyword search attribute that holds
+	// an environment workflow's environment name, set at start and kept
+	// current on rename; it must be registered in the namespace.
+	SearchAttributeEnvironment = "WindflowEnvironment"
 
 	// ActivityCollectMetrics reads container stats and stores one cycle.
 	ActivityCollectMetrics = "CollectMetrics"
@@ -62,9 +72,14 @@ const (
 	// outbox; workflow ID NotificationDispatcherID(instance).
 	NotificationDispatcherWorkflowName = "NotificationDispatcher"
 
-	// DefaultTaskQueue is the task queue used when none is configured.
+	// DefaultTaskQueue prefixes an installation's own task queue when none
+	// is configured (envflow.InstallationTaskQueue); the upgrade moves this
+	// installation's workflows off the bare name.
 	DefaultTaskQueue = "windflow"
 )
+
+// EnvironmentSearchAttribute is the typed key of SearchAttributeEnvironment.
+var EnvironmentSearchAttribute = temporal.NewSearchAttributeKeyKeyword(SearchAttributeEnvironment)
 
 // WorkflowID returns the workflow ID of an environment: "environment/<uuid>".
 func WorkflowID(environmentID string) string { return "environment/" + environmentID }

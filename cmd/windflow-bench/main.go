@@ -2,7 +2,8 @@
 //
 //	windflow-bench scale [flags]
 //
-// It registers N environments against in-process fake Docker engines, runs
+// It registers N environments against in-process fake Docker engines (with
+// -agents, each behind an in-process agent connected to the api), runs
 // the windflow binary as worker and api, and prints the figures next to
 // their targets. It lives apart from windflow so that the production binary
 // links neither the harness nor the fake engine. It reads the stack from
@@ -61,6 +62,7 @@ func runScale(ctx context.Context, args []string) error {
 	fs.IntVar(&c.AlertRules, "alert-rules", 0, "alert rules per environment (a mix of host and container rules that never fire)")
 	fs.IntVar(&c.HistorySample, "history-sample", 10, "environment workflows whose histories are read (they get no Updates)")
 	fs.StringVar(&c.WorkerMemoryLimit, "worker-memory-limit", "", "GOMEMLIMIT of the worker (e.g. 140MiB; empty: none)")
+	fs.BoolVar(&c.Agents, "agents", false, "every environment agent-placed (agent://), served by an agent per environment in this process through the api's relay")
 	fs.IntVar(&c.Concurrency, "concurrency", 8, "registrations and deletions in flight")
 	fs.StringVar(&c.Binary, "bin", windflowBesideSelf(), "windflow executable started as worker and api")
 	fs.StringVar(&c.Database, "database", "", "database created for the run and dropped after it (default windflow_scale_<unix>)")

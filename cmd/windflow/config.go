@@ -29,7 +29,9 @@ type config struct {
 	TemporalNamespace string
 	// temporal is the resolved connection (loadTemporal): the flags over
 	// Temporal's environment configuration (TLS, mTLS, API key, profiles).
-	temporal         client.Options
+	temporal client.Options
+	// TaskQueue is $WINDFLOW_TASK_QUEUE; empty, open sets the
+	// installation's own (prepareInstallation).
 	TaskQueue        string
 	HTTPAddr         string
 	TemporalUIURL    string
@@ -178,7 +180,8 @@ func loadConfig(fs *flag.FlagSet) *config {
 		"Temporal frontend host:port; default: Temporal's environment configuration ($TEMPORAL_ADDRESS, $TEMPORAL_PROFILE), else 127.0.0.1:7233")
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", "",
 		"Temporal namespace; default: Temporal's environment configuration ($TEMPORAL_NAMESPACE), else default")
-	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", workflows.DefaultTaskQueue), "Temporal task queue ($WINDFLOW_TASK_QUEUE)")
+	fs.StringVar(&c.TaskQueue, "task-queue", env("WINDFLOW_TASK_QUEUE", ""),
+		"Temporal task queue ($WINDFLOW_TASK_QUEUE; default "+workflows.DefaultTaskQueue+"-<the database's instance ID>)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("WINDFLOW_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address of the API ($WINDFLOW_HTTP_ADDR)")
 	fs.StringVar(&c.TemporalUIURL, "temporal-ui-url", env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"), "Temporal Web UI base URL, for links ($TEMPORAL_UI_URL)")
 	fs.StringVar(&c.RelayURL, "relay-url", env("WINDFLOW_RELAY_URL", ""),
@@ -298,6 +301,8 @@ func (c config) validate() error {
 			"retention of metrics rollups (WINDFLOW_RETENTION_METRICS_%s_DAYS, -retention-metrics-%s-days) must be from 0 (keep forever) to %d days, got %d",
 			d.name, d.tier, maxRetentionDays, d.days)
 	}
+	// The queue goes into visibility queries (envflow's upgrade).
+	check(!strings.ContainsAny(c.TaskQueue, `'"\`), "task queue (WINDFLOW_TASK_QUEUE) cannot hold quotes or backslashes, got %q", c.TaskQueue)
 	check(c.StatsParallelism >= 1, "stats parallelism (WINDFLOW_STATS_PARALLELISM) must be at least 1, got %d", c.StatsParallelism)
 	check(c.MaxStreams >= 0 && c.MaxActivities >= 0 && c.MaxChecks >= 0,
 		"worker slots (WINDFLOW_MAX_STREAMS, WINDFLOW_MAX_ACTIVITIES, WINDFLOW_MAX_CHECKS) cannot be negative")

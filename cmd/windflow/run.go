@@ -79,9 +79,10 @@ type conns struct {
 	tc  client.Client
 }
 
-// open opens the metrics registry, Postgres and Temporal; close releases
-// them in reverse order.
-func open(ctx context.Context, cfg config) (c *conns, closeAll func(), err error) {
+// open opens the metrics registry, Postgres and Temporal, and settles the
+// installation's task queue and search attributes in cfg and Temporal
+// (prepareInstallation); close releases them in reverse order.
+func open(ctx context.Context, cfg *config, dev bool) (c *conns, closeAll func(), err error) {
 	tel, stopTel, err := newTelemetry()
 	if err != nil {
 		return nil, nil, err
@@ -91,7 +92,12 @@ func open(ctx context.Context, cfg config) (c *conns, closeAll func(), err error
 		stopTel()
 		return nil, nil, err
 	}
-	tc, err := dialTemporal(ctx, cfg, tel)
+	tc, err := dialTemporal(ctx, *cfg, tel)
+	if err == nil {
+		if err = prepareInstallation(ctx, cfg, st, tc, dev); err != nil {
+			tc.Close()
+		}
+	}
 	if err != nil {
 		st.Close()
 		stopTel()
@@ -108,7 +114,7 @@ func runWorker(ctx context.Context, cfg config) error {
 	if err := installOutbound(cfg, false); err != nil {
 		return err
 	}
-	c, closeAll, err := open(ctx, cfg)
+	c, closeAll, err := open(ctx, &cfg, false)
 	if err != nil {
 		return err
 	}
@@ -261,7 +267,7 @@ func runAPI(ctx context.Context, cfg config) error {
 	if err := cfg.checkTokenLength(); err != nil {
 		return err
 	}
-	c, srv, stop, err := openAPI(ctx, cfg, false)
+	c, srv, stop, err := openAPI(ctx, &cfg, false)
 	if err != nil {
 		return err
 	}
@@ -275,8 +281,8 @@ func runAPI(ctx context.Context, cfg config) error {
 // openAPI installs the outbound policy, migrates the database (dev),
 // connects and starts the API server; stop stops the server and closes
 // the connections.
-func openAPI(ctx context.Context, cfg config, dev bool) (c *conns, srv *api.Server, stop func(), err error) {
-	if err := installOutbound(cfg, dev); err != nil {
+func openAPI(ctx context.Context, cfg *config, dev bool) (c *conns, srv *api.Server, stop func(), err error) {
+	if err := installOutbound(*cfg, dev); err != nil {
 		return nil, nil, nil, err
 	}
 	if dev {
@@ -284,11 +290,11 @@ func openAPI(ctx context.Context, cfg config, dev bool) (c *conns, srv *api.Serv
 			return nil, nil, nil, err
 		}
 	}
-	c, closeAll, err := open(ctx, cfg)
+	c, closeAll, err := open(ctx, cfg, dev)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	srv, stopAPI, err := startAPI(ctx, cfg, c)
+	srv, stopAPI, err := startAPI(ctx, *cfg, c)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
@@ -352,7 +358,7 @@ func runDev(ctx context.Context, cfg config) error {
 		return err
 	}
 	tuneGC()
-	c, srv, stop, err := openAPI(ctx, cfg, true)
+	c, srv, stop, err := openAPI(ctx, &cfg, true)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,9 @@
 # the database exists: to change a password later, ALTER ROLE by hand).
 #
 # One PostgreSQL, two tenants that cannot touch each other's data:
-#   temporal  LOGIN CREATEDB: Temporal's auto-setup creates and migrates its
-#             databases "temporal" and "temporal_visibility" with this role.
+#   temporal  LOGIN CREATEDB, owner of the databases "temporal" and
+#             "temporal_visibility", whose schema the one-shot temporal-schema
+#             (temporal-sql-tool) sets up and upgrades with this role.
 #   windflow  LOGIN, owner of the database "windflow", which `windflow migrate`
 #             fills (goose migrations embedded in the binary).
 # The superuser "postgres" is for administration only.
@@ -22,6 +23,8 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname postgre
 	-v windflow_password="${WINDFLOW_DB_PASSWORD:?WINDFLOW_DB_PASSWORD is not set}" <<'SQL'
 CREATE ROLE temporal LOGIN CREATEDB PASSWORD :'temporal_password';
 CREATE ROLE windflow LOGIN PASSWORD :'windflow_password';
+CREATE DATABASE temporal OWNER temporal;
+CREATE DATABASE temporal_visibility OWNER temporal;
 CREATE DATABASE windflow OWNER windflow;
 REVOKE ALL ON DATABASE windflow FROM PUBLIC;
 SQL

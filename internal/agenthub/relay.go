@@ -77,13 +77,26 @@ func splice(ctx context.Context, a net.Conn, aReader io.Reader, b net.Conn) {
 	defer stop()
 	done := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(b, aReader)
+		copySmall(b, aReader)
 		closeBoth()
 		close(done)
 	}()
-	_, _ = io.Copy(a, b)
+	copySmall(a, b)
 	closeBoth()
 	<-done
+}
+
+// relayBufferSize is the copy buffer of each direction of a relay. An
+// agent's event stream holds its relay open for good, so the buffer is
+// paid per agent: 8 KB instead of io.Copy's 32 KB (the Engine API's
+// answers are small; a large one takes a few more reads).
+const relayBufferSize = 8 << 10
+
+// copySmall copies src to dst through a relayBufferSize buffer (the
+// wrappers keep io.CopyBuffer from using a ReaderFrom or WriterTo with a
+// buffer of its own).
+func copySmall(dst io.Writer, src io.Reader) {
+	_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, relayBufferSize))
 }
 
 // relayAuthorized checks the request's bearer token against the relay

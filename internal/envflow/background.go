@@ -55,7 +55,9 @@ type Background struct {
 
 // StartBackground starts (all idempotent) every stored environment's
 // workflow and the follower of pending settings (ReconcileAndFollow), the
-// notification dispatcher and the retention schedule. A failure is logged
+// notification dispatcher and the retention schedule, after moving the
+// installation's other workflows to its task queue
+// (MoveInstallationWorkflows). A failure is logged
 // and the others are still started: the process serves anyway, and the
 // next start tries again.
 func (c *Controller) StartBackground(ctx context.Context, b Background) {
@@ -66,6 +68,9 @@ func (c *Controller) StartBackground(ctx context.Context, b Background) {
 	if err != nil {
 		c.logger().Warn("the notification dispatcher and the retention schedule could not be started", "err", err)
 		return
+	}
+	if _, err := c.MoveInstallationWorkflows(ctx, instance); err != nil {
+		c.logger().Warn("some of the installation's workflows could not be moved to its task queue", "err", err)
 	}
 	if err := c.StartDispatcher(ctx, instance); err != nil {
 		c.logger().Warn("the notification dispatcher could not be started", "err", err)

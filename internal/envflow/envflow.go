@@ -138,26 +138,53 @@ const startTimeout = 15 * time.Second
 
 // Modify changes the environment id with change, under its row lock, and
 // returns it as stored; change sees the row as it is now and returns an
-// error to change nothing. It is for the fields the workflow does not hold
-// (name, endpoint, TLS material: activities load them by ID); settings
-// change through Configure.
+// error to change nothing. It is for the name, endpoint and TLS material
+// (activities load the last two by ID); settings change through Configure.
+// A new name is stored marked pending, as a settings change is, then
+// brought to the workflow (apply: the rename Update keeps its search
+// attribute current) and the mark cleared; when the workflow cannot be
+// reached within renameTimeout the change stands, still marked, and the
+// reconciler (Follow) renames the workflow later.
 func (c *Controller) Modify(ctx context.Context, id uuid.UUID, ifMatch []int64, change func(env *store.Environment) error) (store.Environment, error) {
 	var saved store.Environment
+	renamed := false
 	err := c.Store.LockEnvironment(ctx, id, func(ctx context.Context, tx *store.EnvironmentTx) error {
 		env := tx.Environment()
 		if err := checkVersion(env, ifMatch); err != nil {
 			return err
 		}
-		settings := env.Settings
+		settings, name := env.Settings, env.Name
 		if err := change(&env); err != nil {
 			return err
 		}
 		env.Settings = settings // the settings are Configure's
+		if renamed = env.Name != name; renamed {
+			env.SettingsPending = true
+		}
 		var err error
 		saved, err = tx.Save(ctx, env)
 		return err
 	})
-	return saved, err
+	if err != nil || !renamed {
+		return saved, err
+	}
+	applyCtx, cancel := context.WithTimeout(ctx, renameTimeout)
+	defer cancel()
+	err = c.Store.LockEnvironment(applyCtx, id, func(ctx context.Context, tx *store.EnvironmentTx) error {
+		if _, err := c.apply(ctx, tx.Environment()); err != nil {
+			return err
+		}
+		if err := tx.SetSettingsPending(ctx, false); err != nil {
+			return err
+		}
+		saved = tx.Environment()
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.logger().Warn("the environment's workflow did not take its new name yet; the reconciler retries",
+			"environment_id", id, "err", err)
+	}
+	return saved, nil
 }
 
 // Configure applies patch to the stored settings of environment id. The

@@ -33,6 +33,7 @@ func (c *Controller) start(ctx context.Context, env store.Environment) error {
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:            fmt.Sprintf("Environment **%s** — Docker engine %s", env.Name, RedactEndpoint(env.Endpoint)),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.EnvironmentSearchAttribute.ValueSet(env.Name)),
 	}, workflows.WorkflowName, workflows.Input{
 		EnvironmentID: env.ID.String(),
 		Name:          env.Name,
@@ -53,14 +54,18 @@ func (c *Controller) apply(ctx context.Context, env store.Environment) (workflow
 		return workflows.State{}, fmt.Errorf("%w: %w", ErrWorkflowUnavailable, errNoTemporal)
 	}
 	patch := settings.PatchTo(env.Settings)
-	state, err := c.update(ctx, env.ID.String(), patch)
+	state, err := c.update(ctx, env.ID.String(), workflows.UpdateConfigure, patch)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// No running workflow (it ended, or an operator terminated it):
 		// start it with the stored settings, then read its state.
 		if err = c.start(ctx, env); err == nil {
-			state, err = c.update(ctx, env.ID.String(), patch)
+			state, err = c.update(ctx, env.ID.String(), workflows.UpdateConfigure, patch)
 		}
+	}
+	if err == nil && state.Name != env.Name {
+		// A rename the workflow did not hear of (see Modify).
+		state, err = c.update(ctx, env.ID.String(), workflows.UpdateRename, env.Name)
 	}
 	var appErr *temporal.ApplicationError
 	switch {
@@ -75,12 +80,31 @@ func (c *Controller) apply(ctx context.Context, env store.Environment) (workflow
 	}
 }
 
-// update runs the configure Update and waits for its result.
-func (c *Controller) update(ctx context.Context, envID string, patch workflows.SettingsPatch) (workflows.State, error) {
+// renameTimeout bounds the wait for the workflow to take a new name: a
+// rename is stored anyway, and the reconciler takes it to the workflow later.
+const renameTimeout = 10 * time.Second
+
+// rename gives the running workflow env's stored name (the rename Update,
+// which keeps the search attribute current). Callers hold the row lock.
+func (c *Controller) rename(ctx context.Context, env store.Environment) error {
+	if c.Temporal == nil {
+		return errNoTemporal
+	}
+	ctx, cancel := context.WithTimeout(ctx, renameTimeout)
+	defer cancel()
+	if _, err := c.update(ctx, env.ID.String(), workflows.UpdateRename, env.Name); err != nil {
+		return fmt.Errorf("rename workflow of %s: %w", env.ID, err)
+	}
+	return nil
+}
+
+// update runs Update name (UpdateConfigure with a patch, UpdateRename with
+// a name) and waits for its result, the workflow's state.
+func (c *Controller) update(ctx context.Context, envID, name string, arg any) (workflows.State, error) {
 	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflows.WorkflowID(envID),
-		UpdateName:   workflows.UpdateConfigure,
-		Args:         []any{patch},
+		UpdateName:   name,
+		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {

@@ -45,42 +45,10 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // engines, Postgres and the Temporal server; then checks that the report
 // is sane and that nothing of the run is left.
 func TestHarnessEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: about a minute")
-	}
-	dbURL := storetest.DatabaseURL(t)
-	addr := temporaltest.Address(t)
-	root := moduleRoot(t)
-
-	bin := filepath.Join(t.TempDir(), "windflow")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/windflow")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/windflow: %v\n%s", err, out)
-	}
-
-	suffix := fmt.Sprintf("%d_%d", time.Now().UnixNano(), os.Getpid())
-	cfg := Config{
-		Envs: 3, Containers: 3,
-		Interval: 10 * time.Second, Warmup: 12 * time.Second, Duration: 30 * time.Second,
-		EventEvery:  10 * time.Second,
-		UpdateEvery: 500 * time.Millisecond,
-		Binary:      bin, BaseDatabaseURL: dbURL, TemporalAddress: addr,
-		Database:        "windflow_scale_test_" + suffix,
-		TaskQueue:       "windflow-scale-test-" + suffix,
-		DataDir:         t.TempDir(),
-		TemporalPIDFile: filepath.Join(root, ".data", "temporal.pid"),
-		Log:             writerFunc(func(p []byte) (int, error) { t.Log(strings.TrimSpace(string(p))); return len(p), nil }),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	cfg, rep := runTiny(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	rep.Print(&sb)
-	t.Log("\n" + sb.String())
+	dbURL, addr := storetest.DatabaseURL(t), temporaltest.Address(t)
 
 	// The report.
 	if rep.Config.Registered != 3 || rep.Cycles.Environments != 3 {
@@ -160,5 +128,81 @@ func TestHarnessEndToEnd(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "runs.json"))
 	if err != nil || strings.TrimSpace(string(b)) != "null" && strings.TrimSpace(string(b)) != "[]" {
 		t.Errorf("state file after a clean run: %q %v, want no run", b, err)
+	}
+}
+
+// runTiny builds the windflow binary of this tree and runs the harness with
+// tiny figures (3 environments, a 30 s window) against the stack, with or
+// without agents; it logs and returns the report.
+func runTiny(t *testing.T, agents bool) (Config, *Report) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: about a minute")
+	}
+	dbURL := storetest.DatabaseURL(t)
+	addr := temporaltest.Address(t)
+	root := moduleRoot(t)
+
+	bin := filepath.Join(t.TempDir(), "windflow")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/windflow")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/windflow: %v\n%s", err, out)
+	}
+
+	suffix := fmt.Sprintf("%d_%d", time.Now().UnixNano(), os.Getpid())
+	cfg := Config{
+		Envs: 3, Containers: 3,
+		Interval: 10 * time.Second, Warmup: 12 * time.Second, Duration: 30 * time.Second,
+		EventEvery:  10 * time.Second,
+		UpdateEvery: 500 * time.Millisecond,
+		Agents:      agents,
+		Binary:      bin, BaseDatabaseURL: dbURL, TemporalAddress: addr,
+		Database:        "windflow_scale_test_" + suffix,
+		TaskQueue:       "windflow-scale-test-" + suffix,
+		DataDir:         t.TempDir(),
+		TemporalPIDFile: filepath.Join(root, ".data", "temporal.pid"),
+		Log:             writerFunc(func(p []byte) (int, error) { t.Log(strings.TrimSpace(string(p))); return len(p), nil }),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	rep.Print(&sb)
+	t.Log("\n" + sb.String())
+	return cfg, rep
+}
+
+// TestHarnessEndToEnd_Agents runs the harness with -agents: every
+// environment's engine is reached through its agent and the api's relay.
+func TestHarnessEndToEnd_Agents(t *testing.T) {
+	_, rep := runTiny(t, true)
+	if !rep.Config.Agents || rep.Cycles.Stored == 0 || rep.Cycles.Percent <= 0 {
+		t.Errorf("config %+v, cycles %+v: want an agents run with stored cycles", rep.Config, rep.Cycles)
+	}
+	a := rep.Agents
+	if a == nil {
+		t.Fatal("no agent figures in the report")
+	}
+	if a.Started != 3 || a.ConnectedAtEnd != 3 || a.Connects < 3 || a.Refused != 0 || a.RTT.N != 3 {
+		t.Errorf("agents = %+v, want 3 started, connected at the end, none refused", a)
+	}
+	// Each connected agent holds a connection to the api.
+	if a.OpenFiles["api"] < 3 || a.FileLimit["api"] <= 0 {
+		t.Errorf("open files %v, limits %v", a.OpenFiles, a.FileLimit)
+	}
+	last := rep.Targets[len(rep.Targets)-1]
+	if len(rep.Targets) != 8 || !last.Met {
+		t.Errorf("targets %+v: want 8, the last (agents connected) met", rep.Targets)
+	}
+	var measured bool
+	for _, p := range rep.Processes {
+		measured = measured || p.Name == harnessGroup(true) && p.RSSMax > 0
+	}
+	if !measured {
+		t.Errorf("the harness with its agents was not measured: %+v", rep.Processes)
 	}
 }

@@ -15,6 +15,7 @@ type ReportConfig struct {
 	Registered        int     `json:"registered"`
 	Containers        int     `json:"containers"`
 	AlertRules        int     `json:"alertRules,omitempty"`
+	Agents            bool    `json:"agents,omitempty"`
 	IntervalSeconds   float64 `json:"intervalSeconds"`
 	WarmupSeconds     float64 `json:"warmupSeconds"`
 	WindowSeconds     float64 `json:"windowSeconds"`
@@ -68,6 +69,8 @@ type Report struct {
 	Heartbeats HeartbeatStats `json:"heartbeats"`
 	History    HistoryStats   `json:"history"`
 	Processes  []ProcUsage    `json:"processes"`
+	// Agents is set in an -agents run.
+	Agents *AgentStats `json:"agents,omitempty"`
 	// MachineCPU is the busy CPU of the whole machine in % of one core.
 	MachineCPU float64 `json:"machineCpuPercent"`
 	// WorkerBaseRSS is the worker's RSS before any environment was registered.
@@ -136,6 +139,10 @@ func (r *Report) finish() {
 		{Name: "worker RSS growth per environment (KB)", Want: "< 150 KB", Measured: r.WorkerRSSPerEnv / 1024,
 			Met: r.WorkerRSSPerEnv < 150*1024},
 	}
+	if a := r.Agents; a != nil {
+		r.Targets = append(r.Targets, Target{Name: "agents connected at the window's end (one API process)", Want: "all",
+			Measured: float64(a.ConnectedAtEnd), Met: a.Started > 0 && a.ConnectedAtEnd == a.Started})
+	}
 }
 
 // Print writes the report as tables.
@@ -148,6 +155,9 @@ func (r *Report) Print(out io.Writer) {
 	}
 	if c.AlertRules > 0 {
 		fmt.Fprintf(out, ", %d alert rules per environment", c.AlertRules)
+	}
+	if c.Agents {
+		fmt.Fprint(out, ", every environment behind an agent (agent://, through the api's relay)")
 	}
 	fmt.Fprintf(out, "\ntask queue %s, database %s\n\n", c.TaskQueue, c.Database)
 
@@ -192,6 +202,7 @@ func (r *Report) Print(out io.Writer) {
 	}
 	fmt.Fprintf(tw, "machine (all CPUs, everyone's)\t%.1f\t\t\t\t\n", r.MachineCPU)
 	tw.Flush()
+	r.Agents.print(out)
 
 	fmt.Fprintln(out, "\ntargets (1,000 environments at 30 s on a 2-core machine)")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -207,4 +218,26 @@ func (r *Report) Print(out io.Writer) {
 		fmt.Fprintln(out, "note:", n)
 	}
 	fmt.Fprintln(out, "\ncounting: actions per docs.temporal.io/cloud/actions: workflow starts (incl. continue-as-new), timers, activity attempts, one per workflow task with local activities, side effects, search-attribute upserts (not TemporalChangeVersion), signals, accepted Updates, child starts; plus every heartbeat RPC")
+}
+
+// print writes the agents' figures (nothing for a run without agents).
+func (a *AgentStats) print(out io.Writer) {
+	if a == nil {
+		return
+	}
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "agents connected\t%d at the window's start, %d at its end, of %d\tGET /api/v1/overview agent.connected\n",
+		a.ConnectedAtStart, a.ConnectedAtEnd, a.Started)
+	fmt.Fprintf(tw, "agent sessions\t%d opened, %d ended, %d refused\tover the whole run; opened − agents = reconnections\n",
+		a.Connects, a.Disconnects, a.Refused)
+	fmt.Fprintf(tw, "agent ping round trip\tp50 %.1f ms  p99 %.1f ms  max %.1f ms\tthe api's last ping of each connected agent, n=%d\n",
+		a.RTT.P50*1000, a.RTT.P99*1000, a.RTT.Max*1000, a.RTT.N)
+	for _, name := range slices.Sorted(maps.Keys(a.OpenFiles)) {
+		fmt.Fprintf(tw, "open files: %s\t%d\tsoft limit %d\n", name, a.OpenFiles[name], a.FileLimit[name])
+	}
+	if a.LastWarning != "" {
+		fmt.Fprintf(tw, "agents' last warning\t%s\t\n", a.LastWarning)
+	}
+	tw.Flush()
 }

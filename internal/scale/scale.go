@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/fakeengine"
 	"github.com/windflow/monitor/internal/store"
 	"github.com/windflow/monitor/internal/temporalconn"
@@ -68,6 +69,11 @@ type Config struct {
 	WorkerMemoryLimit string
 	// Concurrency bounds the registrations and deletions in flight (0: 8).
 	Concurrency int
+	// Agents registers every environment as agent-placed (endpoint
+	// agent://) and runs an agent per environment in this process, its
+	// engine the environment's fake engine: the worker reaches every
+	// engine through the api child's relay.
+	Agents bool
 
 	// Binary is the windflow executable started as worker and api.
 	Binary string
@@ -149,6 +155,7 @@ type harness struct {
 	http    *http.Client
 	envs    []uuid.UUID
 	state   stateFile
+	agents  *agentFleet // nil unless Config.Agents
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -287,7 +294,15 @@ func (h *harness) start(ctx context.Context) error {
 	apiEnv := clone(common)
 	apiEnv["WINDFLOW_HTTP_ADDR"] = apiAddr
 	apiEnv["WINDFLOW_METRICS_ADDR"] = "" // no metrics listener: the harness reads the worker's
+	if os.Getenv("WINDFLOW_PPROF") != "" {
+		// Profiles of the api too (an -agents run's hub lives there).
+		if apiEnv["WINDFLOW_METRICS_ADDR"], err = freeAddr(); err != nil {
+			return err
+		}
+		h.logf("profiles: worker http://%s/debug/pprof/, api http://%s/debug/pprof/", metricsAddr, apiEnv["WINDFLOW_METRICS_ADDR"])
+	}
 	apiEnv["WINDFLOW_MUTATION_RATE_LIMIT"] = "-1"
+	apiEnv["WINDFLOW_RELAY_URL"] = h.apiURL
 	if h.worker, err = startChild("worker", cfg.Binary, []string{"worker"}, childEnv(workerEnv), filepath.Join(cfg.DataDir, "worker.log")); err != nil {
 		return err
 	}
@@ -383,16 +398,27 @@ func (h *harness) register(ctx context.Context) error {
 	engines := h.fleet.Engines()
 	ids := make([]uuid.UUID, len(engines))
 	interval := int(h.cfg.Interval / time.Second)
+	if h.cfg.Agents {
+		h.agents = newAgentFleet()
+		h.warnFileLimit()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(h.cfg.Concurrency)
 	for i, e := range engines {
 		g.Go(func() error {
 			var out struct {
-				ID uuid.UUID `json:"id"`
+				ID             uuid.UUID `json:"id"`
+				AgentEnrolment struct {
+					Token string `json:"token"`
+				} `json:"agentEnrolment"`
+			}
+			endpoint := e.Endpoint()
+			if h.agents != nil {
+				endpoint = engine.AgentEndpoint
 			}
 			_, err := h.request(gctx, http.MethodPost, "/api/v1/environments", map[string]any{
 				"name":     fmt.Sprintf("scale-%05d", i),
-				"endpoint": e.Endpoint(),
+				"endpoint": endpoint,
 				"settings": map[string]any{
 					"metricsIntervalSeconds": interval,
 					"collectMetrics":         true,
@@ -402,6 +428,12 @@ func (h *harness) register(ctx context.Context) error {
 				},
 			}, &out)
 			ids[i] = out.ID
+			if err == nil && h.agents != nil {
+				if out.AgentEnrolment.Token == "" {
+					return fmt.Errorf("environment %s: no enrolment token in the answer", out.ID)
+				}
+				h.agents.start(h.apiURL, out.AgentEnrolment.Token, e.Endpoint())
+			}
 			return err
 		})
 	}
@@ -481,6 +513,7 @@ func (h *harness) cleanup(ctx context.Context, self runRecord) error {
 			h.logf("%d environments could not be deleted through the API; their workflows are terminated", failed)
 		}
 	}
+	h.agents.stop()
 	h.worker.stop(15 * time.Second)
 	h.api.stop(15 * time.Second)
 	if h.fleet != nil {
@@ -675,13 +708,20 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 			return []int{temporalPID}
 		}},
 		{Name: "postgres (all processes)", PIDs: PostgresPIDs},
-		{Name: "harness (fake engines)", PIDs: func() []int { return []int{os.Getpid()} }},
+		{Name: harnessGroup(cfg.Agents), PIDs: func() []int { return []int{os.Getpid()} }},
 	}
 	sampler := NewProcSampler(groups, time.Second)
 
 	hb0, _, err := h.scrapeHeartbeats(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("scale: worker /metrics: %w", err)
+	}
+	var agentsAtStart int
+	if h.agents != nil {
+		if agentsAtStart, _, err = h.overviewAgents(ctx); err != nil {
+			return nil, fmt.Errorf("scale: %w", err)
+		}
+		h.logf("%d of %d agents connected", agentsAtStart, len(h.envs))
 	}
 	from := time.Now()
 	h.logf("measuring for %s", cfg.Duration)
@@ -705,6 +745,12 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scale: worker /metrics: %w", err)
 	}
+	var agents *AgentStats
+	if h.agents != nil {
+		if agents, err = h.agentStats(ctx, agentsAtStart); err != nil {
+			return nil, fmt.Errorf("scale: %w", err)
+		}
+	}
 	wg.Wait() // Updates still in flight answer now
 
 	// Let the cycles of the window's last moments land before reading them.
@@ -721,8 +767,9 @@ func (h *harness) measure(ctx context.Context) (*Report, error) {
 			Envs: cfg.Envs, Registered: len(h.envs), Containers: cfg.Containers, AlertRules: cfg.AlertRules,
 			IntervalSeconds: cfg.Interval.Seconds(), WarmupSeconds: cfg.Warmup.Seconds(),
 			WindowSeconds: to.Sub(from).Seconds(), EventEverySeconds: cfg.EventEvery.Seconds(),
-			TaskQueue: cfg.TaskQueue, Database: cfg.Database,
+			TaskQueue: cfg.TaskQueue, Database: cfg.Database, Agents: cfg.Agents,
 		},
+		Agents:     agents,
 		Cycles:     CountCycles(h.envs, cycles, from, to, cfg.Interval),
 		Processes:  usage,
 		MachineCPU: machine,

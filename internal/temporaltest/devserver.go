@@ -70,8 +70,9 @@ func (s *DevServer) Start() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	cmd := exec.Command(s.bin, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-		"--port", strconv.Itoa(s.port), "--db-filename", s.db, "--log-level", "warn")
+	args := append([]string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(s.port), "--db-filename", s.db, "--log-level", "warn"}, devServerFlags()...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -181,4 +182,18 @@ func temporalBinary() string {
 		}
 		dir = parent
 	}
+}
+
+// Binary returns the temporal CLI (bin/temporal, or $WINDFLOW_TEMPORAL_BIN),
+// skipping the test without it (failing with WINDFLOW_REQUIRE_STACK=1).
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin := temporalBinary()
+	if bin == "" {
+		if os.Getenv("WINDFLOW_REQUIRE_STACK") == "1" {
+			t.Fatal("temporaltest: no bin/temporal (run scripts/stack.sh) and WINDFLOW_REQUIRE_STACK=1")
+		}
+		t.Skip("temporaltest: no bin/temporal: run scripts/stack.sh")
+	}
+	return bin
 }

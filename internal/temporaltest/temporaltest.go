@@ -11,7 +11,8 @@ import (
 )
 
 // Address returns TEMPORAL_ADDRESS, skipping (or, with
-// WINDFLOW_REQUIRE_STACK=1, failing) the test without it.
+// WINDFLOW_REQUIRE_STACK=1, failing) the test without it. The server has
+// SearchAttributes registered.
 func Address(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
@@ -23,6 +24,9 @@ func Address(t testing.TB) string {
 			t.Fatal("TEMPORAL_ADDRESS is not set and WINDFLOW_REQUIRE_STACK=1")
 		}
 		t.Skip("TEMPORAL_ADDRESS is not set: skipping a test that needs a Temporal server")
+	}
+	if err := registerSearchAttributes(addr); err != nil {
+		t.Fatal(err)
 	}
 	return addr
 }

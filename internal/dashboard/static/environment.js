@@ -6,7 +6,7 @@ import { timeChart } from './charts.js';
 import { renderContainers } from './containers.js';
 import { renderEvents } from './events.js';
 import { renderSettings } from './settings.js';
-import { h, clear, fmtPercent, fmtBytes, fmtTime, ago, statusOf, badge, errorBox } from './util.js';
+import { h, clear, fmtPercent, fmtBytes, fmtTime, ago, statusOf, badge, errorBox, agentLine } from './util.js';
 
 export const RANGES = [
   { key: '1h', seconds: 3600 },
@@ -75,7 +75,8 @@ export function renderEnvironment(main, id) {
       const live = statusRes.data && statusRes.data.live;
       const st = statusOf(env.settings.paused, stored ? { online: stored.online } : null);
       clear(head).append(
-        h('div', {}, h('h1', { id: 'env-name' }, env.name), h('div', { className: 'muted small' }, env.endpoint)),
+        h('div', {}, h('h1', { id: 'env-name' }, env.name), h('div', { className: 'muted small' }, env.endpoint),
+          agentLine(statusRes.data && statusRes.data.agent)),
         h('div', { className: 'head-facts' },
           badge(st, stored && stored.changedAt, stored && stored.error),
           live && live.lastCycleAt ? h('span', { className: 'muted' }, 'last cycle ' + ago(live.lastCycleAt)) : null,

@@ -5,7 +5,7 @@
 // environments at once).
 import { api } from './api.js';
 import { sparkline } from './charts.js';
-import { h, clear, fmtPercent, fmtBytes, ago, statusOf, badge, errorBox } from './util.js';
+import { h, clear, fmtPercent, fmtBytes, ago, statusOf, badge, errorBox, agentLine } from './util.js';
 
 const REFRESH_MS = 10000;
 
@@ -59,7 +59,7 @@ function row(env, firing) {
   const events = env.eventsEnabled ? env.eventMode : 'off';
   return h('tr', { 'data-env': env.id },
     h('td', { 'data-label': 'Environment' }, h('a', { href: '#/env/' + env.id, className: 'env-name' }, env.name),
-      h('div', { className: 'muted small' }, env.endpoint)),
+      h('div', { className: 'muted small' }, env.endpoint), agentLine(env.agent)),
     h('td', { 'data-label': 'Status' }, h('span', {}, badge(st, env.status && env.status.since, env.status && env.status.error),
       firing ? h('a', { href: '#/alerts', className: 'badge firing alert-count', 'data-firing': firing, title: 'Alerts firing now' },
         firing + (firing === 1 ? ' alert' : ' alerts')) : null)),

@@ -78,3 +78,13 @@ export function badge(st, sinceISO, title) {
 export function errorBox(err) {
   return h('p', { className: 'error', role: 'alert' }, err && err.message ? err.message : String(err));
 }
+
+// agentLine says how an agent-placed environment's agent is connected
+// (null for other environments).
+export function agentLine(agent) {
+  if (!agent) return null;
+  if (!agent.connected) return h('div', { className: 'muted small agent-state', 'data-agent': 'disconnected' }, 'agent not connected');
+  const rtt = agent.rttMs != null ? ' · ' + agent.rttMs.toFixed(1) + ' ms' : '';
+  return h('div', { className: 'muted small agent-state', 'data-agent': 'connected', title: 'Agent ' + (agent.version || '') },
+    'agent connected ' + ago(agent.connectedSince) + rtt);
+}
