@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go.temporal.io/sdk/converter"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,7 +92,17 @@ func setupWith(t testing.TB, workers int) *testBundle {
 // Temporal, with its agent hub. It stops when the test ends.
 func (b *testBundle) startAPI(t testing.TB) *httptest.Server {
 	t.Helper()
+	return b.startAPIOn(t, nil)
+}
+
+// startAPIOn is startAPI serving on l (nil: a loopback port of its own).
+func (b *testBundle) startAPIOn(t testing.TB, l net.Listener) *httptest.Server {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
+	if l != nil {
+		_ = hs.Listener.Close()
+		hs.Listener = l
+	}
 	hub, err := agenthub.New(b.store, agenthub.Config{RelayURL: "http://" + hs.Listener.Addr().String(), CheckInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@
 #   TestFaultSlowEventConsumer        activities  events dropped for a reader held up: recovered or a gap
 #   TestFaultHostileEngine            activities  1 GiB, endless, slow and malformed answers, 100,000 containers
 #   TestFaultSlowPeer                 api         100 sends a service to a peer that never answers: goroutines, fds flat
+#   TestFaultAgentBehindNAT           api         engine and agent in a network namespace: direct dial fails, collection via the agent works
 #   TestEndToEnd_EventsEngineRestart  api         dockerd restarted under a stream: one gap
 #   TestHostileRequests               api         1,200 seeded hostile requests: 0 answers >= 500
 #
