@@ -190,6 +190,7 @@ func (h *Hub) watch(ctx context.Context, s *session) {
 		if err != nil {
 			return
 		}
+		rtt = max(rtt, time.Microsecond) // stored in µs; 0 would read as "not measured"
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		current, err := h.store.TouchAgentSession(sctx, s.envID, s.id, rtt)
 		cancel()
