@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,21 @@ func TestConfig_AlertCapsBounded(t *testing.T) {
 	t.Setenv("WINDFLOW_ALERT_MAX_CONTAINER_ALERTS", "501")
 	if err := loadWith(t).validate(); err == nil || !strings.Contains(err.Error(), "WINDFLOW_ALERT_MAX_CONTAINER_ALERTS must be from 1 to 500") {
 		t.Fatalf("501 container alerts: %v; want refused", err)
+	}
+}
+
+// TestAllowedHostsNameTheAgentURLs: without an API token the API answers
+// only to the names it knows, so the hosts agents (public URL) and workers
+// (relay URL) name must be among them.
+func TestAllowedHostsNameTheAgentURLs(t *testing.T) {
+	c := config{AllowedHosts: []string{"monitor.lan"}, PublicURL: "https://windflow.example.com/",
+		RelayURL: "http://api-1.internal:8080", HTTPAddr: "0.0.0.0:8080"}
+	if got := strings.Join(c.allowedHosts(), "|"); got != "monitor.lan|windflow.example.com|api-1.internal" {
+		t.Fatalf("allowed hosts = %q", got)
+	}
+	c = config{HTTPAddr: "0.0.0.0:8080"}
+	name, _ := os.Hostname()
+	if got := c.allowedHosts(); len(got) != 1 || got[0] != name || c.relayURL() != "http://"+net.JoinHostPort(name, "8080") {
+		t.Fatalf("allowed hosts = %q, relay URL %q: want the host name %q", got, c.relayURL(), name)
 	}
 }

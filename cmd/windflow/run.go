@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,7 +201,7 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 		TrustProxyHeaders:    cfg.TrustProxyHeaders,
 		CORSOrigins:          cfg.CORSOrigins,
 		ListenAddr:           cfg.HTTPAddr,
-		AllowedHosts:         cfg.AllowedHosts,
+		AllowedHosts:         cfg.allowedHosts(),
 		MaxStreamClients:     cfg.MaxStreamClients,
 		StreamBacklog:        cfg.StreamBacklog,
 		StreamWriteTimeout:   cfg.StreamWriteTimeout,
@@ -305,6 +307,19 @@ func openAPI(ctx context.Context, cfg *config, dev bool) (c *conns, srv *api.Ser
 // dashboardURL is the address a browser on this machine opens for the
 // dashboard served on addr (a wildcard listen address becomes localhost).
 func dashboardURL(addr net.Addr) string { return hostURL(addr.String()) }
+
+// allowedHosts are the names the API answers to without a token: the
+// configured ones, and the hosts of its public and relay URLs, which agents
+// and workers name in their requests.
+func (c config) allowedHosts() []string {
+	hosts := slices.Clone(c.AllowedHosts)
+	for _, raw := range []string{c.PublicURL, c.relayURL()} {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	return hosts
+}
 
 // relayURL is where workers reach this API's agent relay: the configured
 // URL, else the HTTP listen address with a wildcard host replaced by the

@@ -2,20 +2,23 @@ package scale
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/windflow/monitor/internal/agent"
+	"github.com/coder/websocket"
+	"github.com/hashicorp/yamux"
+
+	"github.com/windflow/monitor/internal/agentproto"
 )
 
-// agentFleet is the harness's agents (Config.Agents): one agent.Run per
-// environment, in this process, each serving its environment's fake
-// engine to the api child.
+// agentFleet is the harness's agents (Config.Agents): one fake agent per
+// environment, in this process, each serving its environment's fake engine
+// to the api child.
 type agentFleet struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -28,12 +31,60 @@ func newAgentFleet() *agentFleet {
 	return &agentFleet{ctx: ctx, cancel: cancel, log: &agentLog{}}
 }
 
-// start runs one agent for the engine at engineEndpoint (tcp://) with token
-// against the API at serverURL until stop.
-func (f *agentFleet) start(serverURL, token, engineEndpoint string) {
-	cfg := agent.Config{ServerURL: serverURL, Token: token, Engine: engineEndpoint, Version: "scale",
-		Logger: slog.New(f.log)}
-	f.wg.Go(func() { _ = agent.Run(f.ctx, cfg) })
+// start runs one fake agent for the fake engine engine with token against
+// the API at serverURL until stop. It speaks the agent's wire protocol (a
+// WebSocket carrying yamux, HTTP/1.1 on each stream, agentproto's
+// read-only calls only) but answers from the engine's handler directly,
+// without windflow-agent's proxy and its dial to the engine: the
+// harness's agents share the measured machine with the API, and the
+// budget is the API's. The real agent's own cost is measured apart
+// (TestAgentFootprint, BenchmarkCycleAgent).
+func (f *agentFleet) start(serverURL, token string, engine http.Handler) {
+	wsURL := "ws" + strings.TrimPrefix(serverURL, "http") + agentproto.ConnectPath
+	readOnly := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !agentproto.ReadOnlyCall(r.Method, r.URL.EscapedPath()) {
+			http.Error(w, `{"message":"refused"}`, http.StatusForbidden)
+			return
+		}
+		engine.ServeHTTP(w, r)
+	})
+	f.wg.Go(func() {
+		for f.ctx.Err() == nil {
+			f.serveOnce(wsURL, token, readOnly)
+			select {
+			case <-f.ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	})
+}
+
+// serveOnce connects once and serves the session until it ends.
+func (f *agentFleet) serveOnce(wsURL, token string, h http.Handler) {
+	dialCtx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
+	c, resp, err := websocket.Dial(dialCtx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{
+		"Authorization": {"Bearer " + token}, agentproto.HeaderVersion: {"scale"}}})
+	cancel()
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			f.log.refused.Add(1)
+		}
+		f.log.note("connect: " + err.Error())
+		return
+	}
+	conn := websocket.NetConn(f.ctx, c, websocket.MessageBinary)
+	sess, err := yamux.Server(conn, agentproto.YamuxConfig(nil))
+	if err != nil {
+		_ = conn.Close()
+		return
+	}
+	f.log.connects.Add(1)
+	defer f.log.disconnects.Add(1)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	stop := context.AfterFunc(f.ctx, func() { _ = sess.Close() })
+	defer stop()
+	_ = srv.Serve(sess)
+	_ = sess.Close()
 }
 
 // stop ends every agent and waits for them.
@@ -45,42 +96,20 @@ func (f *agentFleet) stop() {
 	f.wg.Wait()
 }
 
-// agentLog is the agents' slog handler: it counts their connections and
-// disconnections and keeps the last warning or error, and writes nothing.
+// agentLog counts the fake agents' connections, disconnections and
+// refusals, and keeps the last error.
 type agentLog struct {
 	connects, disconnects, refused atomic.Int64
 	mu                             sync.Mutex
 	last                           string
 }
 
-func (l *agentLog) Enabled(_ context.Context, level slog.Level) bool { return level >= slog.LevelInfo }
-
-func (l *agentLog) Handle(_ context.Context, r slog.Record) error {
-	switch r.Message {
-	case "agent connected":
-		l.connects.Add(1)
-	case "agent disconnected":
-		l.disconnects.Add(1)
-	case "agent connection refused":
-		l.refused.Add(1)
-	}
-	if r.Level >= slog.LevelWarn {
-		msg := r.Message
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "err" {
-				msg += ": " + a.Value.String()
-			}
-			return true
-		})
-		l.mu.Lock()
-		l.last = msg
-		l.mu.Unlock()
-	}
-	return nil
+// note keeps msg as the last warning.
+func (l *agentLog) note(msg string) {
+	l.mu.Lock()
+	l.last = msg
+	l.mu.Unlock()
 }
-
-func (l *agentLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *agentLog) WithGroup(string) slog.Handler      { return l }
 
 func (l *agentLog) lastWarning() string {
 	l.mu.Lock()

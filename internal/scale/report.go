@@ -157,7 +157,7 @@ func (r *Report) Print(out io.Writer) {
 		fmt.Fprintf(out, ", %d alert rules per environment", c.AlertRules)
 	}
 	if c.Agents {
-		fmt.Fprint(out, ", every environment behind an agent (agent://, through the api's relay)")
+		fmt.Fprint(out, ", every environment behind a fake agent (agent://, through the api's relay)")
 	}
 	fmt.Fprintf(out, "\ntask queue %s, database %s\n\n", c.TaskQueue, c.Database)
 

@@ -432,7 +432,7 @@ func (h *harness) register(ctx context.Context) error {
 				if out.AgentEnrolment.Token == "" {
 					return fmt.Errorf("environment %s: no enrolment token in the answer", out.ID)
 				}
-				h.agents.start(h.apiURL, out.AgentEnrolment.Token, e.Endpoint())
+				h.agents.start(h.apiURL, out.AgentEnrolment.Token, e.Handler())
 			}
 			return err
 		})

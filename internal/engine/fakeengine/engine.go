@@ -147,6 +147,10 @@ func newEngine(f *Fleet, idx int) (*Engine, error) {
 	return e, nil
 }
 
+// Handler is the engine's Engine API, to serve on connections of the
+// caller's own (a fake agent's streams) besides its listener.
+func (e *Engine) Handler() http.Handler { return http.HandlerFunc(e.serveHTTP) }
+
 // serve starts the engine's accept loop.
 func (e *Engine) serve() {
 	e.serving = true
