@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,23 @@ import (
 
 	"github.com/windflow/monitor/internal/engine/enginetest"
 )
+
+// rotateAt is the restart of TestFaultAgentKill that rotates the token.
+const rotateAt = 3
+
+// newAgentToken makes a new enrolment token of envID through the API and
+// returns it and its id.
+func (b *testBundle) newAgentToken(t *testing.T, envID string) (token, id string) {
+	t.Helper()
+	var out struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	if code := b.call(t, http.MethodPost, "/api/v1/environments/"+envID+"/agent-tokens", "", &out); code != http.StatusCreated || out.Token == "" {
+		t.Fatalf("new agent token: status %d", code)
+	}
+	return out.Token, out.ID
+}
 
 // buildAgent builds the windflow-agent binary into a temporary directory.
 func buildAgent(t *testing.T) string {
@@ -54,7 +72,8 @@ func startAgentProcess(t *testing.T, bin, name, server, engineEndpoint, token st
 // instance's relay and the agent; its retry resumes from the cursor once
 // the new agent is connected.
 //
-// Two API instances and two workers run; each new agent connects to the
+// The third restart rotates the token (new token, then the old one
+// revoked). Two API instances and two workers run; each new agent connects to the
 // other instance than the last, so the workers' relay route moves with it.
 //
 // Proves: every event the engine reported for the window stored exactly
@@ -69,7 +88,7 @@ func TestFaultAgentKill(t *testing.T) {
 	b := setupWith(t, 2)
 	servers := []string{b.api.URL, b.startAPI(t).URL}
 	env := b.createAgentEnvironment(t, "fault-agent-"+uuid.NewString()[:8])
-	token := env.AgentEnrolment.Token
+	token, tokenID := env.AgentEnrolment.Token, env.AgentEnrolment.ID
 	agent := startAgentProcess(t, bin, "agent-0", servers[0], d.Endpoint, token)
 	warm := enginetest.RunContainer(t, cli, "wf-warm", "sleep", "3600")
 	b.waitForContainer(t, env.ID, warm)
@@ -98,12 +117,24 @@ func TestFaultAgentKill(t *testing.T) {
 		agent.kill(syscall.SIGKILL)
 		killedAt := time.Now()
 		time.Sleep(time.Second) // events happen with no agent at all
+		// One restart rotates the token: the new agent starts with a new
+		// one, and the old one is revoked once it is connected.
+		oldTokenID := tokenID
+		if i == rotateAt {
+			token, tokenID = b.newAgentToken(t, env.ID)
+		}
 		// Every other agent connects to the other API instance: the
 		// workers follow it there through the instance's relay.
 		agent = startAgentProcess(t, bin, fmt.Sprintf("agent-%d", i), servers[i%2], d.Endpoint, token)
 		failovers = append(failovers, b.resumedAfter(ctx, t, env.ID, killedAt))
-		if sess, err := b.store.AgentSession(ctx, uuid.MustParse(env.ID)); err != nil || sess.RelayURL != servers[i%2] {
-			t.Fatalf("kill %d: the agent's session %+v (%v): want it on %s", i, sess, err, servers[i%2])
+		sess, err := b.store.AgentSession(ctx, uuid.MustParse(env.ID))
+		if err != nil || sess.RelayURL != servers[i%2] || sess.TokenID.String() != tokenID {
+			t.Fatalf("kill %d: the agent's session %+v (%v): want it on %s with token %s", i, sess, err, servers[i%2], tokenID)
+		}
+		if i == rotateAt {
+			if code := b.call(t, http.MethodDelete, "/api/v1/environments/"+env.ID+"/agent-tokens/"+oldTokenID, "", nil); code != http.StatusOK {
+				t.Fatalf("revoke the old token: status %d", code)
+			}
 		}
 		t.Logf("kill %d: stream resumed after %.1f s", i, failovers[len(failovers)-1].Seconds())
 	}
