@@ -32,6 +32,7 @@ import (
 
 	"github.com/windflow/monitor/activities"
 	"github.com/windflow/monitor/api"
+	"github.com/windflow/monitor/internal/agenthub"
 	"github.com/windflow/monitor/internal/dashboard"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/engine/enginetest"
@@ -81,6 +82,7 @@ func TestHostileRequests(t *testing.T) {
 	taskQueue := "hostile-" + uuid.NewString()
 	w := worker.New(tc, taskQueue, &activities.Activities{
 		Store: st, Collector: engine.Collector{Parallelism: 4}, Temporal: tc, TaskQueue: taskQueue,
+		Agents: agenthub.NewDialer(st),
 	})
 	if err := w.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
@@ -89,7 +91,12 @@ func TestHostileRequests(t *testing.T) {
 	// Whatever the suite created keeps no workflow running.
 	t.Cleanup(func() { hostileTerminateAll(t, st, tc) })
 
-	deps := api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue)}
+	hub, err := agenthub.New(st, agenthub.Config{RelayURL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	deps := api.Deps{Store: st, Flows: api.FlowsFor(st, tc, taskQueue), Agents: hub}
 	cfg := api.Config{Namespace: "default", UIURL: "http://127.0.0.1:8233", MutationRateLimit: -1, AuthFailureLimit: -1, StreamHeartbeat: time.Minute}
 	open := api.NewTestServer(t, cfg, deps)
 	cfg.APIToken = hostileToken
