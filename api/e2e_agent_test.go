@@ -51,7 +51,7 @@ type statusChangeJSON struct {
 func (b *testBundle) createAgentEnvironment(t *testing.T, name string) agentEnvironmentJSON {
 	t.Helper()
 	var env agentEnvironmentJSON
-	body := fmt.Sprintf(`{"name":%q,"endpoint":"agent://","settings":{"metricsIntervalSeconds":10,"offlineAfter":2}}`, name)
+	body := fmt.Sprintf(`{"name":%q,"endpoint":"agent://","settings":{"metricsIntervalSeconds":10,"offlineAfter":1}}`, name)
 	if code := b.call(t, http.MethodPost, "/api/v1/environments", body, &env); code != http.StatusCreated {
 		t.Fatalf("create agent environment: status %d", code)
 	}
