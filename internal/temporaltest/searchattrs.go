@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,10 @@ func devServerFlags() []string {
 	return flags
 }
 
+// typeName is the CLI's name of t ("Keyword"): the enum's String, which
+// older API versions prefix with the type's name.
 func typeName(t enumspb.IndexedValueType) string {
-	return t.String()[len("IndexedValueType"):]
+	return strings.TrimPrefix(t.String(), "IndexedValueType")
 }
 
 var (
