@@ -119,9 +119,10 @@ type agentJSON struct {
 // reads as disconnected: its API instance stopped without removing it.
 const agentStaleAfter = 35 * time.Second
 
-// agentView is the state of an environment's agent connection.
-func agentView(sess store.AgentSession, recorded bool) agentJSON {
-	if !recorded || time.Since(sess.SeenAt) > agentStaleAfter {
+// agentView is the state of an environment's agent connection, sess its
+// recorded session (nil: none).
+func agentView(sess *store.AgentSession) agentJSON {
+	if sess == nil || time.Since(sess.SeenAt) > agentStaleAfter {
 		return agentJSON{}
 	}
 	out := agentJSON{Connected: true, ConnectedSince: &sess.ConnectedAt, Version: sess.AgentVersion,
@@ -133,13 +134,6 @@ func agentView(sess store.AgentSession, recorded bool) agentJSON {
 	return out
 }
 
-func derefSession(s *store.AgentSession) store.AgentSession {
-	if s == nil {
-		return store.AgentSession{}
-	}
-	return *s
-}
-
 // agentState reads the agent connection of an agent-placed environment;
 // nil for other environments.
 func (s *Server) agentState(ctx context.Context, env store.Environment) (*agentJSON, error) {
@@ -147,10 +141,14 @@ func (s *Server) agentState(ctx context.Context, env store.Environment) (*agentJ
 		return nil, nil
 	}
 	sess, err := s.store.AgentSession(ctx, env.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
+		view := agentView(nil)
+		return &view, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	view := agentView(sess, err == nil)
+	view := agentView(&sess)
 	return &view, nil
 }
 

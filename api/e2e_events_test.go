@@ -476,6 +476,13 @@ func (b *testBundle) startWorker(t *testing.T, bin, name string) *workerProcess 
 		// their own, and the fakes on loopback.
 		"WINDFLOW_OUTBOUND_ALLOW=loopback,unix",
 	)
+	return startProcess(t, cmd, name)
+}
+
+// startProcess starts cmd in a process group of its own, its output in
+// name.log in a temporary directory, and SIGTERMs it when the test ends.
+func startProcess(t *testing.T, cmd *exec.Cmd, name string) *workerProcess {
+	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)
@@ -486,7 +493,7 @@ func (b *testBundle) startWorker(t *testing.T, bin, name string) *workerProcess 
 		t.Fatal(err)
 	}
 	w := &workerProcess{cmd: cmd}
-	t.Cleanup(func() { w.kill(syscall.SIGTERM); logf.Close() })
+	t.Cleanup(func() { w.kill(syscall.SIGTERM); _ = logf.Close() })
 	return w
 }
 

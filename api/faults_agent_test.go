@@ -51,18 +51,7 @@ func startAgentProcess(t *testing.T, bin, name, server, engineEndpoint, token st
 	t.Helper()
 	cmd := exec.Command(bin, "--server", server, "--engine", engineEndpoint)
 	cmd.Env = append(os.Environ(), "WINDFLOW_AGENT_TOKEN="+token, "WINDFLOW_LOG_LEVEL=warn")
-	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &workerProcess{cmd: cmd}
-	t.Cleanup(func() { p.kill(syscall.SIGTERM); _ = logf.Close() })
-	return p
+	return startProcess(t, cmd, name)
 }
 
 // TestFaultAgentKill SIGKILLs the windflow-agent process of an

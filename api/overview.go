@@ -147,7 +147,7 @@ func (s *Server) overviewEnvironmentJSON(e store.OverviewEnvironment) overviewEn
 			CapacityBytes: d.CapacityBytes, Warned: d.Warned, CheckedAt: d.CheckedAt}
 	}
 	if engine.IsAgentEndpoint(e.Endpoint) {
-		view := agentView(derefSession(e.Agent), e.Agent != nil)
+		view := agentView(e.Agent)
 		out.Agent = &view
 	}
 	for _, p := range e.Sparkline {

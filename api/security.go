@@ -274,11 +274,7 @@ func (sec *security) authenticate(next http.Handler) http.Handler {
 		}
 		client, _ := rateLimitKey(r)
 		if sec.guesses.over(client) {
-			sec.countFailure(telemetry.AuthLimited)
-			retry := strconv.Itoa(int(authFailureWindow / time.Second))
-			w.Header().Set("Retry-After", retry)
-			writeError(w, r, errorf(http.StatusTooManyRequests, "rate_limited",
-				"too many wrong API tokens from this address: at most %d per minute; retry in %s seconds", sec.guesses.limit, retry))
+			sec.refuseGuesser(w, r)
 			return
 		}
 		if !present || token == "" {
@@ -299,6 +295,15 @@ func (sec *security) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// refuseGuesser answers 429 to a client over the wrong-token limit.
+func (sec *security) refuseGuesser(w http.ResponseWriter, r *http.Request) {
+	sec.countFailure(telemetry.AuthLimited)
+	retry := strconv.Itoa(int(authFailureWindow / time.Second))
+	w.Header().Set("Retry-After", retry)
+	writeError(w, r, errorf(http.StatusTooManyRequests, "rate_limited",
+		"too many wrong tokens from this address: at most %d per minute; retry in %s seconds", sec.guesses.limit, retry))
+}
+
 // limitTokenGuesses applies the wrong-token limit to routes that check
 // tokens of their own (agents' enrolment tokens, the relay secret): each
 // 401 they answer counts as a wrong token of the client, and a client over
@@ -307,11 +312,7 @@ func (sec *security) limitTokenGuesses(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client, _ := rateLimitKey(r)
 		if sec.guesses.over(client) {
-			sec.countFailure(telemetry.AuthLimited)
-			retry := strconv.Itoa(int(authFailureWindow / time.Second))
-			w.Header().Set("Retry-After", retry)
-			writeError(w, r, errorf(http.StatusTooManyRequests, "rate_limited",
-				"too many wrong tokens from this address: at most %d per minute; retry in %s seconds", sec.guesses.limit, retry))
+			sec.refuseGuesser(w, r)
 			return
 		}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
