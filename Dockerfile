@@ -35,6 +35,8 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/windflow ./cmd/windflow
+# The agent alone (docs/agent.md): a few MB, without the monitor's packages.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/windflow-agent ./cmd/windflow-agent
 
 FROM scratch AS runtime
 ARG VERSION=dev
@@ -45,6 +47,7 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 # /etc/passwd and /etc/group with the single user windflow (65532:65532).
 COPY deploy/rootfs/ /
 COPY --from=build /out/windflow /windflow
+COPY --from=build /out/windflow-agent /windflow-agent
 # In a container the API must listen on all interfaces of its own network
 # namespace (the binary's default, 127.0.0.1:8080, is meant for `make dev`).
 ENV WINDFLOW_HTTP_ADDR=0.0.0.0:8080

@@ -119,6 +119,7 @@ func TestDockerfile(t *testing.T) {
 		"CGO_ENABLED=0 go build -trimpath",
 		`-ldflags "-s -w -X main.version=${VERSION}"`,
 		"-o /out/windflow ./cmd/windflow",
+		"-o /out/windflow-agent ./cmd/windflow-agent",
 	} {
 		if !strings.Contains(buildStage, want) {
 			t.Errorf("build stage lacks %q:\n%s", want, buildStage)
@@ -217,12 +218,15 @@ func TestImageBuilds(t *testing.T) {
 	// entries) takes a minute or two; later runs take seconds.
 	buildCtx, buildCancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer buildCancel()
-	goBuild := exec.CommandContext(buildCtx, "go", "build", "-trimpath",
-		"-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/windflow")
-	goBuild.Dir = root
-	goBuild.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if out, err := goBuild.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	agentBin := filepath.Join(dir, "windflow-agent")
+	for pkg, out := range map[string]string{"./cmd/windflow": bin, "./cmd/windflow-agent": agentBin} {
+		goBuild := exec.CommandContext(buildCtx, "go", "build", "-trimpath",
+			"-ldflags", "-s -w -X main.version="+version, "-o", out, pkg)
+		goBuild.Dir = root
+		goBuild.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+		if out, err := goBuild.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
 
 	// The image part: build, inspect, two runs.
@@ -231,7 +235,7 @@ func TestImageBuilds(t *testing.T) {
 
 	// What the build stage would leave at each path COPY --from=build reads.
 	caBundle := "/etc/ssl/certs/ca-certificates.crt"
-	fromBuild := map[string]string{"/out/windflow": bin, caBundle: caBundle}
+	fromBuild := map[string]string{"/out/windflow": bin, "/out/windflow-agent": agentBin, caBundle: caBundle}
 	if _, err := os.Stat(caBundle); err != nil {
 		placeholder := filepath.Join(dir, "ca-certificates.crt")
 		if err := os.WriteFile(placeholder, nil, 0o644); err != nil {

@@ -113,8 +113,8 @@ func TestAgentExample(t *testing.T) {
 		t.Errorf("agent image %q, want the windflow image %q", a.Image, service(t, p, "api").Image)
 	}
 	i := slices.Index(a.Command, "--server")
-	if len(a.Command) == 0 || a.Command[0] != "agent" || i < 0 || i+1 >= len(a.Command) || !strings.HasPrefix(a.Command[i+1], "https://") {
-		t.Errorf("agent command %v, want agent --server https://…", a.Command)
+	if !slices.Equal(a.Entrypoint, []string{"/windflow-agent"}) || i < 0 || i+1 >= len(a.Command) || !strings.HasPrefix(a.Command[i+1], "https://") {
+		t.Errorf("agent entrypoint %v, command %v: want /windflow-agent --server https://…", a.Entrypoint, a.Command)
 	}
 	if got := env(a, "WINDFLOW_AGENT_TOKEN"); got != "wfa_token-from-the-environment" {
 		t.Errorf("agent WINDFLOW_AGENT_TOKEN = %q, want the value from the environment", got)
