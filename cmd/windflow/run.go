@@ -188,6 +188,9 @@ func newServer(cfg config, c *conns) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.tel.RegisterAgentsConnected(hub.Connected); err != nil {
+		return nil, err
+	}
 	deps.Agents = hub
 	srv, err := api.New(api.Config{
 		Namespace:            cfg.TemporalNamespace,
