@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/windflow/monitor/internal/agenthub"
+	"github.com/windflow/monitor/internal/agentproto"
 	"github.com/windflow/monitor/internal/engine"
 	"github.com/windflow/monitor/internal/store"
 )
@@ -42,24 +43,18 @@ type AgentStore interface {
 // recognisable (secret scanners) and never mistaken for the API token.
 const agentTokenPrefix = "wfa_"
 
-// agentConnectPath and agentRelayPath are the routes of agenthub.
-const (
-	agentConnectPath = "/agent/v1/connect"
-	agentRelayPath   = "/agent/v1/relay/{id}"
-)
-
 // mountAgents routes the agents' WebSocket and the workers' relay; both
 // authenticate with tokens of their own, not the API token.
 func (s *Server) mountAgents(r chi.Router, sec *security) {
 	r = r.With(sec.limitTokenGuesses)
-	r.Get(agentConnectPath, func(w http.ResponseWriter, r *http.Request) {
+	r.Get(agentproto.ConnectPath, func(w http.ResponseWriter, r *http.Request) {
 		if s.agents == nil {
 			writeError(w, r, s.noAgents())
 			return
 		}
 		s.agents.ServeConnect(w, r)
 	})
-	r.Get(agentRelayPath, func(w http.ResponseWriter, r *http.Request) {
+	r.Get(agenthub.RelayPath, func(w http.ResponseWriter, r *http.Request) {
 		if s.agents == nil {
 			writeError(w, r, s.noAgents())
 			return
@@ -242,16 +237,8 @@ func (s *Server) agentServerURL(r *http.Request) string {
 // server other than loopback needs the agent's explicit flag.
 func agentCommand(server, token string) string {
 	cmd := "WINDFLOW_AGENT_TOKEN=" + token + " windflow-agent --server " + server
-	if u, err := url.Parse(server); err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u, err := url.Parse(server); err == nil && u.Scheme == "http" && !agentproto.LoopbackHost(u.Hostname()) {
 		cmd += " --allow-plain-http"
 	}
 	return cmd
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

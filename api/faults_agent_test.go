@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -86,14 +85,8 @@ func TestFaultAgentKill(t *testing.T) {
 	from := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	churnCtx, stopChurn := context.WithCancel(ctx)
+	rounds, stopChurn := startChurn(ctx, t, cli)
 	defer stopChurn()
-	var rounds atomic.Int64
-	churned := make(chan struct{})
-	go func() {
-		defer close(churned)
-		churnCounted(churnCtx, t, cli, faultChurnEvery, &rounds)
-	}()
 
 	var failovers []time.Duration
 	for i := 1; i <= faultKills; i++ {
@@ -130,7 +123,6 @@ func TestFaultAgentKill(t *testing.T) {
 	last := rounds.Load()
 	waitUntil(ctx, func() bool { return rounds.Load() > last })
 	stopChurn()
-	<-churned
 	until := time.Now()
 	expected := stop(until)
 	if used := engineEventsSince(t, d.Endpoint, from, until); used >= engineRing {

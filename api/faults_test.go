@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/moby/moby/client"
 
 	"github.com/windflow/monitor/internal/engine/enginetest"
 	"github.com/windflow/monitor/workflows"
@@ -63,14 +65,8 @@ func TestFaultWorkerKill(t *testing.T) {
 	from := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	churnCtx, stopChurn := context.WithCancel(ctx)
+	rounds, stopChurn := startChurn(ctx, t, cli)
 	defer stopChurn()
-	var rounds atomic.Int64
-	churned := make(chan struct{})
-	go func() {
-		defer close(churned)
-		churnCounted(churnCtx, t, cli, faultChurnEvery, &rounds)
-	}()
 
 	envID, err := uuid.Parse(env.ID)
 	if err != nil {
@@ -118,7 +114,6 @@ func TestFaultWorkerKill(t *testing.T) {
 	last := rounds.Load()
 	waitUntil(ctx, func() bool { return rounds.Load() > last })
 	stopChurn()
-	<-churned
 	until := time.Now()
 	expected := stop(until)
 	ringUsed := engineEventsSince(t, d.Endpoint, from, until)
@@ -164,6 +159,21 @@ func TestFaultWorkerKill(t *testing.T) {
 	if len(gaps) != 0 {
 		t.Errorf("gaps recorded although the engine still held every event: %+v", gaps)
 	}
+}
+
+// startChurn runs churnCounted on cli every faultChurnEvery until stop,
+// which ends it and waits for the lifecycle under way; rounds counts the
+// whole lifecycles.
+func startChurn(ctx context.Context, t *testing.T, cli *client.Client) (rounds *atomic.Int64, stop func()) {
+	churnCtx, cancel := context.WithCancel(ctx)
+	rounds = new(atomic.Int64)
+	churned := make(chan struct{})
+	go func() {
+		defer close(churned)
+		churnCounted(churnCtx, t, cli, faultChurnEvery, rounds)
+	}()
+	var once sync.Once
+	return rounds, func() { once.Do(func() { cancel(); <-churned }) }
 }
 
 // maxFailover bounds the time from a worker's SIGKILL to the first event

@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
+	"github.com/windflow/monitor/internal/agentproto"
 	"github.com/windflow/monitor/internal/telemetry"
 )
 
@@ -179,11 +180,7 @@ func isLoopbackAddr(addr string) bool {
 	if err != nil {
 		return false
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+	return agentproto.LoopbackHost(strings.Trim(host, "[]"))
 }
 
 // normalizeOrigin checks a configured CORS origin (scheme://host[:port])

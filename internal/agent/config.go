@@ -66,7 +66,7 @@ func (c Config) connectURL() (string, error) {
 	case "https":
 		u.Scheme = "wss"
 	case "http":
-		if !c.AllowPlainHTTP && !loopback(u.Hostname()) {
+		if !c.AllowPlainHTTP && !agentproto.LoopbackHost(u.Hostname()) {
 			return "", fmt.Errorf("%w: plain http:// to %s would send the token in clear: use https://, or --allow-plain-http", ErrBadConfig, u.Hostname())
 		}
 		u.Scheme = "ws"
@@ -76,15 +76,6 @@ func (c Config) connectURL() (string, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/") + agentproto.ConnectPath
 	u.RawPath = ""
 	return u.String(), nil
-}
-
-// loopback reports whether host is localhost or a loopback IP address.
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // engineAddr is where the engine listens: network "unix" with a socket

@@ -150,11 +150,11 @@ func (h *Hub) ServeConnect(w http.ResponseWriter, r *http.Request) {
 	s := &session{id: uuid.New(), envID: tok.EnvironmentID, mux: mux}
 	defer func() { _ = mux.Close() }()
 	version := printable(r.Header.Get(agentproto.HeaderVersion), 64)
+	defer h.closeSession(s) // also when recording it fails: open registered it here
 	if err := h.open(ctx, s, tok.ID, version, r.RemoteAddr); err != nil {
 		h.log.Error("agent connect: record session", "environment", s.envID, "err", err)
 		return
 	}
-	defer h.closeSession(s)
 	h.log.Info("agent connected", "environment", s.envID, "version", version, "remote", r.RemoteAddr)
 	h.watch(ctx, s)
 	h.log.Info("agent disconnected", "environment", s.envID)

@@ -14,6 +14,8 @@ package agentproto
 import (
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -54,4 +56,15 @@ func YamuxConfig(logger *slog.Logger) *yamux.Config {
 		cfg.Logger = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	}
 	return cfg
+}
+
+// LoopbackHost reports whether host (a name or an IP address, without port
+// or brackets) is localhost or a loopback address: the only servers an
+// agent reaches over plain HTTP without being told to.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
